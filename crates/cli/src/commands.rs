@@ -1,0 +1,173 @@
+//! What each subcommand does, on top of the library crates.
+
+use anyhow::{Context, Result, bail};
+use atelier_core::{Recipe, TaskStats};
+use atelier_runner::{RunError, RunOptions, RunSummary};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use crate::registry::registry;
+
+/// The starter recipe `atelier init` writes.
+const STARTER_RECIPE: &str = include_str!("templates/atelier.toml");
+
+fn load(recipe: &Path) -> Result<Recipe> {
+    Recipe::load(recipe, &registry()).map_err(|errors| {
+        let n = errors.0.len();
+        anyhow::anyhow!("{errors}\n{n} problem(s) in the recipe")
+    })
+}
+
+/// `atelier run`.
+pub fn run(recipe: &Path, workers: Option<usize>, quiet: bool, json: bool) -> Result<ExitCode> {
+    let recipe = load(recipe)?;
+    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = RunOptions { workers, progress: !quiet && !json && std::io::stderr().is_terminal() };
+    let outcome = atelier_runner::run(&recipe, &options);
+    let summary = match outcome {
+        Ok(summary) => summary,
+        Err(RunError::TooMuchQuarantined { .. }) => {
+            let e = outcome.unwrap_err();
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &summary)?;
+        writeln!(out)?;
+    } else {
+        print_summary(&mut out, &summary)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<()> {
+    let s = &summary.stats;
+    writeln!(
+        out,
+        "dataset `{}` -> {} ({} tasks, {} resumed from an earlier run)",
+        summary.dataset,
+        summary.output.display(),
+        summary.tasks,
+        summary.tasks_resumed
+    )?;
+    print_funnel(out, s)?;
+    let shard_bytes: u64 = summary.shards.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    writeln!(
+        out,
+        "{} documents in {} shard(s), {}; {} quarantined{}",
+        s.written(),
+        summary.shards.len(),
+        human_bytes(shard_bytes),
+        s.quarantined(),
+        if summary.quarantine.is_empty() {
+            String::new()
+        } else {
+            format!(" (see {})", summary.output.join("quarantine").display())
+        }
+    )?;
+    if !summary.skipped_files.is_empty() {
+        writeln!(out, "{} file(s) skipped for an unknown extension (set `format` on the source to read them)", summary.skipped_files.len())?;
+    }
+    writeln!(
+        out,
+        "{} files read, {:.2} s wall over all tasks, {:.2} s CPU, peak memory {}",
+        s.files,
+        s.wall_seconds,
+        s.cpu_seconds,
+        human_bytes(s.peak_rss_bytes)
+    )
+}
+
+fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> {
+    writeln!(out, "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9}  dropped by reason", "step", "in", "kept", "dropped", "quarantined", "cpu s")?;
+    for step in &s.steps {
+        let reasons: Vec<String> = step.dropped.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        writeln!(
+            out,
+            "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9.3}  {}",
+            step.name,
+            step.documents_in,
+            step.kept,
+            step.dropped_total(),
+            step.quarantined,
+            step.cpu_seconds,
+            reasons.join(", ")
+        )?;
+    }
+    Ok(())
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+}
+
+/// `atelier check`.
+pub fn check(recipe_path: &Path) -> Result<ExitCode> {
+    let recipe = load(recipe_path)?;
+    let steps: Vec<&str> = recipe.steps.iter().map(|s| s.config.name()).collect();
+    println!(
+        "{}: ok ({} source(s), steps: {})",
+        recipe_path.display(),
+        recipe.sources.len(),
+        if steps.is_empty() { "none".to_owned() } else { steps.join(" -> ") }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier steps`.
+pub fn steps(example: bool) -> Result<ExitCode> {
+    let registry = registry();
+    let mut out = std::io::stdout().lock();
+    if example {
+        write!(out, "{}", registry.example_steps())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for kind in registry.kinds() {
+        writeln!(out, "{} (v{})\n  {}", kind.name, kind.version, kind.summary)?;
+        for s in kind.settings() {
+            writeln!(out, "    {:<24} {:<18} default {:<10} {}", s.key, s.kind, s.default, s.doc)?;
+        }
+        writeln!(out)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier init`.
+pub fn init(dir: &Path) -> Result<ExitCode> {
+    let recipe = dir.join("atelier.toml");
+    if recipe.exists() {
+        bail!("{} already exists; not overwriting it", recipe.display());
+    }
+    for sub in ["data", "out"] {
+        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
+    }
+    std::fs::write(&recipe, STARTER_RECIPE).with_context(|| format!("writing {}", recipe.display()))?;
+    let ignore = dir.join(".gitignore");
+    if !ignore.exists() {
+        std::fs::write(&ignore, "out/\n")?;
+    }
+    println!(
+        "wrote {}\nput your files in {}/, then: atelier check {} && atelier run {}",
+        recipe.display(),
+        dir.join("data").display(),
+        recipe.display(),
+        recipe.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether an error is a closed stdout (`atelier steps | head`), which is not a failure.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}

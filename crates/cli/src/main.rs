@@ -1,0 +1,76 @@
+//! The `atelier` command line. It only parses arguments and calls the library crates.
+
+mod commands;
+mod registry;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// atelier: refine raw data (web archives, HTML, mail, text) into a clean, versioned
+/// dataset, and see what every step kept, dropped and cost.
+#[derive(Parser)]
+#[command(name = "atelier", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a recipe: read its sources, apply its steps, write the dataset's shards.
+    ///
+    /// Tasks run on a pool of worker threads. A run that was killed resumes where it
+    /// stopped when started again with the same recipe and inputs; records that cannot be
+    /// read or processed go to the output's quarantine/ folder with the reason.
+    Run {
+        /// The recipe file.
+        #[arg(default_value = "atelier.toml")]
+        recipe: PathBuf,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(short, long)]
+        workers: Option<usize>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Print the run summary as JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a recipe without running it; every problem is reported with its line.
+    Check {
+        /// The recipe file.
+        #[arg(default_value = "atelier.toml")]
+        recipe: PathBuf,
+    },
+    /// List every step a recipe can use, with its settings and their defaults.
+    Steps {
+        /// Print a recipe fragment with one `[[step]]` per step at its defaults.
+        #[arg(long)]
+        example: bool,
+    },
+    /// Write a commented starter recipe and its folder layout.
+    Init {
+        /// The project folder to create or fill.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { recipe, workers, quiet, json } => commands::run(&recipe, workers, quiet, json),
+        Command::Check { recipe } => commands::check(&recipe),
+        Command::Steps { example } => commands::steps(example),
+        Command::Init { dir } => commands::init(&dir),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) if commands::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

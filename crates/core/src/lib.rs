@@ -1,0 +1,19 @@
+//! The shared vocabulary of atelier: documents, steps, the step registry, recipes and
+//! the counters every task reports.
+//!
+//! Nothing here reads files or runs tasks; `atelier-io` reads and writes documents and
+//! `atelier-runner` drives steps over them.
+
+pub mod document;
+pub mod format;
+pub mod recipe;
+pub mod registry;
+pub mod stats;
+pub mod step;
+
+pub use document::{Document, Metadata};
+pub use format::Format;
+pub use recipe::{Recipe, RecipeError, RecipeErrors};
+pub use registry::{Registry, StepKind};
+pub use stats::{StepStats, TaskStats};
+pub use step::{ConfiguredStep, Step, StepConfig, StepError, Verdict};

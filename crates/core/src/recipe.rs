@@ -1,0 +1,323 @@
+//! The recipe, `atelier.toml`: sources, ordered steps with their settings, and where the
+//! dataset goes.
+//!
+//! Parsing is strict and reports every problem it finds at once, each with the file,
+//! line, column and key: an unknown key, a wrong type, an unknown step type (with the
+//! closest known name) or a setting out of range.
+
+use schemars::JsonSchema;
+use serde::de::IntoDeserializer;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use crate::format::{Compression, Format};
+use crate::registry::{ParseError, Registry};
+use crate::step::ConfiguredStep;
+
+/// How a dataset is cut into tasks and how much bad input it tolerates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatasetSettings {
+    /// The dataset's name; defaults to the recipe folder's name.
+    pub name: Option<String>,
+    /// The number of tasks; by default one per `task_bytes` of input.
+    pub tasks: Option<usize>,
+    /// Input bytes per task when `tasks` is not set; large splittable files are cut
+    /// into byte ranges of about this size.
+    pub task_bytes: u64,
+    /// Records larger than this are quarantined instead of read into memory.
+    pub max_record_bytes: u64,
+    /// The largest fraction of records that may be quarantined before the run fails.
+    pub max_quarantined_fraction: f64,
+}
+
+impl Default for DatasetSettings {
+    fn default() -> Self {
+        DatasetSettings {
+            name: None,
+            tasks: None,
+            task_bytes: 64 << 20,
+            max_record_bytes: 64 << 20,
+            max_quarantined_fraction: 0.01,
+        }
+    }
+}
+
+/// One input: a file or a folder (read recursively, in name order).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSettings {
+    /// A file or folder, relative to the recipe.
+    pub path: PathBuf,
+    /// The format of every file; by default detected from each file's extension, and
+    /// files with unknown extensions inside a folder are skipped.
+    #[serde(default)]
+    pub format: Option<Format>,
+}
+
+/// Where and how the dataset's shards are written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutputSettings {
+    /// The output folder, relative to the recipe.
+    pub path: PathBuf,
+    /// Compression of the JSONL shards.
+    pub compression: Compression,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings { path: PathBuf::from("out/dataset"), compression: Compression::Gzip }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecipeFile {
+    #[serde(default)]
+    dataset: DatasetSettings,
+    #[serde(default)]
+    source: Vec<SourceSettings>,
+    #[serde(default)]
+    output: OutputSettings,
+}
+
+/// A step as the recipe configured it.
+#[derive(Debug)]
+pub struct RecipeStep {
+    /// The validated settings.
+    pub config: Box<dyn ConfiguredStep>,
+    /// The line of the step's `type` key, for messages.
+    pub line: usize,
+}
+
+/// A parsed, validated recipe, with paths resolved against its folder.
+#[derive(Debug)]
+pub struct Recipe {
+    /// The recipe file.
+    pub path: PathBuf,
+    /// The dataset section.
+    pub dataset: DatasetSettings,
+    /// Sources, with paths resolved.
+    pub sources: Vec<SourceSettings>,
+    /// Steps in order.
+    pub steps: Vec<RecipeStep>,
+    /// The output section, with its path resolved.
+    pub output: OutputSettings,
+}
+
+/// One problem in a recipe, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecipeError {
+    /// The recipe file.
+    pub file: PathBuf,
+    /// 1-based line, 0 when the problem is not in one place.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// The key at fault, when one is.
+    pub key: Option<String>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for RecipeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        if let Some(key) = &self.key {
+            write!(f, ": key `{key}`")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found in a recipe.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct RecipeErrors(pub Vec<RecipeError>);
+
+impl fmt::Display for RecipeErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Recipe {
+    /// Reads and parses a recipe file.
+    pub fn load(path: &Path, registry: &Registry) -> Result<Recipe, RecipeErrors> {
+        let src = std::fs::read_to_string(path).map_err(|e| {
+            RecipeErrors(vec![RecipeError {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+                key: None,
+                message: format!("cannot read the recipe: {e}"),
+            }])
+        })?;
+        Recipe::parse(&src, path, registry)
+    }
+
+    /// Parses a recipe's text; `path` names it in messages and anchors relative paths.
+    pub fn parse(src: &str, path: &Path, registry: &Registry) -> Result<Recipe, RecipeErrors> {
+        let locate = Locator { src, file: path };
+        let mut errors = Vec::new();
+        let mut root = DeTable::parse(src).map_err(|e| RecipeErrors(vec![locate.toml_error(&e)]))?;
+        let step_value = root.get_mut().remove("step");
+
+        let file = RecipeFile::deserialize(root.into_deserializer())
+            .map_err(|e| errors.push(locate.toml_error(&e)))
+            .ok();
+        let steps = match step_value {
+            None => Vec::new(),
+            Some(value) => parse_steps(value, registry, &locate, &mut errors),
+        };
+        if let Some(file) = &file {
+            validate_sections(file, &locate, &mut errors);
+        }
+        match file {
+            Some(file) if errors.is_empty() => {
+                let base = path.parent().unwrap_or(Path::new("."));
+                let sources = file
+                    .source
+                    .into_iter()
+                    .map(|s| SourceSettings { path: base.join(&s.path), ..s })
+                    .collect();
+                let output = OutputSettings { path: base.join(&file.output.path), ..file.output };
+                Ok(Recipe { path: path.to_path_buf(), dataset: file.dataset, sources, steps, output })
+            }
+            _ => Err(RecipeErrors(errors)),
+        }
+    }
+
+    /// The dataset name: the setting, else the recipe folder's name.
+    pub fn name(&self) -> String {
+        self.dataset.name.clone().unwrap_or_else(|| {
+            let dir = self.path.parent().and_then(|p| p.canonicalize().ok());
+            dir.and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "dataset".into())
+        })
+    }
+}
+
+fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<RecipeError>) {
+    let d = &file.dataset;
+    let mut problem = |key: &str, message: String| errors.push(locate.general(Some(key), message));
+    if file.source.is_empty() {
+        problem("source", "a recipe needs at least one [[source]] with a `path`".into());
+    }
+    if d.tasks == Some(0) {
+        problem("dataset.tasks", "must be at least 1".into());
+    }
+    if d.task_bytes == 0 {
+        problem("dataset.task_bytes", "must be at least 1".into());
+    }
+    if d.max_record_bytes == 0 {
+        problem("dataset.max_record_bytes", "must be at least 1".into());
+    }
+    if !(0.0..=1.0).contains(&d.max_quarantined_fraction) {
+        problem("dataset.max_quarantined_fraction", format!("must be between 0 and 1, not {}", d.max_quarantined_fraction));
+    }
+}
+
+fn parse_steps(
+    value: Spanned<DeValue<'_>>,
+    registry: &Registry,
+    locate: &Locator<'_>,
+    errors: &mut Vec<RecipeError>,
+) -> Vec<RecipeStep> {
+    let span = value.span();
+    let DeValue::Array(items) = value.into_inner() else {
+        errors.push(locate.at(span, Some("step"), "must be an array of tables: write each step as [[step]]".into()));
+        return Vec::new();
+    };
+    let mut steps = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let span = item.span();
+        let DeValue::Table(mut table) = item.into_inner() else {
+            errors.push(locate.at(span, Some("step"), format!("step {} must be a table", index + 1)));
+            continue;
+        };
+        let Some(type_value) = table.remove("type") else {
+            errors.push(locate.at(span, Some("type"), format!("step {} has no `type`", index + 1)));
+            continue;
+        };
+        let type_span = type_value.span();
+        let Some(name) = type_value.get_ref().as_str() else {
+            errors.push(locate.at(type_span, Some("type"), "must be a string".into()));
+            continue;
+        };
+        let Some(kind) = registry.get(name) else {
+            let hint = match registry.suggest(name) {
+                Some(close) => format!("; did you mean `{close}`?"),
+                None => String::new(),
+            };
+            errors.push(locate.at(type_span, Some("type"), format!("unknown step `{name}`{hint} (`atelier steps` lists them)")));
+            continue;
+        };
+        match kind.parse(Spanned::new(span.clone(), DeValue::Table(table))) {
+            Ok(config) => steps.push(RecipeStep { config, line: locate.line_col(type_span.start).0 }),
+            Err(ParseError::Toml(e)) => errors.push(locate.toml_error(&e)),
+            Err(ParseError::Invalid(problems)) => {
+                for p in problems {
+                    errors.push(locate.at(span.clone(), None, format!("step `{name}`: {p}")));
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// Turns byte spans into file, line, column and key.
+struct Locator<'a> {
+    src: &'a str,
+    file: &'a Path,
+}
+
+impl Locator<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.src[..offset.min(self.src.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        (line, column)
+    }
+
+    fn at(&self, span: Range<usize>, key: Option<&str>, message: String) -> RecipeError {
+        let (line, column) = self.line_col(span.start);
+        RecipeError { file: self.file.to_path_buf(), line, column, key: key.map(str::to_owned), message }
+    }
+
+    fn general(&self, key: Option<&str>, message: String) -> RecipeError {
+        RecipeError { file: self.file.to_path_buf(), line: 0, column: 0, key: key.map(str::to_owned), message }
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> RecipeError {
+        let span = e.span().unwrap_or(0..0);
+        let key = self.key_at(span.clone());
+        self.at(span, key.as_deref(), e.message().trim_end().to_owned())
+    }
+
+    /// The key written at a span: the span itself when it covers a key, else the key
+    /// before `=` on the span's line.
+    fn key_at(&self, span: Range<usize>) -> Option<String> {
+        let text = self.src.get(span.clone())?.trim();
+        let line_start = self.src[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.src[span.start..].find('\n').map_or(self.src.len(), |i| span.start + i);
+        let line = &self.src[line_start..line_end];
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim();
+        let is_key_span = key == text;
+        (is_key_span || span.start >= line_start + key.len()).then(|| key.trim_matches('"').to_owned())
+    }
+}

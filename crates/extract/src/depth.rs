@@ -1,0 +1,268 @@
+//! Caps how deeply elements nest before the HTML reaches the parser.
+//!
+//! An HTML tree builder checks the stack of open elements for many start and end tags, so
+//! a page of 100,000 nested `<div>`s costs time quadratic in its depth (minutes), and every
+//! later pass over ancestors pays again. Browsers cap the depth of the tree they build for
+//! the same reason. This pass does the same before parsing: a light tag scanner keeps a
+//! model of the open elements and leaves out the start and end tags of elements that
+//! would open deeper than the limit, keeping their text. Pages within the limit (all
+//! ordinary pages) come back borrowed and unchanged.
+//!
+//! The model is approximate by design: elements whose end tag is optional (`p`, `li`,
+//! `td`, ...) and void elements are not counted, raw-text elements (`script`, `style`,
+//! `textarea`, ...) are skipped whole, and an end tag closes the nearest open element of
+//! its name among the topmost [`END_TAG_SEARCH`] entries, as the parser's generic end-tag
+//! rule does.
+
+use std::borrow::Cow;
+
+/// How many open elements an end tag looks through for its match; bounds the cost of
+/// unmatched end tags on deep pages.
+const END_TAG_SEARCH: usize = 512;
+
+/// One entry of the open-element model: the lowercased tag name and whether its tags
+/// were kept in the output.
+struct Open {
+    name: Box<[u8]>,
+    kept: bool,
+}
+
+/// Returns `html` with elements nested deeper than `max_depth` flattened into their
+/// ancestor at that depth (their tags removed, their content kept).
+pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
+    let bytes = html.as_bytes();
+    let mut stack: Vec<Open> = Vec::new();
+    // Filled lazily: only a page that needs a change is copied.
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    let mut drop_range = |out: &mut Option<String>, start: usize, end: usize| {
+        let buf = out.get_or_insert_with(|| String::with_capacity(html.len()));
+        buf.push_str(&html[copied..start]);
+        copied = end;
+    };
+    let mut in_foreign = 0usize;
+    let mut i = 0;
+    while let Some(offset) = memchr::memchr(b'<', &bytes[i..]) {
+        let start = i + offset;
+        let rest = &bytes[start + 1..];
+        match rest.first() {
+            Some(b'!') => {
+                i = if rest.starts_with(b"!--") {
+                    find(bytes, start + 4, b"-->").map_or(bytes.len(), |p| p + 3)
+                } else {
+                    memchr::memchr(b'>', &bytes[start..]).map_or(bytes.len(), |p| start + p + 1)
+                };
+            }
+            Some(b'?') => {
+                i = memchr::memchr(b'>', &bytes[start..]).map_or(bytes.len(), |p| start + p + 1);
+            }
+            Some(b'/') if rest.get(1).is_some_and(u8::is_ascii_alphabetic) => {
+                let (name, end) = scan_tag(bytes, start + 2);
+                i = end;
+                if is_uncounted(&name) {
+                    continue;
+                }
+                let lowest = stack.len().saturating_sub(END_TAG_SEARCH);
+                if let Some(pos) = (lowest..stack.len()).rev().find(|&p| *stack[p].name == *name) {
+                    if !stack[pos].kept {
+                        drop_range(&mut out, start, end);
+                    }
+                    for open in stack.drain(pos..) {
+                        if is_foreign_root(&open.name) {
+                            in_foreign = in_foreign.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+            Some(c) if c.is_ascii_alphabetic() => {
+                let (name, end) = scan_tag(bytes, start + 1);
+                i = end;
+                if let Some(close) = raw_text_end(&name) {
+                    // Skip the element's text up to its end tag; it holds no elements.
+                    i = find_ignore_case(bytes, end, close).unwrap_or(bytes.len());
+                    continue;
+                }
+                if &*name == b"plaintext" {
+                    break;
+                }
+                let self_closing = end >= 2 && bytes[end - 2] == b'/';
+                if is_uncounted(&name) || (in_foreign > 0 && self_closing) {
+                    continue;
+                }
+                let kept = stack.len() < max_depth;
+                if !kept {
+                    drop_range(&mut out, start, end);
+                }
+                if is_foreign_root(&name) {
+                    in_foreign += 1;
+                }
+                stack.push(Open { name, kept });
+            }
+            _ => i = start + 1,
+        }
+        if i >= bytes.len() {
+            break;
+        }
+    }
+    match out {
+        Some(mut buf) => {
+            buf.push_str(&html[copied..]);
+            Cow::Owned(buf)
+        }
+        None => Cow::Borrowed(html),
+    }
+}
+
+/// Reads a tag name starting at `at` and finds the end of the tag (just past its `>`,
+/// skipping quoted attribute values). Returns the lowercased name and that end.
+fn scan_tag(bytes: &[u8], at: usize) -> (Box<[u8]>, usize) {
+    let mut i = at;
+    while i < bytes.len() && !matches!(bytes[i], b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>') {
+        i += 1;
+    }
+    let name: Box<[u8]> = bytes[at..i].to_ascii_lowercase().into_boxed_slice();
+    let mut quote: Option<u8> = None;
+    let mut after_equals = false;
+    while i < bytes.len() {
+        let b = bytes[i];
+        match quote {
+            Some(q) if b == q => quote = None,
+            Some(_) => {}
+            None => match b {
+                b'>' => return (name, i + 1),
+                b'"' | b'\'' if after_equals => quote = Some(b),
+                b'=' => {
+                    after_equals = true;
+                    i += 1;
+                    continue;
+                }
+                b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' if after_equals => {
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            },
+        }
+        after_equals = false;
+        i += 1;
+    }
+    (name, bytes.len())
+}
+
+/// Elements the model does not push: void elements and those whose end tag is optional
+/// (the parser closes them implicitly, so counting them would drift).
+fn is_uncounted(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"area"
+            | b"base"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"link"
+            | b"meta"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+            | b"keygen"
+            | b"p"
+            | b"li"
+            | b"dt"
+            | b"dd"
+            | b"tr"
+            | b"td"
+            | b"th"
+            | b"thead"
+            | b"tbody"
+            | b"tfoot"
+            | b"colgroup"
+            | b"caption"
+            | b"option"
+            | b"optgroup"
+            | b"rb"
+            | b"rt"
+            | b"rp"
+            | b"rtc"
+            | b"html"
+            | b"head"
+            | b"body"
+    )
+}
+
+fn is_foreign_root(name: &[u8]) -> bool {
+    matches!(name, b"svg" | b"math")
+}
+
+/// For raw-text and escapable raw-text elements, the end tag that closes them.
+fn raw_text_end(name: &[u8]) -> Option<&'static [u8]> {
+    Some(match name {
+        b"script" => b"</script",
+        b"style" => b"</style",
+        b"textarea" => b"</textarea",
+        b"title" => b"</title",
+        b"xmp" => b"</xmp",
+        b"iframe" => b"</iframe",
+        b"noembed" => b"</noembed",
+        b"noframes" => b"</noframes",
+        _ => return None,
+    })
+}
+
+fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(bytes.get(from..)?, needle).map(|p| from + p)
+}
+
+/// Finds an ASCII needle (given in lowercase) case-insensitively.
+fn find_ignore_case(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let mut i = from;
+    while let Some(p) = memchr::memchr(b'<', bytes.get(i..)?) {
+        let at = i + p;
+        if bytes.len() >= at + needle.len() && bytes[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+            return Some(at);
+        }
+        i = at + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shallow_pages_are_borrowed_unchanged() {
+        let html = "<html><body><div><p>a<p>b<ul><li>c<li>d</ul></div><br><img src=x></body></html>";
+        assert!(matches!(limit_nesting(html, 3), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn deep_nesting_is_flattened_keeping_text() {
+        let html = format!("{}text{}", "<div>".repeat(10), "</div>".repeat(10));
+        let out = limit_nesting(&html, 4);
+        assert_eq!(out, format!("{}text{}", "<div>".repeat(4), "</div>".repeat(4)));
+    }
+
+    #[test]
+    fn unclosed_children_are_closed_by_their_parent() {
+        // Spans left open inside each div must not drift the depth upwards.
+        let html = "<div><span>x</div>".repeat(50);
+        assert!(matches!(limit_nesting(&html, 3), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn scripts_comments_and_quoted_brackets_are_skipped() {
+        let html = r#"<div title="a>b"><script>if (a<b) "<div><div><div>"</script><!-- <div><div> --></div>"#;
+        assert!(matches!(limit_nesting(html, 1), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn odd_input_does_not_panic() {
+        for html in ["<", "</", "<a", "<a b='", "<!--", "<!", "<?", "<script>", "<é<ü>", "</é>"] {
+            let _ = limit_nesting(html, 1);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Main-text extraction (work in progress).

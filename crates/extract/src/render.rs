@@ -1,0 +1,490 @@
+//! Turns a parsed DOM subtree into plain text: one line per block (paragraph, heading,
+//! list item, table row), inline whitespace collapsed, invisible and non-text elements
+//! left out.
+//!
+//! The walk is iterative (an explicit stack on the heap), so the depth of the tree never
+//! touches the thread's stack.
+
+use dom_query::{Element, NodeData, NodeId, Tree, local_name};
+
+/// What to leave out while rendering.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RenderOptions {
+    /// Render data tables (one row a line, cells separated by ` | `); when false only
+    /// layout tables (whose cells hold blocks of text) are rendered.
+    pub include_tables: bool,
+    /// Leave out page chrome: `nav`, `header`, `footer`, `aside`, landmark roles of the
+    /// same meaning, dialogs, and cookie or consent banners.
+    pub skip_chrome: bool,
+}
+
+/// How an element takes part in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Not rendered, nor anything inside it.
+    Skip,
+    /// Starts and ends a line.
+    Block,
+    /// A line break.
+    Break,
+    /// A list; its items get markers.
+    List { ordered: bool },
+    /// A list item.
+    Item,
+    /// A table row: starts and ends a line.
+    Row,
+    /// A table cell: separated from the previous cell on its row.
+    Cell,
+    /// Preformatted text: whitespace kept.
+    Pre,
+    /// A table: block, possibly skipped.
+    Table,
+    /// Text flows through.
+    Inline,
+}
+
+/// One open element on the walk's stack.
+struct Frame {
+    kind: Kind,
+    /// The next child to visit.
+    next: Option<NodeId>,
+    /// For lists: the number of items seen so far.
+    items: u32,
+}
+
+/// Collects text into lines.
+#[derive(Default)]
+pub(crate) struct LineWriter {
+    out: String,
+    /// A space is owed before the next word on this line.
+    space: bool,
+    /// Where the current line starts in `out`.
+    line_start: usize,
+}
+
+impl LineWriter {
+    fn at_line_start(&self) -> bool {
+        self.out.len() == self.line_start
+    }
+
+    /// Adds flowing text, collapsing whitespace.
+    fn text(&mut self, text: &str) {
+        if text.starts_with(char::is_whitespace) {
+            self.space = true;
+        }
+        for word in text.split_whitespace() {
+            if self.space && !self.at_line_start() {
+                self.out.push(' ');
+            }
+            self.out.push_str(word);
+            self.space = true;
+        }
+        if !text.ends_with(char::is_whitespace) {
+            self.space = false;
+        }
+    }
+
+    /// Adds text verbatim, line by line (for `pre`).
+    fn verbatim(&mut self, text: &str) {
+        let mut lines = text.split('\n');
+        if let Some(first) = lines.next() {
+            self.out.push_str(first.trim_end());
+        }
+        for line in lines {
+            self.newline();
+            self.out.push_str(line.trim_end());
+        }
+        self.space = false;
+    }
+
+    /// Adds a marker (list bullet, cell separator) that counts as part of the line.
+    fn marker(&mut self, marker: &str) {
+        self.out.push_str(marker);
+        self.space = false;
+    }
+
+    /// Ends the current line if it has anything on it.
+    fn newline(&mut self) {
+        let trimmed = self.out.trim_end_matches([' ', '\t']).len();
+        self.out.truncate(trimmed);
+        if self.out.len() > self.line_start {
+            if is_only_marker(&self.out[self.line_start..]) {
+                self.out.truncate(self.line_start);
+            } else {
+                self.out.push('\n');
+                self.line_start = self.out.len();
+            }
+        }
+        self.space = false;
+    }
+
+    /// The text so far, without a trailing newline.
+    pub(crate) fn finish(mut self) -> String {
+        self.newline();
+        while self.out.ends_with('\n') {
+            self.out.pop();
+        }
+        self.out
+    }
+}
+
+/// A line that holds only list markers or cell separators carries no text.
+fn is_only_marker(line: &str) -> bool {
+    line.chars().all(|c| matches!(c, '-' | '|' | '.' | ' ' | '0'..='9'))
+        && line.chars().any(|c| matches!(c, '-' | '|'))
+        || line.trim().is_empty()
+}
+
+/// Renders the subtree under `root` (the root itself included) as text.
+pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> String {
+    let mut writer = LineWriter::default();
+    let mut stack: Vec<Frame> = Vec::new();
+    enter(tree, root, options, &mut stack, &mut writer);
+    while let Some(frame) = stack.last_mut() {
+        let Some(child) = frame.next else {
+            let frame = stack.pop().expect("stack is not empty");
+            leave(frame.kind, &mut writer);
+            continue;
+        };
+        frame.next = tree.query_node(&child, |n| n.next_sibling).flatten();
+        enter(tree, child, options, &mut stack, &mut writer);
+    }
+    writer.finish()
+}
+
+/// Visits one node: writes text nodes, and for elements writes what comes before their
+/// content and pushes a frame to walk the content.
+fn enter(
+    tree: &Tree,
+    id: NodeId,
+    options: RenderOptions,
+    stack: &mut Vec<Frame>,
+    writer: &mut LineWriter,
+) {
+    let in_pre = stack.iter().any(|f| f.kind == Kind::Pre);
+    let decided = tree.query_node(&id, |node| match &node.data {
+        NodeData::Text { contents } => {
+            if in_pre {
+                writer.verbatim(contents);
+            } else {
+                writer.text(contents);
+            }
+            None
+        }
+        NodeData::Element(element) => Some((classify(tree, id, element, options), node.first_child)),
+        NodeData::Document | NodeData::Fragment => Some((Kind::Inline, node.first_child)),
+        _ => None,
+    });
+    let Some(Some((kind, first_child))) = decided else {
+        return;
+    };
+    match kind {
+        Kind::Skip => return,
+        Kind::Break => {
+            writer.newline();
+            return;
+        }
+        Kind::Block | Kind::Pre | Kind::Table | Kind::Row | Kind::List { .. } => writer.newline(),
+        Kind::Item => {
+            writer.newline();
+            let marker = match stack.iter_mut().rev().find(|f| matches!(f.kind, Kind::List { .. })) {
+                Some(list) => {
+                    list.items += 1;
+                    match list.kind {
+                        Kind::List { ordered: true } => format!("{}. ", list.items),
+                        _ => "- ".to_owned(),
+                    }
+                }
+                None => "- ".to_owned(),
+            };
+            writer.marker(&marker);
+        }
+        Kind::Cell => {
+            if !writer.at_line_start() {
+                writer.marker(" | ");
+            }
+        }
+        Kind::Inline => {}
+    }
+    stack.push(Frame { kind, next: first_child, items: 0 });
+}
+
+/// Writes what comes after an element's content.
+fn leave(kind: Kind, writer: &mut LineWriter) {
+    match kind {
+        Kind::Block | Kind::Pre | Kind::Table | Kind::Row | Kind::List { .. } | Kind::Item => {
+            writer.newline()
+        }
+        Kind::Cell => writer.space = true,
+        Kind::Skip | Kind::Break | Kind::Inline => {}
+    }
+}
+
+/// Decides how an element is rendered.
+fn classify(tree: &Tree, id: NodeId, element: &Element, options: RenderOptions) -> Kind {
+    let kind = match element.name.local {
+        local_name!("script")
+        | local_name!("style")
+        | local_name!("noscript")
+        | local_name!("template")
+        | local_name!("head")
+        | local_name!("title")
+        | local_name!("meta")
+        | local_name!("link")
+        | local_name!("base")
+        | local_name!("svg")
+        | local_name!("math")
+        | local_name!("canvas")
+        | local_name!("iframe")
+        | local_name!("frame")
+        | local_name!("frameset")
+        | local_name!("object")
+        | local_name!("embed")
+        | local_name!("applet")
+        | local_name!("select")
+        | local_name!("datalist")
+        | local_name!("option")
+        | local_name!("optgroup")
+        | local_name!("button")
+        | local_name!("input")
+        | local_name!("textarea")
+        | local_name!("audio")
+        | local_name!("video")
+        | local_name!("picture")
+        | local_name!("img")
+        | local_name!("map")
+        | local_name!("area")
+        | local_name!("param")
+        | local_name!("source")
+        | local_name!("track")
+        | local_name!("dialog") => Kind::Skip,
+        local_name!("nav") | local_name!("header") | local_name!("footer") | local_name!("aside")
+            if options.skip_chrome =>
+        {
+            Kind::Skip
+        }
+        local_name!("br") | local_name!("hr") => Kind::Break,
+        local_name!("ul") | local_name!("menu") | local_name!("dir") => {
+            Kind::List { ordered: false }
+        }
+        local_name!("ol") => Kind::List { ordered: true },
+        local_name!("li") => Kind::Item,
+        local_name!("tr") => Kind::Row,
+        local_name!("td") | local_name!("th") => Kind::Cell,
+        local_name!("pre") | local_name!("listing") | local_name!("plaintext") | local_name!("xmp") => {
+            Kind::Pre
+        }
+        local_name!("table") => {
+            if !options.include_tables && is_data_table(tree, id) {
+                Kind::Skip
+            } else {
+                Kind::Table
+            }
+        }
+        local_name!("address")
+        | local_name!("article")
+        | local_name!("aside")
+        | local_name!("blockquote")
+        | local_name!("body")
+        | local_name!("caption")
+        | local_name!("center")
+        | local_name!("dd")
+        | local_name!("details")
+        | local_name!("div")
+        | local_name!("dl")
+        | local_name!("dt")
+        | local_name!("fieldset")
+        | local_name!("figcaption")
+        | local_name!("figure")
+        | local_name!("footer")
+        | local_name!("form")
+        | local_name!("h1")
+        | local_name!("h2")
+        | local_name!("h3")
+        | local_name!("h4")
+        | local_name!("h5")
+        | local_name!("h6")
+        | local_name!("header")
+        | local_name!("hgroup")
+        | local_name!("html")
+        | local_name!("legend")
+        | local_name!("main")
+        | local_name!("nav")
+        | local_name!("p")
+        | local_name!("section")
+        | local_name!("summary")
+        | local_name!("tbody")
+        | local_name!("thead")
+        | local_name!("tfoot") => Kind::Block,
+        _ => Kind::Inline,
+    };
+    if kind != Kind::Skip && (is_hidden(element) || (options.skip_chrome && is_chrome(element))) {
+        return Kind::Skip;
+    }
+    kind
+}
+
+/// Whether an element is hidden from readers: the `hidden` attribute, `aria-hidden`,
+/// an inline `display: none` or `visibility: hidden`, or a screen-reader-only class.
+pub(crate) fn is_hidden(element: &Element) -> bool {
+    for attr in &element.attrs {
+        match attr.name.local {
+            local_name!("hidden") => return true,
+            local_name!("aria-hidden") if attr.value.trim().eq_ignore_ascii_case("true") => {
+                return true;
+            }
+            local_name!("style") => {
+                let style: String = attr
+                    .value
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .map(|c| c.to_ascii_lowercase())
+                    .collect();
+                if style.contains("display:none") || style.contains("visibility:hidden") {
+                    return true;
+                }
+            }
+            local_name!("class") => {
+                if attr.value.split_ascii_whitespace().any(|c| {
+                    matches!(
+                        c,
+                        "sr-only"
+                            | "visually-hidden"
+                            | "visuallyhidden"
+                            | "screen-reader-text"
+                            | "screen-reader-only"
+                            | "element-invisible"
+                    )
+                }) {
+                    return true;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Whether an element is page chrome by its landmark role or a cookie/consent marker.
+fn is_chrome(element: &Element) -> bool {
+    element.attrs.iter().any(|attr| match attr.name.local {
+        local_name!("role") => matches!(
+            attr.value.trim().to_ascii_lowercase().as_str(),
+            "navigation"
+                | "banner"
+                | "contentinfo"
+                | "complementary"
+                | "search"
+                | "dialog"
+                | "alertdialog"
+                | "menu"
+                | "menubar"
+        ),
+        local_name!("id") | local_name!("class") => {
+            let value = attr.value.to_ascii_lowercase();
+            value.contains("cookie") || value.contains("consent") || value.contains("gdpr")
+        }
+        _ => false,
+    })
+}
+
+/// A table holding data rather than page layout: no nested table and no cell holding
+/// block content.
+fn is_data_table(tree: &Tree, table: NodeId) -> bool {
+    let mut stack = vec![table];
+    let mut first = true;
+    while let Some(id) = stack.pop() {
+        let layout = tree
+            .query_node(&id, |node| {
+                let layout = match &node.data {
+                    NodeData::Element(e) => {
+                        matches!(
+                            e.name.local,
+                            local_name!("table")
+                                | local_name!("p")
+                                | local_name!("div")
+                                | local_name!("ul")
+                                | local_name!("ol")
+                                | local_name!("h1")
+                                | local_name!("h2")
+                                | local_name!("h3")
+                                | local_name!("blockquote")
+                                | local_name!("article")
+                                | local_name!("section")
+                        ) && !first
+                    }
+                    _ => false,
+                };
+                let mut child = node.first_child;
+                while let Some(c) = child {
+                    stack.push(c);
+                    child = tree.query_node(&c, |n| n.next_sibling).flatten();
+                }
+                layout
+            })
+            .unwrap_or(false);
+        first = false;
+        if layout {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dom_query::Document;
+
+    fn text(html: &str, options: RenderOptions) -> String {
+        let doc = Document::from(html);
+        render(&doc.tree, doc.root().id, options)
+    }
+
+    const ALL: RenderOptions = RenderOptions { include_tables: true, skip_chrome: false };
+
+    #[test]
+    fn blocks_become_lines_and_inline_text_flows() {
+        let html = "<h1>Title</h1><p>One <b>bold</b>\n  word.</p><div>Two<br>three</div>";
+        assert_eq!(text(html, ALL), "Title\nOne bold word.\nTwo\nthree");
+    }
+
+    #[test]
+    fn lists_get_markers_and_tables_rows() {
+        let html = "<ul><li>a</li><li>b</li></ul><ol><li>x<li>y</ol>\
+                    <table><tr><th>k</th><th>v</th></tr><tr><td>1</td><td>2</td></tr></table>";
+        assert_eq!(text(html, ALL), "- a\n- b\n1. x\n2. y\nk | v\n1 | 2");
+        let no_tables = RenderOptions { include_tables: false, skip_chrome: false };
+        assert_eq!(text(html, no_tables), "- a\n- b\n1. x\n2. y");
+    }
+
+    #[test]
+    fn layout_tables_stay_without_tables() {
+        let html = "<table><tr><td><p>Real text here.</p></td></tr></table>";
+        let no_tables = RenderOptions { include_tables: false, skip_chrome: false };
+        assert_eq!(text(html, no_tables), "Real text here.");
+    }
+
+    #[test]
+    fn invisible_and_non_text_elements_are_left_out() {
+        let html = "<script>x()</script><style>p{}</style><p hidden>h</p>\
+                    <p style='display: none'>n</p><p>seen<span class='sr-only'>sr</span></p>\
+                    <button>Click</button><select><option>o</select>";
+        assert_eq!(text(html, ALL), "seen");
+    }
+
+    #[test]
+    fn chrome_is_skipped_only_when_asked() {
+        let html = "<nav>Menu</nav><div id='cookie-banner'>We use cookies</div><p>Body</p>\
+                    <footer>Foot</footer>";
+        assert_eq!(text(html, ALL), "Menu\nWe use cookies\nBody\nFoot");
+        let chrome = RenderOptions { include_tables: true, skip_chrome: true };
+        assert_eq!(text(html, chrome), "Body");
+    }
+
+    #[test]
+    fn pre_keeps_its_lines() {
+        let html = "<p>code:</p><pre>fn main() {\n    x;\n}</pre>";
+        assert_eq!(text(html, ALL), "code:\nfn main() {\n    x;\n}");
+    }
+}

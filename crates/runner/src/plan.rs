@@ -1,0 +1,142 @@
+//! Planning: list the sources, cut large files into byte ranges, and deal the units to a
+//! fixed number of tasks.
+//!
+//! The plan depends only on the recipe and the inputs, never on the number of workers,
+//! so the same recipe over the same files always gives the same shards.
+
+use atelier_core::Recipe;
+use atelier_io::{Unit, list_source, split};
+use serde::Serialize;
+use std::path::PathBuf;
+
+use crate::run::RunError;
+
+/// The units one task reads.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskPlan {
+    /// This task's rank, from 0.
+    pub rank: usize,
+    /// What it reads, in order.
+    pub units: Vec<Unit>,
+    /// Input bytes it covers.
+    pub bytes: u64,
+}
+
+/// Every task of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// The tasks, by rank.
+    pub tasks: Vec<TaskPlan>,
+    /// Files inside source folders that were skipped for an unknown extension.
+    pub skipped: Vec<PathBuf>,
+    /// A hash of the recipe's settings, the step versions and the inputs' names, sizes
+    /// and modification times: a run may resume another only when they agree.
+    pub fingerprint: String,
+}
+
+impl Plan {
+    /// Input bytes over all tasks.
+    pub fn bytes(&self) -> u64 {
+        self.tasks.iter().map(|t| t.bytes).sum()
+    }
+}
+
+/// Builds the plan of a recipe.
+pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
+    let mut units = Vec::new();
+    let mut skipped = Vec::new();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
+    hasher.update(serde_json::to_string(&recipe.dataset).expect("settings serialize").as_bytes());
+    hasher.update(serde_json::to_string(&recipe.output).expect("settings serialize").as_bytes());
+    for step in &recipe.steps {
+        let c = &step.config;
+        hasher.update(format!("{}@{}:{}", c.name(), c.version(), c.settings()).as_bytes());
+    }
+    for source in &recipe.sources {
+        let listing = list_source(&source.path, source.format).map_err(|e| RunError::Input(e.to_string()))?;
+        skipped.extend(listing.skipped);
+        for file in listing.files {
+            let mtime = std::fs::metadata(&file.path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            hasher.update(format!("{}\0{}\0{}\0", file.path.display(), file.size, mtime).as_bytes());
+            units.extend(split(&file, recipe.dataset.task_bytes).into_iter().map(|u| (unit_bytes(&u, file.size), u)));
+        }
+    }
+    let total: u64 = units.iter().map(|(b, _)| b).sum();
+    let count = match recipe.dataset.tasks {
+        Some(n) => n,
+        None => default_task_count(total, recipe.dataset.task_bytes, units.len()),
+    };
+    hasher.update(&count.to_le_bytes());
+    Ok(Plan { tasks: deal(units, count), skipped, fingerprint: hasher.finalize().to_hex().to_string() })
+}
+
+/// One task per `task_bytes` of input, but at least 16 tasks (or one per unit when there
+/// are fewer units) so that small inputs still spread over workers. Never more tasks than
+/// units. It depends on the inputs only, so outputs do not depend on the machine.
+fn default_task_count(total_bytes: u64, task_bytes: u64, units: usize) -> usize {
+    let by_size = total_bytes.div_ceil(task_bytes) as usize;
+    by_size.max(units.min(16)).clamp(1, units.max(1))
+}
+
+fn unit_bytes(unit: &Unit, file_size: u64) -> u64 {
+    unit.end.unwrap_or(file_size).saturating_sub(unit.start).max(1)
+}
+
+/// Deals units to `count` tasks in order, each task taking a contiguous run of about the
+/// same number of bytes. A unit goes to the task its middle byte falls in.
+fn deal(units: Vec<(u64, Unit)>, count: usize) -> Vec<TaskPlan> {
+    let total: u64 = units.iter().map(|(b, _)| b).sum::<u64>().max(1);
+    let mut tasks: Vec<TaskPlan> =
+        (0..count).map(|rank| TaskPlan { rank, units: Vec::new(), bytes: 0 }).collect();
+    let mut before = 0u64;
+    for (bytes, unit) in units {
+        let middle = before as u128 + bytes as u128 / 2;
+        let rank = ((middle * count as u128) / total as u128).min(count as u128 - 1) as usize;
+        tasks[rank].units.push(unit);
+        tasks[rank].bytes += bytes;
+        before += bytes;
+    }
+    tasks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use atelier_core::{Format, format::Compression};
+    use proptest::prelude::*;
+
+    fn unit(i: usize) -> Unit {
+        Unit {
+            path: PathBuf::from(format!("f{i:04}")),
+            format: Format::Text,
+            compression: Compression::None,
+            start: 0,
+            end: None,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn dealing_keeps_every_unit_once_in_order(sizes in proptest::collection::vec(1u64..10_000, 0..200), count in 1usize..16) {
+            let units: Vec<_> = sizes.iter().enumerate().map(|(i, &b)| (b, unit(i))).collect();
+            let tasks = deal(units.clone(), count);
+            prop_assert_eq!(tasks.len(), count);
+            let flat: Vec<Unit> = tasks.iter().flat_map(|t| t.units.clone()).collect();
+            let expected: Vec<Unit> = units.into_iter().map(|(_, u)| u).collect();
+            prop_assert_eq!(flat, expected);
+            prop_assert_eq!(tasks.iter().map(|t| t.bytes).sum::<u64>(), sizes.iter().sum::<u64>());
+        }
+    }
+
+    #[test]
+    fn equal_units_spread_evenly() {
+        let units: Vec<_> = (0..12).map(|i| (100, unit(i))).collect();
+        let tasks = deal(units, 4);
+        assert!(tasks.iter().all(|t| t.units.len() == 3), "{tasks:?}");
+    }
+}
