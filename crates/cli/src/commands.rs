@@ -22,8 +22,12 @@ fn load(recipe: &Path) -> Result<Recipe> {
 /// `atelier run`.
 pub fn run(recipe: &Path, workers: Option<usize>, quiet: bool, json: bool) -> Result<ExitCode> {
     let recipe = load(recipe)?;
-    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let options = RunOptions { workers, progress: !quiet && !json && std::io::stderr().is_terminal() };
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let options = RunOptions {
+        workers,
+        progress: !quiet && !json && std::io::stderr().is_terminal(),
+    };
     let outcome = atelier_runner::run(&recipe, &options);
     let summary = match outcome {
         Ok(summary) => summary,
@@ -55,7 +59,12 @@ fn print_summary(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<
         summary.tasks_resumed
     )?;
     print_funnel(out, s)?;
-    let shard_bytes: u64 = summary.shards.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let shard_bytes: u64 = summary
+        .shards
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     writeln!(
         out,
         "{} documents in {} shard(s), {}; {} quarantined{}",
@@ -70,7 +79,11 @@ fn print_summary(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<
         }
     )?;
     if !summary.skipped_files.is_empty() {
-        writeln!(out, "{} file(s) skipped for an unknown extension (set `format` on the source to read them)", summary.skipped_files.len())?;
+        writeln!(
+            out,
+            "{} file(s) skipped for an unknown extension (set `format` on the source to read them)",
+            summary.skipped_files.len()
+        )?;
     }
     writeln!(
         out,
@@ -83,9 +96,17 @@ fn print_summary(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<
 }
 
 fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> {
-    writeln!(out, "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9}  dropped by reason", "step", "in", "kept", "dropped", "quarantined", "cpu s")?;
+    writeln!(
+        out,
+        "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9}  dropped by reason",
+        "step", "in", "kept", "dropped", "quarantined", "cpu s"
+    )?;
     for step in &s.steps {
-        let reasons: Vec<String> = step.dropped.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        let reasons: Vec<String> = step
+            .dropped
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
         writeln!(
             out,
             "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9.3}  {}",
@@ -109,7 +130,11 @@ fn human_bytes(n: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if unit == 0 { format!("{n} B") } else { format!("{value:.1} {}", UNITS[unit]) }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// `atelier check`.
@@ -120,7 +145,11 @@ pub fn check(recipe_path: &Path) -> Result<ExitCode> {
         "{}: ok ({} source(s), steps: {})",
         recipe_path.display(),
         recipe.sources.len(),
-        if steps.is_empty() { "none".to_owned() } else { steps.join(" -> ") }
+        if steps.is_empty() {
+            "none".to_owned()
+        } else {
+            steps.join(" -> ")
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -136,7 +165,11 @@ pub fn steps(example: bool) -> Result<ExitCode> {
     for kind in registry.kinds() {
         writeln!(out, "{} (v{})\n  {}", kind.name, kind.version, kind.summary)?;
         for s in kind.settings() {
-            writeln!(out, "    {:<24} {:<18} default {:<10} {}", s.key, s.kind, s.default, s.doc)?;
+            writeln!(
+                out,
+                "    {:<24} {:<18} default {:<10} {}",
+                s.key, s.kind, s.default, s.doc
+            )?;
         }
         writeln!(out)?;
     }
@@ -150,9 +183,11 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
         bail!("{} already exists; not overwriting it", recipe.display());
     }
     for sub in ["data", "out"] {
-        std::fs::create_dir_all(dir.join(sub)).with_context(|| format!("creating {}", dir.join(sub).display()))?;
+        std::fs::create_dir_all(dir.join(sub))
+            .with_context(|| format!("creating {}", dir.join(sub).display()))?;
     }
-    std::fs::write(&recipe, STARTER_RECIPE).with_context(|| format!("writing {}", recipe.display()))?;
+    std::fs::write(&recipe, STARTER_RECIPE)
+        .with_context(|| format!("writing {}", recipe.display()))?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
         std::fs::write(&ignore, "out/\n")?;
@@ -169,5 +204,8 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
 
 /// Whether an error is a closed stdout (`atelier steps | head`), which is not a failure.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

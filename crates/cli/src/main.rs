@@ -60,7 +60,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { recipe, workers, quiet, json } => commands::run(&recipe, workers, quiet, json),
+        Command::Run {
+            recipe,
+            workers,
+            quiet,
+            json,
+        } => commands::run(&recipe, workers, quiet, json),
         Command::Check { recipe } => commands::check(&recipe),
         Command::Steps { example } => commands::steps(example),
         Command::Init { dir } => commands::init(&dir),

@@ -8,7 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn atelier(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_atelier")).args(args).output().expect("atelier runs")
+    Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .output()
+        .expect("atelier runs")
 }
 
 fn stdout(out: &Output) -> String {
@@ -20,7 +23,10 @@ fn stderr(out: &Output) -> String {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// All documents of a run's shards, in shard order.
@@ -31,7 +37,10 @@ fn documents(summary: &Value) -> Vec<Value> {
         MultiGzDecoder::new(std::fs::File::open(shard.as_str().unwrap()).unwrap())
             .read_to_string(&mut text)
             .unwrap();
-        docs.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        docs.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
     }
     docs
 }
@@ -42,13 +51,22 @@ fn example_recipe(dir: &Path, extra: &str) -> PathBuf {
     let recipe = dir.join("atelier.toml");
     let text = std::fs::read_to_string(repo().join("examples/spam/atelier.toml"))
         .unwrap()
-        .replace("path = \"data\"", &format!("path = {:?}", data.to_str().unwrap()));
+        .replace(
+            "path = \"data\"",
+            &format!("path = {:?}", data.to_str().unwrap()),
+        );
     std::fs::write(&recipe, format!("{text}\n{extra}")).unwrap();
     recipe
 }
 
 fn run_json(recipe: &Path, workers: &str) -> Value {
-    let out = atelier(&["run", recipe.to_str().unwrap(), "--json", "--workers", workers]);
+    let out = atelier(&[
+        "run",
+        recipe.to_str().unwrap(),
+        "--json",
+        "--workers",
+        workers,
+    ]);
     assert!(out.status.success(), "run failed: {}", stderr(&out));
     serde_json::from_slice(&out.stdout).expect("--json prints the summary")
 }
@@ -60,17 +78,33 @@ fn bundled_example_becomes_a_clean_dataset() {
     let steps = summary["stats"]["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["read", "extract", "length", "write"]);
-    assert_eq!(steps[0]["documents_in"], 1210, "every message of the sample is read");
+    assert_eq!(
+        steps[0]["documents_in"], 1210,
+        "every message of the sample is read"
+    );
     let docs = documents(&summary);
     assert_eq!(docs.len() as u64, steps[3]["kept"].as_u64().unwrap());
-    assert!(docs.len() > 1100, "most messages keep a body: {}", docs.len());
+    assert!(
+        docs.len() > 1100,
+        "most messages keep a body: {}",
+        docs.len()
+    );
     for doc in &docs {
         let text = doc["text"].as_str().unwrap();
-        assert!(!text.contains("Content-Transfer-Encoding:"), "headers leaked into {}", doc["id"]);
-        assert!(!text.to_ascii_lowercase().contains("<html"), "HTML left in {}", doc["id"]);
+        assert!(
+            !text.contains("Content-Transfer-Encoding:"),
+            "headers leaked into {}",
+            doc["id"]
+        );
+        assert!(
+            !text.to_ascii_lowercase().contains("<html"),
+            "HTML left in {}",
+            doc["id"]
+        );
         assert!(doc["metadata"]["group"].is_string());
     }
-    let ids: std::collections::HashSet<&str> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let ids: std::collections::HashSet<&str> =
+        docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), docs.len(), "ids are unique");
     assert!(ids.contains("spam-2/00001"), "ids are group/id");
 }
@@ -78,10 +112,21 @@ fn bundled_example_becomes_a_clean_dataset() {
 #[test]
 fn human_summary_shows_the_funnel() {
     let dir = tempfile::tempdir().unwrap();
-    let out = atelier(&["run", example_recipe(dir.path(), "").to_str().unwrap(), "--quiet"]);
+    let out = atelier(&[
+        "run",
+        example_recipe(dir.path(), "").to_str().unwrap(),
+        "--quiet",
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    for word in ["read", "extract", "length", "write", "quarantined", "documents in"] {
+    for word in [
+        "read",
+        "extract",
+        "length",
+        "write",
+        "quarantined",
+        "documents in",
+    ] {
         assert!(text.contains(word), "missing {word:?} in:\n{text}");
     }
 }
@@ -100,8 +145,18 @@ fn recipe_errors_name_file_line_and_key() {
     let err = stderr(&out);
     let file = recipe.display().to_string();
     assert!(err.contains(&format!("{file}:2:9: key `tasks`")), "{err}");
-    assert!(err.contains(&format!("{file}:8:8: key `type`: unknown step `lenght`; did you mean `length`?")), "{err}");
-    assert!(err.contains(&format!("{file}:12:1: key `min_char`: unknown field `min_char`")), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{file}:8:8: key `type`: unknown step `lenght`; did you mean `length`?"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "{file}:12:1: key `min_char`: unknown field `min_char`"
+        )),
+        "{err}"
+    );
     assert!(err.contains("3 problem(s)"), "{err}");
 }
 
@@ -117,7 +172,10 @@ fn every_registered_step_parses_in_the_example_recipe() {
     let out = atelier(&["check", recipe.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{steps}", stderr(&out));
     for name in ["extract", "length"] {
-        assert!(steps.contains(&format!("type = \"{name}\"")), "{name} missing from the example");
+        assert!(
+            steps.contains(&format!("type = \"{name}\"")),
+            "{name} missing from the example"
+        );
         assert!(listed.contains(name), "{name} missing from `atelier steps`");
     }
     assert!(stdout(&out).contains("extract -> length"));
@@ -125,7 +183,10 @@ fn every_registered_step_parses_in_the_example_recipe() {
 
 #[test]
 fn bundled_recipe_checks_and_init_writes_a_valid_recipe() {
-    let out = atelier(&["check", repo().join("examples/spam/atelier.toml").to_str().unwrap()]);
+    let out = atelier(&[
+        "check",
+        repo().join("examples/spam/atelier.toml").to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("proj");
@@ -151,8 +212,13 @@ fn killed_run_resumes_to_identical_output() {
         .output()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
-    assert_eq!(killed.status.signal(), Some(9), "the crash hook kills the run with SIGKILL");
-    let markers = std::fs::read_dir(dir.path().join("out/dataset/.atelier/tasks")).map_or(0, |d| d.count());
+    assert_eq!(
+        killed.status.signal(),
+        Some(9),
+        "the crash hook kills the run with SIGKILL"
+    );
+    let markers =
+        std::fs::read_dir(dir.path().join("out/dataset/.atelier/tasks")).map_or(0, |d| d.count());
     assert!(markers < 4, "the run stopped midway ({markers} tasks done)");
 
     let resumed = run_json(&recipe, "2");
@@ -164,12 +230,22 @@ fn killed_run_resumes_to_identical_output() {
             .iter()
             .map(|p| {
                 let p = Path::new(p.as_str().unwrap());
-                (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(p).unwrap())
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(p).unwrap(),
+                )
             })
             .collect()
     };
-    assert_eq!(shards(&resumed), shards(&reference), "shards are byte-identical");
-    assert_eq!(resumed["stats"]["steps"][3]["kept"], reference["stats"]["steps"][3]["kept"]);
+    assert_eq!(
+        shards(&resumed),
+        shards(&reference),
+        "shards are byte-identical"
+    );
+    assert_eq!(
+        resumed["stats"]["steps"][3]["kept"],
+        reference["stats"]["steps"][3]["kept"]
+    );
 }
 
 /// Writes a gzip member holding `lines`, without its last `cut` bytes.
@@ -198,9 +274,12 @@ fn bad_input_is_quarantined_and_nothing_else_is_lost() {
     let long: String = (0..2000).map(|i| line(&format!("gz{i}"))).collect();
     truncated_gzip(&data.join("a-truncated.jsonl.gz"), &long, 20);
     // A WARC with a corrupt record between two good ones.
-    let page = "<html><body><p>Plenty of words for a page that is worth keeping here.</p></body></html>";
+    let page =
+        "<html><body><p>Plenty of words for a page that is worth keeping here.</p></body></html>";
     let mut warc = warc_record("1", "https://a.example/", page);
-    warc.push_str("WARC/1.1\r\nWARC-Type: response\r\nContent-Length: banana\r\n\r\ngarbage\r\n\r\n");
+    warc.push_str(
+        "WARC/1.1\r\nWARC-Type: response\r\nContent-Length: banana\r\n\r\ngarbage\r\n\r\n",
+    );
     warc.push_str(&warc_record("3", "https://c.example/", page));
     std::fs::write(data.join("b.warc"), warc).unwrap();
     // Invalid UTF-8 in the middle of a JSONL file.
@@ -221,7 +300,11 @@ fn bad_input_is_quarantined_and_nothing_else_is_lost() {
     drop(big);
     // An empty file, and a file that cannot be read (a dangling link).
     std::fs::write(data.join("e-empty.txt"), "").unwrap();
-    std::os::unix::fs::symlink(dir.path().join("nowhere.txt"), data.join("f-unreadable.txt")).unwrap();
+    std::os::unix::fs::symlink(
+        dir.path().join("nowhere.txt"),
+        data.join("f-unreadable.txt"),
+    )
+    .unwrap();
 
     let recipe = dir.path().join("atelier.toml");
     std::fs::write(
@@ -235,37 +318,74 @@ fn bad_input_is_quarantined_and_nothing_else_is_lost() {
     for id in ["u1", "u3", "b1", "b2", "gz0", "gz1000"] {
         assert!(ids.contains(&id), "{id} lost; kept {} docs", ids.len());
     }
-    assert_eq!(docs.iter().filter(|d| d["metadata"]["url"].is_string()).count(), 2, "both good WARC records kept");
+    assert_eq!(
+        docs.iter()
+            .filter(|d| d["metadata"]["url"].is_string())
+            .count(),
+        2,
+        "both good WARC records kept"
+    );
 
     let mut quarantined = Vec::new();
     for q in summary["quarantine"].as_array().unwrap() {
         let text = std::fs::read_to_string(q.as_str().unwrap()).unwrap();
-        quarantined.extend(text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()));
+        quarantined.extend(
+            text.lines()
+                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
+        );
     }
-    let about = |name: &str| quarantined.iter().filter(|q| q["file"].as_str().is_some_and(|f| f.ends_with(name))).count();
+    let about = |name: &str| {
+        quarantined
+            .iter()
+            .filter(|q| q["file"].as_str().is_some_and(|f| f.ends_with(name)))
+            .count()
+    };
     assert_eq!(about("a-truncated.jsonl.gz"), 1, "{quarantined:?}");
     assert_eq!(about("b.warc"), 1, "{quarantined:?}");
     assert_eq!(about("c-utf8.jsonl"), 1, "{quarantined:?}");
     assert_eq!(about("d-big.jsonl"), 1, "{quarantined:?}");
     assert_eq!(about("f-unreadable.txt"), 1, "{quarantined:?}");
     for q in &quarantined {
-        assert!(q["error"].as_str().is_some_and(|e| !e.is_empty()), "each entry says why: {q}");
+        assert!(
+            q["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "each entry says why: {q}"
+        );
         assert_eq!(q["step"], "read");
     }
-    let records = summary["stats"]["steps"][0]["documents_in"].as_u64().unwrap();
-    assert_eq!(records, docs.len() as u64 + quarantined.len() as u64, "read = kept + quarantined");
+    let records = summary["stats"]["steps"][0]["documents_in"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        records,
+        docs.len() as u64 + quarantined.len() as u64,
+        "read = kept + quarantined"
+    );
 }
 
 #[test]
 fn too_much_quarantine_fails_the_run_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("data")).unwrap();
-    std::fs::write(dir.path().join("data/x.jsonl"), "{\"text\":\"ok\"}\nnot json\nnot json either\n").unwrap();
+    std::fs::write(
+        dir.path().join("data/x.jsonl"),
+        "{\"text\":\"ok\"}\nnot json\nnot json either\n",
+    )
+    .unwrap();
     let recipe = dir.path().join("atelier.toml");
-    std::fs::write(&recipe, "[dataset]\nmax_quarantined_fraction = 0.5\n\n[[source]]\npath = \"data\"\n").unwrap();
+    std::fs::write(
+        &recipe,
+        "[dataset]\nmax_quarantined_fraction = 0.5\n\n[[source]]\npath = \"data\"\n",
+    )
+    .unwrap();
     let out = atelier(&["run", recipe.to_str().unwrap(), "--quiet"]);
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("2 of 3 records") && err.contains("max_quarantined_fraction"), "{err}");
-    assert!(dir.path().join("out/dataset/part-00000.jsonl.gz").exists(), "good records are still written");
+    assert!(
+        err.contains("2 of 3 records") && err.contains("max_quarantined_fraction"),
+        "{err}"
+    );
+    assert!(
+        dir.path().join("out/dataset/part-00000.jsonl.gz").exists(),
+        "good records are still written"
+    );
 }

@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Free-form metadata, kept in insertion order.
+/// Free-form metadata; keys serialize in sorted order, so output is deterministic.
 pub type Metadata = serde_json::Map<String, Value>;
 
 /// One unit of text flowing through the pipeline.
@@ -43,19 +43,29 @@ pub enum DocumentError {
 impl Document {
     /// A document with empty metadata.
     pub fn new(id: impl Into<String>, text: impl Into<String>) -> Self {
-        Document { id: id.into(), text: text.into(), metadata: Metadata::new() }
+        Document {
+            id: id.into(),
+            text: text.into(),
+            metadata: Metadata::new(),
+        }
     }
 
     /// Parses one JSONL line in datatrove or dolma form. A missing `id` is replaced by
     /// `fallback_id`; a numeric id is turned into its decimal string.
-    pub fn from_json_slice(line: &[u8], fallback_id: impl FnOnce() -> String) -> Result<Self, DocumentError> {
+    pub fn from_json_slice(
+        line: &[u8],
+        fallback_id: impl FnOnce() -> String,
+    ) -> Result<Self, DocumentError> {
         let value: Value =
             serde_json::from_slice(line).map_err(|e| DocumentError::Json(e.to_string()))?;
         Self::from_json_value(value, fallback_id)
     }
 
     /// Builds a document from a parsed JSON value; see [`Document::from_json_slice`].
-    pub fn from_json_value(value: Value, fallback_id: impl FnOnce() -> String) -> Result<Self, DocumentError> {
+    pub fn from_json_value(
+        value: Value,
+        fallback_id: impl FnOnce() -> String,
+    ) -> Result<Self, DocumentError> {
         let mut object = match value {
             Value::Object(object) => object,
             other => return Err(DocumentError::NotAnObject(json_kind(&other))),
@@ -128,15 +138,25 @@ mod tests {
 
     #[test]
     fn bad_objects_are_named() {
-        assert_eq!(Document::from_json_slice(b"[1]", String::new), Err(DocumentError::NotAnObject("an array")));
-        assert_eq!(Document::from_json_slice(br#"{"id":"a"}"#, String::new), Err(DocumentError::MissingText));
-        assert!(matches!(Document::from_json_slice(b"{\"text\":\"\xff\"}", String::new), Err(DocumentError::Json(_))));
+        assert_eq!(
+            Document::from_json_slice(b"[1]", String::new),
+            Err(DocumentError::NotAnObject("an array"))
+        );
+        assert_eq!(
+            Document::from_json_slice(br#"{"id":"a"}"#, String::new),
+            Err(DocumentError::MissingText)
+        );
+        assert!(matches!(
+            Document::from_json_slice(b"{\"text\":\"\xff\"}", String::new),
+            Err(DocumentError::Json(_))
+        ));
     }
 
     #[test]
     fn json_line_round_trips() {
         let mut doc = Document::new("a\"b", "line one\nline two é");
-        doc.metadata.insert("url".into(), json!("https://example.org/"));
+        doc.metadata
+            .insert("url".into(), json!("https://example.org/"));
         let mut buf = Vec::new();
         doc.write_json_line(&mut buf);
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 1);

@@ -71,7 +71,10 @@ pub struct OutputSettings {
 
 impl Default for OutputSettings {
     fn default() -> Self {
-        OutputSettings { path: PathBuf::from("out/dataset"), compression: Compression::Gzip }
+        OutputSettings {
+            path: PathBuf::from("out/dataset"),
+            compression: Compression::Gzip,
+        }
     }
 }
 
@@ -173,7 +176,8 @@ impl Recipe {
     pub fn parse(src: &str, path: &Path, registry: &Registry) -> Result<Recipe, RecipeErrors> {
         let locate = Locator { src, file: path };
         let mut errors = Vec::new();
-        let mut root = DeTable::parse(src).map_err(|e| RecipeErrors(vec![locate.toml_error(&e)]))?;
+        let mut root =
+            DeTable::parse(src).map_err(|e| RecipeErrors(vec![locate.toml_error(&e)]))?;
         let step_value = root.get_mut().remove("step");
 
         let file = RecipeFile::deserialize(root.into_deserializer())
@@ -192,10 +196,22 @@ impl Recipe {
                 let sources = file
                     .source
                     .into_iter()
-                    .map(|s| SourceSettings { path: base.join(&s.path), ..s })
+                    .map(|s| SourceSettings {
+                        path: base.join(&s.path),
+                        ..s
+                    })
                     .collect();
-                let output = OutputSettings { path: base.join(&file.output.path), ..file.output };
-                Ok(Recipe { path: path.to_path_buf(), dataset: file.dataset, sources, steps, output })
+                let output = OutputSettings {
+                    path: base.join(&file.output.path),
+                    ..file.output
+                };
+                Ok(Recipe {
+                    path: path.to_path_buf(),
+                    dataset: file.dataset,
+                    sources,
+                    steps,
+                    output,
+                })
             }
             _ => Err(RecipeErrors(errors)),
         }
@@ -215,7 +231,10 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
     let d = &file.dataset;
     let mut problem = |key: &str, message: String| errors.push(locate.general(Some(key), message));
     if file.source.is_empty() {
-        problem("source", "a recipe needs at least one [[source]] with a `path`".into());
+        problem(
+            "source",
+            "a recipe needs at least one [[source]] with a `path`".into(),
+        );
     }
     if d.tasks == Some(0) {
         problem("dataset.tasks", "must be at least 1".into());
@@ -227,7 +246,13 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
         problem("dataset.max_record_bytes", "must be at least 1".into());
     }
     if !(0.0..=1.0).contains(&d.max_quarantined_fraction) {
-        problem("dataset.max_quarantined_fraction", format!("must be between 0 and 1, not {}", d.max_quarantined_fraction));
+        problem(
+            "dataset.max_quarantined_fraction",
+            format!(
+                "must be between 0 and 1, not {}",
+                d.max_quarantined_fraction
+            ),
+        );
     }
 }
 
@@ -239,18 +264,30 @@ fn parse_steps(
 ) -> Vec<RecipeStep> {
     let span = value.span();
     let DeValue::Array(items) = value.into_inner() else {
-        errors.push(locate.at(span, Some("step"), "must be an array of tables: write each step as [[step]]".into()));
+        errors.push(locate.at(
+            span,
+            Some("step"),
+            "must be an array of tables: write each step as [[step]]".into(),
+        ));
         return Vec::new();
     };
     let mut steps = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let span = item.span();
         let DeValue::Table(mut table) = item.into_inner() else {
-            errors.push(locate.at(span, Some("step"), format!("step {} must be a table", index + 1)));
+            errors.push(locate.at(
+                span,
+                Some("step"),
+                format!("step {} must be a table", index + 1),
+            ));
             continue;
         };
         let Some(type_value) = table.remove("type") else {
-            errors.push(locate.at(span, Some("type"), format!("step {} has no `type`", index + 1)));
+            errors.push(locate.at(
+                span,
+                Some("type"),
+                format!("step {} has no `type`", index + 1),
+            ));
             continue;
         };
         let type_span = type_value.span();
@@ -263,11 +300,18 @@ fn parse_steps(
                 Some(close) => format!("; did you mean `{close}`?"),
                 None => String::new(),
             };
-            errors.push(locate.at(type_span, Some("type"), format!("unknown step `{name}`{hint} (`atelier steps` lists them)")));
+            errors.push(locate.at(
+                type_span,
+                Some("type"),
+                format!("unknown step `{name}`{hint} (`atelier steps` lists them)"),
+            ));
             continue;
         };
         match kind.parse(Spanned::new(span.clone(), DeValue::Table(table))) {
-            Ok(config) => steps.push(RecipeStep { config, line: locate.line_col(type_span.start).0 }),
+            Ok(config) => steps.push(RecipeStep {
+                config,
+                line: locate.line_col(type_span.start).0,
+            }),
             Err(ParseError::Toml(e)) => errors.push(locate.toml_error(&e)),
             Err(ParseError::Invalid(problems)) => {
                 for p in problems {
@@ -295,11 +339,23 @@ impl Locator<'_> {
 
     fn at(&self, span: Range<usize>, key: Option<&str>, message: String) -> RecipeError {
         let (line, column) = self.line_col(span.start);
-        RecipeError { file: self.file.to_path_buf(), line, column, key: key.map(str::to_owned), message }
+        RecipeError {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            key: key.map(str::to_owned),
+            message,
+        }
     }
 
     fn general(&self, key: Option<&str>, message: String) -> RecipeError {
-        RecipeError { file: self.file.to_path_buf(), line: 0, column: 0, key: key.map(str::to_owned), message }
+        RecipeError {
+            file: self.file.to_path_buf(),
+            line: 0,
+            column: 0,
+            key: key.map(str::to_owned),
+            message,
+        }
     }
 
     fn toml_error(&self, e: &toml::de::Error) -> RecipeError {
@@ -308,16 +364,86 @@ impl Locator<'_> {
         self.at(span, key.as_deref(), e.message().trim_end().to_owned())
     }
 
-    /// The key written at a span: the span itself when it covers a key, else the key
-    /// before `=` on the span's line.
+    /// The key written at a span: the span itself when it covers a key (an unknown
+    /// field, a table header), else the key before `=` on the span's line.
     fn key_at(&self, span: Range<usize>) -> Option<String> {
-        let text = self.src.get(span.clone())?.trim();
+        let text = self.src.get(span.clone())?.trim().trim_matches(['[', ']', '"']);
         let line_start = self.src[..span.start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = self.src[span.start..].find('\n').map_or(self.src.len(), |i| span.start + i);
         let line = &self.src[line_start..line_end];
-        let (key, _) = line.split_once('=')?;
-        let key = key.trim();
-        let is_key_span = key == text;
-        (is_key_span || span.start >= line_start + key.len()).then(|| key.trim_matches('"').to_owned())
+        let key = match line.split_once('=') {
+            Some((key, _)) if span.start >= line_start + key.len() => key.trim(),
+            _ => text,
+        };
+        let bare = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+        bare.then(|| key.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Document, Step, StepConfig, StepError, Verdict};
+
+    #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(default, deny_unknown_fields)]
+    struct Trim {
+        /// Characters to keep.
+        keep: usize,
+    }
+
+    impl StepConfig for Trim {
+        const NAME: &'static str = "trim";
+        const SUMMARY: &'static str = "Keeps the first characters.";
+        const VERSION: u32 = 1;
+        fn validate(&self, problems: &mut Vec<String>) {
+            if self.keep > 1000 {
+                problems.push("keep must be at most 1000".into());
+            }
+        }
+        fn build(&self) -> Result<Box<dyn Step>, String> {
+            Err("not needed here".into())
+        }
+    }
+
+    impl Step for Trim {
+        fn process(&mut self, _: &mut Document) -> Result<Verdict, StepError> {
+            Ok(Verdict::Keep)
+        }
+    }
+
+    fn parse(src: &str) -> Result<Recipe, RecipeErrors> {
+        Recipe::parse(src, Path::new("dir/atelier.toml"), &Registry::new().register::<Trim>())
+    }
+
+    #[test]
+    fn paths_resolve_against_the_recipe_folder() {
+        let r = parse("[[source]]\npath = \"data\"\n[[step]]\ntype = \"trim\"\nkeep = 3\n").unwrap();
+        assert_eq!(r.sources[0].path, Path::new("dir/data"));
+        assert_eq!(r.output.path, Path::new("dir/out/dataset"));
+        assert_eq!(r.steps[0].config.settings()["keep"], 3);
+        assert_eq!(r.steps[0].line, 4);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let src = "[dataset]\nmax_quarantined_fraction = 2.0\n\n[[source]]\npath = \"d\"\n\n\
+                   [[step]]\ntype = \"trim\"\nkeep = \"x\"\n\n[[step]]\ntype = \"trim\"\nkeep = 5000\n\n\
+                   [[step]]\nkeep = 1\n";
+        let errors = parse(src).unwrap_err().0;
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(errors.len(), 4, "{shown:#?}");
+        assert!(shown.iter().any(|e| e.starts_with("dir/atelier.toml:9:8: key `keep`: invalid type")), "{shown:#?}");
+        assert!(shown.iter().any(|e| e.contains("keep must be at most 1000")), "{shown:#?}");
+        assert!(shown.iter().any(|e| e.contains("step 3 has no `type`")), "{shown:#?}");
+        assert!(shown.iter().any(|e| e.contains("max_quarantined_fraction") && e.contains("between 0 and 1")), "{shown:#?}");
+    }
+
+    #[test]
+    fn unknown_sections_and_malformed_toml_are_located() {
+        let e = parse("[[source]]\npath = \"d\"\n[outptu]\npath = \"x\"\n").unwrap_err();
+        assert!(e.to_string().starts_with("dir/atelier.toml:3:2: key `outptu`: unknown field"), "{e}");
+        let e = parse("[[source]\n").unwrap_err();
+        assert!(e.to_string().starts_with("dir/atelier.toml:1:"), "{e}");
     }
 }

@@ -62,7 +62,10 @@ impl StepKind {
     }
 
     /// Parses and validates a step table (without `type`).
-    pub fn parse(&self, table: Spanned<DeValue<'_>>) -> Result<Box<dyn ConfiguredStep>, ParseError> {
+    pub fn parse(
+        &self,
+        table: Spanned<DeValue<'_>>,
+    ) -> Result<Box<dyn ConfiguredStep>, ParseError> {
         (self.parse)(table)
     }
 
@@ -78,31 +81,51 @@ impl StepKind {
             .map(|(key, prop)| Setting {
                 key: key.clone(),
                 kind: schema_kind(prop),
-                default: defaults.get(key).map(toml_literal).unwrap_or_else(|| "(none)".into()),
-                doc: prop.get("description").and_then(Value::as_str).unwrap_or("").replace('\n', " "),
+                default: defaults
+                    .get(key)
+                    .map(toml_literal)
+                    .unwrap_or_else(|| "(none)".into()),
+                doc: prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .replace('\n', " "),
             })
             .collect()
     }
 }
 
-fn parse_config<C: StepConfig>(table: Spanned<DeValue<'_>>) -> Result<Box<dyn ConfiguredStep>, ParseError> {
+fn parse_config<C: StepConfig>(
+    table: Spanned<DeValue<'_>>,
+) -> Result<Box<dyn ConfiguredStep>, ParseError> {
     let config = C::deserialize(table.into_deserializer()).map_err(ParseError::Toml)?;
     let mut problems = Vec::new();
     config.validate(&mut problems);
-    if problems.is_empty() { Ok(Box::new(config)) } else { Err(ParseError::Invalid(problems)) }
+    if problems.is_empty() {
+        Ok(Box::new(config))
+    } else {
+        Err(ParseError::Invalid(problems))
+    }
 }
 
 fn schema_kind(prop: &Value) -> String {
     match prop.get("type") {
         Some(Value::String(t)) => t.clone(),
         Some(Value::Array(types)) => {
-            let named: Vec<&str> = types.iter().filter_map(Value::as_str).filter(|t| *t != "null").collect();
+            let named: Vec<&str> = types
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|t| *t != "null")
+                .collect();
             match named.as_slice() {
                 [one] => format!("{one} (optional)"),
                 _ => "value".into(),
             }
         }
-        _ if prop.get("enum").is_some() || prop.get("oneOf").is_some() || prop.get("$ref").is_some() => {
+        _ if prop.get("enum").is_some()
+            || prop.get("oneOf").is_some()
+            || prop.get("$ref").is_some() =>
+        {
             "choice".into()
         }
         _ => "value".into(),
@@ -115,11 +138,21 @@ pub fn toml_literal(value: &Value) -> String {
         Value::Null => "(none)".into(),
         Value::String(s) => toml::Value::String(s.clone()).to_string(),
         Value::Array(items) => {
-            format!("[{}]", items.iter().map(toml_literal).collect::<Vec<_>>().join(", "))
+            format!(
+                "[{}]",
+                items
+                    .iter()
+                    .map(toml_literal)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         Value::Object(map) => format!(
             "{{ {} }}",
-            map.iter().map(|(k, v)| format!("{k} = {}", toml_literal(v))).collect::<Vec<_>>().join(", ")
+            map.iter()
+                .map(|(k, v)| format!("{k} = {}", toml_literal(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         other => other.to_string(),
     }
@@ -139,7 +172,11 @@ impl Registry {
 
     /// Adds one step type. Panics on a duplicate name: that is a programming error.
     pub fn register<C: StepConfig>(mut self) -> Self {
-        assert!(self.get(C::NAME).is_none(), "step `{}` registered twice", C::NAME);
+        assert!(
+            self.get(C::NAME).is_none(),
+            "step `{}` registered twice",
+            C::NAME
+        );
         self.kinds.push(StepKind::of::<C>());
         self
     }
@@ -169,7 +206,11 @@ impl Registry {
     pub fn example_steps(&self) -> String {
         let mut out = String::new();
         for kind in &self.kinds {
-            let _ = writeln!(out, "# {}\n[[step]]\ntype = \"{}\"", kind.summary, kind.name);
+            let _ = writeln!(
+                out,
+                "# {}\n[[step]]\ntype = \"{}\"",
+                kind.summary, kind.name
+            );
             for s in kind.settings() {
                 if s.default == "(none)" {
                     let _ = writeln!(out, "# {} = ...  # {}", s.key, s.doc);

@@ -34,7 +34,10 @@ pub struct StepStats {
 impl StepStats {
     /// Empty counters for a named step.
     pub fn named(name: impl Into<String>) -> Self {
-        StepStats { name: name.into(), ..Self::default() }
+        StepStats {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 
     /// All drops, whatever the reason.
@@ -134,7 +137,8 @@ impl AddAssign<&TaskStats> for TaskStats {
         self.tasks += other.tasks;
         self.files += other.files;
         if self.steps.len() < other.steps.len() {
-            self.steps.resize_with(other.steps.len(), StepStats::default);
+            self.steps
+                .resize_with(other.steps.len(), StepStats::default);
         }
         for (mine, theirs) in self.steps.iter_mut().zip(&other.steps) {
             *mine += theirs;
@@ -179,7 +183,10 @@ mod tests {
 
     #[test]
     fn chain_must_connect() {
-        let t = TaskStats { steps: vec![step("read", 5, 0, 1), step("length", 3, 1, 0)], ..Default::default() };
+        let t = TaskStats {
+            steps: vec![step("read", 5, 0, 1), step("length", 3, 1, 0)],
+            ..Default::default()
+        };
         assert!(t.check().unwrap_err().contains("received 4"));
     }
 

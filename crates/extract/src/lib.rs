@@ -1,1 +1,284 @@
-//! Main-text extraction (work in progress).
+//! The `extract` step: HTML pages (and mail whose only body is HTML) to their main text.
+//!
+//! A document whose `metadata.content_type` contains `html` is parsed once, and:
+//!
+//! 1. its metadata is read from the markup: `title`, `canonical_url`
+//!    (`<link rel=canonical>`), `date` (published date from meta tags, JSON-LD or `time`
+//!    elements) and `html_lang` (the declared language);
+//! 2. the **main** pass finds the main content with [`dom_smoothie`] (a port of
+//!    Readability.js) and renders it as text, one line per paragraph, heading, list item
+//!    or table row; lines that are page furniture (share prompts, "related articles",
+//!    cookie notices, ...) at the edges of the text are trimmed;
+//! 3. the **fallback** pass renders the whole visible text of the page without scripts,
+//!    styles, navigation, headers, footers, sidebars and cookie banners. It is used when
+//!    the main pass finds nothing, or finds only a sliver of a page that has much more
+//!    text (listings, forums, product pages where Readability picks one box).
+//!
+//! `doc.text` becomes the chosen text, `content_type` becomes `text/plain`, and
+//! `extractor` says which pass produced it (`main` or `fallback`). Documents of any other
+//! content type pass unchanged.
+//!
+//! Nothing here panics on any input: pages over `max_html_bytes` are refused before
+//! parsing, elements nested deeper than browsers allow are flattened before parsing (a
+//! page of 100,000 nested elements would otherwise take minutes), every walk over the
+//! tree is iterative, and the parser and extractor run under `catch_unwind`, a panic
+//! becoming a [`StepError`] that quarantines the one document.
+
+mod clean;
+mod depth;
+mod meta;
+mod render;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use dom_query::NodeId;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::render::{RenderOptions, render};
+
+/// Elements nested deeper than this (counting elements whose end tag is required) are
+/// flattened before parsing. Browsers cap their trees at a similar depth.
+const MAX_NESTING: usize = 256;
+
+/// Settings of the `extract` step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExtractConfig {
+    /// Fewest characters (after trimming) the extracted text must have; a page with fewer
+    /// is dropped as `no_text`.
+    pub min_text_chars: usize,
+    /// When the main-content pass finds nothing or too little, use the page's whole
+    /// visible text instead (scripts, styles, navigation, headers, footers and cookie
+    /// banners removed; blocks as lines). When false such pages keep whatever the main
+    /// pass found.
+    pub fallback: bool,
+    /// Keep data tables, one row a line with cells separated by ` | `. Tables used for
+    /// page layout are always kept.
+    pub include_tables: bool,
+    /// Pages larger than this many bytes are not parsed: the document is quarantined.
+    /// Protects memory and time from pathological inputs.
+    pub max_html_bytes: usize,
+}
+
+impl Default for ExtractConfig {
+    fn default() -> Self {
+        ExtractConfig {
+            min_text_chars: 1,
+            fallback: true,
+            include_tables: true,
+            max_html_bytes: 16 * 1024 * 1024,
+        }
+    }
+}
+
+impl StepConfig for ExtractConfig {
+    const NAME: &'static str = "extract";
+    const SUMMARY: &'static str = "Replace HTML (pages, HTML-only mail) by its main text.";
+    const VERSION: u32 = 1;
+
+    fn validate(&self, problems: &mut Vec<String>) {
+        if self.max_html_bytes == 0 {
+            problems.push("max_html_bytes must be above 0".into());
+        }
+    }
+
+    fn build(&self) -> Result<Box<dyn Step>, String> {
+        Ok(Box::new(ExtractStep::new(self.clone())))
+    }
+}
+
+/// The runtime side of the `extract` step; see [`extract_document`].
+#[derive(Debug, Clone)]
+pub struct ExtractStep {
+    config: ExtractConfig,
+}
+
+impl ExtractStep {
+    /// A step with these settings.
+    pub fn new(config: ExtractConfig) -> Self {
+        ExtractStep { config }
+    }
+}
+
+impl Step for ExtractStep {
+    fn process(&mut self, doc: &mut Document) -> Result<Verdict, StepError> {
+        extract_document(doc, &self.config)
+    }
+}
+
+/// Which pass produced the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Extractor {
+    /// The main-content pass.
+    Main,
+    /// The whole visible text of the page.
+    Fallback,
+}
+
+impl Extractor {
+    /// The name written to `metadata.extractor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Extractor::Main => "main",
+            Extractor::Fallback => "fallback",
+        }
+    }
+}
+
+/// What one page yielded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extraction {
+    /// The extracted text: one line per block, no trailing newline; may be empty.
+    pub text: String,
+    /// Which pass produced `text`.
+    pub extractor: Extractor,
+    /// The page title (from `og:title`, JSON-LD or `<title>`, site name trimmed).
+    pub title: Option<String>,
+    /// The `<link rel="canonical">` URL, resolved against the page URL when relative.
+    pub canonical_url: Option<String>,
+    /// The published date as the page writes it (usually ISO 8601).
+    pub date: Option<String>,
+    /// The declared language (`<html lang>`, `Content-Language`, `og:locale`).
+    pub lang: Option<String>,
+}
+
+/// Whether the step treats this document as HTML: its `content_type` contains `html`.
+pub fn is_html(doc: &Document) -> bool {
+    doc.meta_str("content_type").is_some_and(|t| t.to_ascii_lowercase().contains("html"))
+}
+
+/// Runs the step on one document, as the recipe step and `atelier extract` do.
+///
+/// A non-HTML document is kept unchanged. An HTML one has its text replaced by the
+/// extracted text and gets `title`, `canonical_url`, `date` and `html_lang` (those
+/// found), `content_type = "text/plain"` and `extractor` in its metadata; it is dropped
+/// as `no_text` when the text has fewer than `min_text_chars` characters. `metadata.url`,
+/// when present, resolves a relative canonical link.
+///
+/// # Errors
+/// A page over `max_html_bytes`, or one that made the HTML library panic.
+pub fn extract_document(doc: &mut Document, config: &ExtractConfig) -> Result<Verdict, StepError> {
+    if !is_html(doc) {
+        return Ok(Verdict::Keep);
+    }
+    let extraction = extract_html(&doc.text, doc.meta_str("url"), config)?;
+    let metadata = &mut doc.metadata;
+    let found = [
+        ("title", extraction.title),
+        ("canonical_url", extraction.canonical_url),
+        ("date", extraction.date),
+        ("html_lang", extraction.lang),
+    ];
+    for (key, value) in found {
+        if let Some(value) = value {
+            metadata.insert(key.into(), Value::String(value));
+        }
+    }
+    metadata.insert("content_type".into(), Value::from("text/plain"));
+    metadata.insert("extractor".into(), Value::from(extraction.extractor.as_str()));
+    doc.text = extraction.text;
+    let chars = doc.text.trim().chars().take(config.min_text_chars).count();
+    if chars < config.min_text_chars {
+        return Ok(Verdict::Drop("no_text"));
+    }
+    Ok(Verdict::Keep)
+}
+
+/// Extracts the main text and metadata of one HTML page. `page_url`, when known,
+/// resolves a relative canonical link.
+///
+/// # Errors
+/// A page over `max_html_bytes`, or one that made the HTML library panic.
+pub fn extract_html(
+    html: &str,
+    page_url: Option<&str>,
+    config: &ExtractConfig,
+) -> Result<Extraction, StepError> {
+    if html.len() > config.max_html_bytes {
+        return Err(StepError(format!(
+            "HTML of {} bytes is over max_html_bytes ({})",
+            html.len(),
+            config.max_html_bytes
+        )));
+    }
+    catch_unwind(AssertUnwindSafe(|| extract_unchecked(html, page_url, config))).map_err(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        StepError(format!("HTML extraction failed: {message}"))
+    })
+}
+
+/// The main pass is trusted when it found at least this many characters, or at least
+/// [`MAIN_SHARE`] of the fallback text.
+const MAIN_ENOUGH_CHARS: usize = 250;
+/// See [`MAIN_ENOUGH_CHARS`].
+const MAIN_SHARE: f64 = 0.25;
+
+fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Extraction {
+    let html = depth::limit_nesting(html, MAX_NESTING);
+    let dom = dom_query::Document::from(html.as_ref());
+    let page = meta::read(&dom, page_url);
+
+    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true };
+    let full = if config.fallback {
+        let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
+        clean::tidy(&render(&dom.tree, body, full_options))
+    } else {
+        String::new()
+    };
+
+    let (main, title) = main_pass(dom, config);
+    let main_chars = main.chars().count();
+    let full_chars = full.chars().count();
+    let use_main = !config.fallback
+        || (main_chars > 0
+            && (main_chars >= MAIN_ENOUGH_CHARS || main_chars as f64 >= MAIN_SHARE * full_chars as f64));
+    let (text, extractor) =
+        if use_main { (main, Extractor::Main) } else { (full, Extractor::Fallback) };
+    Extraction {
+        text,
+        extractor,
+        title,
+        canonical_url: page.canonical_url,
+        date: page.date,
+        lang: page.lang,
+    }
+}
+
+/// Runs dom_smoothie on the parsed page; returns the rendered main text (empty when it
+/// found nothing) and the title.
+fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (String, Option<String>) {
+    let settings = dom_smoothie::Config {
+        max_elements_to_parse: 400_000,
+        ..dom_smoothie::Config::default()
+    };
+    let Ok(mut readability) = dom_smoothie::Readability::with_document(dom, None, Some(settings))
+    else {
+        return (String::new(), None);
+    };
+    let options = RenderOptions { include_tables: config.include_tables, skip_chrome: false };
+    match readability.parse() {
+        Ok(article) => {
+            let root: Option<NodeId> =
+                readability.doc.select_single("#readability-page-1").nodes().first().map(|n| n.id);
+            let text = root.map(|id| render(&readability.doc.tree, id, options)).unwrap_or_default();
+            (clean::tidy(&text), non_empty(article.title))
+        }
+        Err(_) => {
+            let metadata = readability.get_article_metadata(readability.parse_json_ld());
+            (String::new(), non_empty(metadata.title))
+        }
+    }
+}
+
+fn non_empty(s: String) -> Option<String> {
+    let trimmed = s.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}

@@ -137,76 +137,93 @@ fn is_only_marker(line: &str) -> bool {
 
 /// Renders the subtree under `root` (the root itself included) as text.
 pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> String {
-    let mut writer = LineWriter::default();
-    let mut stack: Vec<Frame> = Vec::new();
-    enter(tree, root, options, &mut stack, &mut writer);
-    while let Some(frame) = stack.last_mut() {
+    let mut walk = Walk { tree, options, stack: Vec::new(), writer: LineWriter::default(), pre: 0 };
+    walk.enter(root);
+    while let Some(frame) = walk.stack.last_mut() {
         let Some(child) = frame.next else {
-            let frame = stack.pop().expect("stack is not empty");
-            leave(frame.kind, &mut writer);
+            let frame = walk.stack.pop().expect("stack is not empty");
+            if frame.kind == Kind::Pre {
+                walk.pre -= 1;
+            }
+            leave(frame.kind, &mut walk.writer);
             continue;
         };
         frame.next = tree.query_node(&child, |n| n.next_sibling).flatten();
-        enter(tree, child, options, &mut stack, &mut writer);
+        walk.enter(child);
     }
-    writer.finish()
+    walk.writer.finish()
 }
 
-/// Visits one node: writes text nodes, and for elements writes what comes before their
-/// content and pushes a frame to walk the content.
-fn enter(
-    tree: &Tree,
-    id: NodeId,
+/// The state of one rendering walk.
+struct Walk<'a> {
+    tree: &'a Tree,
     options: RenderOptions,
-    stack: &mut Vec<Frame>,
-    writer: &mut LineWriter,
-) {
-    let in_pre = stack.iter().any(|f| f.kind == Kind::Pre);
-    let decided = tree.query_node(&id, |node| match &node.data {
-        NodeData::Text { contents } => {
-            if in_pre {
-                writer.verbatim(contents);
-            } else {
-                writer.text(contents);
-            }
-            None
-        }
-        NodeData::Element(element) => Some((classify(tree, id, element, options), node.first_child)),
-        NodeData::Document | NodeData::Fragment => Some((Kind::Inline, node.first_child)),
-        _ => None,
-    });
-    let Some(Some((kind, first_child))) = decided else {
-        return;
-    };
-    match kind {
-        Kind::Skip => return,
-        Kind::Break => {
-            writer.newline();
-            return;
-        }
-        Kind::Block | Kind::Pre | Kind::Table | Kind::Row | Kind::List { .. } => writer.newline(),
-        Kind::Item => {
-            writer.newline();
-            let marker = match stack.iter_mut().rev().find(|f| matches!(f.kind, Kind::List { .. })) {
-                Some(list) => {
-                    list.items += 1;
-                    match list.kind {
-                        Kind::List { ordered: true } => format!("{}. ", list.items),
-                        _ => "- ".to_owned(),
-                    }
+    stack: Vec<Frame>,
+    writer: LineWriter,
+    /// How many `pre` elements are open.
+    pre: usize,
+}
+
+impl Walk<'_> {
+    /// Visits one node: writes text nodes, and for elements writes what comes before
+    /// their content and pushes a frame to walk the content.
+    fn enter(&mut self, id: NodeId) {
+        let (tree, options) = (self.tree, self.options);
+        let writer = &mut self.writer;
+        let in_pre = self.pre > 0;
+        let decided = tree.query_node(&id, |node| match &node.data {
+            NodeData::Text { contents } => {
+                if in_pre {
+                    writer.verbatim(contents);
+                } else {
+                    writer.text(contents);
                 }
-                None => "- ".to_owned(),
-            };
-            writer.marker(&marker);
-        }
-        Kind::Cell => {
-            if !writer.at_line_start() {
-                writer.marker(" | ");
+                None
             }
+            NodeData::Element(element) => {
+                Some((classify(tree, id, element, options), node.first_child))
+            }
+            NodeData::Document | NodeData::Fragment => Some((Kind::Inline, node.first_child)),
+            _ => None,
+        });
+        let Some(Some((kind, first_child))) = decided else {
+            return;
+        };
+        match kind {
+            Kind::Skip => return,
+            Kind::Break => {
+                self.writer.newline();
+                return;
+            }
+            Kind::Pre => {
+                self.pre += 1;
+                self.writer.newline();
+            }
+            Kind::Block | Kind::Table | Kind::Row | Kind::List { .. } => self.writer.newline(),
+            Kind::Item => {
+                self.writer.newline();
+                let list = self.stack.iter_mut().rev().find(|f| matches!(f.kind, Kind::List { .. }));
+                let marker = match list {
+                    Some(list) => {
+                        list.items += 1;
+                        match list.kind {
+                            Kind::List { ordered: true } => format!("{}. ", list.items),
+                            _ => "- ".to_owned(),
+                        }
+                    }
+                    None => "- ".to_owned(),
+                };
+                self.writer.marker(&marker);
+            }
+            Kind::Cell => {
+                if !self.writer.at_line_start() {
+                    self.writer.marker(" | ");
+                }
+            }
+            Kind::Inline => {}
         }
-        Kind::Inline => {}
+        self.stack.push(Frame { kind, next: first_child, items: 0 });
     }
-    stack.push(Frame { kind, next: first_child, items: 0 });
 }
 
 /// Writes what comes after an element's content.

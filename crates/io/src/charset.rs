@@ -1,10 +1,12 @@
 //! Turning bytes of unknown encoding into UTF-8.
 //!
-//! [`decode_html`] follows the order browsers use: a byte-order mark, then the charset the
-//! transport declared (an HTTP `Content-Type`), then a `<meta charset>`, `<meta
-//! http-equiv="Content-Type">` or `<?xml encoding?>` found in the first 4096 bytes, then
-//! valid UTF-8, and last a statistical guess by `chardetng`. [`decode_text`] does the same
-//! without looking for markup. HTML file, WARC and mail readers share these.
+//! [`decode_html`] mostly follows the order browsers use: a byte-order mark, then the
+//! charset the transport declared (an HTTP `Content-Type`), then a `<meta charset>`,
+//! `<meta http-equiv="Content-Type">` or `<?xml encoding?>` found in the first 4096 bytes,
+//! then a statistical guess by `chardetng`. One exception: bytes that are valid UTF-8 and
+//! not pure ASCII are read as UTF-8 whatever is declared, since declarations are often
+//! stale and other encodings almost never form valid UTF-8 by chance. [`decode_text`]
+//! does the same without looking for markup. HTML file and WARC readers share these.
 
 use encoding_rs::{Encoding, UTF_8, WINDOWS_1252};
 
@@ -18,6 +20,7 @@ const GUESS_BYTES: usize = 1 << 20;
 pub fn decode_html(bytes: &[u8], declared: Option<&str>) -> (String, &'static Encoding) {
     let encoding = Encoding::for_bom(bytes)
         .map(|(e, _)| e)
+        .or_else(|| utf8_beyond_ascii(bytes).then_some(UTF_8))
         .or_else(|| declared.and_then(label))
         .or_else(|| sniff_html_charset(&bytes[..bytes.len().min(PRESCAN_BYTES)]))
         .unwrap_or_else(|| guess(bytes));
@@ -28,6 +31,7 @@ pub fn decode_html(bytes: &[u8], declared: Option<&str>) -> (String, &'static En
 pub fn decode_text(bytes: &[u8], declared: Option<&str>) -> (String, &'static Encoding) {
     let encoding = Encoding::for_bom(bytes)
         .map(|(e, _)| e)
+        .or_else(|| utf8_beyond_ascii(bytes).then_some(UTF_8))
         .or_else(|| declared.and_then(label))
         .unwrap_or_else(|| guess(bytes));
     (decode_with(encoding, bytes), encoding)
@@ -117,6 +121,11 @@ fn value_after(text: &str, name: &str) -> Option<String> {
     None
 }
 
+/// Whether `bytes` are valid UTF-8 with at least one non-ASCII character.
+fn utf8_beyond_ascii(bytes: &[u8]) -> bool {
+    !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok()
+}
+
 fn guess(bytes: &[u8]) -> &'static Encoding {
     if std::str::from_utf8(bytes).is_ok() {
         return UTF_8;
@@ -148,6 +157,11 @@ mod tests {
         // A BOM wins over everything.
         let (text, enc) = decode_html(b"\xef\xbb\xbfhi", Some("latin1"));
         assert_eq!((text.as_str(), enc), ("hi", UTF_8));
+        // Valid UTF-8 beyond ASCII wins over a stale declaration.
+        let (text, enc) = decode_html("<meta charset=latin1>é".as_bytes(), Some("latin1"));
+        assert_eq!((text.as_str(), enc), ("<meta charset=latin1>é", UTF_8));
+        // Pure ASCII follows the declaration.
+        assert_eq!(decode_html(b"<meta charset=latin1>e", None).1, WINDOWS_1252);
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! A byte range `[start, end)` owns the records that *start* inside it: a reader with
 //! `start > 0` first skips to the next record boundary, and reads the last record past
 //! `end` to its finish. So the ranges of a file, read one by one, give every record once.
-
 //!
 //! Entry points: [`list_source`] finds the files of an input path, [`split`] cuts them
 //! into [`Unit`]s, [`read_unit`] streams a unit's documents, and [`ShardWriter`] writes

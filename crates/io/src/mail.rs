@@ -199,6 +199,9 @@ impl Mbox {
     fn seek_range_start(&mut self, src: &mut Source) -> io::Result<()> {
         let mut line = Vec::new();
         while let Some(l) = src.read_line(&mut line, 5)? {
+            if self.end.is_some_and(|end| l.start >= end) {
+                break;
+            }
             let from = self.prev_blank && line.starts_with(b"From ");
             self.prev_blank = !l.overflow && blank(&line);
             if from && l.start >= self.start {

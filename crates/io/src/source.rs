@@ -32,6 +32,8 @@ pub(crate) struct Source {
     tail: usize,
     /// Absolute position of `buf[head]`.
     pos: u64,
+    /// A buffer kept for the next gzip member, so that members do not each allocate one.
+    spare: Option<Box<[u8]>>,
 }
 
 /// One line read by [`Source::read_line`].
@@ -56,12 +58,17 @@ pub(crate) fn open_file(path: &Path) -> io::Result<File> {
 
 impl Source {
     fn new(inner: Inner, pos: u64) -> Source {
+        Source::with_buffer(inner, pos, vec![0; BUFFER].into_boxed_slice())
+    }
+
+    fn with_buffer(inner: Inner, pos: u64, buf: Box<[u8]>) -> Source {
         Source {
             inner,
-            buf: vec![0; BUFFER].into_boxed_slice(),
+            buf,
             head: 0,
             tail: 0,
             pos,
+            spare: None,
         }
     }
 
@@ -89,14 +96,22 @@ impl Source {
 
     /// The decompressed bytes of the gzip member starting at this source's position;
     /// positions restart at 0.
-    pub fn into_member(self) -> Source {
-        Source::new(Inner::Member(Box::new(GzDecoder::new(self))), 0)
+    pub fn into_member(mut self) -> Source {
+        let buf = self
+            .spare
+            .take()
+            .unwrap_or_else(|| vec![0; BUFFER].into_boxed_slice());
+        Source::with_buffer(Inner::Member(Box::new(GzDecoder::new(self))), 0, buf)
     }
 
     /// The file under a gzip member source, positioned where the decoder stopped.
     pub fn into_file(self) -> Option<Source> {
         match self.inner {
-            Inner::Member(decoder) => Some(decoder.into_inner()),
+            Inner::Member(decoder) => {
+                let mut file = decoder.into_inner();
+                file.spare = Some(self.buf);
+                Some(file)
+            }
             _ => None,
         }
     }

@@ -171,7 +171,8 @@ impl Stream {
             } else {
                 text.starts_with(b"WARC/")
             };
-            if self.end.is_some_and(|end| line.start >= end) && (candidate || !self.scanning) {
+            // No record that starts here or later belongs to the range.
+            if self.end.is_some_and(|end| line.start >= end) {
                 return Ok(HeaderRead::End);
             }
             if candidate {
@@ -318,17 +319,22 @@ impl Stream {
                     false => Ok(()),
                 })
             };
-            let ends_well = match read {
-                Ok(()) => matches!(self.src.peek(1)?.first(), None | Some(b'\r' | b'\n' | b'W')),
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && self.src.seekable() => false,
+            let problem = match read {
+                Ok(()) => match self.src.peek(1)?.first() {
+                    None | Some(b'\r' | b'\n' | b'W') => None,
+                    Some(_) => Some(format!(
+                        "WARC record content does not end where its Content-Length ({length}) says"
+                    )),
+                },
+                // Maybe the length is wrong rather than the file cut: look again.
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && self.src.seekable() => Some(
+                    format!("WARC record is truncated: the input ends before its {length} bytes"),
+                ),
                 Err(e) => return Err(e),
             };
             let record_offset = self.offset(offset);
-            if !ends_well {
+            if let Some(message) = problem {
                 self.rescan(content_start)?;
-                let message = format!(
-                    "WARC record content does not end where its Content-Length ({length}) says"
-                );
                 let error = ctx.error(Some(record_offset), message, &content);
                 ctx.record += 1;
                 return Ok(Step::Item(Err(error)));
@@ -444,6 +450,9 @@ impl GzWarc {
     fn find_member(&self, mut src: Source, from: u64) -> io::Result<Option<Source>> {
         src.seek_to(from)?;
         loop {
+            if self.end.is_some_and(|end| src.pos() >= end) {
+                return Ok(None);
+            }
             let window = src.peek(64 * 1024)?;
             if window.len() < GZIP_MAGIC.len() {
                 return Ok(None);
@@ -568,7 +577,11 @@ fn to_document(
     let mut metadata = Metadata::new();
     let (body, content_type) =
         if kind == "response" && media_type(warc_content_type) == "application/http" {
-            let (status, headers, body) = parse_http(&content, ctx.limit)?;
+            let HttpResponse {
+                status,
+                headers,
+                body,
+            } = parse_http(&content, ctx.limit)?;
             let content_type = headers
                 .get("content-type")
                 .and_then(Value::as_str)
@@ -649,11 +662,17 @@ fn sniff(body: &[u8]) -> &'static str {
     }
 }
 
-/// Splits an HTTP response: status, headers (lowercase names), decoded body.
-fn parse_http(
-    content: &[u8],
-    limit: u64,
-) -> Result<(u16, serde_json::Map<String, Value>, Vec<u8>), String> {
+/// An HTTP response split by [`parse_http`].
+struct HttpResponse {
+    status: u16,
+    /// Lowercase names; repeated headers joined by `, `.
+    headers: Metadata,
+    /// De-chunked and decoded.
+    body: Vec<u8>,
+}
+
+/// Splits an HTTP response into status, headers and decoded body.
+fn parse_http(content: &[u8], limit: u64) -> Result<HttpResponse, String> {
     let mut slots = vec![httparse::EMPTY_HEADER; 512];
     let mut response = httparse::Response::new(&mut slots);
     let parsed = httparse::ParserConfig::default()
@@ -668,7 +687,7 @@ fn parse_http(
         Err(e) => return Err(format!("invalid HTTP header: {e}")),
     };
     let status = response.code.unwrap_or(0);
-    let mut headers = serde_json::Map::new();
+    let mut headers = Metadata::new();
     for h in response.headers.iter() {
         let name = h.name.to_ascii_lowercase();
         let value = String::from_utf8_lossy(h.value).trim().to_string();
@@ -695,7 +714,11 @@ fn parse_http(
     for coding in header("content-encoding").rsplit(',') {
         body = decode_content(body, &coding.trim().to_ascii_lowercase(), limit)?;
     }
-    Ok((status, headers, body))
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// Undoes `Transfer-Encoding: chunked`; `None` when the body is not chunked after all.
@@ -776,7 +799,11 @@ mod tests {
         let mut content =
             b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nX-A: 1\r\nx-a: 2\r\n\r\n".to_vec();
         content.extend(gz.finish().unwrap());
-        let (status, headers, body) = parse_http(&content, 1 << 20).unwrap();
+        let HttpResponse {
+            status,
+            headers,
+            body,
+        } = parse_http(&content, 1 << 20).unwrap();
         assert_eq!(status, 200);
         assert_eq!(headers["x-a"], "1, 2");
         assert_eq!(body, b"<p>zipped</p>");

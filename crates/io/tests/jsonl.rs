@@ -64,12 +64,30 @@ fn bad_lines_are_errors_and_the_rest_is_kept() {
     let (docs, errors) = split_items(items);
     assert_eq!(ids(&docs), ["a", "c"]);
     assert_eq!(errors.len(), 3);
-    assert!(errors[0].message.contains("invalid UTF-8"), "{}", errors[0].message);
+    assert!(
+        errors[0].message.contains("invalid UTF-8"),
+        "{}",
+        errors[0].message
+    );
     assert_eq!(errors[0].offset, Some(23));
     assert_eq!(errors[0].record, Some(1));
-    assert!(errors[0].excerpt.as_deref().unwrap().starts_with("{\"id\":\"b\""));
-    assert!(errors[2].message.contains("an array"), "{}", errors[2].message);
-    assert!(errors[0].to_string().contains("bad.jsonl (record 1 at byte 23)"));
+    assert!(
+        errors[0]
+            .excerpt
+            .as_deref()
+            .unwrap()
+            .starts_with("{\"id\":\"b\"")
+    );
+    assert!(
+        errors[2].message.contains("an array"),
+        "{}",
+        errors[2].message
+    );
+    assert!(
+        errors[0]
+            .to_string()
+            .contains("bad.jsonl (record 1 at byte 23)")
+    );
 }
 
 #[test]
@@ -77,22 +95,29 @@ fn a_huge_line_is_skipped_not_loaded() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huge.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    out.write_all(b"{\"id\":\"a\",\"text\":\"first\"}\n{\"text\":\"").unwrap();
+    out.write_all(b"{\"id\":\"a\",\"text\":\"first\"}\n{\"text\":\"")
+        .unwrap();
     let chunk = vec![b'x'; 1 << 20];
     for _ in 0..100 {
         out.write_all(&chunk).unwrap();
     }
-    out.write_all(b"\"}\n{\"id\":\"b\",\"text\":\"last\"}\n").unwrap();
+    out.write_all(b"\"}\n{\"id\":\"b\",\"text\":\"last\"}\n")
+        .unwrap();
     out.flush().unwrap();
     drop(out);
-    let options = ReadOptions { max_record_bytes: 1 << 20 };
+    let options = ReadOptions {
+        max_record_bytes: 1 << 20,
+    };
     let (docs, errors) = split_items(items(&unit(&path, Format::Jsonl), &options));
     assert_eq!(ids(&docs), ["a", "b"]);
     assert_eq!(errors.len(), 1);
     let size = 100 * (1 << 20) + 11;
     assert_eq!(
         errors[0].message,
-        format!("record of {size} bytes exceeds max_record_bytes ({})", 1 << 20)
+        format!(
+            "record of {size} bytes exceeds max_record_bytes ({})",
+            1 << 20
+        )
     );
     assert_eq!(errors[0].offset, Some(26));
     assert!(errors[0].excerpt.as_ref().unwrap().len() <= 2048);
@@ -103,14 +128,24 @@ fn truncated_compressed_streams_keep_what_came_before() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     for i in 0..20000 {
-        text.push_str(&format!("{{\"id\":\"d{i}\",\"text\":\"document number {i} {}\"}}\n", i * 7919));
+        text.push_str(&format!(
+            "{{\"id\":\"d{i}\",\"text\":\"document number {i} {}\"}}\n",
+            i * 7919
+        ));
     }
-    for (name, bytes) in [("t.jsonl.gz", gzip(text.as_bytes())), ("t.jsonl.zst", zstd(text.as_bytes()))] {
+    for (name, bytes) in [
+        ("t.jsonl.gz", gzip(text.as_bytes())),
+        ("t.jsonl.zst", zstd(text.as_bytes())),
+    ] {
         let cut = &bytes[..bytes.len() * 2 / 3];
         let path = write(dir.path(), name, cut);
         let items = items(&unit(&path, Format::Jsonl), &ReadOptions::default());
         let last = items.last().unwrap().as_ref().unwrap_err();
-        assert!(last.message.contains("truncated"), "{name}: {}", last.message);
+        assert!(
+            last.message.contains("truncated"),
+            "{name}: {}",
+            last.message
+        );
         assert!(last.offset.is_some());
         let (docs, errors) = split_items(items);
         assert_eq!(errors.len(), 1, "{name}");
@@ -131,15 +166,30 @@ fn empty_and_missing_inputs() {
     for format in Format::ALL {
         let missing = dir.path().join("missing.file");
         for path in [missing.as_path(), dir.path()] {
-            let unit = Unit { path: path.into(), format, compression: Compression::None, start: 0, end: None };
+            let unit = Unit {
+                path: path.into(),
+                format,
+                compression: Compression::None,
+                start: 0,
+                end: None,
+            };
             let items = items(&unit, &ReadOptions::default());
             assert_eq!(items.len(), 1, "{format:?} {}", path.display());
             let error = items[0].as_ref().unwrap_err();
             assert_eq!(error.offset, None);
-            assert!(error.message.starts_with("cannot open"), "{}", error.message);
+            assert!(
+                error.message.starts_with("cannot open"),
+                "{}",
+                error.message
+            );
         }
         let empty = write(dir.path(), "empty", b"");
-        assert!(read_unit(&unit(&empty, format), &ReadOptions::default()).next().is_none(), "{format:?}");
+        assert!(
+            read_unit(&unit(&empty, format), &ReadOptions::default())
+                .next()
+                .is_none(),
+            "{format:?}"
+        );
     }
 }
 
@@ -151,7 +201,10 @@ fn ranges_give_every_line_once() {
         match i % 4 {
             0 => text.push_str(&format!("{{\"text\":\"no id {i}\"}}\n")),
             1 => text.push('\n'),
-            _ => text.push_str(&format!("{{\"id\":\"x{i}\",\"text\":\"{}\"}}\n", "y".repeat(i))),
+            _ => text.push_str(&format!(
+                "{{\"id\":\"x{i}\",\"text\":\"{}\"}}\n",
+                "y".repeat(i)
+            )),
         }
     }
     text.push_str("{\"text\":\"last line without newline\"}");

@@ -44,10 +44,16 @@ fn multipart_mail_with_quoted_printable_and_base64() {
     assert!(errors.is_empty(), "{errors:?}");
     let d = &docs[0];
     assert_eq!(d.id, "msg-1");
-    assert_eq!(d.text, "Café au lait, a long line that goes on and on.\n\nSecond part: crème brûlée.");
+    assert_eq!(
+        d.text,
+        "Café au lait, a long line that goes on and on.\n\nSecond part: crème brûlée."
+    );
     assert_eq!(d.metadata["subject"], json!("Café report"));
     assert_eq!(d.metadata["from"], json!("Renée <renee@example.org>"));
-    assert_eq!(d.metadata["to"], json!("a@example.org, Bob <b@example.org>"));
+    assert_eq!(
+        d.metadata["to"],
+        json!("a@example.org, Bob <b@example.org>")
+    );
     assert_eq!(d.metadata["date"], json!("2003-07-01T10:52:37+02:00"));
     assert_eq!(d.metadata["message_id"], json!("abc@example.org"));
     assert_eq!(d.metadata["attachments"], json!(1));
@@ -69,7 +75,11 @@ fn html_only_mail_keeps_html() {
 #[test]
 fn messages_without_body_or_headers_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let path = write(dir.path(), "nobody.eml", b"From: a@example.org\nSubject: empty\n\n");
+    let path = write(
+        dir.path(),
+        "nobody.eml",
+        b"From: a@example.org\nSubject: empty\n\n",
+    );
     let (docs, errors) = read(&unit(&path, Format::Mail));
     assert!(docs.is_empty());
     assert_eq!(errors[0].message, "message has no text body");
@@ -131,13 +141,19 @@ fn mbox_reports_leading_junk_and_oversized_messages() {
     let dir = tempfile::tempdir().unwrap();
     let text = format!("junk before\n\n{MBOX}");
     let path = write(dir.path(), "j.mbox", text.as_bytes());
-    let options = ReadOptions { max_record_bytes: 150 };
+    let options = ReadOptions {
+        max_record_bytes: 150,
+    };
     let (docs, errors) = split_items(items(&unit(&path, Format::Mbox), &options));
     assert_eq!(ids(&docs), ["j/1", "j/2"]);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors[0].message.contains("before the first `From `"));
     assert_eq!(errors[0].offset, Some(0));
-    assert!(errors[1].message.contains("exceeds max_record_bytes (150)"), "{}", errors[1]);
+    assert!(
+        errors[1].message.contains("exceeds max_record_bytes (150)"),
+        "{}",
+        errors[1]
+    );
     assert_eq!(errors[1].offset, Some(13));
 }
 
@@ -163,7 +179,11 @@ fn broken_mime_boundaries_do_not_panic() {
     let items = items(&unit(&path, Format::Mbox), &ReadOptions::default());
     assert_eq!(items.len(), 6);
     let (docs, _) = split_items(items);
-    assert!(ids(&docs).ends_with(&["broken/3", "broken/4", "broken/5"]), "{:?}", ids(&docs));
+    assert!(
+        ids(&docs).ends_with(&["broken/3", "broken/4", "broken/5"]),
+        "{:?}",
+        ids(&docs)
+    );
 }
 
 fn spam_object(id: &str, group: &str, body: &str) -> String {
@@ -179,7 +199,11 @@ fn spam_object(id: &str, group: &str, body: &str) -> String {
 #[test]
 fn spamassassin_objects_files_lines_and_arrays() {
     let dir = tempfile::tempdir().unwrap();
-    let single = write(dir.path(), "00001.json", spam_object("00001", "spam-2", "Buy now!").as_bytes());
+    let single = write(
+        dir.path(),
+        "00001.json",
+        spam_object("00001", "spam-2", "Buy now!").as_bytes(),
+    );
     let (docs, errors) = read(&unit(&single, Format::Spamassassin));
     assert!(errors.is_empty(), "{errors:?}");
     assert_eq!(docs[0].id, "spam-2/00001");
@@ -187,16 +211,32 @@ fn spamassassin_objects_files_lines_and_arrays() {
     assert_eq!(docs[0].metadata["group"], json!("spam-2"));
     assert_eq!(docs[0].metadata["subject"], json!("offer 00001"));
 
-    let objects: Vec<String> =
-        (0..3).map(|i| spam_object(&format!("0000{i}"), "easy_ham", &format!("body {i}"))).collect();
-    let lines = write(dir.path(), "all.jsonl.gz", &gzip(objects.join("\n").as_bytes()));
-    let array = write(dir.path(), "all.json", format!(" [\n{}\n]\n", objects.join(",\n")).as_bytes());
+    let objects: Vec<String> = (0..3)
+        .map(|i| spam_object(&format!("0000{i}"), "easy_ham", &format!("body {i}")))
+        .collect();
+    let lines = write(
+        dir.path(),
+        "all.jsonl.gz",
+        &gzip(objects.join("\n").as_bytes()),
+    );
+    let array = write(
+        dir.path(),
+        "all.json",
+        format!(" [\n{}\n]\n", objects.join(",\n")).as_bytes(),
+    );
     for path in [lines, array] {
         let (docs, errors) = read(&unit(&path, Format::Spamassassin));
         assert!(errors.is_empty(), "{errors:?}");
-        assert_eq!(ids(&docs), ["easy_ham/00000", "easy_ham/00001", "easy_ham/00002"]);
+        assert_eq!(
+            ids(&docs),
+            ["easy_ham/00000", "easy_ham/00001", "easy_ham/00002"]
+        );
     }
-    let bad = write(dir.path(), "bad.json", b"[{\"id\":\"1\",\"text\":\"\"}, 3, {\"id\":\"2\"");
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        b"[{\"id\":\"1\",\"text\":\"\"}, 3, {\"id\":\"2\"",
+    );
     let (docs, errors) = read(&unit(&bad, Format::Spamassassin));
     assert!(docs.is_empty());
     assert_eq!(errors.len(), 3, "{errors:?}");

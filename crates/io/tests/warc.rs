@@ -34,28 +34,71 @@ const HTTP: &str = "application/http; msgtype=response";
 /// The records of the main fixture; the comments say which become documents.
 fn records() -> Vec<Vec<u8>> {
     let mut chunked = Vec::new();
-    for chunk in ["<html><body><p>Hello, chu", "nked world</p></b", "ody></html>"] {
+    for chunk in [
+        "<html><body><p>Hello, chu",
+        "nked world</p></b",
+        "ody></html>",
+    ] {
         chunked.extend(format!("{:x};ext=1\r\n{chunk}\r\n", chunk.len()).as_bytes());
     }
     chunked.extend(b"0\r\nTrailer: x\r\n\r\n");
-    let latin = b"<html><head><meta charset=\"windows-1252\"></head><body>Caf\xe9 cr\xe8me</body></html>";
+    let latin =
+        b"<html><head><meta charset=\"windows-1252\"></head><body>Caf\xe9 cr\xe8me</body></html>";
     vec![
-        record("warcinfo", 1, Some("application/warc-fields"), b"software: test\r\n"),
-        record("request", 2, Some("application/http; msgtype=request"), b"GET /3 HTTP/1.1\r\nHost: example.org\r\n\r\n"),
+        record(
+            "warcinfo",
+            1,
+            Some("application/warc-fields"),
+            b"software: test\r\n",
+        ),
+        record(
+            "request",
+            2,
+            Some("application/http; msgtype=request"),
+            b"GET /3 HTTP/1.1\r\nHost: example.org\r\n\r\n",
+        ),
         // 3: a document.
         record(
             "response",
             3,
             Some(HTTP),
-            &http("Content-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\nServer: test\r\n", &chunked),
+            &http(
+                "Content-Type: text/html; charset=utf-8\r\nTransfer-Encoding: chunked\r\nServer: test\r\n",
+                &chunked,
+            ),
         ),
-        record("response", 4, Some(HTTP), &http("Content-Type: image/png\r\n", b"\x89PNG\r\n\x1a\n\0\0")),
+        record(
+            "response",
+            4,
+            Some(HTTP),
+            &http("Content-Type: image/png\r\n", b"\x89PNG\r\n\x1a\n\0\0"),
+        ),
         // 5: a document.
-        record("resource", 5, Some("text/plain"), "A resource, with ünïcode.\n".as_bytes()),
+        record(
+            "resource",
+            5,
+            Some("text/plain"),
+            "A resource, with ünïcode.\n".as_bytes(),
+        ),
         // 6: a document.
-        record("conversion", 6, Some("text/plain"), b"Converted text of a page.\n"),
-        record("metadata", 7, Some("application/warc-fields"), b"via: x\r\n"),
-        record("revisit", 8, Some(HTTP), b"HTTP/1.1 304 Not Modified\r\n\r\n"),
+        record(
+            "conversion",
+            6,
+            Some("text/plain"),
+            b"Converted text of a page.\n",
+        ),
+        record(
+            "metadata",
+            7,
+            Some("application/warc-fields"),
+            b"via: x\r\n",
+        ),
+        record(
+            "revisit",
+            8,
+            Some(HTTP),
+            b"HTTP/1.1 304 Not Modified\r\n\r\n",
+        ),
         // 9: a document, gzip-encoded windows-1252 HTML.
         record("response", 9, Some(HTTP), &{
             let mut h = http("Content-Type: text/html\r\nContent-Encoding: gzip\r\n", b"");
@@ -63,7 +106,12 @@ fn records() -> Vec<Vec<u8>> {
             h
         }),
         // 10: a document whose text holds lines that look like a WARC version line.
-        record("resource", 10, Some("text/plain"), b"line one\r\nWARC/1.0\r\nnot: a header\r\n\r\nWARC/1.1\r\n"),
+        record(
+            "resource",
+            10,
+            Some("text/plain"),
+            b"line one\r\nWARC/1.0\r\nnot: a header\r\n\r\nWARC/1.1\r\n",
+        ),
     ]
 }
 
@@ -75,7 +123,10 @@ fn check_main_fixture(docs: &[atelier_core::Document], offsets: &[usize]) {
     let expected: Vec<String> = [3, 5, 6, 9, 10].into_iter().map(uuid).collect();
     assert_eq!(ids(docs), expected);
     let d = &docs[0];
-    assert_eq!(d.text, "<html><body><p>Hello, chunked world</p></body></html>");
+    assert_eq!(
+        d.text,
+        "<html><body><p>Hello, chunked world</p></body></html>"
+    );
     assert_eq!(d.metadata["url"], json!("https://example.org/3"));
     assert_eq!(d.metadata["date"], json!("2024-05-04T10:00:00Z"));
     assert_eq!(d.metadata["record_id"], json!(uuid(3)));
@@ -84,7 +135,10 @@ fn check_main_fixture(docs: &[atelier_core::Document], offsets: &[usize]) {
     assert_eq!(d.metadata["charset"], json!("UTF-8"));
     assert_eq!(d.metadata["http_status"], json!(200));
     assert_eq!(d.metadata["http_headers"]["server"], json!("test"));
-    assert_eq!(d.metadata["http_headers"]["transfer-encoding"], json!("chunked"));
+    assert_eq!(
+        d.metadata["http_headers"]["transfer-encoding"],
+        json!("chunked")
+    );
     assert_eq!(d.metadata["offset"], json!(offsets[2]));
     assert_eq!(docs[1].text, "A resource, with ünïcode.\n");
     assert_eq!(docs[1].metadata["warc_type"], json!("resource"));
@@ -96,7 +150,10 @@ fn check_main_fixture(docs: &[atelier_core::Document], offsets: &[usize]) {
 }
 
 fn offsets(parts: &[Vec<u8>]) -> Vec<usize> {
-    parts.iter().scan(0, |at, p| Some(std::mem::replace(at, *at + p.len()))).collect()
+    parts
+        .iter()
+        .scan(0, |at, p| Some(std::mem::replace(at, *at + p.len())))
+        .collect()
 }
 
 #[test]
@@ -131,13 +188,22 @@ fn zstd_warc_uses_stream_offsets() {
 }
 
 fn three(middle: Vec<u8>) -> Vec<Vec<u8>> {
-    vec![record("resource", 1, Some("text/plain"), b"first"), middle, record("resource", 3, Some("text/plain"), b"third")]
+    vec![
+        record("resource", 1, Some("text/plain"), b"first"),
+        middle,
+        record("resource", 3, Some("text/plain"), b"third"),
+    ]
 }
 
 fn assert_two_and_an_error(path: &std::path::Path, error_offset: usize) {
     let items = items(&unit(path, Format::Warc), &ReadOptions::default());
     let (docs, errors) = split_items(items);
-    assert_eq!(ids(&docs), [uuid(1), uuid(3)], "{}: {errors:?}", path.display());
+    assert_eq!(
+        ids(&docs),
+        [uuid(1), uuid(3)],
+        "{}: {errors:?}",
+        path.display()
+    );
     assert_eq!(errors.len(), 1, "{}: {errors:?}", path.display());
     assert_eq!(errors[0].offset, Some(error_offset as u64), "{}", errors[0]);
 }
@@ -149,11 +215,23 @@ fn a_corrupt_record_in_the_middle_is_reported_and_passed() {
     let text = String::from_utf8(good.clone()).unwrap();
     let cases = [
         ("no-version", text.replace("WARC/1.1", "GARBAGE!")),
-        ("bad-length", text.replace("Content-Length: 17", "Content-Length: x7")),
+        (
+            "bad-length",
+            text.replace("Content-Length: 17", "Content-Length: x7"),
+        ),
         ("no-length", text.replace("Content-Length: 17\r\n", "")),
-        ("long-length", text.replace("Content-Length: 17", "Content-Length: 90")),
-        ("short-length", text.replace("Content-Length: 17", "Content-Length: 11")),
-        ("bad-field", text.replace("WARC-Date: 2024-05-03T10:00:00Z", "WARC-Date 2024")),
+        (
+            "long-length",
+            text.replace("Content-Length: 17", "Content-Length: 90"),
+        ),
+        (
+            "short-length",
+            text.replace("Content-Length: 17", "Content-Length: 11"),
+        ),
+        (
+            "bad-field",
+            text.replace("WARC-Date: 2024-05-03T10:00:00Z", "WARC-Date 2024"),
+        ),
     ];
     for (name, middle) in cases {
         let parts = three(middle.into_bytes());
@@ -191,8 +269,15 @@ fn truncated_warc_gz_keeps_the_members_before() {
     let (docs, errors) = read(&unit(&path, Format::Warc));
     assert_eq!(docs.len(), 4);
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].message.contains("truncated"), "{}", errors[0].message);
-    assert_eq!(errors[0].offset, Some((bytes.len() - (last - last / 2)) as u64));
+    assert!(
+        errors[0].message.contains("truncated"),
+        "{}",
+        errors[0].message
+    );
+    assert_eq!(
+        errors[0].offset,
+        Some((bytes.len() - (last - last / 2)) as u64)
+    );
     // A plain file cut inside a record.
     let plain = records().concat();
     let path = write(dir.path(), "cut.warc", &plain[..plain.len() - 20]);
@@ -206,10 +291,15 @@ fn oversized_records_are_skipped() {
     let big = vec![b'a'; 5000];
     let parts = three(record("resource", 2, Some("text/plain"), &big));
     let path = write(dir.path(), "big.warc", &parts.concat());
-    let options = ReadOptions { max_record_bytes: 1000 };
+    let options = ReadOptions {
+        max_record_bytes: 1000,
+    };
     let (docs, errors) = split_items(items(&unit(&path, Format::Warc), &options));
     assert_eq!(ids(&docs), [uuid(1), uuid(3)]);
-    assert_eq!(errors[0].message, "record of 5000 bytes exceeds max_record_bytes (1000)");
+    assert_eq!(
+        errors[0].message,
+        "record of 5000 bytes exceeds max_record_bytes (1000)"
+    );
 }
 
 #[test]

@@ -19,7 +19,11 @@ pub struct LengthConfig {
 
 impl Default for LengthConfig {
     fn default() -> Self {
-        LengthConfig { min_chars: 1, max_chars: None, min_words: 0 }
+        LengthConfig {
+            min_chars: 1,
+            max_chars: None,
+            min_words: 0,
+        }
     }
 }
 
@@ -32,7 +36,10 @@ impl StepConfig for LengthConfig {
         if let Some(max) = self.max_chars
             && max < self.min_chars
         {
-            problems.push(format!("max_chars ({max}) is below min_chars ({})", self.min_chars));
+            problems.push(format!(
+                "max_chars ({max}) is below min_chars ({})",
+                self.min_chars
+            ));
         }
     }
 
@@ -53,7 +60,9 @@ impl Step for LengthConfig {
         if self.max_chars.is_some_and(|max| chars > max) {
             return Ok(Verdict::Drop("too_long"));
         }
-        if self.min_words > 0 && text.split_whitespace().take(self.min_words).count() < self.min_words {
+        if self.min_words > 0
+            && text.split_whitespace().take(self.min_words).count() < self.min_words
+        {
             return Ok(Verdict::Drop("too_few_words"));
         }
         Ok(Verdict::Keep)
@@ -65,12 +74,19 @@ mod tests {
     use super::*;
 
     fn verdict(config: &LengthConfig, text: &str) -> Verdict {
-        config.clone().process(&mut Document::new("d", text)).unwrap()
+        config
+            .clone()
+            .process(&mut Document::new("d", text))
+            .unwrap()
     }
 
     #[test]
     fn bounds_name_their_rule() {
-        let c = LengthConfig { min_chars: 3, max_chars: Some(5), min_words: 2 };
+        let c = LengthConfig {
+            min_chars: 3,
+            max_chars: Some(5),
+            min_words: 2,
+        };
         assert_eq!(verdict(&c, "  ab  "), Verdict::Drop("too_short"));
         assert_eq!(verdict(&c, "abcdef"), Verdict::Drop("too_long"));
         assert_eq!(verdict(&c, "abcd"), Verdict::Drop("too_few_words"));
@@ -81,7 +97,12 @@ mod tests {
     #[test]
     fn inverted_bounds_are_invalid() {
         let mut problems = Vec::new();
-        LengthConfig { min_chars: 10, max_chars: Some(5), min_words: 0 }.validate(&mut problems);
+        LengthConfig {
+            min_chars: 10,
+            max_chars: Some(5),
+            min_words: 0,
+        }
+        .validate(&mut problems);
         assert_eq!(problems.len(), 1);
     }
 }

@@ -4,7 +4,10 @@ use std::time::Instant;
 
 /// CPU seconds consumed so far by the calling thread.
 pub fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
     let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     if rc != 0 {
@@ -35,11 +38,17 @@ pub struct Stopwatch {
 impl Stopwatch {
     /// Starts both clocks.
     pub fn start() -> Self {
-        Stopwatch { wall: Instant::now(), cpu: thread_cpu_seconds() }
+        Stopwatch {
+            wall: Instant::now(),
+            cpu: thread_cpu_seconds(),
+        }
     }
 
     /// Wall and CPU seconds since start.
     pub fn elapsed(&self) -> (f64, f64) {
-        (self.wall.elapsed().as_secs_f64(), (thread_cpu_seconds() - self.cpu).max(0.0))
+        (
+            self.wall.elapsed().as_secs_f64(),
+            (thread_cpu_seconds() - self.cpu).max(0.0),
+        )
     }
 }

@@ -47,14 +47,23 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
     let mut skipped = Vec::new();
     let mut hasher = blake3::Hasher::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
-    hasher.update(serde_json::to_string(&recipe.dataset).expect("settings serialize").as_bytes());
-    hasher.update(serde_json::to_string(&recipe.output).expect("settings serialize").as_bytes());
+    hasher.update(
+        serde_json::to_string(&recipe.dataset)
+            .expect("settings serialize")
+            .as_bytes(),
+    );
+    hasher.update(
+        serde_json::to_string(&recipe.output)
+            .expect("settings serialize")
+            .as_bytes(),
+    );
     for step in &recipe.steps {
         let c = &step.config;
         hasher.update(format!("{}@{}:{}", c.name(), c.version(), c.settings()).as_bytes());
     }
     for source in &recipe.sources {
-        let listing = list_source(&source.path, source.format).map_err(|e| RunError::Input(e.to_string()))?;
+        let listing =
+            list_source(&source.path, source.format).map_err(|e| RunError::Input(e.to_string()))?;
         skipped.extend(listing.skipped);
         for file in listing.files {
             let mtime = std::fs::metadata(&file.path)
@@ -62,8 +71,13 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
-            hasher.update(format!("{}\0{}\0{}\0", file.path.display(), file.size, mtime).as_bytes());
-            units.extend(split(&file, recipe.dataset.task_bytes).into_iter().map(|u| (unit_bytes(&u, file.size), u)));
+            hasher
+                .update(format!("{}\0{}\0{}\0", file.path.display(), file.size, mtime).as_bytes());
+            units.extend(
+                split(&file, recipe.dataset.task_bytes)
+                    .into_iter()
+                    .map(|u| (unit_bytes(&u, file.size), u)),
+            );
         }
     }
     let total: u64 = units.iter().map(|(b, _)| b).sum();
@@ -72,7 +86,11 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
         None => default_task_count(total, recipe.dataset.task_bytes, units.len()),
     };
     hasher.update(&count.to_le_bytes());
-    Ok(Plan { tasks: deal(units, count), skipped, fingerprint: hasher.finalize().to_hex().to_string() })
+    Ok(Plan {
+        tasks: deal(units, count),
+        skipped,
+        fingerprint: hasher.finalize().to_hex().to_string(),
+    })
 }
 
 /// One task per `task_bytes` of input, but at least 16 tasks (or one per unit when there
@@ -84,15 +102,23 @@ fn default_task_count(total_bytes: u64, task_bytes: u64, units: usize) -> usize 
 }
 
 fn unit_bytes(unit: &Unit, file_size: u64) -> u64 {
-    unit.end.unwrap_or(file_size).saturating_sub(unit.start).max(1)
+    unit.end
+        .unwrap_or(file_size)
+        .saturating_sub(unit.start)
+        .max(1)
 }
 
 /// Deals units to `count` tasks in order, each task taking a contiguous run of about the
 /// same number of bytes. A unit goes to the task its middle byte falls in.
 fn deal(units: Vec<(u64, Unit)>, count: usize) -> Vec<TaskPlan> {
     let total: u64 = units.iter().map(|(b, _)| b).sum::<u64>().max(1);
-    let mut tasks: Vec<TaskPlan> =
-        (0..count).map(|rank| TaskPlan { rank, units: Vec::new(), bytes: 0 }).collect();
+    let mut tasks: Vec<TaskPlan> = (0..count)
+        .map(|rank| TaskPlan {
+            rank,
+            units: Vec::new(),
+            bytes: 0,
+        })
+        .collect();
     let mut before = 0u64;
     for (bytes, unit) in units {
         let middle = before as u128 + bytes as u128 / 2;

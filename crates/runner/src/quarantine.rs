@@ -76,7 +76,15 @@ impl Quarantine {
     /// Quarantines a document a step failed on, whole.
     pub fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()> {
         let file = doc.meta_str("source").map(Path::new);
-        self.write(&Entry { step, error, file, offset: None, record: None, excerpt: None, document: Some(doc) })
+        self.write(&Entry {
+            step,
+            error,
+            file,
+            offset: None,
+            record: None,
+            excerpt: None,
+            document: Some(doc),
+        })
     }
 
     /// Flushes and renames the file into place, if anything was quarantined.

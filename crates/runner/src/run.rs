@@ -80,14 +80,28 @@ pub struct RunSummary {
 /// Runs a recipe to completion, resuming an interrupted run of the same plan.
 pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError> {
     let plan = plan(recipe)?;
-    let layout = Layout { root: &recipe.output.path };
+    let layout = Layout {
+        root: &recipe.output.path,
+    };
     prepare_output(&plan, &layout)?;
 
-    let mut done: Vec<Option<TaskStats>> = plan.tasks.iter().map(|t| read_marker(&layout, t.rank, &plan.fingerprint)).collect();
-    let pending: Vec<usize> = done.iter().enumerate().filter(|(_, d)| d.is_none()).map(|(r, _)| r).collect();
+    let mut done: Vec<Option<TaskStats>> = plan
+        .tasks
+        .iter()
+        .map(|t| read_marker(&layout, t.rank, &plan.fingerprint))
+        .collect();
+    let pending: Vec<usize> = done
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.is_none())
+        .map(|(r, _)| r)
+        .collect();
     let tasks_resumed = plan.tasks.len() - pending.len();
 
-    let bar = progress_bar(options.progress, pending.iter().map(|&r| plan.tasks[r].bytes).sum());
+    let bar = progress_bar(
+        options.progress,
+        pending.iter().map(|&r| plan.tasks[r].bytes).sum(),
+    );
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let results = Mutex::new(Vec::new());
@@ -96,12 +110,23 @@ pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError
         for _ in 0..workers {
             scope.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
-                    let Some(&rank) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else { break };
-                    let result = run_task(recipe, &plan.tasks[rank], &plan.fingerprint, &layout, &|n| bar.inc(n));
+                    let Some(&rank) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                        break;
+                    };
+                    let result = run_task(
+                        recipe,
+                        &plan.tasks[rank],
+                        &plan.fingerprint,
+                        &layout,
+                        &|n| bar.inc(n),
+                    );
                     if result.is_err() {
                         stop.store(true, Ordering::SeqCst);
                     }
-                    results.lock().expect("no worker panics holding the lock").push((rank, result));
+                    results
+                        .lock()
+                        .expect("no worker panics holding the lock")
+                        .push((rank, result));
                 }
             });
         }
@@ -124,26 +149,43 @@ pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError
         stats += task_stats;
     }
     stats.check().map_err(RunError::Counts)?;
-    let existing = |paths: Vec<PathBuf>| paths.into_iter().filter(|p| p.exists()).collect::<Vec<_>>();
+    let existing =
+        |paths: Vec<PathBuf>| paths.into_iter().filter(|p| p.exists()).collect::<Vec<_>>();
     let suffix = recipe.output.compression.suffix();
     let summary = RunSummary {
         dataset: recipe.name(),
         output: recipe.output.path.clone(),
         tasks: plan.tasks.len(),
         tasks_resumed,
-        shards: existing(plan.tasks.iter().map(|t| layout.shard(t.rank, suffix)).collect()),
-        quarantine: existing(plan.tasks.iter().map(|t| layout.quarantine(t.rank)).collect()),
+        shards: existing(
+            plan.tasks
+                .iter()
+                .map(|t| layout.shard(t.rank, suffix))
+                .collect(),
+        ),
+        quarantine: existing(
+            plan.tasks
+                .iter()
+                .map(|t| layout.quarantine(t.rank))
+                .collect(),
+        ),
         skipped_files: plan.skipped.clone(),
         stats,
     };
     let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
-    write_atomic(&layout.root.join("summary.json"), &json).map_err(|e| RunError::Io(e.to_string()))?;
+    write_atomic(&layout.root.join("summary.json"), &json)
+        .map_err(|e| RunError::Io(e.to_string()))?;
 
     let records = summary.stats.records();
     let quarantined = summary.stats.quarantined();
     let limit = recipe.dataset.max_quarantined_fraction;
     if quarantined as f64 > limit * records as f64 {
-        return Err(RunError::TooMuchQuarantined { quarantined, records, limit, folder: layout.root.join("quarantine") });
+        return Err(RunError::TooMuchQuarantined {
+            quarantined,
+            records,
+            limit,
+            folder: layout.root.join("quarantine"),
+        });
     }
     Ok(summary)
 }
@@ -156,14 +198,25 @@ fn prepare_output(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
     let previous = std::fs::read(&plan_path)
         .ok()
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .and_then(|v| v.get("fingerprint").and_then(|f| f.as_str()).map(str::to_owned));
+        .and_then(|v| {
+            v.get("fingerprint")
+                .and_then(|f| f.as_str())
+                .map(str::to_owned)
+        });
     let same_plan = previous.as_deref() == Some(plan.fingerprint.as_str());
     std::fs::create_dir_all(layout.root).map_err(io)?;
-    for dir in [layout.root.to_path_buf(), layout.root.join("quarantine"), layout.state().join("tasks")] {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+    for dir in [
+        layout.root.to_path_buf(),
+        layout.root.join("quarantine"),
+        layout.state().join("tasks"),
+    ] {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let ours = name.starts_with("part-") || dir.ends_with("tasks") || name == "summary.json";
+            let ours =
+                name.starts_with("part-") || dir.ends_with("tasks") || name == "summary.json";
             if name.ends_with(".tmp") || (!same_plan && ours) {
                 std::fs::remove_file(entry.path()).map_err(io)?;
             }

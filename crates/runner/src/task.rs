@@ -45,7 +45,9 @@ impl Layout<'_> {
     }
     /// The quarantine file of a task.
     pub fn quarantine(&self, rank: usize) -> PathBuf {
-        self.root.join("quarantine").join(format!("part-{rank:05}.jsonl"))
+        self.root
+            .join("quarantine")
+            .join(format!("part-{rank:05}.jsonl"))
     }
     /// The folder of the run's bookkeeping.
     pub fn state(&self) -> PathBuf {
@@ -70,18 +72,32 @@ pub fn run_task(
     let fail = |e: io::Error| RunError::Io(format!("task {}: {e}", task.rank));
     let mut steps: Vec<(&'static str, Box<dyn Step>)> = Vec::new();
     for s in &recipe.steps {
-        let built = s.config.build().map_err(|e| RunError::Step(format!("step `{}`: {e}", s.config.name())))?;
+        let built = s
+            .config
+            .build()
+            .map_err(|e| RunError::Step(format!("step `{}`: {e}", s.config.name())))?;
         steps.push((s.config.name(), built));
     }
-    let mut stats = TaskStats { tasks: 1, ..TaskStats::default() };
+    let mut stats = TaskStats {
+        tasks: 1,
+        ..TaskStats::default()
+    };
     stats.steps.push(StepStats::named("read"));
-    stats.steps.extend(steps.iter().map(|(name, _)| StepStats::named(*name)));
+    stats
+        .steps
+        .extend(steps.iter().map(|(name, _)| StepStats::named(*name)));
     stats.steps.push(StepStats::named("write"));
 
     let shard = layout.shard(task.rank, recipe.output.compression.suffix());
-    let mut sink = Sink { path: shard, compression: recipe.output.compression, writer: None };
+    let mut sink = Sink {
+        path: shard,
+        compression: recipe.output.compression,
+        writer: None,
+    };
     let mut quarantine = Quarantine::new(layout.quarantine(task.rank));
-    let options = ReadOptions { max_record_bytes: recipe.dataset.max_record_bytes };
+    let options = ReadOptions {
+        max_record_bytes: recipe.dataset.max_record_bytes,
+    };
     let mut batch: Vec<Document> = Vec::with_capacity(BATCH_DOCUMENTS);
 
     for unit in &task.units {
@@ -115,8 +131,15 @@ pub fn run_task(
                 }
             }
             add_time(read, &watch);
-            process_batch(&mut batch, &mut steps, &mut stats.steps[1..], &mut quarantine).map_err(fail)?;
-            sink.write_all(&mut batch, stats.steps.last_mut().expect("write stats")).map_err(fail)?;
+            process_batch(
+                &mut batch,
+                &mut steps,
+                &mut stats.steps[1..],
+                &mut quarantine,
+            )
+            .map_err(fail)?;
+            sink.write_all(&mut batch, stats.steps.last_mut().expect("write stats"))
+                .map_err(fail)?;
             if exhausted {
                 break;
             }
@@ -128,14 +151,23 @@ pub fn run_task(
 
     sink.finish().map_err(fail)?;
     quarantine.finish().map_err(fail)?;
-    stats.check().map_err(|e| RunError::Counts(format!("task {}: {e}", task.rank)))?;
+    stats
+        .check()
+        .map_err(|e| RunError::Counts(format!("task {}: {e}", task.rank)))?;
     let (wall, cpu) = clock.elapsed();
     stats.wall_seconds = wall;
     stats.cpu_seconds = cpu;
     stats.peak_rss_bytes = peak_rss_bytes();
-    let marker = Marker { fingerprint: fingerprint.to_owned(), rank: task.rank, stats };
-    write_atomic(&layout.marker(task.rank), &serde_json::to_vec_pretty(&marker).expect("marker serializes"))
-        .map_err(fail)?;
+    let marker = Marker {
+        fingerprint: fingerprint.to_owned(),
+        rank: task.rank,
+        stats,
+    };
+    write_atomic(
+        &layout.marker(task.rank),
+        &serde_json::to_vec_pretty(&marker).expect("marker serializes"),
+    )
+    .map_err(fail)?;
     Ok(marker.stats)
 }
 
@@ -190,7 +222,10 @@ fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
 
 fn unit_size(unit: &atelier_io::Unit) -> u64 {
     let file_size = std::fs::metadata(&unit.path).map_or(0, |m| m.len());
-    unit.end.unwrap_or(file_size).min(file_size).saturating_sub(unit.start)
+    unit.end
+        .unwrap_or(file_size)
+        .min(file_size)
+        .saturating_sub(unit.start)
 }
 
 /// The task's shard, opened on the first document so that a task that keeps nothing
@@ -236,7 +271,12 @@ impl Sink {
 fn crash_point() {
     static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
     static WRITTEN: AtomicU64 = AtomicU64::new(0);
-    let limit = LIMIT.get_or_init(|| std::env::var("ATELIER_CRASH_AFTER_DOCUMENTS").ok()?.parse().ok());
+    let limit = LIMIT.get_or_init(|| {
+        std::env::var("ATELIER_CRASH_AFTER_DOCUMENTS")
+            .ok()?
+            .parse()
+            .ok()
+    });
     if let Some(limit) = *limit
         && WRITTEN.fetch_add(1, Ordering::SeqCst) + 1 >= limit
     {

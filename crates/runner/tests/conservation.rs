@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 struct Chaos {}
 
 fn fate(text: &str) -> u8 {
-    text.bytes().fold(0u8, |a, b| a.wrapping_mul(31).wrapping_add(b)) % 4
+    text.bytes()
+        .fold(0u8, |a, b| a.wrapping_mul(31).wrapping_add(b))
+        % 4
 }
 
 impl StepConfig for Chaos {

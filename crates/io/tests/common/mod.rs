@@ -43,9 +43,7 @@ pub fn read(unit: &Unit) -> (Vec<Document>, Vec<RecordError>) {
 }
 
 /// Separates documents from errors.
-pub fn split_items(
-    items: Vec<Result<Document, RecordError>>,
-) -> (Vec<Document>, Vec<RecordError>) {
+pub fn split_items(items: Vec<Result<Document, RecordError>>) -> (Vec<Document>, Vec<RecordError>) {
     let mut docs = Vec::new();
     let mut errors = Vec::new();
     for item in items {
@@ -70,7 +68,13 @@ pub fn read_in_ranges(path: &Path, format: Format, size: u64) -> Vec<Document> {
     let mut start = 0;
     while start < len.max(1) {
         let end = (start + size < len).then_some(start + size);
-        let unit = Unit { path: path.into(), format, compression, start, end };
+        let unit = Unit {
+            path: path.into(),
+            format,
+            compression,
+            start,
+            end,
+        };
         for item in read_unit(&unit, &ReadOptions::default()) {
             docs.push(item.unwrap_or_else(|e| panic!("range {start}+{size}: {e}")));
         }
@@ -86,7 +90,21 @@ pub fn assert_ranges_match(path: &Path, format: Format) {
     assert!(errors.is_empty(), "{errors:?}");
     assert!(whole.len() >= 3, "fixture too small");
     let len = std::fs::metadata(path).unwrap().len();
-    let mut sizes: Vec<u64> = vec![1, 2, 3, 7, 13, 50, 64, 100, 333, 1000, len / 2, len - 1, len];
+    let mut sizes: Vec<u64> = vec![
+        1,
+        2,
+        3,
+        7,
+        13,
+        50,
+        64,
+        100,
+        333,
+        1000,
+        len / 2,
+        len - 1,
+        len,
+    ];
     sizes.retain(|&s| s > 0);
     for size in sizes {
         let ranged = read_in_ranges(path, format, size);
