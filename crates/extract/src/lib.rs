@@ -27,6 +27,7 @@
 mod clean;
 mod depth;
 mod meta;
+mod prepare;
 mod render;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -225,6 +226,7 @@ fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig)
     let html = depth::limit_nesting(html, MAX_NESTING);
     let dom = dom_query::Document::from(html.as_ref());
     let page = meta::read(&dom, page_url);
+    prepare::prepare(&dom);
 
     let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true };
     let full = if config.fallback {
@@ -281,4 +283,17 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (String, Optio
 fn non_empty(s: String) -> Option<String> {
     let trimmed = s.trim();
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// Debugging aid: the main and fallback texts of a page, before choosing.
+#[doc(hidden)]
+pub fn debug_passes(html: &str, config: &ExtractConfig) -> (String, String) {
+    let html = depth::limit_nesting(html, MAX_NESTING);
+    let dom = dom_query::Document::from(html.as_ref());
+    prepare::prepare(&dom);
+    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true };
+    let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
+    let full = clean::tidy(&render(&dom.tree, body, full_options));
+    let (main, _) = main_pass(dom, config);
+    (main, full)
 }

@@ -50,6 +50,8 @@ struct Frame {
     next: Option<NodeId>,
     /// For lists: the number of items seen so far.
     items: u32,
+    /// Whether this is an `article`, `main` or `section`.
+    section: bool,
 }
 
 /// Collects text into lines.
@@ -137,7 +139,14 @@ fn is_only_marker(line: &str) -> bool {
 
 /// Renders the subtree under `root` (the root itself included) as text.
 pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> String {
-    let mut walk = Walk { tree, options, stack: Vec::new(), writer: LineWriter::default(), pre: 0 };
+    let mut walk = Walk {
+        tree,
+        options,
+        stack: Vec::new(),
+        writer: LineWriter::default(),
+        pre: 0,
+        sections: 0,
+    };
     walk.enter(root);
     while let Some(frame) = walk.stack.last_mut() {
         let Some(child) = frame.next else {
@@ -145,6 +154,7 @@ pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Strin
             if frame.kind == Kind::Pre {
                 walk.pre -= 1;
             }
+            walk.sections -= usize::from(frame.section);
             leave(frame.kind, &mut walk.writer);
             continue;
         };
@@ -162,6 +172,8 @@ struct Walk<'a> {
     writer: LineWriter,
     /// How many `pre` elements are open.
     pre: usize,
+    /// How many `article`, `main` and `section` elements are open.
+    sections: usize,
 }
 
 impl Walk<'_> {
@@ -171,6 +183,7 @@ impl Walk<'_> {
         let (tree, options) = (self.tree, self.options);
         let writer = &mut self.writer;
         let in_pre = self.pre > 0;
+        let in_section = self.sections > 0;
         let decided = tree.query_node(&id, |node| match &node.data {
             NodeData::Text { contents } => {
                 if in_pre {
@@ -181,12 +194,18 @@ impl Walk<'_> {
                 None
             }
             NodeData::Element(element) => {
-                Some((classify(tree, id, element, options), node.first_child))
+                let kind = classify(tree, id, element, options, in_section);
+                let section = kind != Kind::Skip
+                    && matches!(
+                        element.name.local,
+                        local_name!("article") | local_name!("main") | local_name!("section")
+                    );
+                Some((kind, section, node.first_child))
             }
-            NodeData::Document | NodeData::Fragment => Some((Kind::Inline, node.first_child)),
+            NodeData::Document | NodeData::Fragment => Some((Kind::Inline, false, node.first_child)),
             _ => None,
         });
-        let Some(Some((kind, first_child))) = decided else {
+        let Some(Some((kind, section, first_child))) = decided else {
             return;
         };
         match kind {
@@ -222,7 +241,8 @@ impl Walk<'_> {
             }
             Kind::Inline => {}
         }
-        self.stack.push(Frame { kind, next: first_child, items: 0 });
+        self.sections += usize::from(section);
+        self.stack.push(Frame { kind, next: first_child, items: 0, section });
     }
 }
 
@@ -238,11 +258,19 @@ fn leave(kind: Kind, writer: &mut LineWriter) {
 }
 
 /// Decides how an element is rendered.
-fn classify(tree: &Tree, id: NodeId, element: &Element, options: RenderOptions) -> Kind {
+///
+/// `in_section` says whether an `article`, `main` or `section` is open around it: a
+/// `header` or `footer` there belongs to that content, not to the page.
+fn classify(
+    tree: &Tree,
+    id: NodeId,
+    element: &Element,
+    options: RenderOptions,
+    in_section: bool,
+) -> Kind {
     let kind = match element.name.local {
         local_name!("script")
         | local_name!("style")
-        | local_name!("noscript")
         | local_name!("template")
         | local_name!("head")
         | local_name!("title")
@@ -275,9 +303,8 @@ fn classify(tree: &Tree, id: NodeId, element: &Element, options: RenderOptions) 
         | local_name!("source")
         | local_name!("track")
         | local_name!("dialog") => Kind::Skip,
-        local_name!("nav") | local_name!("header") | local_name!("footer") | local_name!("aside")
-            if options.skip_chrome =>
-        {
+        local_name!("nav") | local_name!("aside") if options.skip_chrome => Kind::Skip,
+        local_name!("header") | local_name!("footer") if options.skip_chrome && !in_section => {
             Kind::Skip
         }
         local_name!("br") | local_name!("hr") => Kind::Break,
@@ -327,6 +354,7 @@ fn classify(tree: &Tree, id: NodeId, element: &Element, options: RenderOptions) 
         | local_name!("legend")
         | local_name!("main")
         | local_name!("nav")
+        | local_name!("noscript")
         | local_name!("p")
         | local_name!("section")
         | local_name!("summary")
@@ -341,15 +369,13 @@ fn classify(tree: &Tree, id: NodeId, element: &Element, options: RenderOptions) 
     kind
 }
 
-/// Whether an element is hidden from readers: the `hidden` attribute, `aria-hidden`,
-/// an inline `display: none` or `visibility: hidden`, or a screen-reader-only class.
+/// Whether an element is hidden from readers: the `hidden` attribute, an inline
+/// `display: none` or `visibility: hidden`, or a screen-reader-only class. (`aria-hidden`
+/// hides from screen readers only, not from the eye.)
 pub(crate) fn is_hidden(element: &Element) -> bool {
     for attr in &element.attrs {
         match attr.name.local {
             local_name!("hidden") => return true,
-            local_name!("aria-hidden") if attr.value.trim().eq_ignore_ascii_case("true") => {
-                return true;
-            }
             local_name!("style") => {
                 let style: String = attr
                     .value

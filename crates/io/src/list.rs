@@ -134,8 +134,15 @@ fn walk(
         // Follows symbolic links.
         let meta = match std::fs::metadata(&path) {
             Ok(meta) => meta,
-            // A dangling link.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            // A dangling link: listed all the same, so that reading it fails and the
+            // run reports it, rather than losing it silently.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                match format_of(&path, format) {
+                    Some(format) => listing.files.push(input_file(path, format, 0)),
+                    None => listing.skipped.push(path),
+                }
+                continue;
+            }
             Err(source) => return Err(ListError::Io { path, source }),
         };
         if meta.is_dir() {

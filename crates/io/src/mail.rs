@@ -18,7 +18,7 @@ use crate::source::{Source, describe_io, excerpt, file_id, too_large};
 use crate::{ReadOptions, RecordError, Unit};
 use atelier_core::format::Compression;
 use atelier_core::{Document, Metadata};
-use mail_parser::{Address, MessageParser, PartType};
+use mail_parser::{Address, MessageParser, MimeHeaders, PartType};
 use serde_json::Value;
 use std::io;
 use std::path::PathBuf;
@@ -29,11 +29,13 @@ pub fn message_to_document(raw: &[u8], id: String) -> Result<Document, String> {
         .parse(raw)
         .ok_or_else(|| "not an RFC 822 message: no headers found".to_string())?;
     let texts: Vec<&str> = body_parts(&message, &message.text_body, false);
+    let htmls = body_parts(&message, &message.html_body, true);
     let (text, content_type) = if !texts.is_empty() {
         (texts.join("\n\n"), "text/plain")
-    } else {
-        let htmls = body_parts(&message, &message.html_body, true);
+    } else if !htmls.is_empty() {
         (htmls.join("\n"), "text/html")
+    } else {
+        unnamed_text_attachment(&message).unwrap_or_default()
     };
     if text.trim().is_empty() {
         return Err("message has no text body".into());
@@ -78,6 +80,25 @@ fn body_parts<'a>(message: &'a mail_parser::Message<'a>, ids: &[u32], html: bool
         })
         .filter(|text| !text.trim().is_empty())
         .collect()
+}
+
+/// A text part that mail-parser filed as an attachment although it has no file name.
+/// Spam often sends its only body as one base64 `text/html` part of a `multipart/mixed`,
+/// which mail-parser does not count as a body.
+fn unnamed_text_attachment(message: &mail_parser::Message<'_>) -> Option<(String, &'static str)> {
+    message.attachments.iter().find_map(|&i| {
+        let part = message.parts.get(i as usize)?;
+        if part.attachment_name().is_some() {
+            return None;
+        }
+        let html = part.content_type().and_then(|c| c.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("html"));
+        match &part.body {
+            PartType::Text(text) | PartType::Html(text) if !text.trim().is_empty() => {
+                Some((text.to_string(), if html { "text/html" } else { "text/plain" }))
+            }
+            _ => None,
+        }
+    })
 }
 
 fn addresses(address: &Address<'_>) -> String {
