@@ -3,17 +3,18 @@
 //! Pages that render with JavaScript often ship their whole content hidden: a wrapper
 //! with `visibility: hidden` lifted once scripts run, or React's streamed chunks in
 //! `<div hidden id="S:0">` moved into place by a script. Both passes skip hidden elements,
-//! which would leave such pages empty, so a hidden element holding a large share of the
-//! page's text (or a streamed chunk) is made visible here. `aria-hidden` only hides from
+//! which would leave such pages empty, so a hidden element holding more text than the
+//! visible rest of the page (or a streamed chunk) is made visible here. `aria-hidden` only hides from
 //! screen readers (it marks duplicate links and decorations, not invisible text), so it
 //! is removed from elements that hold text.
 
-use dom_query::{Document, NodeData, NodeId, NodeRef, local_name};
+use dom_query::{Document, NodeData, NodeId, NodeRef, Tree, local_name};
 
 use crate::render::is_hidden;
 
-/// A hidden element is shown when it holds at least this share of the page's text...
-const SHOW_SHARE: f64 = 0.25;
+/// A hidden element is shown when it holds more text than this times the page's
+/// visible text (the page is mostly hidden)...
+const SHOW_SHARE: f64 = 1.0;
 /// ... and at least this many bytes of it.
 const SHOW_MIN_BYTES: usize = 200;
 
@@ -21,8 +22,7 @@ const SHOW_MIN_BYTES: usize = 200;
 pub(crate) fn prepare(doc: &Document) {
     let Some(body) = doc.body() else { return };
     let tree = &doc.tree;
-    let lengths = text_lengths(doc, body.id);
-    let total = lengths.get(body.id.value()).copied().unwrap_or(0);
+    let visible = text_len(tree, body.id, usize::MAX, true);
     let mut to_show = Vec::new();
     let mut aria = Vec::new();
     for node in body.descendants_it() {
@@ -39,69 +39,56 @@ pub(crate) fn prepare(doc: &Document) {
             _ => None,
         });
         let Some(Some((streamed, hidden, aria_hidden))) = verdict else { continue };
-        let len = lengths.get(node.id.value()).copied().unwrap_or(0);
-        if hidden
-            && (streamed || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * total as f64))
-        {
-            to_show.push(node.id);
+        if hidden {
+            let len = text_len(tree, node.id, usize::MAX, false);
+            if streamed || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64) {
+                to_show.push(node.id);
+            }
         }
-        if aria_hidden && len > 0 {
+        if aria_hidden && text_len(tree, node.id, 1, false) > 0 {
             aria.push(node.id);
         }
     }
     for id in to_show {
-        let node = NodeRef::new(id, tree);
-        node.remove_attrs(&["hidden", "style", "aria-hidden"]);
+        NodeRef::new(id, tree).remove_attrs(&["hidden", "style", "aria-hidden"]);
     }
     for id in aria {
         NodeRef::new(id, tree).remove_attr("aria-hidden");
     }
 }
 
-/// Bytes of non-blank text under each node (indexed by node id), scripts and styles
-/// excluded. One iterative post-order walk.
-fn text_lengths(doc: &Document, root: NodeId) -> Vec<usize> {
-    let tree = &doc.tree;
-    let mut lengths = vec![0usize; tree.len()];
-    // (node, children already pushed)
-    let mut stack: Vec<(NodeId, bool)> = vec![(root, false)];
-    while let Some((id, expanded)) = stack.pop() {
-        if expanded {
-            let parent = tree.query_node(&id, |n| n.parent).flatten();
-            let own = lengths.get(id.value()).copied().unwrap_or(0);
-            if let Some(parent) = parent.filter(|_| id != root) {
-                if let Some(slot) = lengths.get_mut(parent.value()) {
-                    *slot += own;
-                }
-            }
-            continue;
-        }
+/// Bytes of non-blank text under `root`, scripts and styles excluded (and hidden
+/// elements when `visible_only`); counting stops once `limit` is reached. Iterative.
+fn text_len(tree: &Tree, root: NodeId, limit: usize, visible_only: bool) -> usize {
+    let mut total = 0;
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
         let first_child = tree.query_node(&id, |n| match &n.data {
             NodeData::Text { contents } => {
-                if let Some(slot) = lengths.get_mut(id.value()) {
-                    *slot = contents.trim().len();
-                }
+                total += contents.trim().len();
                 None
             }
             NodeData::Element(e)
                 if matches!(
                     e.name.local,
                     local_name!("script") | local_name!("style") | local_name!("template")
-                ) =>
+                ) || (visible_only && is_hidden(e)) =>
             {
                 None
             }
             NodeData::Element(_) | NodeData::Document | NodeData::Fragment => n.first_child,
             _ => None,
         });
-        stack.push((id, true));
+        if total >= limit {
+            break;
+        }
         let mut child = first_child.flatten();
         while let Some(c) = child {
-            stack.push((c, false));
+            stack.push(c);
             child = tree.query_node(&c, |n| n.next_sibling).flatten();
         }
     }
-    lengths
+    total
 }
 
 #[cfg(test)]

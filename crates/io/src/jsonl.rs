@@ -8,7 +8,7 @@
 //! time it needs such an id. `metadata.source` is set to the path unless present.
 
 use crate::mail::add_source;
-use crate::source::{Source, describe_io, excerpt, file_id, too_large};
+use crate::source::{Source, describe_io, file_id, too_large};
 use crate::spamassassin;
 use crate::{ReadOptions, RecordError, Unit};
 use atelier_core::Document;
@@ -68,13 +68,7 @@ struct Lines {
 
 impl Lines {
     fn error(&self, offset: Option<u64>, message: String, raw: &[u8]) -> RecordError {
-        RecordError {
-            path: self.path.clone(),
-            offset,
-            record: offset.map(|_| self.record),
-            message,
-            excerpt: (!raw.is_empty()).then(|| excerpt(raw)),
-        }
+        RecordError::at(&self.path, offset, self.record, message, raw)
     }
 
     fn open(&mut self) -> io::Result<()> {

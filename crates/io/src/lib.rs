@@ -36,7 +36,7 @@ pub use write::{GZIP_LEVEL, ShardWriter, ZSTD_LEVEL};
 
 use atelier_core::{Document, Format, format::Compression};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `max_record_bytes` of [`ReadOptions::default`]: 64 MiB.
 pub const DEFAULT_MAX_RECORD_BYTES: u64 = 64 * 1024 * 1024;
@@ -119,6 +119,26 @@ pub struct RecordError {
     /// The start of the raw record, lossily decoded and cut to a few KiB, for the
     /// quarantine file.
     pub excerpt: Option<String>,
+}
+
+impl RecordError {
+    /// An error about the record numbered `record` that starts at `offset` (both unknown
+    /// when `offset` is `None`), keeping an excerpt of its raw bytes.
+    pub(crate) fn at(
+        path: &Path,
+        offset: Option<u64>,
+        record: u64,
+        message: String,
+        raw: &[u8],
+    ) -> Self {
+        RecordError {
+            path: path.to_path_buf(),
+            offset,
+            record: offset.map(|_| record),
+            message,
+            excerpt: (!raw.is_empty()).then(|| source::excerpt(raw)),
+        }
+    }
 }
 
 fn location(offset: Option<u64>, record: Option<u64>) -> String {

@@ -14,7 +14,7 @@
 //! line is reported as an error. A range that starts inside the file first counts the
 //! messages before it (one pass over that part of the file) to number its own.
 
-use crate::source::{Source, describe_io, excerpt, file_id, too_large};
+use crate::source::{Source, describe_io, file_id, too_large};
 use crate::{ReadOptions, RecordError, Unit};
 use atelier_core::format::Compression;
 use atelier_core::{Document, Metadata};
@@ -91,11 +91,15 @@ fn unnamed_text_attachment(message: &mail_parser::Message<'_>) -> Option<(String
         if part.attachment_name().is_some() {
             return None;
         }
-        let html = part.content_type().and_then(|c| c.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("html"));
+        let html = part
+            .content_type()
+            .and_then(|c| c.subtype())
+            .is_some_and(|s| s.eq_ignore_ascii_case("html"));
         match &part.body {
-            PartType::Text(text) | PartType::Html(text) if !text.trim().is_empty() => {
-                Some((text.to_string(), if html { "text/html" } else { "text/plain" }))
-            }
+            PartType::Text(text) | PartType::Html(text) if !text.trim().is_empty() => Some((
+                text.to_string(),
+                if html { "text/html" } else { "text/plain" },
+            )),
             _ => None,
         }
     })
@@ -180,13 +184,7 @@ impl Mbox {
     }
 
     fn error(&self, offset: Option<u64>, message: String, raw: &[u8]) -> RecordError {
-        RecordError {
-            path: self.path.clone(),
-            offset,
-            record: offset.map(|_| self.record),
-            message,
-            excerpt: (!raw.is_empty()).then(|| excerpt(raw)),
-        }
+        RecordError::at(&self.path, offset, self.record, message, raw)
     }
 
     /// Opens the input and, for a range, moves to its first `From ` line.

@@ -9,7 +9,7 @@
 
 use crate::jsonl::{self, LineKind};
 use crate::mail::{add_source, message_to_document};
-use crate::source::{Source, describe_io, excerpt, file_id, too_large};
+use crate::source::{Source, describe_io, file_id, too_large};
 use crate::{ReadOptions, RecordError, Unit};
 use atelier_core::Document;
 use atelier_core::format::Compression;
@@ -114,13 +114,7 @@ enum Element {
 
 impl Array {
     fn error(&self, offset: u64, message: String, raw: &[u8]) -> RecordError {
-        RecordError {
-            path: self.path.clone(),
-            offset: Some(offset),
-            record: Some(self.index),
-            message,
-            excerpt: (!raw.is_empty()).then(|| excerpt(raw)),
-        }
+        RecordError::at(&self.path, Some(offset), self.index, message, raw)
     }
 
     /// Skips blanks (and, between elements, one comma); returns the next byte.

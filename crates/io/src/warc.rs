@@ -26,7 +26,7 @@
 //! by parsing its header (plain) or decoding its first bytes (gzip).
 
 use crate::charset::{charset_param, decode_html, decode_text, media_type};
-use crate::source::{Source, describe_io, excerpt, file_id, too_large};
+use crate::source::{Source, describe_io, file_id, too_large};
 use crate::{ReadOptions, RecordError, Unit};
 use atelier_core::format::Compression;
 use atelier_core::{Document, Metadata};
@@ -82,13 +82,7 @@ struct Ctx {
 
 impl Ctx {
     fn error(&self, offset: Option<u64>, message: String, raw: &[u8]) -> RecordError {
-        RecordError {
-            path: self.path.clone(),
-            offset,
-            record: offset.map(|_| self.record),
-            message,
-            excerpt: (!raw.is_empty()).then(|| excerpt(raw)),
-        }
+        RecordError::at(&self.path, offset, self.record, message, raw)
     }
 }
 
