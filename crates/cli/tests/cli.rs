@@ -103,7 +103,10 @@ fn bundled_example_becomes_a_clean_dataset() {
         );
         assert!(doc["metadata"]["group"].is_string());
     }
-    let from_html = docs.iter().filter(|d| d["metadata"]["extractor"].is_string()).count();
+    let from_html = docs
+        .iter()
+        .filter(|d| d["metadata"]["extractor"].is_string())
+        .count();
     assert!(from_html > 50, "HTML-only mails become text: {from_html}");
     let ids: std::collections::HashSet<&str> =
         docs.iter().map(|d| d["id"].as_str().unwrap()).collect();

@@ -367,15 +367,24 @@ impl Locator<'_> {
     /// The key written at a span: the span itself when it covers a key (an unknown
     /// field, a table header), else the key before `=` on the span's line.
     fn key_at(&self, span: Range<usize>) -> Option<String> {
-        let text = self.src.get(span.clone())?.trim().trim_matches(['[', ']', '"']);
+        let text = self
+            .src
+            .get(span.clone())?
+            .trim()
+            .trim_matches(['[', ']', '"']);
         let line_start = self.src[..span.start].rfind('\n').map_or(0, |i| i + 1);
-        let line_end = self.src[span.start..].find('\n').map_or(self.src.len(), |i| span.start + i);
+        let line_end = self.src[span.start..]
+            .find('\n')
+            .map_or(self.src.len(), |i| span.start + i);
         let line = &self.src[line_start..line_end];
         let key = match line.split_once('=') {
             Some((key, _)) if span.start >= line_start + key.len() => key.trim(),
             _ => text,
         };
-        let bare = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || "_-.".contains(c));
+        let bare = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || "_-.".contains(c));
         bare.then(|| key.to_owned())
     }
 }
@@ -413,12 +422,17 @@ mod tests {
     }
 
     fn parse(src: &str) -> Result<Recipe, RecipeErrors> {
-        Recipe::parse(src, Path::new("dir/atelier.toml"), &Registry::new().register::<Trim>())
+        Recipe::parse(
+            src,
+            Path::new("dir/atelier.toml"),
+            &Registry::new().register::<Trim>(),
+        )
     }
 
     #[test]
     fn paths_resolve_against_the_recipe_folder() {
-        let r = parse("[[source]]\npath = \"data\"\n[[step]]\ntype = \"trim\"\nkeep = 3\n").unwrap();
+        let r =
+            parse("[[source]]\npath = \"data\"\n[[step]]\ntype = \"trim\"\nkeep = 3\n").unwrap();
         assert_eq!(r.sources[0].path, Path::new("dir/data"));
         assert_eq!(r.output.path, Path::new("dir/out/dataset"));
         assert_eq!(r.steps[0].config.settings()["keep"], 3);
@@ -433,16 +447,38 @@ mod tests {
         let errors = parse(src).unwrap_err().0;
         let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(errors.len(), 4, "{shown:#?}");
-        assert!(shown.iter().any(|e| e.starts_with("dir/atelier.toml:9:8: key `keep`: invalid type")), "{shown:#?}");
-        assert!(shown.iter().any(|e| e.contains("keep must be at most 1000")), "{shown:#?}");
-        assert!(shown.iter().any(|e| e.contains("step 3 has no `type`")), "{shown:#?}");
-        assert!(shown.iter().any(|e| e.contains("max_quarantined_fraction") && e.contains("between 0 and 1")), "{shown:#?}");
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.starts_with("dir/atelier.toml:9:8: key `keep`: invalid type")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("keep must be at most 1000")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown.iter().any(|e| e.contains("step 3 has no `type`")),
+            "{shown:#?}"
+        );
+        assert!(
+            shown
+                .iter()
+                .any(|e| e.contains("max_quarantined_fraction") && e.contains("between 0 and 1")),
+            "{shown:#?}"
+        );
     }
 
     #[test]
     fn unknown_sections_and_malformed_toml_are_located() {
         let e = parse("[[source]]\npath = \"d\"\n[outptu]\npath = \"x\"\n").unwrap_err();
-        assert!(e.to_string().starts_with("dir/atelier.toml:3:2: key `outptu`: unknown field"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("dir/atelier.toml:3:2: key `outptu`: unknown field"),
+            "{e}"
+        );
         let e = parse("[[source]\n").unwrap_err();
         assert!(e.to_string().starts_with("dir/atelier.toml:1:"), "{e}");
     }
