@@ -167,8 +167,8 @@ pub fn steps(example: bool) -> Result<ExitCode> {
         for s in kind.settings() {
             writeln!(
                 out,
-                "    {:<24} {:<18} default {:<10} {}",
-                s.key, s.kind, s.default, s.doc
+                "    {} = {}  ({})\n        {}",
+                s.key, s.default, s.kind, s.doc
             )?;
         }
         writeln!(out)?;

@@ -228,7 +228,7 @@ fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig)
     let page = meta::read(&dom, page_url);
     prepare::prepare(&dom);
 
-    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true };
+    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true, skip_furniture: false };
     let full = if config.fallback {
         let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
         clean::tidy(&render(&dom.tree, body, full_options))
@@ -265,7 +265,11 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (String, Optio
     else {
         return (String::new(), None);
     };
-    let options = RenderOptions { include_tables: config.include_tables, skip_chrome: false };
+    let options = RenderOptions {
+        include_tables: config.include_tables,
+        skip_chrome: false,
+        skip_furniture: true,
+    };
     match readability.parse() {
         Ok(article) => {
             let root: Option<NodeId> =
@@ -291,7 +295,7 @@ pub fn debug_passes(html: &str, config: &ExtractConfig) -> (String, String) {
     let html = depth::limit_nesting(html, MAX_NESTING);
     let dom = dom_query::Document::from(html.as_ref());
     prepare::prepare(&dom);
-    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true };
+    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true, skip_furniture: false };
     let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
     let full = clean::tidy(&render(&dom.tree, body, full_options));
     let (main, _) = main_pass(dom, config);

@@ -8,9 +8,9 @@
 //! screen readers (it marks duplicate links and decorations, not invisible text), so it
 //! is removed from elements that hold text.
 
-use dom_query::{Document, NodeData, NodeId, NodeRef, Tree, local_name};
+use dom_query::{Document, NodeData, NodeRef, local_name};
 
-use crate::render::is_hidden;
+use crate::render::{is_hidden, text_len};
 
 /// A hidden element is shown when it holds more text than this times the page's
 /// visible text (the page is mostly hidden)...
@@ -55,40 +55,6 @@ pub(crate) fn prepare(doc: &Document) {
     for id in aria {
         NodeRef::new(id, tree).remove_attr("aria-hidden");
     }
-}
-
-/// Bytes of non-blank text under `root`, scripts and styles excluded (and hidden
-/// elements when `visible_only`); counting stops once `limit` is reached. Iterative.
-fn text_len(tree: &Tree, root: NodeId, limit: usize, visible_only: bool) -> usize {
-    let mut total = 0;
-    let mut stack = vec![root];
-    while let Some(id) = stack.pop() {
-        let first_child = tree.query_node(&id, |n| match &n.data {
-            NodeData::Text { contents } => {
-                total += contents.trim().len();
-                None
-            }
-            NodeData::Element(e)
-                if matches!(
-                    e.name.local,
-                    local_name!("script") | local_name!("style") | local_name!("template")
-                ) || (visible_only && is_hidden(e)) =>
-            {
-                None
-            }
-            NodeData::Element(_) | NodeData::Document | NodeData::Fragment => n.first_child,
-            _ => None,
-        });
-        if total >= limit {
-            break;
-        }
-        let mut child = first_child.flatten();
-        while let Some(c) = child {
-            stack.push(c);
-            child = tree.query_node(&c, |n| n.next_sibling).flatten();
-        }
-    }
-    total
 }
 
 #[cfg(test)]

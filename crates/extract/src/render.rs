@@ -16,6 +16,9 @@ pub(crate) struct RenderOptions {
     /// Leave out page chrome: `nav`, `header`, `footer`, `aside`, landmark roles of the
     /// same meaning, dialogs, and cookie or consent banners.
     pub skip_chrome: bool,
+    /// Leave out furniture inside an article: figures and captions, and elements whose
+    /// class or id names sharing, related links, bylines, breadcrumbs, ads or sign-ups.
+    pub skip_furniture: bool,
 }
 
 /// How an element takes part in the text.
@@ -146,6 +149,11 @@ pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Strin
         writer: LineWriter::default(),
         pre: 0,
         sections: 0,
+        furniture_limit: if options.skip_furniture {
+            (text_len(tree, root, usize::MAX, false) as f64 * FURNITURE_SHARE) as usize
+        } else {
+            0
+        },
     };
     walk.enter(root);
     while let Some(frame) = walk.stack.last_mut() {
@@ -174,6 +182,8 @@ struct Walk<'a> {
     pre: usize,
     /// How many `article`, `main` and `section` elements are open.
     sections: usize,
+    /// Furniture holding this many bytes of text or more is kept.
+    furniture_limit: usize,
 }
 
 impl Walk<'_> {
@@ -184,6 +194,7 @@ impl Walk<'_> {
         let writer = &mut self.writer;
         let in_pre = self.pre > 0;
         let in_section = self.sections > 0;
+        let furniture_limit = self.furniture_limit;
         let decided = tree.query_node(&id, |node| match &node.data {
             NodeData::Text { contents } => {
                 if in_pre {
@@ -194,7 +205,7 @@ impl Walk<'_> {
                 None
             }
             NodeData::Element(element) => {
-                let kind = classify(tree, id, element, options, in_section);
+                let kind = classify(tree, id, element, options, in_section, furniture_limit);
                 let section = kind != Kind::Skip
                     && matches!(
                         element.name.local,
@@ -260,13 +271,16 @@ fn leave(kind: Kind, writer: &mut LineWriter) {
 /// Decides how an element is rendered.
 ///
 /// `in_section` says whether an `article`, `main` or `section` is open around it: a
-/// `header` or `footer` there belongs to that content, not to the page.
+/// `header` or `footer` there belongs to that content, not to the page. An element that
+/// looks like furniture is only left out while it holds under `furniture_limit` bytes of
+/// text (a wrapper named `has-share-buttons` may hold the whole article).
 fn classify(
     tree: &Tree,
     id: NodeId,
     element: &Element,
     options: RenderOptions,
     in_section: bool,
+    furniture_limit: usize,
 ) -> Kind {
     let kind = match element.name.local {
         local_name!("script")
@@ -363,7 +377,13 @@ fn classify(
         | local_name!("tfoot") => Kind::Block,
         _ => Kind::Inline,
     };
-    if kind != Kind::Skip && (is_hidden(element) || (options.skip_chrome && is_chrome(element))) {
+    if kind != Kind::Skip
+        && (is_hidden(element)
+            || (options.skip_chrome && is_chrome(element))
+            || (options.skip_furniture
+                && is_furniture(element)
+                && text_len(tree, id, furniture_limit, false) < furniture_limit))
+    {
         return Kind::Skip;
     }
     kind
@@ -431,6 +451,42 @@ fn is_chrome(element: &Element) -> bool {
     })
 }
 
+/// Furniture is kept when it holds at least this share of the text being rendered.
+const FURNITURE_SHARE: f64 = 0.4;
+
+/// Words in a class or id that mark furniture inside an article.
+const FURNITURE: &[&str] = &[
+    "caption",
+    "credit",
+    "breadcrumb",
+    "share",
+    "social",
+    "related",
+    "newsletter",
+    "subscribe",
+    "promo",
+    "advert",
+    "sponsor",
+    "outbrain",
+    "taboola",
+    "byline",
+];
+
+/// Whether an element is article furniture: a caption, or a class or id naming one of
+/// [`FURNITURE`].
+fn is_furniture(element: &Element) -> bool {
+    if element.name.local == local_name!("figcaption") {
+        return true;
+    }
+    element.attrs.iter().any(|attr| match attr.name.local {
+        local_name!("id") | local_name!("class") => {
+            let value = attr.value.to_ascii_lowercase();
+            FURNITURE.iter().any(|w| value.contains(w))
+        }
+        _ => false,
+    })
+}
+
 /// A table holding data rather than page layout: no nested table and no cell holding
 /// block content.
 fn is_data_table(tree: &Tree, table: NodeId) -> bool {
@@ -474,6 +530,40 @@ fn is_data_table(tree: &Tree, table: NodeId) -> bool {
     true
 }
 
+/// Bytes of non-blank text under `root`, scripts and styles excluded (and hidden
+/// elements when `visible_only`); counting stops once `limit` is reached. Iterative.
+pub(crate) fn text_len(tree: &Tree, root: NodeId, limit: usize, visible_only: bool) -> usize {
+    let mut total = 0;
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        let first_child = tree.query_node(&id, |n| match &n.data {
+            NodeData::Text { contents } => {
+                total += contents.trim().len();
+                None
+            }
+            NodeData::Element(e)
+                if matches!(
+                    e.name.local,
+                    local_name!("script") | local_name!("style") | local_name!("template")
+                ) || (visible_only && is_hidden(e)) =>
+            {
+                None
+            }
+            NodeData::Element(_) | NodeData::Document | NodeData::Fragment => n.first_child,
+            _ => None,
+        });
+        if total >= limit {
+            break;
+        }
+        let mut child = first_child.flatten();
+        while let Some(c) = child {
+            stack.push(c);
+            child = tree.query_node(&c, |n| n.next_sibling).flatten();
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -484,7 +574,7 @@ mod tests {
         render(&doc.tree, doc.root().id, options)
     }
 
-    const ALL: RenderOptions = RenderOptions { include_tables: true, skip_chrome: false };
+    const ALL: RenderOptions = RenderOptions { include_tables: true, skip_chrome: false, skip_furniture: false };
 
     #[test]
     fn blocks_become_lines_and_inline_text_flows() {
@@ -497,14 +587,14 @@ mod tests {
         let html = "<ul><li>a</li><li>b</li></ul><ol><li>x<li>y</ol>\
                     <table><tr><th>k</th><th>v</th></tr><tr><td>1</td><td>2</td></tr></table>";
         assert_eq!(text(html, ALL), "- a\n- b\n1. x\n2. y\nk | v\n1 | 2");
-        let no_tables = RenderOptions { include_tables: false, skip_chrome: false };
+        let no_tables = RenderOptions { include_tables: false, skip_chrome: false, skip_furniture: false };
         assert_eq!(text(html, no_tables), "- a\n- b\n1. x\n2. y");
     }
 
     #[test]
     fn layout_tables_stay_without_tables() {
         let html = "<table><tr><td><p>Real text here.</p></td></tr></table>";
-        let no_tables = RenderOptions { include_tables: false, skip_chrome: false };
+        let no_tables = RenderOptions { include_tables: false, skip_chrome: false, skip_furniture: false };
         assert_eq!(text(html, no_tables), "Real text here.");
     }
 
@@ -521,7 +611,7 @@ mod tests {
         let html = "<nav>Menu</nav><div id='cookie-banner'>We use cookies</div><p>Body</p>\
                     <footer>Foot</footer>";
         assert_eq!(text(html, ALL), "Menu\nWe use cookies\nBody\nFoot");
-        let chrome = RenderOptions { include_tables: true, skip_chrome: true };
+        let chrome = RenderOptions { include_tables: true, skip_chrome: true, skip_furniture: false };
         assert_eq!(text(html, chrome), "Body");
     }
 
