@@ -54,7 +54,7 @@ with open(path, "rb") as f:
 t = time.time() - start
 import os
 mb = os.path.getsize(path) / 1e6
-print(f"warcio   {path.split('.',1)[1]}: {mb:.1f} MB, {n} records, {t:.2f} s, {mb/t:.1f} MB/s (iterate and read bodies only)")
+print(f"warcio   {'warc.gz' if path.endswith('.gz') else 'warc'}: {mb:.1f} MB, {n} records, {t:.2f} s, {mb/t:.1f} MB/s (iterate and read bodies only)")
 EOT
 done
 

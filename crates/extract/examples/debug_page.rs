@@ -5,5 +5,5 @@ fn main() {
     let mut s = String::new();
     std::fs::File::open(&path).unwrap().read_to_string(&mut s).unwrap();
     let (main, full) = atelier_extract::debug_passes(&s, &Default::default());
-    println!("===== MAIN ({} chars)\n{main}\n===== FULL ({} chars)\n{full}", main.chars().count(), full.chars().count());
+    println!("===== MAIN\n{}\n===== FULL\n{}", main.join("\n"), full.join("\n"));
 }

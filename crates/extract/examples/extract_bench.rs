@@ -45,6 +45,10 @@ fn main() {
                     Err(e) => (String::new(), format!("error: {e}")),
                 },
                 "smoothie" => smoothie(&html),
+                "passes" => {
+                    let (main, full) = atelier_extract::debug_passes(&html, &config);
+                    (serde_json::json!({"main": main, "full": full}).to_string(), "passes".into())
+                }
                 other => panic!("unknown mode {other}"),
             };
             times.push(start.elapsed().as_secs_f64() * 1000.0);

@@ -24,7 +24,7 @@
 //! tree is iterative, and the parser and extractor run under `catch_unwind`, a panic
 //! becoming a [`StepError`] that quarantines the one document.
 
-mod clean;
+mod boilerplate;
 mod depth;
 mod meta;
 mod prepare;
@@ -38,7 +38,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::render::{RenderOptions, render};
+use crate::render::{Line, RenderOptions, render};
 
 /// Elements nested deeper than this (counting elements whose end tag is required) are
 /// flattened before parsing. Browsers cap their trees at a similar depth.
@@ -216,54 +216,85 @@ pub fn extract_html(
     })
 }
 
-/// The main pass is trusted when it found at least this many characters, or at least
-/// [`MAIN_SHARE`] of the fallback text.
-const MAIN_ENOUGH_CHARS: usize = 250;
-/// See [`MAIN_ENOUGH_CHARS`].
-const MAIN_SHARE: f64 = 0.25;
+/// The main pass is set aside for the fallback when it holds less than this share of
+/// the page's prose (see [`prose_chars`]): it then found one part of a page made of
+/// many (a forum thread, a listing, a product page) rather than the article.
+const MAIN_SHARE: f64 = 0.35;
+/// Lines with fewer words than this are not prose (menus, labels, prices, bylines).
+const PROSE_MIN_WORDS: usize = 8;
 
-fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Extraction {
+/// Characters of prose in `lines`: the text outside links of lines of at least
+/// [`PROSE_MIN_WORDS`] words, leaving out legal lines (copyright, privacy, cookies) and
+/// list items that are mostly links (teasers to other pages).
+fn prose_chars(lines: &[Line]) -> f64 {
+    lines
+        .iter()
+        .filter(|l| l.text.split_whitespace().nth(PROSE_MIN_WORDS - 1).is_some())
+        .filter(|l| !boilerplate::is_legal(&l.text))
+        .filter(|l| !(l.text.starts_with("- ") && l.link_density() > 0.1))
+        .map(|l| l.text.chars().count() as f64 * (1.0 - l.link_density()))
+        .sum()
+}
+
+/// The two candidate texts of a page, as lines.
+struct Passes {
+    /// What the main-content pass found (empty when it found nothing).
+    main: Vec<Line>,
+    /// The whole visible text (empty when the fallback is off).
+    full: Vec<Line>,
+    /// The title the main pass read.
+    title: Option<String>,
+    /// Metadata read from the markup.
+    page: meta::PageMeta,
+}
+
+fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Passes {
     let html = depth::limit_nesting(html, MAX_NESTING);
     let dom = dom_query::Document::from(html.as_ref());
     let page = meta::read(&dom, page_url);
     prepare::prepare(&dom);
-
-    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true, skip_furniture: false };
     let full = if config.fallback {
+        let options = RenderOptions {
+            include_tables: config.include_tables,
+            skip_chrome: true,
+            skip_furniture: false,
+        };
         let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
-        clean::tidy(&render(&dom.tree, body, full_options))
+        render(&dom.tree, body, options)
     } else {
-        String::new()
+        Vec::new()
     };
-
     let (main, title) = main_pass(dom, config);
-    let main_chars = main.chars().count();
-    let full_chars = full.chars().count();
+    Passes { main, full, title, page }
+}
+
+fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Extraction {
+    let passes = run_passes(html, page_url, config);
     let use_main = !config.fallback
-        || (main_chars > 0
-            && (main_chars >= MAIN_ENOUGH_CHARS || main_chars as f64 >= MAIN_SHARE * full_chars as f64));
-    let (text, extractor) =
-        if use_main { (main, Extractor::Main) } else { (full, Extractor::Fallback) };
+        || (!passes.main.is_empty()
+            && prose_chars(&passes.main) >= MAIN_SHARE * prose_chars(&passes.full));
+    let (lines, extractor) =
+        if use_main { (passes.main, Extractor::Main) } else { (passes.full, Extractor::Fallback) };
     Extraction {
-        text,
+        text: render::join(&lines),
         extractor,
-        title,
-        canonical_url: page.canonical_url,
-        date: page.date,
-        lang: page.lang,
+        title: passes.title,
+        canonical_url: passes.page.canonical_url,
+        date: passes.page.date,
+        lang: passes.page.lang,
     }
 }
 
 /// Runs dom_smoothie on the parsed page; returns the rendered main text (empty when it
 /// found nothing) and the title.
-fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (String, Option<String>) {
+fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (Vec<Line>, Option<String>) {
     let settings = dom_smoothie::Config {
         max_elements_to_parse: 400_000,
         ..dom_smoothie::Config::default()
     };
     let Ok(mut readability) = dom_smoothie::Readability::with_document(dom, None, Some(settings))
     else {
-        return (String::new(), None);
+        return (Vec::new(), None);
     };
     let options = RenderOptions {
         include_tables: config.include_tables,
@@ -274,12 +305,12 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (String, Optio
         Ok(article) => {
             let root: Option<NodeId> =
                 readability.doc.select_single("#readability-page-1").nodes().first().map(|n| n.id);
-            let text = root.map(|id| render(&readability.doc.tree, id, options)).unwrap_or_default();
-            (clean::tidy(&text), non_empty(article.title))
+            let lines = root.map(|id| render(&readability.doc.tree, id, options)).unwrap_or_default();
+            (lines, non_empty(article.title))
         }
         Err(_) => {
             let metadata = readability.get_article_metadata(readability.parse_json_ld());
-            (String::new(), non_empty(metadata.title))
+            (Vec::new(), non_empty(metadata.title))
         }
     }
 }
@@ -289,15 +320,16 @@ fn non_empty(s: String) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
-/// Debugging aid: the main and fallback texts of a page, before choosing.
+/// Debugging aid: the main and fallback lines of a page, before choosing, each line as
+/// `link density|heading|text`.
 #[doc(hidden)]
-pub fn debug_passes(html: &str, config: &ExtractConfig) -> (String, String) {
-    let html = depth::limit_nesting(html, MAX_NESTING);
-    let dom = dom_query::Document::from(html.as_ref());
-    prepare::prepare(&dom);
-    let full_options = RenderOptions { include_tables: config.include_tables, skip_chrome: true, skip_furniture: false };
-    let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
-    let full = clean::tidy(&render(&dom.tree, body, full_options));
-    let (main, _) = main_pass(dom, config);
-    (main, full)
+pub fn debug_passes(html: &str, config: &ExtractConfig) -> (Vec<String>, Vec<String>) {
+    let passes = run_passes(html, None, config);
+    let show = |lines: &[Line]| {
+        lines
+            .iter()
+            .map(|l| format!("{:.2}|{}|{}", l.link_density(), u8::from(l.heading), l.text))
+            .collect()
+    };
+    (show(&passes.main), show(&passes.full))
 }

@@ -42,6 +42,10 @@ enum Kind {
     Pre,
     /// A table: block, possibly skipped.
     Table,
+    /// A heading: a block whose line is marked as a heading.
+    Heading,
+    /// A link: inline, its text counted as link text.
+    Link,
     /// Text flows through.
     Inline,
 }
@@ -57,19 +61,57 @@ struct Frame {
     section: bool,
 }
 
+/// One rendered line (a paragraph, heading, list item, table row...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Line {
+    /// The text, trimmed, with its list marker if any.
+    pub text: String,
+    /// Bytes of `text` that were inside links.
+    pub link_bytes: usize,
+    /// Bytes of `text` that are list markers or cell separators.
+    pub marker_bytes: usize,
+    /// Whether the line is a heading (`h1`..`h6`).
+    pub heading: bool,
+}
+
+impl Line {
+    /// The share of the line's text (markers aside) inside links.
+    pub(crate) fn link_density(&self) -> f64 {
+        let text = self.text.len().saturating_sub(self.marker_bytes);
+        if text == 0 { 0.0 } else { self.link_bytes as f64 / text as f64 }
+    }
+}
+
+/// Joins lines into text, one a line.
+pub(crate) fn join(lines: &[Line]) -> String {
+    let mut out = String::with_capacity(lines.iter().map(|l| l.text.len() + 1).sum());
+    for line in lines {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&line.text);
+    }
+    out
+}
+
 /// Collects text into lines.
 #[derive(Default)]
-pub(crate) struct LineWriter {
-    out: String,
+struct LineWriter {
+    lines: Vec<Line>,
+    /// The line being written.
+    current: String,
+    link_bytes: usize,
+    marker_bytes: usize,
+    heading: bool,
     /// A space is owed before the next word on this line.
     space: bool,
-    /// Where the current line starts in `out`.
-    line_start: usize,
+    /// How many links are open around the text being written.
+    links: usize,
 }
 
 impl LineWriter {
     fn at_line_start(&self) -> bool {
-        self.out.len() == self.line_start
+        self.current.is_empty()
     }
 
     /// Adds flowing text, collapsing whitespace.
@@ -79,9 +121,12 @@ impl LineWriter {
         }
         for word in text.split_whitespace() {
             if self.space && !self.at_line_start() {
-                self.out.push(' ');
+                self.current.push(' ');
             }
-            self.out.push_str(word);
+            self.current.push_str(word);
+            if self.links > 0 {
+                self.link_bytes += word.len();
+            }
             self.space = true;
         }
         if !text.ends_with(char::is_whitespace) {
@@ -93,43 +138,45 @@ impl LineWriter {
     fn verbatim(&mut self, text: &str) {
         let mut lines = text.split('\n');
         if let Some(first) = lines.next() {
-            self.out.push_str(first.trim_end());
+            self.current.push_str(first.trim_end());
         }
         for line in lines {
             self.newline();
-            self.out.push_str(line.trim_end());
+            self.current.push_str(line.trim_end());
         }
         self.space = false;
     }
 
     /// Adds a marker (list bullet, cell separator) that counts as part of the line.
     fn marker(&mut self, marker: &str) {
-        self.out.push_str(marker);
+        self.current.push_str(marker);
+        self.marker_bytes += marker.len();
         self.space = false;
     }
 
     /// Ends the current line if it has anything on it.
     fn newline(&mut self) {
-        let trimmed = self.out.trim_end_matches([' ', '\t']).len();
-        self.out.truncate(trimmed);
-        if self.out.len() > self.line_start {
-            if is_only_marker(&self.out[self.line_start..]) {
-                self.out.truncate(self.line_start);
-            } else {
-                self.out.push('\n');
-                self.line_start = self.out.len();
-            }
+        let text = std::mem::take(&mut self.current);
+        let trimmed = text.trim();
+        if !trimmed.is_empty() && !is_only_marker(trimmed) {
+            let marker_bytes = self.marker_bytes.min(trimmed.len());
+            self.lines.push(Line {
+                text: if trimmed.len() == text.len() { text } else { trimmed.to_owned() },
+                link_bytes: self.link_bytes,
+                marker_bytes,
+                heading: self.heading,
+            });
         }
+        self.link_bytes = 0;
+        self.marker_bytes = 0;
+        self.heading = false;
         self.space = false;
     }
 
-    /// The text so far, without a trailing newline.
-    pub(crate) fn finish(mut self) -> String {
+    /// The lines written.
+    fn finish(mut self) -> Vec<Line> {
         self.newline();
-        while self.out.ends_with('\n') {
-            self.out.pop();
-        }
-        self.out
+        self.lines
     }
 }
 
@@ -140,8 +187,8 @@ fn is_only_marker(line: &str) -> bool {
         || line.trim().is_empty()
 }
 
-/// Renders the subtree under `root` (the root itself included) as text.
-pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> String {
+/// Renders the subtree under `root` (the root itself included) as lines.
+pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Vec<Line> {
     let mut walk = Walk {
         tree,
         options,
@@ -230,6 +277,11 @@ impl Walk<'_> {
                 self.writer.newline();
             }
             Kind::Block | Kind::Table | Kind::Row | Kind::List { .. } => self.writer.newline(),
+            Kind::Heading => {
+                self.writer.newline();
+                self.writer.heading = true;
+            }
+            Kind::Link => self.writer.links += 1,
             Kind::Item => {
                 self.writer.newline();
                 let list = self.stack.iter_mut().rev().find(|f| matches!(f.kind, Kind::List { .. }));
@@ -260,10 +312,15 @@ impl Walk<'_> {
 /// Writes what comes after an element's content.
 fn leave(kind: Kind, writer: &mut LineWriter) {
     match kind {
-        Kind::Block | Kind::Pre | Kind::Table | Kind::Row | Kind::List { .. } | Kind::Item => {
-            writer.newline()
-        }
+        Kind::Block
+        | Kind::Heading
+        | Kind::Pre
+        | Kind::Table
+        | Kind::Row
+        | Kind::List { .. }
+        | Kind::Item => writer.newline(),
         Kind::Cell => writer.space = true,
+        Kind::Link => writer.links = writer.links.saturating_sub(1),
         Kind::Skip | Kind::Break | Kind::Inline => {}
     }
 }
@@ -322,6 +379,13 @@ fn classify(
             Kind::Skip
         }
         local_name!("br") | local_name!("hr") => Kind::Break,
+        local_name!("h1")
+        | local_name!("h2")
+        | local_name!("h3")
+        | local_name!("h4")
+        | local_name!("h5")
+        | local_name!("h6") => Kind::Heading,
+        local_name!("a") => Kind::Link,
         local_name!("ul") | local_name!("menu") | local_name!("dir") => {
             Kind::List { ordered: false }
         }
@@ -356,12 +420,6 @@ fn classify(
         | local_name!("figure")
         | local_name!("footer")
         | local_name!("form")
-        | local_name!("h1")
-        | local_name!("h2")
-        | local_name!("h3")
-        | local_name!("h4")
-        | local_name!("h5")
-        | local_name!("h6")
         | local_name!("header")
         | local_name!("hgroup")
         | local_name!("html")
@@ -428,7 +486,12 @@ pub(crate) fn is_hidden(element: &Element) -> bool {
     false
 }
 
-/// Whether an element is page chrome by its landmark role or a cookie/consent marker.
+/// Words in a class or id that mark page chrome: cookie and consent banners, and
+/// comment sections (reader comments under an article are not its text).
+const CHROME: &[&str] = &["cookie", "consent", "gdpr", "comment", "disqus"];
+
+/// Whether an element is page chrome by its landmark role or a class or id naming one of
+/// [`CHROME`].
 fn is_chrome(element: &Element) -> bool {
     element.attrs.iter().any(|attr| match attr.name.local {
         local_name!("role") => matches!(
@@ -445,7 +508,7 @@ fn is_chrome(element: &Element) -> bool {
         ),
         local_name!("id") | local_name!("class") => {
             let value = attr.value.to_ascii_lowercase();
-            value.contains("cookie") || value.contains("consent") || value.contains("gdpr")
+            CHROME.iter().any(|w| value.contains(w))
         }
         _ => false,
     })

@@ -1,0 +1,258 @@
+//! A loaded model and prediction.
+
+use std::path::Path;
+
+use crate::args::{Args, ModelKind};
+use crate::dictionary::{Dictionary, LineBuffers};
+use crate::matrix::Matrix;
+use crate::output::{Output, TopK};
+use crate::read::Cursor;
+use crate::{Error, MAGIC, VERSION};
+
+/// A fastText model, read from a `.bin` or `.ftz` file. It is immutable and `Sync`:
+/// threads share one model, each predicting through its own [`Predictor`].
+#[derive(Debug, Clone)]
+pub struct Model {
+    version: i32,
+    args: Args,
+    dict: Dictionary,
+    input: Matrix,
+    output_matrix: Matrix,
+    output: Output,
+    labels: Vec<String>,
+}
+
+/// One predicted label: its index among the model's labels and its probability.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// Index into [`Model::label`].
+    pub label: usize,
+    /// The probability as fastText reports it (`exp(log(p + 1e-5))`).
+    pub prob: f32,
+}
+
+impl Model {
+    /// Reads a model file (`.bin` or `.ftz`).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes)
+    }
+
+    /// Reads a model from the bytes of its file.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
+        let mut cur = Cursor::new(bytes);
+        let magic = cur.i32("the header")?;
+        if magic != MAGIC {
+            return Err(Error::BadMagic(magic));
+        }
+        let version = cur.i32("the header")?;
+        if !(11..=VERSION).contains(&version) {
+            return Err(Error::Version(version));
+        }
+        let mut args = Args::read(&mut cur)?;
+        if version == 11 && args.model == ModelKind::Supervised {
+            // Supervised models of version 11 had no character n-grams.
+            args.maxn = 0;
+        }
+        let dict = Dictionary::read(
+            &mut cur,
+            args.minn,
+            args.maxn,
+            args.bucket,
+            args.word_ngrams,
+        )?;
+        let quant_input = cur.bool("the input matrix")?;
+        let input = Matrix::read(&mut cur, quant_input)?;
+        if !quant_input && dict.is_pruned() {
+            return Err(Error::Invalid(
+                "pruned dictionary with a dense input matrix".into(),
+            ));
+        }
+        let quant_output = cur.bool("the output matrix")?;
+        let output_matrix = Matrix::read(&mut cur, quant_input && quant_output)?;
+        let dim = args.dim as usize;
+        if input.cols() != dim || output_matrix.cols() != dim {
+            return Err(Error::Invalid(format!(
+                "matrices of {} and {} columns for dimension {dim}",
+                input.cols(),
+                output_matrix.cols()
+            )));
+        }
+        let highest_row = match dict.prune_pairs() {
+            None => dict.nwords() + args.bucket as usize,
+            Some(pairs) => {
+                dict.nwords() + pairs.iter().map(|&(_, r)| r.max(0) as usize + 1).max().unwrap_or(0)
+            }
+        };
+        if input.rows() < highest_row.max(dict.nwords()) {
+            return Err(Error::Invalid(format!(
+                "input matrix of {} rows, {highest_row} needed",
+                input.rows()
+            )));
+        }
+        if let Some(bad) = dict.prune_pairs().and_then(|p| p.iter().find(|&&(_, r)| r < 0)) {
+            return Err(Error::Invalid(format!("negative pruned row {}", bad.1)));
+        }
+        let counts: Vec<i64> = match args.model {
+            ModelKind::Supervised => dict.label_counts().to_vec(),
+            _ => (0..dict.nwords()).map(|i| dict.entry(i).count).collect(),
+        };
+        if output_matrix.rows() != counts.len() {
+            return Err(Error::Invalid(format!(
+                "output matrix of {} rows for {} outputs",
+                output_matrix.rows(),
+                counts.len()
+            )));
+        }
+        let output = Output::new(args.loss, &counts);
+        let labels = (dict.nwords()..dict.len())
+            .map(|i| String::from_utf8_lossy(dict.entry(i).word).into_owned())
+            .collect();
+        Ok(Model {
+            version,
+            args,
+            dict,
+            input,
+            output_matrix,
+            output,
+            labels,
+        })
+    }
+
+    /// The file format version the model was read from.
+    pub fn version(&self) -> i32 {
+        self.version
+    }
+
+    /// The training arguments stored in the file.
+    pub fn args(&self) -> &Args {
+        &self.args
+    }
+
+    /// The dictionary of words and labels.
+    pub fn dictionary(&self) -> &Dictionary {
+        &self.dict
+    }
+
+    /// The input matrix (words, then n-gram buckets).
+    pub fn input(&self) -> &Matrix {
+        &self.input
+    }
+
+    /// The output matrix.
+    pub fn output_matrix(&self) -> &Matrix {
+        &self.output_matrix
+    }
+
+    /// The output layer.
+    pub fn output(&self) -> &Output {
+        &self.output
+    }
+
+    /// Whether the input matrix is product-quantized (an `.ftz` model).
+    pub fn is_quantized(&self) -> bool {
+        matches!(self.input, Matrix::Quant(_))
+    }
+
+    /// The labels, with their `__label__` prefix, in index order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Label `i`, with its `__label__` prefix.
+    pub fn label(&self, i: usize) -> &str {
+        &self.labels[i]
+    }
+
+    /// A predictor with its own buffers, for predicting many lines without allocating.
+    pub fn predictor(&self) -> Predictor<'_> {
+        Predictor {
+            model: self,
+            rows: Vec::new(),
+            bufs: LineBuffers::default(),
+            hidden: vec![0.0; self.args.dim as usize],
+            scratch: Vec::new(),
+            heap: TopK::default(),
+            predictions: Vec::new(),
+        }
+    }
+
+    /// The `k` most probable labels of one line of text with probability at least
+    /// `threshold`, most probable first, as fastText's `predict(text, k, threshold)`.
+    /// `k` larger than the number of labels means all of them. The text is read up to
+    /// its first newline. An unsupervised model predicts nothing.
+    pub fn predict(&self, text: &str, k: usize, threshold: f32) -> Vec<(&str, f32)> {
+        let mut predictor = self.predictor();
+        predictor
+            .predict(text, k, threshold)
+            .iter()
+            .map(|p| (self.label(p.label), p.prob))
+            .collect()
+    }
+}
+
+/// Predicts with a shared [`Model`], reusing its buffers from line to line.
+#[derive(Debug, Clone)]
+pub struct Predictor<'m> {
+    model: &'m Model,
+    rows: Vec<i32>,
+    bufs: LineBuffers,
+    hidden: Vec<f32>,
+    scratch: Vec<f32>,
+    heap: TopK,
+    predictions: Vec<Prediction>,
+}
+
+impl<'m> Predictor<'m> {
+    /// The model it predicts with.
+    pub fn model(&self) -> &'m Model {
+        self.model
+    }
+
+    /// As [`Model::predict`], returning label indexes.
+    pub fn predict(&mut self, text: &str, k: usize, threshold: f32) -> &[Prediction] {
+        self.predictions.clear();
+        let model = self.model;
+        if model.args.model != ModelKind::Supervised {
+            return &self.predictions;
+        }
+        model
+            .dict
+            .fill_line(text.as_bytes(), &mut self.rows, &mut self.bufs);
+        if self.rows.is_empty() {
+            return &self.predictions;
+        }
+        self.hidden.fill(0.0);
+        for &row in &self.rows {
+            model.input.add_row_to(&mut self.hidden, row as usize);
+        }
+        let scale = (1.0 / self.rows.len() as f64) as f32;
+        for h in &mut self.hidden {
+            *h *= scale;
+        }
+        let k = k.min(model.output_matrix.rows());
+        model.output.predict(
+            &model.output_matrix,
+            &self.hidden,
+            k,
+            threshold,
+            &mut self.scratch,
+            &mut self.heap,
+        );
+        self.predictions
+            .extend(self.heap.items.iter().map(|&(score, label)| Prediction {
+                label: label as usize,
+                prob: score.exp(),
+            }));
+        &self.predictions
+    }
+
+    /// The input rows of the last line predicted (words, n-grams), as fastText fed them.
+    pub fn rows(&self) -> &[i32] {
+        &self.rows
+    }
+}
