@@ -16,4 +16,7 @@ pub use format::Format;
 pub use recipe::{Recipe, RecipeError, RecipeErrors};
 pub use registry::{Registry, StepKind};
 pub use stats::{StepStats, TaskStats};
-pub use step::{ConfiguredStep, Step, StepConfig, StepError, Verdict};
+pub use step::{
+    Barrier, BarrierContext, BarrierStage, ConfiguredStep, Observer, StageTask, Step, StepConfig,
+    StepError, Verdict,
+};

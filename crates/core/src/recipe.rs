@@ -185,7 +185,10 @@ impl Recipe {
             .ok();
         let steps = match step_value {
             None => Vec::new(),
-            Some(value) => parse_steps(value, registry, &locate, &mut errors),
+            Some(value) => {
+                let recipe_dir = path.parent().unwrap_or(Path::new("."));
+                parse_steps(value, registry, recipe_dir, &locate, &mut errors)
+            }
         };
         if let Some(file) = &file {
             validate_sections(file, &locate, &mut errors);
@@ -259,6 +262,7 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
 fn parse_steps(
     value: Spanned<DeValue<'_>>,
     registry: &Registry,
+    recipe_dir: &Path,
     locate: &Locator<'_>,
     errors: &mut Vec<RecipeError>,
 ) -> Vec<RecipeStep> {
@@ -307,7 +311,10 @@ fn parse_steps(
             ));
             continue;
         };
-        match kind.parse(Spanned::new(span.clone(), DeValue::Table(table))) {
+        match kind.parse(
+            Spanned::new(span.clone(), DeValue::Table(table)),
+            recipe_dir,
+        ) {
             Ok(config) => steps.push(RecipeStep {
                 config,
                 line: locate.line_col(type_span.start).0,

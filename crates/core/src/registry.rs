@@ -4,13 +4,15 @@
 use serde::de::IntoDeserializer;
 use serde_json::Value;
 use std::fmt::Write as _;
+use std::path::Path;
 use toml::Spanned;
 use toml::de::DeValue;
 
 use crate::step::{ConfiguredStep, StepConfig};
 
-/// Parses one step table (without its `type` key) into a validated configuration.
-type ParseFn = fn(Spanned<DeValue<'_>>) -> Result<Box<dyn ConfiguredStep>, ParseError>;
+/// Parses one step table (without its `type` key) into a validated configuration, paths
+/// resolved against the recipe's folder.
+type ParseFn = fn(Spanned<DeValue<'_>>, &Path) -> Result<Box<dyn ConfiguredStep>, ParseError>;
 
 /// Why a step table did not parse.
 #[derive(Debug)]
@@ -61,15 +63,17 @@ impl StepKind {
         }
     }
 
-    /// Parses and validates a step table (without `type`).
+    /// Parses and validates a step table (without `type`); relative paths in its
+    /// settings resolve against `recipe_dir`.
     pub fn parse(
         &self,
         table: Spanned<DeValue<'_>>,
+        recipe_dir: &Path,
     ) -> Result<Box<dyn ConfiguredStep>, ParseError> {
-        (self.parse)(table)
+        (self.parse)(table, recipe_dir)
     }
 
-    /// The settings with their types, defaults and docs, in declaration order.
+    /// The settings with their types, defaults and docs, in alphabetical order.
     pub fn settings(&self) -> Vec<Setting> {
         let defaults = (self.defaults)();
         let schema = (self.schema)();
@@ -97,8 +101,10 @@ impl StepKind {
 
 fn parse_config<C: StepConfig>(
     table: Spanned<DeValue<'_>>,
+    recipe_dir: &Path,
 ) -> Result<Box<dyn ConfiguredStep>, ParseError> {
-    let config = C::deserialize(table.into_deserializer()).map_err(ParseError::Toml)?;
+    let mut config = C::deserialize(table.into_deserializer()).map_err(ParseError::Toml)?;
+    config.resolve_paths(recipe_dir);
     let mut problems = Vec::new();
     config.validate(&mut problems);
     if problems.is_empty() {

@@ -3,11 +3,17 @@
 //! Most steps are per-document: they may rewrite the document and then keep it or drop
 //! it with a named reason. The runner, not the step, counts what goes in and out, so a
 //! step only says what happened to one document.
+//!
+//! A few steps are *barriers* (deduplication, later splitting and training): they must see
+//! every document before deciding on any. See [`Barrier`].
 
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::fmt::Debug;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::Document;
 
@@ -47,11 +53,27 @@ pub trait StepConfig:
     /// The behaviour version: bumped whenever the same settings would give other output.
     const VERSION: u32;
 
+    /// Makes relative paths in the settings relative to the recipe's folder; called once,
+    /// right after parsing, before [`StepConfig::validate`].
+    fn resolve_paths(&mut self, _recipe_dir: &Path) {}
+
     /// Checks settings that types alone cannot; pushes every problem found.
     fn validate(&self, _problems: &mut Vec<String>) {}
 
-    /// Builds the runtime object for one task. Settings are already validated.
-    fn build(&self) -> Result<Box<dyn Step>, String>;
+    /// Builds the runtime object of a per-document step for one task. Settings are
+    /// already validated. Barrier steps keep the default and implement
+    /// [`StepConfig::barrier`] instead.
+    fn build(&self) -> Result<Box<dyn Step>, String> {
+        Err(format!(
+            "`{}` is a barrier step, not a per-document one",
+            Self::NAME
+        ))
+    }
+
+    /// For a barrier step, its runtime object; `None` (the default) for per-document steps.
+    fn barrier(&self) -> Option<Box<dyn Barrier>> {
+        None
+    }
 }
 
 /// A step configuration with its type erased, as a parsed recipe holds it.
@@ -62,8 +84,10 @@ pub trait ConfiguredStep: Debug + Send + Sync {
     fn version(&self) -> u32;
     /// The full settings, defaults included, as JSON.
     fn settings(&self) -> serde_json::Value;
-    /// Builds a runtime object for one task.
+    /// Builds a per-document runtime object for one task.
     fn build(&self) -> Result<Box<dyn Step>, String>;
+    /// The barrier runtime, for barrier steps.
+    fn barrier(&self) -> Option<Box<dyn Barrier>>;
 }
 
 impl<C: StepConfig> ConfiguredStep for C {
@@ -79,4 +103,65 @@ impl<C: StepConfig> ConfiguredStep for C {
     fn build(&self) -> Result<Box<dyn Step>, String> {
         StepConfig::build(self)
     }
+    fn barrier(&self) -> Option<Box<dyn Barrier>> {
+        StepConfig::barrier(self)
+    }
+}
+
+/// Where a barrier keeps its files during a run, and what it may know of the run.
+#[derive(Debug, Clone)]
+pub struct BarrierContext {
+    /// A folder private to this step in this run; it exists before any part runs.
+    pub work: PathBuf,
+    /// The number of data tasks (ranks `0..world` observe and decide).
+    pub world: usize,
+    /// The dataset's output folder, where a barrier may keep what outlives the run (a
+    /// deduplication index, for example).
+    pub output: PathBuf,
+}
+
+/// A step that must see every document before it can decide on any.
+///
+/// It runs in three parts that exchange only files, so each part can run as a separate
+/// process:
+///
+/// 1. per data task, an [`Observer`] sees every document that the steps before it kept,
+///    in order, and writes side files (named after its rank) into the work folder;
+/// 2. the [`BarrierStage`]s run one after another, each as independent tasks, turning all
+///    side files into decisions (for deduplication: one task per bucket, then one that
+///    joins the clusters);
+/// 3. per data task, a decider (an ordinary [`Step`]) sees the same documents in the same
+///    order and keeps, drops or rewrites each one.
+///
+/// Every part must write its files under temporary names and rename them when complete,
+/// so that a part killed midway can simply run again.
+pub trait Barrier: Send + Sync {
+    /// The first part, for data task `rank`.
+    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, String>;
+    /// The middle stages, in order.
+    fn stages(&self, ctx: &BarrierContext) -> Vec<BarrierStage>;
+    /// The last part, for data task `rank`.
+    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, String>;
+}
+
+/// Sees documents on their way to a barrier.
+pub trait Observer: Send {
+    /// One document, in the task's order.
+    fn observe(&mut self, doc: &Document) -> io::Result<()>;
+    /// Completes the task's side files.
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+/// Runs one task of a barrier's middle stage.
+pub type StageTask = Arc<dyn Fn(usize) -> Result<(), String> + Send + Sync>;
+
+/// One middle stage of a barrier: `tasks` independent tasks.
+#[derive(Clone)]
+pub struct BarrierStage {
+    /// A short name for markers and messages (`buckets`, `clusters`, ...).
+    pub name: String,
+    /// How many tasks this stage has.
+    pub tasks: usize,
+    /// Runs task `rank` of this stage.
+    pub run: StageTask,
 }

@@ -20,10 +20,10 @@ use std::borrow::Cow;
 /// unmatched end tags on deep pages.
 const END_TAG_SEARCH: usize = 512;
 
-/// One entry of the open-element model: the lowercased tag name and whether its tags
-/// were kept in the output.
+/// One entry of the open-element model: where its tag name lies in the page and
+/// whether its tags were kept in the output.
 struct Open {
-    name: Box<[u8]>,
+    name: std::ops::Range<usize>,
     kept: bool,
 }
 
@@ -57,46 +57,50 @@ pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
                 i = memchr::memchr(b'>', &bytes[start..]).map_or(bytes.len(), |p| start + p + 1);
             }
             Some(b'/') if rest.get(1).is_some_and(u8::is_ascii_alphabetic) => {
-                let (name, end) = scan_tag(bytes, start + 2);
+                let (range, end) = scan_tag(bytes, start + 2);
                 i = end;
-                if is_uncounted(&name) {
+                let name = &bytes[range];
+                if is_uncounted(name) {
                     continue;
                 }
                 let lowest = stack.len().saturating_sub(END_TAG_SEARCH);
-                if let Some(pos) = (lowest..stack.len()).rev().find(|&p| *stack[p].name == *name) {
+                let matching =
+                    (lowest..stack.len()).rev().find(|&p| bytes[stack[p].name.clone()].eq_ignore_ascii_case(name));
+                if let Some(pos) = matching {
                     if !stack[pos].kept {
                         drop_range(&mut out, start, end);
                     }
                     for open in stack.drain(pos..) {
-                        if is_foreign_root(&open.name) {
+                        if is_foreign_root(&bytes[open.name]) {
                             in_foreign = in_foreign.saturating_sub(1);
                         }
                     }
                 }
             }
             Some(c) if c.is_ascii_alphabetic() => {
-                let (name, end) = scan_tag(bytes, start + 1);
+                let (range, end) = scan_tag(bytes, start + 1);
                 i = end;
-                if let Some(close) = raw_text_end(&name) {
+                let name = &bytes[range.clone()];
+                if let Some(close) = raw_text_end(name) {
                     // Skip the element's text up to its end tag; it holds no elements.
                     i = find_ignore_case(bytes, end, close).unwrap_or(bytes.len());
                     continue;
                 }
-                if &*name == b"plaintext" {
+                if name.eq_ignore_ascii_case(b"plaintext") {
                     break;
                 }
                 let self_closing = end >= 2 && bytes[end - 2] == b'/';
-                if is_uncounted(&name) || (in_foreign > 0 && self_closing) {
+                if is_uncounted(name) || (in_foreign > 0 && self_closing) {
                     continue;
                 }
                 let kept = stack.len() < max_depth;
                 if !kept {
                     drop_range(&mut out, start, end);
                 }
-                if is_foreign_root(&name) {
+                if is_foreign_root(name) {
                     in_foreign += 1;
                 }
-                stack.push(Open { name, kept });
+                stack.push(Open { name: range, kept });
             }
             _ => i = start + 1,
         }
@@ -114,13 +118,13 @@ pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
 }
 
 /// Reads a tag name starting at `at` and finds the end of the tag (just past its `>`,
-/// skipping quoted attribute values). Returns the lowercased name and that end.
-fn scan_tag(bytes: &[u8], at: usize) -> (Box<[u8]>, usize) {
+/// skipping quoted attribute values). Returns where the name lies and that end.
+fn scan_tag(bytes: &[u8], at: usize) -> (std::ops::Range<usize>, usize) {
     let mut i = at;
     while i < bytes.len() && !matches!(bytes[i], b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>') {
         i += 1;
     }
-    let name: Box<[u8]> = bytes[at..i].to_ascii_lowercase().into_boxed_slice();
+    let name = at..i;
     let mut quote: Option<u8> = None;
     let mut after_equals = false;
     while i < bytes.len() {
@@ -152,6 +156,8 @@ fn scan_tag(bytes: &[u8], at: usize) -> (Box<[u8]>, usize) {
 /// Elements the model does not push: void elements and those whose end tag is optional
 /// (the parser closes them implicitly, so counting them would drift).
 fn is_uncounted(name: &[u8]) -> bool {
+    let mut buf = [0u8; 10];
+    let Some(name) = lowercase(name, &mut buf) else { return false };
     matches!(
         name,
         b"area"
@@ -194,12 +200,22 @@ fn is_uncounted(name: &[u8]) -> bool {
 }
 
 fn is_foreign_root(name: &[u8]) -> bool {
-    matches!(name, b"svg" | b"math")
+    name.eq_ignore_ascii_case(b"svg") || name.eq_ignore_ascii_case(b"math")
+}
+
+/// `name` in lowercase, in `buf`; `None` when it is longer than any name looked for.
+fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; 10]) -> Option<&'a [u8]> {
+    let out = buf.get_mut(..name.len())?;
+    for (o, b) in out.iter_mut().zip(name) {
+        *o = b.to_ascii_lowercase();
+    }
+    Some(out)
 }
 
 /// For raw-text and escapable raw-text elements, the end tag that closes them.
 fn raw_text_end(name: &[u8]) -> Option<&'static [u8]> {
-    Some(match name {
+    let mut buf = [0u8; 10];
+    Some(match lowercase(name, &mut buf)? {
         b"script" => b"</script",
         b"style" => b"</style",
         b"textarea" => b"</textarea",

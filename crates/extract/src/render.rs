@@ -454,7 +454,7 @@ pub(crate) fn is_hidden(element: &Element) -> bool {
     for attr in &element.attrs {
         match attr.name.local {
             local_name!("hidden") => return true,
-            local_name!("style") => {
+            local_name!("style") if contains_any(&attr.value, &["none", "hidden"]) => {
                 let style: String = attr
                     .value
                     .chars()
@@ -486,6 +486,15 @@ pub(crate) fn is_hidden(element: &Element) -> bool {
     false
 }
 
+/// Whether `haystack` contains any of `words` (given in lowercase), ignoring ASCII case.
+pub(crate) fn contains_any(haystack: &str, words: &[&str]) -> bool {
+    let hay = haystack.as_bytes();
+    words.iter().any(|w| {
+        let w = w.as_bytes();
+        hay.len() >= w.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w))
+    })
+}
+
 /// Words in a class or id that mark page chrome: cookie and consent banners, and
 /// comment sections (reader comments under an article are not its text).
 const CHROME: &[&str] = &["cookie", "consent", "gdpr", "comment", "disqus"];
@@ -494,22 +503,20 @@ const CHROME: &[&str] = &["cookie", "consent", "gdpr", "comment", "disqus"];
 /// [`CHROME`].
 fn is_chrome(element: &Element) -> bool {
     element.attrs.iter().any(|attr| match attr.name.local {
-        local_name!("role") => matches!(
-            attr.value.trim().to_ascii_lowercase().as_str(),
-            "navigation"
-                | "banner"
-                | "contentinfo"
-                | "complementary"
-                | "search"
-                | "dialog"
-                | "alertdialog"
-                | "menu"
-                | "menubar"
-        ),
-        local_name!("id") | local_name!("class") => {
-            let value = attr.value.to_ascii_lowercase();
-            CHROME.iter().any(|w| value.contains(w))
-        }
+        local_name!("role") => [
+            "navigation",
+            "banner",
+            "contentinfo",
+            "complementary",
+            "search",
+            "dialog",
+            "alertdialog",
+            "menu",
+            "menubar",
+        ]
+        .iter()
+        .any(|role| attr.value.trim().eq_ignore_ascii_case(role)),
+        local_name!("id") | local_name!("class") => contains_any(&attr.value, CHROME),
         _ => false,
     })
 }
@@ -542,10 +549,7 @@ fn is_furniture(element: &Element) -> bool {
         return true;
     }
     element.attrs.iter().any(|attr| match attr.name.local {
-        local_name!("id") | local_name!("class") => {
-            let value = attr.value.to_ascii_lowercase();
-            FURNITURE.iter().any(|w| value.contains(w))
-        }
+        local_name!("id") | local_name!("class") => contains_any(&attr.value, FURNITURE),
         _ => false,
     })
 }

@@ -31,7 +31,12 @@ fn main() {
         .iter()
         .map(|f| std::fs::read_to_string(f).expect("input reads"))
         .collect();
-    let lines: Vec<&str> = text.iter().flat_map(|t| t.lines()).collect();
+    // Lines as Python's `split("\n")` gives them, without the empty one after the last
+    // newline, so both sides predict the same strings.
+    let lines: Vec<&str> = text
+        .iter()
+        .flat_map(|t| t.strip_suffix('\n').unwrap_or(t).split('\n'))
+        .collect();
     let mut predictor = model.predictor();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
