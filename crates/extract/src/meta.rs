@@ -3,7 +3,7 @@
 //! The title comes from the main-content pass (which weighs `og:title`, JSON-LD and the
 //! `<title>` element); what is here is read before that pass changes the tree.
 
-use dom_query::Document;
+use dom_query::{Document, NodeData, local_name};
 use serde_json::Value;
 
 /// What the page says about itself.
@@ -52,8 +52,19 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
     let html = doc.html_root();
     meta.lang = html.attr("lang").or_else(|| html.attr("xml:lang")).and_then(clean);
 
-    for node in doc.select("meta, link[rel], script[type], [itemprop], time[datetime]").nodes() {
-        let Some(name) = node.node_name() else { continue };
+    for node in doc.root().descendants_it() {
+        let interesting = node.query(|n| match &n.data {
+            NodeData::Element(e) => match e.name.local {
+                local_name!("meta") | local_name!("link") | local_name!("script") => {
+                    Some(e.name.local.clone())
+                }
+                local_name!("time") if e.has_attr("datetime") => Some(e.name.local.clone()),
+                _ if e.has_attr("itemprop") => Some(e.name.local.clone()),
+                _ => None,
+            },
+            _ => None,
+        });
+        let Some(Some(name)) = interesting else { continue };
         match name.as_ref() {
             "link" => {
                 let is_canonical = node.attr("rel").is_some_and(|rel| {

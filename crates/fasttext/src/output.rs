@@ -239,7 +239,8 @@ mod tests {
         let tree = huffman(&[5, 3, 2]);
         assert_eq!(tree.len(), 5);
         assert_eq!((tree[3].left, tree[3].right), (2, 1));
-        assert_eq!((tree[4].left, tree[4].right), (0, 3));
+        // Leaf 0 and node 3 both count 5: a tie goes to the node, as in fastText.
+        assert_eq!((tree[4].left, tree[4].right), (3, 0));
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! One task: read its units, push documents through the steps in batches, write the
-//! shard, the quarantine and the completion marker.
+//! Map tasks: read documents, push them through a run of per-document steps in batches,
+//! and hand them on: to the dataset's shard, or to a barrier (its observer and an
+//! intermediate shard that the barrier's decider reads back later).
 //!
 //! This driver does all the counting for every step, so a step cannot forget it, and it
 //! checks `in = kept + dropped + quarantined` before the task may finish.
 
-use atelier_core::{Document, Recipe, Step, StepStats, TaskStats, Verdict};
-use atelier_io::{ReadOptions, ShardWriter, read_unit};
+use atelier_core::format::Compression;
+use atelier_core::recipe::RecipeStep;
+use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
+use atelier_io::{ReadOptions, Records, ShardWriter, Unit, read_unit};
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,7 +16,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::measure::{Stopwatch, peak_rss_bytes};
-use crate::plan::TaskPlan;
 use crate::quarantine::Quarantine;
 use crate::run::RunError;
 
@@ -26,126 +28,192 @@ const BATCH_BYTES: usize = 8 << 20;
 pub struct Marker {
     /// The plan's fingerprint.
     pub fingerprint: String,
-    /// The task's rank.
+    /// The stage the task belongs to.
+    pub stage: String,
+    /// The task's rank within its stage.
     pub rank: usize,
     /// The task's counters.
     pub stats: TaskStats,
 }
 
-/// Where a task writes, relative to the output folder.
+/// Where everything goes, relative to the output folder.
 pub struct Layout<'a> {
     /// The output folder.
     pub root: &'a Path,
 }
 
 impl Layout<'_> {
-    /// The shard of a task.
+    /// The dataset shard of a task.
     pub fn shard(&self, rank: usize, suffix: &str) -> PathBuf {
         self.root.join(format!("part-{rank:05}.jsonl{suffix}"))
     }
-    /// The quarantine file of a task.
-    pub fn quarantine(&self, rank: usize) -> PathBuf {
-        self.root
-            .join("quarantine")
-            .join(format!("part-{rank:05}.jsonl"))
+    /// The quarantine file of a map stage's task; the first map stage's files are plain
+    /// `part-NNNNN.jsonl`.
+    pub fn quarantine(&self, map_stage: usize, rank: usize) -> PathBuf {
+        let name = match map_stage {
+            0 => format!("part-{rank:05}.jsonl"),
+            n => format!("part-{rank:05}.map{n}.jsonl"),
+        };
+        self.root.join("quarantine").join(name)
     }
     /// The folder of the run's bookkeeping.
     pub fn state(&self) -> PathBuf {
         self.root.join(".atelier")
     }
-    /// The completion marker of a task.
-    pub fn marker(&self, rank: usize) -> PathBuf {
-        self.state().join("tasks").join(format!("{rank:05}.json"))
+    /// The completion marker of a stage's task.
+    pub fn marker(&self, stage: &str, rank: usize) -> PathBuf {
+        self.state()
+            .join("tasks")
+            .join(stage)
+            .join(format!("{rank:05}.json"))
+    }
+    /// The work folder of the barrier that is step number `step` (from 0) of the recipe.
+    pub fn barrier_work(&self, step: usize, name: &str) -> PathBuf {
+        self.state().join("work").join(format!("step{step}-{name}"))
+    }
+    /// The intermediate shard a map task writes for the barrier that follows it.
+    pub fn intermediate(&self, map_stage: usize, rank: usize) -> PathBuf {
+        self.state()
+            .join("work")
+            .join(format!("map{map_stage}"))
+            .join(format!("part-{rank:05}.jsonl.zst"))
     }
 }
 
-/// Runs one task to completion and leaves its marker. `on_progress` gets input bytes as
-/// units finish.
-pub fn run_task(
-    recipe: &Recipe,
-    task: &TaskPlan,
-    fingerprint: &str,
+/// Where a map task's documents come from.
+pub enum MapInput<'a> {
+    /// The recipe's sources: the `read` step is counted.
+    Units(&'a [Unit]),
+    /// The intermediate shard the previous map stage wrote for a barrier.
+    Intermediate(PathBuf),
+}
+
+/// Where a map task's documents end.
+pub enum MapOutput {
+    /// The dataset's shard: the `write` step is counted.
+    Dataset(PathBuf, Compression),
+    /// A barrier: its observer sees each document, kept in an intermediate shard.
+    Barrier(Box<dyn Observer>, PathBuf),
+}
+
+/// One map task.
+pub struct MapTask<'a> {
+    /// Which map stage (0 for the first).
+    pub stage: usize,
+    /// The task's rank.
+    pub rank: usize,
+    /// Its input.
+    pub input: MapInput<'a>,
+    /// The previous barrier's decider and that step's name, run before `steps`.
+    pub decider: Option<(&'static str, Box<dyn Step>)>,
+    /// Per-document steps, in order.
+    pub steps: &'a [RecipeStep],
+    /// Its output.
+    pub output: MapOutput,
+    /// Reader limits.
+    pub read: ReadOptions,
+}
+
+/// Runs a map task to completion and returns its counters.
+pub fn run_map(
+    task: MapTask<'_>,
     layout: &Layout<'_>,
     on_progress: &(dyn Fn(u64) + Sync),
 ) -> Result<TaskStats, RunError> {
     let clock = Stopwatch::start();
-    let fail = |e: io::Error| RunError::Io(format!("task {}: {e}", task.rank));
-    let mut steps: Vec<(&'static str, Box<dyn Step>)> = Vec::new();
-    for s in &recipe.steps {
+    let rank = task.rank;
+    let fail = |e: io::Error| RunError::Io(format!("task {rank}: {e}"));
+    let mut steps: Vec<(&'static str, Box<dyn Step>)> = task.decider.into_iter().collect();
+    for s in task.steps {
         let built = s
             .config
             .build()
             .map_err(|e| RunError::Step(format!("step `{}`: {e}", s.config.name())))?;
         steps.push((s.config.name(), built));
     }
+    let counts_read = matches!(task.input, MapInput::Units(_));
     let mut stats = TaskStats {
-        tasks: 1,
+        tasks: u64::from(counts_read),
         ..TaskStats::default()
     };
-    stats.steps.push(StepStats::named("read"));
+    if counts_read {
+        stats.steps.push(StepStats::named("read"));
+    }
     stats
         .steps
         .extend(steps.iter().map(|(name, _)| StepStats::named(*name)));
-    stats.steps.push(StepStats::named("write"));
-
-    let shard = layout.shard(task.rank, recipe.output.compression.suffix());
-    let mut sink = Sink {
-        path: shard,
-        compression: recipe.output.compression,
-        writer: None,
+    let mut sink = match task.output {
+        MapOutput::Dataset(path, compression) => {
+            stats.steps.push(StepStats::named("write"));
+            Sink {
+                path,
+                compression,
+                writer: None,
+                observer: None,
+            }
+        }
+        MapOutput::Barrier(observer, path) => Sink {
+            path,
+            compression: Compression::Zstd,
+            writer: None,
+            observer: Some(observer),
+        },
     };
-    let mut quarantine = Quarantine::new(layout.quarantine(task.rank));
-    let options = ReadOptions {
-        max_record_bytes: recipe.dataset.max_record_bytes,
-    };
+    let first_step = usize::from(counts_read);
+    let mut quarantine = Quarantine::new(layout.quarantine(task.stage, rank));
     let mut batch: Vec<Document> = Vec::with_capacity(BATCH_DOCUMENTS);
 
-    for unit in &task.units {
-        if unit.start == 0 {
-            stats.files += 1;
+    let inputs: Vec<(Records, u64)> = match &task.input {
+        MapInput::Units(units) => units
+            .iter()
+            .map(|u| (read_unit(u, &task.read), unit_size(u)))
+            .collect(),
+        MapInput::Intermediate(path) if path.exists() => {
+            let unit = Unit {
+                path: path.clone(),
+                format: Format::Jsonl,
+                compression: Compression::Zstd,
+                start: 0,
+                end: None,
+            };
+            vec![(
+                read_unit(
+                    &unit,
+                    &ReadOptions {
+                        max_record_bytes: u64::MAX,
+                    },
+                ),
+                0,
+            )]
         }
-        let mut records = read_unit(unit, &options);
+        MapInput::Intermediate(_) => Vec::new(),
+    };
+    if let MapInput::Units(units) = &task.input {
+        stats.files = units.iter().filter(|u| u.start == 0).count() as u64;
+    }
+    for (mut records, size) in inputs {
         loop {
-            let read = &mut stats.steps[0];
             let watch = Stopwatch::start();
-            let mut bytes = 0;
-            let mut exhausted = false;
-            while batch.len() < BATCH_DOCUMENTS && bytes < BATCH_BYTES {
-                match records.next() {
-                    None => {
-                        exhausted = true;
-                        break;
-                    }
-                    Some(Ok(doc)) => {
-                        read.documents_in += 1;
-                        read.kept += 1;
-                        read.bytes_out += doc.text.len() as u64;
-                        bytes += doc.text.len();
-                        batch.push(doc);
-                    }
-                    Some(Err(error)) => {
-                        read.documents_in += 1;
-                        read.quarantined += 1;
-                        quarantine.record(&error).map_err(fail)?;
-                    }
-                }
-            }
-            add_time(read, &watch);
-            process_batch(
+            let exhausted = fill_batch(
                 &mut batch,
-                &mut steps,
-                &mut stats.steps[1..],
+                &mut records,
+                counts_read.then(|| &mut stats.steps[0]),
                 &mut quarantine,
-            )
-            .map_err(fail)?;
-            sink.write_all(&mut batch, stats.steps.last_mut().expect("write stats"))
+            )?;
+            if counts_read {
+                add_time(&mut stats.steps[0], &watch);
+            }
+            let (step_stats, sink_stats) = stats.steps[first_step..].split_at_mut(steps.len());
+            process_batch(&mut batch, &mut steps, step_stats, &mut quarantine).map_err(fail)?;
+            sink.take(&mut batch, sink_stats.first_mut())
                 .map_err(fail)?;
             if exhausted {
                 break;
             }
         }
-        let size = unit_size(unit);
-        stats.steps[0].bytes_in += size;
+        if counts_read {
+            stats.steps[0].bytes_in += size;
+        }
         on_progress(size);
     }
 
@@ -153,25 +221,52 @@ pub fn run_task(
     quarantine.finish().map_err(fail)?;
     stats
         .check()
-        .map_err(|e| RunError::Counts(format!("task {}: {e}", task.rank)))?;
+        .map_err(|e| RunError::Counts(format!("task {rank}: {e}")))?;
     let (wall, cpu) = clock.elapsed();
     stats.wall_seconds = wall;
     stats.cpu_seconds = cpu;
     stats.peak_rss_bytes = peak_rss_bytes();
-    let marker = Marker {
-        fingerprint: fingerprint.to_owned(),
-        rank: task.rank,
-        stats,
-    };
-    write_atomic(
-        &layout.marker(task.rank),
-        &serde_json::to_vec_pretty(&marker).expect("marker serializes"),
-    )
-    .map_err(fail)?;
-    Ok(marker.stats)
+    Ok(stats)
 }
 
-/// Runs a batch through every step; the last stats entry (the writer's) is not touched.
+/// Reads documents into the batch until it is full; true when the input is exhausted.
+/// Records that fail are quarantined and, when `read` is given, counted there.
+fn fill_batch(
+    batch: &mut Vec<Document>,
+    records: &mut Records,
+    mut read: Option<&mut StepStats>,
+    quarantine: &mut Quarantine,
+) -> Result<bool, RunError> {
+    let mut bytes = 0;
+    while batch.len() < BATCH_DOCUMENTS && bytes < BATCH_BYTES {
+        match records.next() {
+            None => return Ok(true),
+            Some(Ok(doc)) => {
+                if let Some(read) = read.as_deref_mut() {
+                    read.documents_in += 1;
+                    read.kept += 1;
+                    read.bytes_out += doc.text.len() as u64;
+                }
+                bytes += doc.text.len();
+                batch.push(doc);
+            }
+            Some(Err(error)) => match read.as_deref_mut() {
+                Some(read) => {
+                    read.documents_in += 1;
+                    read.quarantined += 1;
+                    quarantine
+                        .record(&error)
+                        .map_err(|e| RunError::Io(e.to_string()))?;
+                }
+                // Our own intermediate files do not fail; if one does, stop loudly.
+                None => return Err(RunError::Io(format!("intermediate shard: {error}"))),
+            },
+        }
+    }
+    Ok(false)
+}
+
+/// Runs a batch through every step, counting each one.
 fn process_batch(
     batch: &mut Vec<Document>,
     steps: &mut [(&'static str, Box<dyn Step>)],
@@ -220,7 +315,7 @@ fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
     stats.cpu_seconds += cpu;
 }
 
-fn unit_size(unit: &atelier_io::Unit) -> u64 {
+fn unit_size(unit: &Unit) -> u64 {
     let file_size = std::fs::metadata(&unit.path).map_or(0, |m| m.len());
     unit.end
         .unwrap_or(file_size)
@@ -228,16 +323,22 @@ fn unit_size(unit: &atelier_io::Unit) -> u64 {
         .saturating_sub(unit.start)
 }
 
-/// The task's shard, opened on the first document so that a task that keeps nothing
-/// leaves no file.
+/// Where a map task's surviving documents go: a shard opened on the first document (so
+/// a task that keeps nothing leaves no file) and, before a barrier, its observer.
 struct Sink {
     path: PathBuf,
-    compression: atelier_core::format::Compression,
+    compression: Compression,
     writer: Option<ShardWriter>,
+    observer: Option<Box<dyn Observer>>,
 }
 
 impl Sink {
-    fn write_all(&mut self, batch: &mut Vec<Document>, stats: &mut StepStats) -> io::Result<()> {
+    /// Takes the batch's documents; `stats` counts them as the `write` step when given.
+    fn take(
+        &mut self,
+        batch: &mut Vec<Document>,
+        mut stats: Option<&mut StepStats>,
+    ) -> io::Result<()> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -247,18 +348,28 @@ impl Sink {
         }
         let writer = self.writer.as_mut().expect("just opened");
         for doc in batch.drain(..) {
-            stats.documents_in += 1;
-            stats.bytes_in += doc.text.len() as u64;
+            if let Some(observer) = &mut self.observer {
+                observer.observe(&doc)?;
+            }
             writer.write(&doc)?;
-            stats.kept += 1;
-            stats.bytes_out += doc.text.len() as u64;
+            if let Some(stats) = stats.as_deref_mut() {
+                stats.documents_in += 1;
+                stats.kept += 1;
+                stats.bytes_in += doc.text.len() as u64;
+                stats.bytes_out += doc.text.len() as u64;
+            }
             crash_point();
         }
-        add_time(stats, &watch);
+        if let Some(stats) = stats {
+            add_time(stats, &watch);
+        }
         Ok(())
     }
 
     fn finish(self) -> io::Result<()> {
+        if let Some(observer) = self.observer {
+            observer.finish()?;
+        }
         match self.writer {
             Some(writer) => writer.finish().map(|_| ()),
             None => Ok(()),
@@ -267,10 +378,10 @@ impl Sink {
 }
 
 /// Failure injection for the resume tests: with `ATELIER_CRASH_AFTER_DOCUMENTS=N` in the
-/// environment, the process kills itself with SIGKILL after writing N documents.
+/// environment, the process kills itself with SIGKILL after handing on N documents.
 fn crash_point() {
     static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
-    static WRITTEN: AtomicU64 = AtomicU64::new(0);
+    static DONE: AtomicU64 = AtomicU64::new(0);
     let limit = LIMIT.get_or_init(|| {
         std::env::var("ATELIER_CRASH_AFTER_DOCUMENTS")
             .ok()?
@@ -278,7 +389,7 @@ fn crash_point() {
             .ok()
     });
     if let Some(limit) = *limit
-        && WRITTEN.fetch_add(1, Ordering::SeqCst) + 1 >= limit
+        && DONE.fetch_add(1, Ordering::SeqCst) + 1 >= limit
     {
         // SAFETY: sending a signal to our own pid has no memory-safety preconditions.
         unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };

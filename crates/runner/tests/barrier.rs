@@ -1,0 +1,239 @@
+//! A barrier step driven by the runner: it sees every document before deciding, its
+//! parts exchange only files, and a run resumes stage by stage.
+
+use atelier_core::{
+    Barrier, BarrierContext, BarrierStage, Document, Observer, Recipe, Registry, Step, StepConfig,
+    StepError, Verdict,
+};
+use atelier_runner::{RunOptions, RunSummary, run};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Keeps the first document of each text length, in input order, across all tasks.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+struct FirstOfLength {}
+
+impl StepConfig for FirstOfLength {
+    const NAME: &'static str = "first_of_length";
+    const SUMMARY: &'static str = "Keeps the first document of each length.";
+    const VERSION: u32 = 1;
+    fn barrier(&self) -> Option<Box<dyn Barrier>> {
+        Some(Box::new(FirstOfLength {}))
+    }
+}
+
+fn observed(work: &Path, rank: usize) -> PathBuf {
+    work.join(format!("lengths-{rank}"))
+}
+
+fn decisions(work: &Path, rank: usize) -> PathBuf {
+    work.join(format!("keep-{rank}"))
+}
+
+fn write_atomic(path: &Path, text: &str) -> io::Result<()> {
+    let temp = path.with_extension("tmp");
+    std::fs::File::create(&temp)?.write_all(text.as_bytes())?;
+    std::fs::rename(temp, path)
+}
+
+struct Lengths {
+    path: PathBuf,
+    lines: String,
+}
+
+impl Observer for Lengths {
+    fn observe(&mut self, doc: &Document) -> io::Result<()> {
+        self.lines
+            .push_str(&format!("{}\n", doc.text.chars().count()));
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        write_atomic(&self.path, &self.lines)
+    }
+}
+
+struct Decide {
+    flags: std::vec::IntoIter<bool>,
+}
+
+impl Step for Decide {
+    fn process(&mut self, doc: &mut Document) -> Result<Verdict, StepError> {
+        match self.flags.next() {
+            Some(true) => {
+                doc.metadata.insert("first".into(), true.into());
+                Ok(Verdict::Keep)
+            }
+            Some(false) => Ok(Verdict::Drop("repeat")),
+            None => Err(StepError("more documents than observed".into())),
+        }
+    }
+}
+
+impl Barrier for FirstOfLength {
+    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, String> {
+        Ok(Box::new(Lengths {
+            path: observed(&ctx.work, rank),
+            lines: String::new(),
+        }))
+    }
+    fn stages(&self, ctx: &BarrierContext) -> Vec<BarrierStage> {
+        let (work, world) = (ctx.work.clone(), ctx.world);
+        let run = Arc::new(move |_rank: usize| {
+            let mut seen = std::collections::HashSet::new();
+            for r in 0..world {
+                let lengths = std::fs::read_to_string(observed(&work, r)).unwrap_or_default();
+                let flags: String = lengths
+                    .lines()
+                    .map(|l| {
+                        if seen.insert(l.to_owned()) {
+                            "1\n"
+                        } else {
+                            "0\n"
+                        }
+                    })
+                    .collect();
+                write_atomic(&decisions(&work, r), &flags).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        });
+        vec![BarrierStage {
+            name: "decide".into(),
+            tasks: 1,
+            run,
+        }]
+    }
+    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, String> {
+        let text =
+            std::fs::read_to_string(decisions(&ctx.work, rank)).map_err(|e| e.to_string())?;
+        let flags: Vec<bool> = text.lines().map(|l| l == "1").collect();
+        Ok(Box::new(Decide {
+            flags: flags.into_iter(),
+        }))
+    }
+}
+
+/// Drops documents containing `x`, to have a step on each side of the barrier.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+struct NoX {}
+
+impl StepConfig for NoX {
+    const NAME: &'static str = "no_x";
+    const SUMMARY: &'static str = "Drops documents with an x.";
+    const VERSION: u32 = 1;
+    fn build(&self) -> Result<Box<dyn Step>, String> {
+        Ok(Box::new(NoX {}))
+    }
+}
+
+impl Step for NoX {
+    fn process(&mut self, doc: &mut Document) -> Result<Verdict, StepError> {
+        Ok(if doc.text.contains('x') {
+            Verdict::Drop("has_x")
+        } else {
+            Verdict::Keep
+        })
+    }
+}
+
+fn setup(dir: &Path, texts: &[&str]) -> Recipe {
+    let lines: String = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            format!(
+                "{}\n",
+                serde_json::to_string(&Document::new(format!("d{i}"), *t)).unwrap()
+            )
+        })
+        .collect();
+    std::fs::write(dir.join("in.jsonl"), lines).unwrap();
+    let recipe = "[dataset]\ntasks = 3\ntask_bytes = 40\n\n[[source]]\npath = \"in.jsonl\"\n\n\
+                  [[step]]\ntype = \"no_x\"\n\n[[step]]\ntype = \"first_of_length\"\n\n[[step]]\ntype = \"no_x\"\n\n\
+                  [output]\npath = \"out\"\ncompression = \"none\"\n";
+    let registry = Registry::new()
+        .register::<FirstOfLength>()
+        .register::<NoX>();
+    Recipe::parse(recipe, &dir.join("atelier.toml"), &registry).unwrap()
+}
+
+fn texts(summary: &RunSummary) -> Vec<String> {
+    let mut out = Vec::new();
+    for shard in &summary.shards {
+        for line in std::fs::read_to_string(shard).unwrap().lines() {
+            let doc = Document::from_json_slice(line.as_bytes(), String::new).unwrap();
+            assert_eq!(doc.metadata["first"], true);
+            out.push(doc.text);
+        }
+    }
+    out
+}
+
+const INPUT: [&str; 12] = [
+    "aa", "bb", "xx", "ccc", "dd", "eee", "f", "gggg", "hh", "x", "i", "jjjj",
+];
+
+#[test]
+fn barrier_sees_all_tasks_before_deciding() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = setup(dir.path(), &INPUT);
+    let summary = run(
+        &recipe,
+        &RunOptions {
+            workers: 2,
+            progress: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(texts(&summary), ["aa", "ccc", "f", "gggg"]);
+    let names: Vec<&str> = summary
+        .stats
+        .steps
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(names, ["read", "no_x", "first_of_length", "no_x", "write"]);
+    let barrier = &summary.stats.steps[2];
+    assert_eq!((barrier.documents_in, barrier.kept), (10, 4));
+    assert_eq!(barrier.dropped["repeat"], 6);
+    assert_eq!(summary.stats.steps[1].dropped["has_x"], 2);
+}
+
+#[test]
+fn a_run_resumes_stage_by_stage() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = setup(dir.path(), &INPUT);
+    let options = RunOptions {
+        workers: 2,
+        progress: false,
+    };
+    let first = run(&recipe, &options).unwrap();
+    let shards: Vec<Vec<u8>> = first
+        .shards
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    // As if killed during the last map stage: its markers and shards are gone, and the
+    // middle stage's decisions too.
+    let out = dir.path().join("out");
+    std::fs::remove_dir_all(out.join(".atelier/tasks/map1")).unwrap();
+    for shard in &first.shards {
+        std::fs::remove_file(shard).unwrap();
+    }
+    let again = run(&recipe, &options).unwrap();
+    assert_eq!(
+        again.tasks_resumed, 3,
+        "the first map stage is not run again"
+    );
+    let again_shards: Vec<Vec<u8>> = again
+        .shards
+        .iter()
+        .map(|p| std::fs::read(p).unwrap())
+        .collect();
+    assert_eq!(again_shards, shards);
+    assert_eq!(again.stats.written(), first.stats.written());
+}
