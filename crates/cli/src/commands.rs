@@ -22,10 +22,8 @@ fn load(recipe: &Path) -> Result<Recipe> {
 /// `atelier run`.
 pub fn run(recipe: &Path, workers: Option<usize>, quiet: bool, json: bool) -> Result<ExitCode> {
     let recipe = load(recipe)?;
-    let workers =
-        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let options = RunOptions {
-        workers,
+        workers: self::workers(workers),
         progress: !quiet && !json && std::io::stderr().is_terminal(),
     };
     let outcome = atelier_runner::run(&recipe, &options);
@@ -135,6 +133,11 @@ fn human_bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// The worker count: as asked, else one per CPU.
+pub fn workers(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// `atelier check`.

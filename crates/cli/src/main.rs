@@ -1,6 +1,7 @@
 //! The `atelier` command line. It only parses arguments and calls the library crates.
 
 mod commands;
+mod oneshot;
 mod registry;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,25 @@ enum Command {
         #[arg(long)]
         example: bool,
     },
+    /// Extract the main text of HTML pages, WARC records or mail into one JSONL file.
+    ///
+    /// Inputs are files or folders in any format `atelier run` reads; HTML becomes its
+    /// main text, other text passes as is. The output is compressed when its name ends in
+    /// .gz or .zst.
+    Extract {
+        /// Files or folders to read.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The JSONL file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(short, long)]
+        workers: Option<usize>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Write a commented starter recipe and its folder layout.
     Init {
         /// The project folder to create or fill.
@@ -69,6 +89,21 @@ fn main() -> ExitCode {
         Command::Check { recipe } => commands::check(&recipe),
         Command::Steps { example } => commands::steps(example),
         Command::Init { dir } => commands::init(&dir),
+        Command::Extract {
+            inputs,
+            output,
+            workers,
+            quiet,
+        } => {
+            let step = Box::new(atelier_extract::ExtractConfig::default());
+            oneshot::run(
+                &inputs,
+                vec![step],
+                &output,
+                commands::workers(workers),
+                quiet,
+            )
+        }
     };
     match result {
         Ok(code) => code,

@@ -412,3 +412,51 @@ fn too_much_quarantine_fails_the_run_with_a_clear_message() {
         "good records are still written"
     );
 }
+
+#[test]
+fn extract_one_shot_writes_one_jsonl_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages");
+    std::fs::create_dir(&pages).unwrap();
+    let article = "<html><head><title>Tides</title></head><body><nav><a href='/'>Home</a></nav>\
+                   <article><h1>Tides</h1><p>The tide rises twice a day along this coast, and the \
+                   harbour empties at low water so that boats rest on the mud.</p><p>Fishermen \
+                   plan their trips around it, leaving at dawn when the water is high.</p></article>\
+                   <footer>Copyright 2024</footer></body></html>";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(article.as_bytes()).unwrap();
+    std::fs::write(pages.join("0001.html.gz"), gz.finish().unwrap()).unwrap();
+    std::fs::write(
+        pages.join("b.warc"),
+        warc_record("7", "https://t.example/", article),
+    )
+    .unwrap();
+    let output = dir.path().join("out.jsonl");
+    let out = atelier(&[
+        "extract",
+        pages.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs: Vec<Value> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["id"], "0001", "file ids drop every extension");
+    assert_eq!(docs[1]["id"], "urn:uuid:7");
+    assert_eq!(docs[1]["metadata"]["url"], "https://t.example/");
+    for doc in &docs {
+        let text = doc["text"].as_str().unwrap();
+        assert!(text.contains("The tide rises twice a day"), "{text}");
+        assert!(
+            !text.contains("Copyright 2024") && !text.contains("Home"),
+            "boilerplate kept: {text}"
+        );
+        assert_eq!(doc["metadata"]["title"], "Tides");
+    }
+    assert!(stderr(&out).contains("2 documents written"));
+}

@@ -306,7 +306,7 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (Vec<Line>, Op
             let root: Option<NodeId> =
                 readability.doc.select_single("#readability-page-1").nodes().first().map(|n| n.id);
             let lines = root.map(|id| render(&readability.doc.tree, id, options)).unwrap_or_default();
-            (lines, non_empty(article.title))
+            (boilerplate::trim_edges(lines), non_empty(article.title))
         }
         Err(_) => {
             let metadata = readability.get_article_metadata(readability.parse_json_ld());
