@@ -4,9 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The tests need only the Rust toolchain today. Later suites (browser, Slurm) add their
-# installs here, so that this one command stays the whole set-up.
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from rustup.rs" >&2; exit 1; }
+
+# The Slurm executor's tests run against a real single-node Slurm. Starting one needs
+# root (as on CI); elsewhere those tests say they are skipped.
+if [ "$(id -u)" = 0 ]; then
+  bash scripts/slurm-local.sh
+  export ATELIER_REQUIRE_SLURM=1
+else
+  echo "note: not root, so no local Slurm: the Slurm executor's tests are skipped" >&2
+fi
 
 if [ ! -d ../shared/data ]; then
   echo "note: ../shared/data is absent; tests that read it are skipped" >&2

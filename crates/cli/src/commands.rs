@@ -1,8 +1,11 @@
 //! What each subcommand does, on top of the library crates.
 
 use anyhow::{Context, Result, bail};
+use atelier_core::recipe::ExecutorKind;
 use atelier_core::{Recipe, TaskStats};
-use atelier_runner::{RunError, RunOptions, RunSummary};
+use atelier_runner::{
+    Job, Mode, RunError, RunOptions, RunSummary, SlurmOptions, SlurmOutcome, run_slurm,
+};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -19,30 +22,130 @@ fn load(recipe: &Path) -> Result<Recipe> {
     })
 }
 
+/// How `atelier run` was asked to run.
+pub struct RunHow {
+    /// Worker threads (local executor).
+    pub workers: Option<usize>,
+    /// No progress output.
+    pub quiet: bool,
+    /// The summary as JSON.
+    pub json: bool,
+    /// Slurm: submit and return.
+    pub detach: bool,
+    /// Slurm: print the scripts only.
+    pub dry_run: bool,
+}
+
 /// `atelier run`.
-pub fn run(recipe: &Path, workers: Option<usize>, quiet: bool, json: bool) -> Result<ExitCode> {
+pub fn run(recipe: &Path, how: &RunHow) -> Result<ExitCode> {
     let recipe = load(recipe)?;
-    let options = RunOptions {
-        workers: self::workers(workers),
-        progress: !quiet && !json && std::io::stderr().is_terminal(),
+    let progress = !how.quiet && !how.json && std::io::stderr().is_terminal();
+    let outcome = match recipe.executor.kind {
+        ExecutorKind::Local => {
+            if how.detach || how.dry_run {
+                bail!("--detach and --dry-run need `kind = \"slurm\"` in the recipe's [executor]");
+            }
+            atelier_runner::run(
+                &recipe,
+                &RunOptions {
+                    workers: workers(how.workers),
+                    progress,
+                },
+            )
+        }
+        ExecutorKind::Slurm => {
+            let job = Job::new(&recipe, Mode::Plan)?;
+            let options = SlurmOptions {
+                program: std::env::current_exe().context("locating the atelier program")?,
+                detach: how.detach,
+                dry_run: how.dry_run,
+                progress: !how.quiet && !how.json,
+            };
+            match run_slurm(&job, &options) {
+                Ok(SlurmOutcome::Done(summary)) => Ok(summary),
+                Ok(SlurmOutcome::Detached { jobs }) => {
+                    println!(
+                        "submitted job arrays {}; follow with `atelier status {}`",
+                        jobs.join(", "),
+                        recipe.path.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Ok(SlurmOutcome::DryRun(scripts)) => {
+                    for script in scripts {
+                        println!("{script}");
+                    }
+                    return Ok(ExitCode::SUCCESS);
+                }
+                Err(e) => Err(e),
+            }
+        }
     };
-    let outcome = atelier_runner::run(&recipe, &options);
     let summary = match outcome {
         Ok(summary) => summary,
-        Err(RunError::TooMuchQuarantined { .. }) => {
-            let e = outcome.unwrap_err();
+        Err(e @ RunError::TooMuchQuarantined { .. }) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
         Err(e) => return Err(e.into()),
     };
     let mut out = std::io::stdout().lock();
-    if json {
+    if how.json {
         serde_json::to_writer_pretty(&mut out, &summary)?;
         writeln!(out)?;
     } else {
         print_summary(&mut out, &summary)?;
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier status`.
+pub fn status(recipe: &Path) -> Result<ExitCode> {
+    let recipe = load(recipe)?;
+    let job = Job::new(&recipe, Mode::Task)?;
+    let stages = atelier_runner::slurm::status(&job)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<28} {:>6} {:>6} {:>8} {:>8} {:>7}",
+        "stage", "tasks", "done", "running", "pending", "failed"
+    )?;
+    for s in &stages {
+        writeln!(
+            out,
+            "{:<28} {:>6} {:>6} {:>8} {:>8} {:>7}",
+            s.name,
+            s.tasks,
+            s.done,
+            s.running,
+            s.pending,
+            s.failed.len()
+        )?;
+        for (rank, log) in &s.failed {
+            writeln!(out, "    task {rank} failed; log: {}", log.display())?;
+        }
+    }
+    let complete = stages.iter().all(|s| s.done == s.tasks);
+    writeln!(
+        out,
+        "{}",
+        if complete { "complete" } else { "not complete" }
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier task`.
+pub fn task(recipe: &Path, stage: &str, rank: usize) -> Result<ExitCode> {
+    let recipe = load(recipe)?;
+    let job = Job::new(&recipe, Mode::Task)?;
+    let Some(index) = job.stage_named(stage) else {
+        let names: Vec<&str> = job.stages().iter().map(|s| s.name.as_str()).collect();
+        bail!(
+            "no stage `{stage}` in this run; its stages are {}",
+            names.join(", ")
+        );
+    };
+    job.run_task(index, rank, &|_| {})?;
     Ok(ExitCode::SUCCESS)
 }
 

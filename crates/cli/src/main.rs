@@ -37,6 +37,32 @@ enum Command {
         /// Print the run summary as JSON on stdout.
         #[arg(long)]
         json: bool,
+        /// Slurm executor: submit the job arrays and return; `atelier status` and a
+        /// later `atelier run` follow them.
+        #[arg(long)]
+        detach: bool,
+        /// Slurm executor: print the sbatch scripts instead of submitting them.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show where a run stands: per stage, tasks done, pending, running and failed (with
+    /// their logs).
+    Status {
+        /// The recipe file.
+        #[arg(default_value = "atelier.toml")]
+        recipe: PathBuf,
+    },
+    /// Run one task of a planned run: the entry point of every job-array element
+    /// (Slurm, Kubernetes indexed jobs, ...).
+    Task {
+        /// The recipe file.
+        recipe: PathBuf,
+        /// The stage (`map0`, ...: `atelier status` lists them).
+        #[arg(long)]
+        stage: String,
+        /// The task's rank within the stage (for example `$SLURM_ARRAY_TASK_ID`).
+        #[arg(long)]
+        rank: usize,
     },
     /// Validate a recipe without running it; every problem is reported with its line.
     Check {
@@ -85,7 +111,24 @@ fn main() -> ExitCode {
             workers,
             quiet,
             json,
-        } => commands::run(&recipe, workers, quiet, json),
+            detach,
+            dry_run,
+        } => {
+            let how = commands::RunHow {
+                workers,
+                quiet,
+                json,
+                detach,
+                dry_run,
+            };
+            commands::run(&recipe, &how)
+        }
+        Command::Status { recipe } => commands::status(&recipe),
+        Command::Task {
+            recipe,
+            stage,
+            rank,
+        } => commands::task(&recipe, &stage, rank),
         Command::Check { recipe } => commands::check(&recipe),
         Command::Steps { example } => commands::steps(example),
         Command::Init { dir } => commands::init(&dir),

@@ -3,7 +3,9 @@
 
 use anyhow::{Context, Result};
 use atelier_core::format::Compression;
-use atelier_core::recipe::{DatasetSettings, OutputSettings, RecipeStep, SourceSettings};
+use atelier_core::recipe::{
+    DatasetSettings, ExecutorSettings, OutputSettings, RecipeStep, SourceSettings,
+};
 use atelier_core::{ConfiguredStep, Recipe};
 use atelier_runner::RunOptions;
 use std::io::Write;
@@ -42,6 +44,7 @@ pub fn run(
             path: work.clone(),
             compression: Compression::detect(output),
         },
+        executor: ExecutorSettings::default(),
     };
     let options = RunOptions {
         workers,

@@ -1,75 +1,13 @@
 //! End-to-end tests of the `atelier` binary: recipes, the bundled example, bad input and
 //! resuming after SIGKILL.
 
-use flate2::read::MultiGzDecoder;
+mod common;
+
+use common::*;
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn atelier(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .output()
-        .expect("atelier runs")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-/// All documents of a run's shards, in shard order.
-fn documents(summary: &Value) -> Vec<Value> {
-    let mut docs = Vec::new();
-    for shard in summary["shards"].as_array().unwrap() {
-        let mut text = String::new();
-        MultiGzDecoder::new(std::fs::File::open(shard.as_str().unwrap()).unwrap())
-            .read_to_string(&mut text)
-            .unwrap();
-        docs.extend(
-            text.lines()
-                .map(|l| serde_json::from_str::<Value>(l).unwrap()),
-        );
-    }
-    docs
-}
-
-/// The bundled example's recipe, rewritten to read the bundled data and write under `dir`.
-fn example_recipe(dir: &Path, extra: &str) -> PathBuf {
-    let data = repo().join("examples/spam/data");
-    let recipe = dir.join("atelier.toml");
-    let text = std::fs::read_to_string(repo().join("examples/spam/atelier.toml"))
-        .unwrap()
-        .replace(
-            "path = \"data\"",
-            &format!("path = {:?}", data.to_str().unwrap()),
-        );
-    std::fs::write(&recipe, format!("{text}\n{extra}")).unwrap();
-    recipe
-}
-
-fn run_json(recipe: &Path, workers: &str) -> Value {
-    let out = atelier(&[
-        "run",
-        recipe.to_str().unwrap(),
-        "--json",
-        "--workers",
-        workers,
-    ]);
-    assert!(out.status.success(), "run failed: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("--json prints the summary")
-}
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn bundled_example_becomes_a_clean_dataset() {
@@ -194,7 +132,18 @@ fn every_registered_step_parses_in_the_example_recipe() {
     std::fs::write(&recipe, format!("[[source]]\npath = \"data\"\n\n{steps}")).unwrap();
     let out = atelier(&["check", recipe.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{steps}", stderr(&out));
-    for name in ["extract", "length"] {
+    for name in [
+        "extract",
+        "length",
+        "dedup",
+        "language",
+        "url",
+        "gopher_repetition",
+        "gopher_quality",
+        "c4_quality",
+        "fineweb_quality",
+        "pii",
+    ] {
         assert!(
             steps.contains(&format!("type = \"{name}\"")),
             "{name} missing from the example"
@@ -246,20 +195,6 @@ fn killed_run_resumes_to_identical_output() {
 
     let resumed = run_json(&recipe, "2");
     assert!(resumed["tasks_resumed"].as_u64().unwrap() < 4);
-    let shards = |s: &Value| -> Vec<(String, Vec<u8>)> {
-        s["shards"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| {
-                let p = Path::new(p.as_str().unwrap());
-                (
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(p).unwrap(),
-                )
-            })
-            .collect()
-    };
     assert_eq!(
         shards(&resumed),
         shards(&reference),

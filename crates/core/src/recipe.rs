@@ -78,6 +78,61 @@ impl Default for OutputSettings {
     }
 }
 
+/// Where tasks run. Executor settings never change what a run produces, so changing
+/// them does not restart a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutorSettings {
+    /// `local` (threads of this process) or `slurm` (one job array per stage).
+    pub kind: ExecutorKind,
+    /// Slurm partition (`--partition`); the cluster's default when unset.
+    pub partition: Option<String>,
+    /// Time limit per task (`--time`, for example `01:00:00`).
+    pub time: Option<String>,
+    /// CPUs per task (`--cpus-per-task`).
+    pub cpus_per_task: u32,
+    /// Memory per task (`--mem`, for example `4G`).
+    pub mem: Option<String>,
+    /// Account to charge (`--account`).
+    pub account: Option<String>,
+    /// Quality of service (`--qos`).
+    pub qos: Option<String>,
+    /// More sbatch options, one per entry (for example `--constraint=avx2`).
+    pub sbatch_options: Vec<String>,
+    /// How many times a failing task is tried before the run reports it.
+    pub attempts: u32,
+    /// Seconds between two looks at the queue while following a run.
+    pub poll_seconds: f64,
+}
+
+/// The kinds of executor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// Worker threads of the `atelier` process.
+    #[default]
+    Local,
+    /// Slurm job arrays, one per stage, chained with `afterok`.
+    Slurm,
+}
+
+impl Default for ExecutorSettings {
+    fn default() -> Self {
+        ExecutorSettings {
+            kind: ExecutorKind::Local,
+            partition: None,
+            time: None,
+            cpus_per_task: 1,
+            mem: None,
+            account: None,
+            qos: None,
+            sbatch_options: Vec::new(),
+            attempts: 2,
+            poll_seconds: 2.0,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecipeFile {
@@ -87,6 +142,8 @@ struct RecipeFile {
     source: Vec<SourceSettings>,
     #[serde(default)]
     output: OutputSettings,
+    #[serde(default)]
+    executor: ExecutorSettings,
 }
 
 /// A step as the recipe configured it.
@@ -111,6 +168,8 @@ pub struct Recipe {
     pub steps: Vec<RecipeStep>,
     /// The output section, with its path resolved.
     pub output: OutputSettings,
+    /// Where tasks run.
+    pub executor: ExecutorSettings,
 }
 
 /// One problem in a recipe, located.
@@ -186,8 +245,7 @@ impl Recipe {
         let steps = match step_value {
             None => Vec::new(),
             Some(value) => {
-                let recipe_dir = path.parent().unwrap_or(Path::new("."));
-                parse_steps(value, registry, recipe_dir, &locate, &mut errors)
+                parse_steps(value, registry, &recipe_dir(path), &locate, &mut errors)
             }
         };
         if let Some(file) = &file {
@@ -195,7 +253,9 @@ impl Recipe {
         }
         match file {
             Some(file) if errors.is_empty() => {
-                let base = path.parent().unwrap_or(Path::new("."));
+                // Absolute, so that every process of a run (a Slurm task started in
+                // another folder, say) resolves the same paths.
+                let base = recipe_dir(path);
                 let sources = file
                     .source
                     .into_iter()
@@ -214,6 +274,7 @@ impl Recipe {
                     sources,
                     steps,
                     output,
+                    executor: file.executor,
                 })
             }
             _ => Err(RecipeErrors(errors)),
@@ -230,6 +291,15 @@ impl Recipe {
     }
 }
 
+/// The recipe's folder, absolute.
+fn recipe_dir(path: &Path) -> PathBuf {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
 fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<RecipeError>) {
     let d = &file.dataset;
     let mut problem = |key: &str, message: String| errors.push(locate.general(Some(key), message));
@@ -241,6 +311,12 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
     }
     if d.tasks == Some(0) {
         problem("dataset.tasks", "must be at least 1".into());
+    }
+    if file.executor.attempts == 0 {
+        problem("executor.attempts", "must be at least 1".into());
+    }
+    if file.executor.poll_seconds <= 0.0 {
+        problem("executor.poll_seconds", "must be positive".into());
     }
     if d.task_bytes == 0 {
         problem("dataset.task_bytes", "must be at least 1".into());
@@ -440,8 +516,9 @@ mod tests {
     fn paths_resolve_against_the_recipe_folder() {
         let r =
             parse("[[source]]\npath = \"data\"\n[[step]]\ntype = \"trim\"\nkeep = 3\n").unwrap();
-        assert_eq!(r.sources[0].path, Path::new("dir/data"));
-        assert_eq!(r.output.path, Path::new("dir/out/dataset"));
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(r.sources[0].path, here.join("dir/data"));
+        assert_eq!(r.output.path, here.join("dir/out/dataset"));
         assert_eq!(r.steps[0].config.settings()["keep"], 3);
         assert_eq!(r.steps[0].line, 4);
     }

@@ -1,9 +1,24 @@
-//! Prints the main and fallback texts of one page (debugging aid).
+//! Prints both candidate texts of one page, each line as `link density|heading|text`
+//! (a debugging aid for tuning the extractor):
+//!
+//! ```text
+//! cargo run --release -p atelier-extract --example debug_page -- page.html
+//! ```
+
 use std::io::Read;
+
 fn main() {
-    let path = std::env::args().nth(1).expect("path");
-    let mut s = String::new();
-    std::fs::File::open(&path).unwrap().read_to_string(&mut s).unwrap();
-    let (main, full) = atelier_extract::debug_passes(&s, &Default::default());
-    println!("===== MAIN\n{}\n===== FULL\n{}", main.join("\n"), full.join("\n"));
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: debug_page PAGE.html");
+    let mut html = String::new();
+    std::fs::File::open(&path)
+        .and_then(|mut f| f.read_to_string(&mut html))
+        .expect("read the page");
+    let (main, full) = atelier_extract::debug_passes(&html, &Default::default());
+    println!(
+        "===== MAIN\n{}\n===== FALLBACK\n{}",
+        main.join("\n"),
+        full.join("\n")
+    );
 }

@@ -1,7 +1,9 @@
 //! Benchmark driver for `bench/extract/run.py`: extracts every page named on standard
 //! input (one path a line, `.html` or `.html.gz`) and writes one JSON line per page:
-//! `{"path", "text", "extractor", "ms"}`, where `ms` is the median of `--repeat` timed
-//! runs of the extraction alone (decompression and output excluded).
+//! `{"path", "text", "extractor", "ms", "cpu_ms"}`, where `ms` is the median wall time of
+//! `--repeat` timed runs of the extraction alone (decompression and output excluded) and
+//! `cpu_ms` the median CPU time of this thread over the same runs (steadier when other
+//! work shares the machine).
 //!
 //! ```text
 //! ls pages/*.html.gz | cargo run --release -p atelier-extract --example extract_bench \
@@ -24,7 +26,10 @@ fn main() {
         match arg.as_str() {
             "--mode" => mode = args.next().expect("--mode needs a value"),
             "--repeat" => {
-                repeat = args.next().and_then(|n| n.parse().ok()).expect("--repeat needs a number")
+                repeat = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--repeat needs a number")
             }
             other => panic!("unknown argument {other}"),
         }
@@ -36,9 +41,11 @@ fn main() {
         let path = path.expect("read a path");
         let html = read_page(&path);
         let mut times = Vec::with_capacity(repeat);
+        let mut cpu_times = Vec::with_capacity(repeat);
         let mut result = (String::new(), String::new());
         for _ in 0..repeat.max(1) {
             let start = Instant::now();
+            let cpu_start = thread_cpu_ms();
             result = match mode.as_str() {
                 "ours" => match extract_html(&html, None, &config) {
                     Ok(e) => (e.text, e.extractor.as_str().to_owned()),
@@ -47,28 +54,50 @@ fn main() {
                 "smoothie" => smoothie(&html),
                 "passes" => {
                     let (main, full) = atelier_extract::debug_passes(&html, &config);
-                    (serde_json::json!({"main": main, "full": full}).to_string(), "passes".into())
+                    (
+                        serde_json::json!({"main": main, "full": full}).to_string(),
+                        "passes".into(),
+                    )
                 }
                 other => panic!("unknown mode {other}"),
             };
             times.push(start.elapsed().as_secs_f64() * 1000.0);
+            cpu_times.push(thread_cpu_ms() - cpu_start);
         }
         times.sort_by(f64::total_cmp);
+        cpu_times.sort_by(f64::total_cmp);
         let line = serde_json::json!({
             "path": path,
             "text": result.0,
             "extractor": result.1,
             "ms": times[times.len() / 2],
+            "cpu_ms": cpu_times[cpu_times.len() / 2],
         });
         writeln!(out, "{line}").expect("write");
     }
+}
+
+/// CPU time used by this thread so far, in milliseconds.
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
 }
 
 fn read_page(path: &str) -> String {
     let bytes = std::fs::read(path).expect("read page");
     let bytes = if path.ends_with(".gz") {
         let mut plain = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut plain).expect("gunzip");
+        flate2::read::GzDecoder::new(&bytes[..])
+            .read_to_end(&mut plain)
+            .expect("gunzip");
         plain
     } else {
         bytes
@@ -81,7 +110,8 @@ fn smoothie(html: &str) -> (String, String) {
         text_mode: dom_smoothie::TextMode::Formatted,
         ..Default::default()
     };
-    let parsed = dom_smoothie::Readability::new(html, None, Some(config)).and_then(|mut r| r.parse());
+    let parsed =
+        dom_smoothie::Readability::new(html, None, Some(config)).and_then(|mut r| r.parse());
     match parsed {
         Ok(article) => (article.text_content.to_string(), "main".into()),
         Err(e) => (String::new(), format!("error: {e}")),

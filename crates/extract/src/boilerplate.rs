@@ -17,7 +17,11 @@ const SHORT_WORDS: usize = 12;
 pub(crate) fn trim_edges(mut lines: Vec<Line>) -> Vec<Line> {
     let head = lines.iter().take_while(|l| is_head_furniture(l)).count();
     lines.drain(..head);
-    let tail = lines.iter().rev().take_while(|l| is_tail_furniture(l)).count();
+    let tail = lines
+        .iter()
+        .rev()
+        .take_while(|l| is_tail_furniture(l))
+        .count();
     lines.truncate(lines.len() - tail);
     lines
 }
@@ -119,14 +123,17 @@ fn mentions_follow_up(text: &str) -> bool {
 }
 
 /// Month name prefixes, English.
-const MONTHS: &[&str] =
-    &["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+const MONTHS: &[&str] = &[
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
 
 /// Looks like a dateline: a year (19xx, 20xx), a clock time, a numeric date, "ago", or a
 /// month name next to a day number.
 fn looks_like_date(text: &str) -> bool {
-    let tokens: Vec<&str> =
-        text.split(|c: char| !c.is_alphanumeric()).filter(|t| !t.is_empty()).collect();
+    let tokens: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+        .collect();
     let is_day = |t: &str| t.len() <= 2 && t.bytes().all(|b| b.is_ascii_digit());
     let is_month = |t: &str| {
         t.len() >= 3
@@ -142,8 +149,7 @@ fn looks_like_date(text: &str) -> bool {
             return true;
         }
         if is_month(token)
-            && (tokens.get(i + 1).is_some_and(|t| is_day(t))
-                || (i > 0 && is_day(tokens[i - 1])))
+            && (tokens.get(i + 1).is_some_and(|t| is_day(t)) || (i > 0 && is_day(tokens[i - 1])))
         {
             return true;
         }
@@ -164,7 +170,12 @@ mod tests {
     use super::*;
 
     fn line(text: &str, link_bytes: usize) -> Line {
-        Line { text: text.into(), link_bytes, marker_bytes: 0, heading: false }
+        Line {
+            text: text.into(),
+            link_bytes,
+            marker_bytes: 0,
+            heading: false,
+        }
     }
 
     #[test]
@@ -172,7 +183,9 @@ mod tests {
         assert!(is_legal("© 2024 Example Inc."));
         assert!(is_legal("Copyright 2019 Jpost Inc. All rights reserved"));
         assert!(is_legal("We use cookies to improve your experience."));
-        assert!(!is_legal(&"The court ruled on the copyright case, a long story. ".repeat(6)));
+        assert!(!is_legal(
+            &"The court ruled on the copyright case, a long story. ".repeat(6)
+        ));
         assert!(!is_legal("An ordinary sentence about rights."));
     }
 

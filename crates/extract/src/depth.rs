@@ -9,7 +9,8 @@
 //! ordinary pages) come back borrowed and unchanged.
 //!
 //! The model is approximate by design: elements whose end tag is optional (`p`, `li`,
-//! `td`, ...) and void elements are not counted, raw-text elements (`script`, `style`,
+//! `td`, ...) and void elements are not counted (but their tags are left out too below
+//! the limit, so nothing nests deeper there), raw-text elements (`script`, `style`,
 //! `textarea`, ...) are skipped whole, and an end tag closes the nearest open element of
 //! its name among the topmost [`END_TAG_SEARCH`] entries, as the parser's generic end-tag
 //! rule does.
@@ -61,11 +62,15 @@ pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
                 i = end;
                 let name = &bytes[range];
                 if is_uncounted(name) {
+                    if stack.len() >= max_depth {
+                        drop_range(&mut out, start, end);
+                    }
                     continue;
                 }
                 let lowest = stack.len().saturating_sub(END_TAG_SEARCH);
-                let matching =
-                    (lowest..stack.len()).rev().find(|&p| bytes[stack[p].name.clone()].eq_ignore_ascii_case(name));
+                let matching = (lowest..stack.len())
+                    .rev()
+                    .find(|&p| bytes[stack[p].name.clone()].eq_ignore_ascii_case(name));
                 if let Some(pos) = matching {
                     if !stack[pos].kept {
                         drop_range(&mut out, start, end);
@@ -91,6 +96,10 @@ pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
                 }
                 let self_closing = end >= 2 && bytes[end - 2] == b'/';
                 if is_uncounted(name) || (in_foreign > 0 && self_closing) {
+                    // Not counted, but below the limit nothing nests any deeper.
+                    if stack.len() >= max_depth {
+                        drop_range(&mut out, start, end);
+                    }
                     continue;
                 }
                 let kept = stack.len() < max_depth;
@@ -121,7 +130,12 @@ pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
 /// skipping quoted attribute values). Returns where the name lies and that end.
 fn scan_tag(bytes: &[u8], at: usize) -> (std::ops::Range<usize>, usize) {
     let mut i = at;
-    while i < bytes.len() && !matches!(bytes[i], b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>') {
+    while i < bytes.len()
+        && !matches!(
+            bytes[i],
+            b'\t' | b'\n' | b'\x0c' | b'\r' | b' ' | b'/' | b'>'
+        )
+    {
         i += 1;
     }
     let name = at..i;
@@ -157,7 +171,9 @@ fn scan_tag(bytes: &[u8], at: usize) -> (std::ops::Range<usize>, usize) {
 /// (the parser closes them implicitly, so counting them would drift).
 fn is_uncounted(name: &[u8]) -> bool {
     let mut buf = [0u8; 10];
-    let Some(name) = lowercase(name, &mut buf) else { return false };
+    let Some(name) = lowercase(name, &mut buf) else {
+        return false;
+    };
     matches!(
         name,
         b"area"
@@ -237,7 +253,9 @@ fn find_ignore_case(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     let mut i = from;
     while let Some(p) = memchr::memchr(b'<', bytes.get(i..)?) {
         let at = i + p;
-        if bytes.len() >= at + needle.len() && bytes[at..at + needle.len()].eq_ignore_ascii_case(needle) {
+        if bytes.len() >= at + needle.len()
+            && bytes[at..at + needle.len()].eq_ignore_ascii_case(needle)
+        {
             return Some(at);
         }
         i = at + 1;
@@ -251,7 +269,8 @@ mod tests {
 
     #[test]
     fn shallow_pages_are_borrowed_unchanged() {
-        let html = "<html><body><div><p>a<p>b<ul><li>c<li>d</ul></div><br><img src=x></body></html>";
+        let html =
+            "<html><body><div><p>a<p>b<ul><li>c<li>d</ul></div><br><img src=x></body></html>";
         assert!(matches!(limit_nesting(html, 3), Cow::Borrowed(_)));
     }
 
@@ -259,7 +278,16 @@ mod tests {
     fn deep_nesting_is_flattened_keeping_text() {
         let html = format!("{}text{}", "<div>".repeat(10), "</div>".repeat(10));
         let out = limit_nesting(&html, 4);
-        assert_eq!(out, format!("{}text{}", "<div>".repeat(4), "</div>".repeat(4)));
+        assert_eq!(
+            out,
+            format!("{}text{}", "<div>".repeat(4), "</div>".repeat(4))
+        );
+    }
+
+    #[test]
+    fn uncounted_tags_below_the_limit_are_left_out_too() {
+        let html = format!("{}x", "<ul><li>".repeat(5));
+        assert_eq!(limit_nesting(&html, 2), "<ul><li><ul>x");
     }
 
     #[test]
@@ -277,7 +305,9 @@ mod tests {
 
     #[test]
     fn odd_input_does_not_panic() {
-        for html in ["<", "</", "<a", "<a b='", "<!--", "<!", "<?", "<script>", "<é<ü>", "</é>"] {
+        for html in [
+            "<", "</", "<a", "<a b='", "<!--", "<!", "<?", "<script>", "<é<ü>", "</é>",
+        ] {
             let _ = limit_nesting(html, 1);
         }
     }

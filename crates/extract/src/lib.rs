@@ -3,20 +3,33 @@
 //! A document whose `metadata.content_type` contains `html` is parsed once, and:
 //!
 //! 1. its metadata is read from the markup: `title`, `canonical_url`
-//!    (`<link rel=canonical>`), `date` (published date from meta tags, JSON-LD or `time`
-//!    elements) and `html_lang` (the declared language);
-//! 2. the **main** pass finds the main content with [`dom_smoothie`] (a port of
+//!    (`<link rel=canonical>`), `date` (published date from meta tags, JSON-LD,
+//!    `itemprop="datePublished"` or `time` elements) and `html_lang` (the declared
+//!    language);
+//! 2. the page is prepared: content that ships hidden until scripts run (a hidden page
+//!    wrapper, React's streamed `<div hidden id="S:0">` chunks) is made visible, and
+//!    `aria-hidden` (which hides from screen readers, not from the eye) is dropped;
+//! 3. the **main** pass finds the main content with [`dom_smoothie`] (a port of
 //!    Readability.js) and renders it as text, one line per paragraph, heading, list item
-//!    or table row; lines that are page furniture (share prompts, "related articles",
-//!    cookie notices, ...) at the edges of the text are trimmed;
-//! 3. the **fallback** pass renders the whole visible text of the page without scripts,
-//!    styles, navigation, headers, footers, sidebars and cookie banners. It is used when
-//!    the main pass finds nothing, or finds only a sliver of a page that has much more
-//!    text (listings, forums, product pages where Readability picks one box).
+//!    or table row, leaving out captions and elements named as sharing, related links,
+//!    bylines, breadcrumbs, ads or sign-ups; furniture lines at the edges of the text
+//!    (breadcrumbs, datelines, "By ...", share prompts, "related" links, copyright) are
+//!    trimmed;
+//! 4. the **fallback** pass renders the whole visible text of the page without scripts,
+//!    styles, navigation, page headers and footers, sidebars, dialogs, comment sections
+//!    and cookie banners, blocks as lines.
+//!
+//! The fallback is used when the main pass finds nothing, or holds less than 35% of
+//! the page's prose (lines of eight words or more, outside links, legal notices and
+//! teaser lists): Readability then picked one box of a page made of many (a forum
+//! thread, a listing, a product or service page). See `bench/extract/RESULTS.md` for
+//! what this scores against trafilatura and resiliparse.
 //!
 //! `doc.text` becomes the chosen text, `content_type` becomes `text/plain`, and
 //! `extractor` says which pass produced it (`main` or `fallback`). Documents of any other
-//! content type pass unchanged.
+//! content type pass unchanged. [`extract_document`] runs the step on one document (the
+//! `atelier extract` command uses it through [`ExtractConfig`]), and [`extract_html`]
+//! works on a bare HTML string.
 //!
 //! Nothing here panics on any input: pages over `max_html_bytes` are refused before
 //! parsing, elements nested deeper than browsers allow are flattened before parsing (a
@@ -149,7 +162,8 @@ pub struct Extraction {
 
 /// Whether the step treats this document as HTML: its `content_type` contains `html`.
 pub fn is_html(doc: &Document) -> bool {
-    doc.meta_str("content_type").is_some_and(|t| t.to_ascii_lowercase().contains("html"))
+    doc.meta_str("content_type")
+        .is_some_and(|t| t.to_ascii_lowercase().contains("html"))
 }
 
 /// Runs the step on one document, as the recipe step and `atelier extract` do.
@@ -180,7 +194,10 @@ pub fn extract_document(doc: &mut Document, config: &ExtractConfig) -> Result<Ve
         }
     }
     metadata.insert("content_type".into(), Value::from("text/plain"));
-    metadata.insert("extractor".into(), Value::from(extraction.extractor.as_str()));
+    metadata.insert(
+        "extractor".into(),
+        Value::from(extraction.extractor.as_str()),
+    );
     doc.text = extraction.text;
     let chars = doc.text.trim().chars().take(config.min_text_chars).count();
     if chars < config.min_text_chars {
@@ -206,7 +223,10 @@ pub fn extract_html(
             config.max_html_bytes
         )));
     }
-    catch_unwind(AssertUnwindSafe(|| extract_unchecked(html, page_url, config))).map_err(|panic| {
+    catch_unwind(AssertUnwindSafe(|| {
+        extract_unchecked(html, page_url, config)
+    }))
+    .map_err(|panic| {
         let message = panic
             .downcast_ref::<&str>()
             .map(|s| (*s).to_owned())
@@ -234,6 +254,12 @@ fn prose_chars(lines: &[Line]) -> f64 {
         .filter(|l| !(l.text.starts_with("- ") && l.link_density() > 0.1))
         .map(|l| l.text.chars().count() as f64 * (1.0 - l.link_density()))
         .sum()
+}
+
+/// Whether the main pass found the page's content: something, and at least
+/// [`MAIN_SHARE`] of the prose of the whole visible text.
+fn main_is_enough(main: &[Line], full: &[Line]) -> bool {
+    !main.is_empty() && prose_chars(main) >= MAIN_SHARE * prose_chars(full)
 }
 
 /// The two candidate texts of a page, as lines.
@@ -265,16 +291,22 @@ fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Pas
         Vec::new()
     };
     let (main, title) = main_pass(dom, config);
-    Passes { main, full, title, page }
+    Passes {
+        main,
+        full,
+        title,
+        page,
+    }
 }
 
 fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Extraction {
     let passes = run_passes(html, page_url, config);
-    let use_main = !config.fallback
-        || (!passes.main.is_empty()
-            && prose_chars(&passes.main) >= MAIN_SHARE * prose_chars(&passes.full));
-    let (lines, extractor) =
-        if use_main { (passes.main, Extractor::Main) } else { (passes.full, Extractor::Fallback) };
+    let use_main = !config.fallback || main_is_enough(&passes.main, &passes.full);
+    let (lines, extractor) = if use_main {
+        (passes.main, Extractor::Main)
+    } else {
+        (passes.full, Extractor::Fallback)
+    };
     Extraction {
         text: render::join(&lines),
         extractor,
@@ -303,9 +335,15 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (Vec<Line>, Op
     };
     match readability.parse() {
         Ok(article) => {
-            let root: Option<NodeId> =
-                readability.doc.select_single("#readability-page-1").nodes().first().map(|n| n.id);
-            let lines = root.map(|id| render(&readability.doc.tree, id, options)).unwrap_or_default();
+            let root: Option<NodeId> = readability
+                .doc
+                .select_single("#readability-page-1")
+                .nodes()
+                .first()
+                .map(|n| n.id);
+            let lines = root
+                .map(|id| render(&readability.doc.tree, id, options))
+                .unwrap_or_default();
             (boilerplate::trim_edges(lines), non_empty(article.title))
         }
         Err(_) => {
@@ -332,4 +370,52 @@ pub fn debug_passes(html: &str, config: &ExtractConfig) -> (Vec<String>, Vec<Str
             .collect()
     };
     (show(&passes.main), show(&passes.full))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(text: &str, link_bytes: usize) -> Line {
+        Line {
+            text: text.into(),
+            link_bytes,
+            marker_bytes: 0,
+            heading: false,
+        }
+    }
+
+    const PROSE: &str = "A sentence of prose that is long enough to count as real text here.";
+
+    #[test]
+    fn prose_leaves_out_short_legal_and_linked_lines() {
+        let lines = [
+            line(PROSE, 0),
+            line("Home About Contact", 0),
+            line(
+                "© 2024 Example Inc. All rights reserved, every one of them, worldwide.",
+                0,
+            ),
+            line(
+                "- A teaser for another story that links away from this page",
+                40,
+            ),
+        ];
+        assert_eq!(prose_chars(&lines), PROSE.chars().count() as f64);
+        // Half-linked prose counts half.
+        let half = line(PROSE, PROSE.len() / 2);
+        assert!((prose_chars(&[half]) - PROSE.len() as f64 / 2.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn the_fallback_wins_when_main_holds_a_sliver_of_the_prose() {
+        let one = vec![line(PROSE, 0)];
+        let two = vec![line(PROSE, 0), line(PROSE, 0)];
+        let ten = vec![line(PROSE, 0); 10];
+        let menu = vec![line("Home", 4), line("News", 4), line(PROSE, 0)];
+        assert!(main_is_enough(&one, &menu), "the rest is menus");
+        assert!(main_is_enough(&one, &two), "half of the prose");
+        assert!(!main_is_enough(&one, &ten), "a tenth of the prose");
+        assert!(!main_is_enough(&[], &menu), "nothing found");
+    }
 }

@@ -50,7 +50,10 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
     let mut og_locale = None;
 
     let html = doc.html_root();
-    meta.lang = html.attr("lang").or_else(|| html.attr("xml:lang")).and_then(clean);
+    meta.lang = html
+        .attr("lang")
+        .or_else(|| html.attr("xml:lang"))
+        .and_then(clean);
 
     for node in doc.root().descendants_it() {
         let interesting = node.query(|n| match &n.data {
@@ -64,21 +67,29 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
             },
             _ => None,
         });
-        let Some(Some(name)) = interesting else { continue };
+        let Some(Some(name)) = interesting else {
+            continue;
+        };
         match name.as_ref() {
             "link" => {
                 let is_canonical = node.attr("rel").is_some_and(|rel| {
-                    rel.split_ascii_whitespace().any(|t| t.eq_ignore_ascii_case("canonical"))
+                    rel.split_ascii_whitespace()
+                        .any(|t| t.eq_ignore_ascii_case("canonical"))
                 });
                 if is_canonical && meta.canonical_url.is_none() {
-                    meta.canonical_url =
-                        node.attr("href").and_then(clean).map(|href| resolve(&href, page_url));
+                    meta.canonical_url = node
+                        .attr("href")
+                        .and_then(clean)
+                        .map(|href| resolve(&href, page_url));
                 }
             }
             "meta" => {
-                let Some(content) = node.attr("content").and_then(clean) else { continue };
+                let Some(content) = node.attr("content").and_then(clean) else {
+                    continue;
+                };
                 if let Some(equiv) = node.attr("http-equiv") {
-                    if equiv.eq_ignore_ascii_case("content-language") && content_language.is_none() {
+                    if equiv.eq_ignore_ascii_case("content-language") && content_language.is_none()
+                    {
                         content_language = Some(content.clone());
                     }
                 }
@@ -110,7 +121,10 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
             _ => {
                 // `itemprop="datePublished"` on any element, or a `time` element.
                 let itemprop = node.attr("itemprop").map(|p| p.trim().to_ascii_lowercase());
-                let value = node.attr("datetime").or_else(|| node.attr("content")).and_then(clean);
+                let value = node
+                    .attr("datetime")
+                    .or_else(|| node.attr("content"))
+                    .and_then(clean);
                 let rank = match (itemprop.as_deref(), name.as_ref()) {
                     (Some("datepublished"), _) => DATE_KEYS.len(),
                     (_, "time") if node.has_attr("pubdate") => DATE_KEYS.len() + 1,
@@ -141,7 +155,10 @@ fn clean(value: impl AsRef<str>) -> Option<String> {
 /// The first `datePublished` (or `dateCreated`) string in a JSON-LD block.
 fn json_ld_date(text: &str) -> Option<String> {
     let text = text.trim();
-    let text = text.strip_prefix("<![CDATA[").and_then(|t| t.strip_suffix("]]>")).unwrap_or(text);
+    let text = text
+        .strip_prefix("<![CDATA[")
+        .and_then(|t| t.strip_suffix("]]>"))
+        .unwrap_or(text);
     let value: Value = serde_json::from_str(text.trim()).ok()?;
     let mut created = None;
     let mut stack = vec![&value];
@@ -174,9 +191,11 @@ fn first_string(value: &Value) -> Option<String> {
 /// Resolves `href` against `base` for the common relative forms (`//host/x`, `/x`, `x`);
 /// anything already absolute, or without a usable base, is returned as is.
 fn resolve(href: &str, base: Option<&str>) -> String {
-    let has_scheme = href
-        .split_once(':')
-        .is_some_and(|(s, _)| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)));
+    let has_scheme = href.split_once(':').is_some_and(|(s, _)| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
     let Some(base) = base.filter(|_| !has_scheme) else {
         return href.to_owned();
     };
@@ -203,7 +222,10 @@ mod tests {
     use super::*;
 
     fn meta(html: &str) -> PageMeta {
-        read(&Document::from(html), Some("https://example.org/news/story.html?x=1"))
+        read(
+            &Document::from(html),
+            Some("https://example.org/news/story.html?x=1"),
+        )
     }
 
     #[test]

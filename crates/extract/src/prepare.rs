@@ -28,7 +28,9 @@ pub(crate) fn prepare(doc: &Document) {
     for node in body.descendants_it() {
         let verdict = node.query(|n| match &n.data {
             NodeData::Element(e) => {
-                let streamed = e.attr_ref(local_name!("id")).is_some_and(|id| id.starts_with("S:"))
+                let streamed = e
+                    .attr_ref(local_name!("id"))
+                    .is_some_and(|id| id.starts_with("S:"))
                     && e.has_attr("hidden");
                 let hidden = streamed || is_hidden(e);
                 let aria_hidden = e
@@ -38,7 +40,9 @@ pub(crate) fn prepare(doc: &Document) {
             }
             _ => None,
         });
-        let Some(Some((streamed, hidden, aria_hidden))) = verdict else { continue };
+        let Some(Some((streamed, hidden, aria_hidden))) = verdict else {
+            continue;
+        };
         if hidden {
             let len = text_len(tree, node.id, usize::MAX, false);
             if streamed || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64) {
@@ -74,7 +78,11 @@ mod tests {
             "<body><div style='visibility:hidden'><p>{text}</p><p hidden>tiny</p></div></body>"
         ));
         assert_eq!(doc.select("div[style]").length(), 0);
-        assert_eq!(doc.select("p[hidden]").length(), 1, "small hidden parts stay hidden");
+        assert_eq!(
+            doc.select("p[hidden]").length(),
+            1,
+            "small hidden parts stay hidden"
+        );
     }
 
     #[test]

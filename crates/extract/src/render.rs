@@ -78,7 +78,11 @@ impl Line {
     /// The share of the line's text (markers aside) inside links.
     pub(crate) fn link_density(&self) -> f64 {
         let text = self.text.len().saturating_sub(self.marker_bytes);
-        if text == 0 { 0.0 } else { self.link_bytes as f64 / text as f64 }
+        if text == 0 {
+            0.0
+        } else {
+            self.link_bytes as f64 / text as f64
+        }
     }
 }
 
@@ -107,6 +111,10 @@ struct LineWriter {
     space: bool,
     /// How many links are open around the text being written.
     links: usize,
+    /// Bytes of words (not markers) on the current line.
+    content_bytes: usize,
+    /// The current line holds preformatted text: its indentation is kept.
+    verbatim: bool,
 }
 
 impl LineWriter {
@@ -124,6 +132,7 @@ impl LineWriter {
                 self.current.push(' ');
             }
             self.current.push_str(word);
+            self.content_bytes += word.len();
             if self.links > 0 {
                 self.link_bytes += word.len();
             }
@@ -138,13 +147,20 @@ impl LineWriter {
     fn verbatim(&mut self, text: &str) {
         let mut lines = text.split('\n');
         if let Some(first) = lines.next() {
-            self.current.push_str(first.trim_end());
+            self.push_verbatim(first);
         }
         for line in lines {
             self.newline();
-            self.current.push_str(line.trim_end());
+            self.push_verbatim(line);
         }
         self.space = false;
+    }
+
+    fn push_verbatim(&mut self, line: &str) {
+        let line = line.trim_end();
+        self.current.push_str(line);
+        self.content_bytes += line.trim_start().len();
+        self.verbatim = true;
     }
 
     /// Adds a marker (list bullet, cell separator) that counts as part of the line.
@@ -157,11 +173,19 @@ impl LineWriter {
     /// Ends the current line if it has anything on it.
     fn newline(&mut self) {
         let text = std::mem::take(&mut self.current);
-        let trimmed = text.trim();
-        if !trimmed.is_empty() && !is_only_marker(trimmed) {
+        let trimmed = if self.verbatim {
+            text.trim_end()
+        } else {
+            text.trim()
+        };
+        if self.content_bytes > 0 {
             let marker_bytes = self.marker_bytes.min(trimmed.len());
             self.lines.push(Line {
-                text: if trimmed.len() == text.len() { text } else { trimmed.to_owned() },
+                text: if trimmed.len() == text.len() {
+                    text
+                } else {
+                    trimmed.to_owned()
+                },
                 link_bytes: self.link_bytes,
                 marker_bytes,
                 heading: self.heading,
@@ -169,6 +193,8 @@ impl LineWriter {
         }
         self.link_bytes = 0;
         self.marker_bytes = 0;
+        self.content_bytes = 0;
+        self.verbatim = false;
         self.heading = false;
         self.space = false;
     }
@@ -178,13 +204,6 @@ impl LineWriter {
         self.newline();
         self.lines
     }
-}
-
-/// A line that holds only list markers or cell separators carries no text.
-fn is_only_marker(line: &str) -> bool {
-    line.chars().all(|c| matches!(c, '-' | '|' | '.' | ' ' | '0'..='9'))
-        && line.chars().any(|c| matches!(c, '-' | '|'))
-        || line.trim().is_empty()
 }
 
 /// Renders the subtree under `root` (the root itself included) as lines.
@@ -260,7 +279,9 @@ impl Walk<'_> {
                     );
                 Some((kind, section, node.first_child))
             }
-            NodeData::Document | NodeData::Fragment => Some((Kind::Inline, false, node.first_child)),
+            NodeData::Document | NodeData::Fragment => {
+                Some((Kind::Inline, false, node.first_child))
+            }
             _ => None,
         });
         let Some(Some((kind, section, first_child))) = decided else {
@@ -284,7 +305,11 @@ impl Walk<'_> {
             Kind::Link => self.writer.links += 1,
             Kind::Item => {
                 self.writer.newline();
-                let list = self.stack.iter_mut().rev().find(|f| matches!(f.kind, Kind::List { .. }));
+                let list = self
+                    .stack
+                    .iter_mut()
+                    .rev()
+                    .find(|f| matches!(f.kind, Kind::List { .. }));
                 let marker = match list {
                     Some(list) => {
                         list.items += 1;
@@ -305,7 +330,12 @@ impl Walk<'_> {
             Kind::Inline => {}
         }
         self.sections += usize::from(section);
-        self.stack.push(Frame { kind, next: first_child, items: 0, section });
+        self.stack.push(Frame {
+            kind,
+            next: first_child,
+            items: 0,
+            section,
+        });
     }
 }
 
@@ -393,9 +423,10 @@ fn classify(
         local_name!("li") => Kind::Item,
         local_name!("tr") => Kind::Row,
         local_name!("td") | local_name!("th") => Kind::Cell,
-        local_name!("pre") | local_name!("listing") | local_name!("plaintext") | local_name!("xmp") => {
-            Kind::Pre
-        }
+        local_name!("pre")
+        | local_name!("listing")
+        | local_name!("plaintext")
+        | local_name!("xmp") => Kind::Pre,
         local_name!("table") => {
             if !options.include_tables && is_data_table(tree, id) {
                 Kind::Skip
@@ -638,10 +669,14 @@ mod tests {
 
     fn text(html: &str, options: RenderOptions) -> String {
         let doc = Document::from(html);
-        render(&doc.tree, doc.root().id, options)
+        join(&render(&doc.tree, doc.root().id, options))
     }
 
-    const ALL: RenderOptions = RenderOptions { include_tables: true, skip_chrome: false, skip_furniture: false };
+    const ALL: RenderOptions = RenderOptions {
+        include_tables: true,
+        skip_chrome: false,
+        skip_furniture: false,
+    };
 
     #[test]
     fn blocks_become_lines_and_inline_text_flows() {
@@ -654,14 +689,22 @@ mod tests {
         let html = "<ul><li>a</li><li>b</li></ul><ol><li>x<li>y</ol>\
                     <table><tr><th>k</th><th>v</th></tr><tr><td>1</td><td>2</td></tr></table>";
         assert_eq!(text(html, ALL), "- a\n- b\n1. x\n2. y\nk | v\n1 | 2");
-        let no_tables = RenderOptions { include_tables: false, skip_chrome: false, skip_furniture: false };
+        let no_tables = RenderOptions {
+            include_tables: false,
+            skip_chrome: false,
+            skip_furniture: false,
+        };
         assert_eq!(text(html, no_tables), "- a\n- b\n1. x\n2. y");
     }
 
     #[test]
     fn layout_tables_stay_without_tables() {
         let html = "<table><tr><td><p>Real text here.</p></td></tr></table>";
-        let no_tables = RenderOptions { include_tables: false, skip_chrome: false, skip_furniture: false };
+        let no_tables = RenderOptions {
+            include_tables: false,
+            skip_chrome: false,
+            skip_furniture: false,
+        };
         assert_eq!(text(html, no_tables), "Real text here.");
     }
 
@@ -678,7 +721,11 @@ mod tests {
         let html = "<nav>Menu</nav><div id='cookie-banner'>We use cookies</div><p>Body</p>\
                     <footer>Foot</footer>";
         assert_eq!(text(html, ALL), "Menu\nWe use cookies\nBody\nFoot");
-        let chrome = RenderOptions { include_tables: true, skip_chrome: true, skip_furniture: false };
+        let chrome = RenderOptions {
+            include_tables: true,
+            skip_chrome: true,
+            skip_furniture: false,
+        };
         assert_eq!(text(html, chrome), "Body");
     }
 

@@ -12,13 +12,19 @@ use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let model_path = args.next().expect("usage: predict MODEL [--k K] [--threshold T] [--time R] FILES...");
+    let model_path = args
+        .next()
+        .expect("usage: predict MODEL [--k K] [--threshold T] [--time R] FILES...");
     let (mut k, mut threshold, mut repeats) = (1usize, 0.0f32, 0usize);
     let mut files = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
         match arg.as_str() {
-            "--k" => k = value().parse::<i64>().map_or(1, |k| if k < 0 { usize::MAX } else { k as usize }),
+            "--k" => {
+                k = value()
+                    .parse::<i64>()
+                    .map_or(1, |k| if k < 0 { usize::MAX } else { k as usize })
+            }
             "--threshold" => threshold = value().parse().expect("a number"),
             "--time" => repeats = value().parse().expect("a count"),
             _ => files.push(arg),
@@ -26,7 +32,10 @@ fn main() {
     }
     let start = Instant::now();
     let model = atelier_fasttext::Model::load(&model_path).expect("model loads");
-    eprintln!("loaded {model_path} in {:.3}s", start.elapsed().as_secs_f64());
+    eprintln!(
+        "loaded {model_path} in {:.3}s",
+        start.elapsed().as_secs_f64()
+    );
     let text: Vec<String> = files
         .iter()
         .map(|f| std::fs::read_to_string(f).expect("input reads"))

@@ -85,7 +85,12 @@ impl Model {
         let highest_row = match dict.prune_pairs() {
             None => dict.nwords() + args.bucket as usize,
             Some(pairs) => {
-                dict.nwords() + pairs.iter().map(|&(_, r)| r.max(0) as usize + 1).max().unwrap_or(0)
+                dict.nwords()
+                    + pairs
+                        .iter()
+                        .map(|&(_, r)| r.max(0) as usize + 1)
+                        .max()
+                        .unwrap_or(0)
             }
         };
         if input.rows() < highest_row.max(dict.nwords()) {
@@ -94,7 +99,10 @@ impl Model {
                 input.rows()
             )));
         }
-        if let Some(bad) = dict.prune_pairs().and_then(|p| p.iter().find(|&&(_, r)| r < 0)) {
+        if let Some(bad) = dict
+            .prune_pairs()
+            .and_then(|p| p.iter().find(|&&(_, r)| r < 0))
+        {
             return Err(Error::Invalid(format!("negative pruned row {}", bad.1)));
         }
         let counts: Vec<i64> = match args.model {

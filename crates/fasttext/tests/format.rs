@@ -112,8 +112,14 @@ fn softmax_prediction_is_the_mean_row_scored() {
     assert_eq!(got[0].0, best.0);
     assert_eq!(got[1].0, other.0);
     // fastText reports exp(log(p + 1e-5)).
-    assert!((f64::from(got[0].1) - (best.1 + 1e-5)).abs() < 1e-5, "{got:?}");
-    assert!((f64::from(got[1].1) - (other.1 + 1e-5)).abs() < 1e-5, "{got:?}");
+    assert!(
+        (f64::from(got[0].1) - (best.1 + 1e-5)).abs() < 1e-5,
+        "{got:?}"
+    );
+    assert!(
+        (f64::from(got[1].1) - (other.1 + 1e-5)).abs() < 1e-5,
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -15,11 +15,15 @@
 //! .atelier/tasks/00000.json    one marker per finished task, holding its counters
 //! ```
 
+pub mod job;
 mod measure;
 pub mod plan;
 mod quarantine;
 pub mod run;
+pub mod slurm;
 pub mod task;
 
+pub use job::{Job, Mode, StageInfo};
 pub use plan::{Plan, TaskPlan};
 pub use run::{RunError, RunOptions, RunSummary, run};
+pub use slurm::{SlurmOptions, SlurmOutcome, run_slurm};

@@ -1,0 +1,461 @@
+//! A job: a recipe's plan cut into stages, whatever runs them.
+//!
+//! The recipe's steps are cut at each barrier step. Stage `map0` reads the sources
+//! through the steps before the first barrier; each barrier then adds its middle stages;
+//! the next map stage reads what the previous one kept back through the barrier's
+//! decider, and so on until the last map stage writes the dataset. Every task of every
+//! stage runs through [`Job::run_task`], which leaves a marker when it completes: the
+//! local executor calls it on threads, the Slurm executor through `atelier task` in job
+//! arrays.
+
+use atelier_core::recipe::RecipeStep;
+use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, TaskStats};
+use atelier_io::ReadOptions;
+use std::path::{Path, PathBuf};
+
+use crate::measure::{Stopwatch, peak_rss_bytes};
+use crate::plan::{Plan, plan};
+use crate::run::{RunError, RunSummary};
+use crate::task::{Layout, MapInput, MapOutput, MapTask, Marker, run_map, write_atomic};
+
+/// How a job treats the output folder when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Plan the run: a plan that differs from the last run's starts over, and leftovers
+    /// of killed tasks are removed. Only the process that drives a run does this.
+    Plan,
+    /// Run tasks of a run planned elsewhere: the plan must be the one on disk.
+    Task,
+}
+
+/// One stage: a name for markers and logs, and how many tasks it has.
+pub struct StageInfo {
+    /// `map0`, `map1`, ... or `step<N>-<name>.<stage>` for a barrier's middle stage.
+    pub name: String,
+    /// Its number of tasks.
+    pub tasks: usize,
+    /// Input bytes, for progress (0 when tasks are counted instead).
+    pub bytes: u64,
+    what: What,
+}
+
+enum What {
+    /// A map stage, over this segment.
+    Map(usize),
+    /// A barrier's middle stage.
+    Middle { segment: usize, stage: BarrierStage },
+}
+
+/// A run of per-document steps, and the barrier step that ends it (if any).
+struct Segment<'a> {
+    steps: &'a [RecipeStep],
+    barrier: Option<BarrierStep>,
+}
+
+struct BarrierStep {
+    name: &'static str,
+    /// Its place in the run's step counters (after `read`).
+    position: usize,
+    runtime: Box<dyn Barrier>,
+    context: BarrierContext,
+}
+
+impl BarrierStep {
+    fn error(&self, message: &str) -> RunError {
+        RunError::Step(format!("step `{}`: {message}", self.name))
+    }
+}
+
+/// A recipe ready to run, stage by stage.
+pub struct Job<'a> {
+    recipe: &'a Recipe,
+    plan: Plan,
+    layout: Layout<'a>,
+    segments: Vec<Segment<'a>>,
+    stages: Vec<StageInfo>,
+}
+
+impl<'a> Job<'a> {
+    /// Plans a recipe and prepares its output folder as `mode` says.
+    pub fn new(recipe: &'a Recipe, mode: Mode) -> Result<Job<'a>, RunError> {
+        let plan = plan(recipe)?;
+        let layout = Layout {
+            root: &recipe.output.path,
+        };
+        match mode {
+            Mode::Plan => prepare_output(&plan, &layout)?,
+            Mode::Task => check_plan(&plan, &layout)?,
+        }
+        let world = plan.tasks.len();
+        let segments = segments(recipe, &layout, world)?;
+        let mut stages = Vec::new();
+        for (m, segment) in segments.iter().enumerate() {
+            let bytes = if m == 0 { plan.bytes() } else { 0 };
+            stages.push(StageInfo {
+                name: format!("map{m}"),
+                tasks: world,
+                bytes,
+                what: What::Map(m),
+            });
+            if let Some(b) = &segment.barrier {
+                let work = b
+                    .context
+                    .work
+                    .file_name()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned();
+                for stage in b.runtime.stages(&b.context) {
+                    stages.push(StageInfo {
+                        name: format!("{work}.{}", stage.name),
+                        tasks: stage.tasks,
+                        bytes: 0,
+                        what: What::Middle { segment: m, stage },
+                    });
+                }
+            }
+        }
+        Ok(Job {
+            recipe,
+            plan,
+            layout,
+            segments,
+            stages,
+        })
+    }
+
+    /// The stages, in the order they must run.
+    pub fn stages(&self) -> &[StageInfo] {
+        &self.stages
+    }
+
+    /// The stage with this name.
+    pub fn stage_named(&self, name: &str) -> Option<usize> {
+        self.stages.iter().position(|s| s.name == name)
+    }
+
+    /// The output layout.
+    pub fn layout(&self) -> &Layout<'a> {
+        &self.layout
+    }
+
+    /// The recipe.
+    pub fn recipe(&self) -> &Recipe {
+        self.recipe
+    }
+
+    /// The counters of a finished task, from its marker.
+    pub fn marker(&self, stage: usize, rank: usize) -> Option<TaskStats> {
+        let name = &self.stages[stage].name;
+        let bytes = std::fs::read(self.layout.marker(name, rank)).ok()?;
+        let marker: Marker = serde_json::from_slice(&bytes).ok()?;
+        let ours = marker.fingerprint == self.plan.fingerprint
+            && marker.rank == rank
+            && &marker.stage == name;
+        ours.then_some(marker.stats)
+    }
+
+    /// Runs one task and leaves its marker. `progress` gets input bytes as they are read.
+    pub fn run_task(
+        &self,
+        stage: usize,
+        rank: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<TaskStats, RunError> {
+        let info = &self.stages[stage];
+        if rank >= info.tasks {
+            return Err(RunError::Step(format!(
+                "stage {} has {} tasks; there is no task {rank}",
+                info.name, info.tasks
+            )));
+        }
+        let stats = match &info.what {
+            What::Map(m) => self.run_map_task(*m, rank, progress)?,
+            What::Middle { segment, stage } => {
+                let barrier = self.segments[*segment]
+                    .barrier
+                    .as_ref()
+                    .expect("a middle stage follows a barrier");
+                let clock = Stopwatch::start();
+                (stage.run)(rank).map_err(|e| {
+                    barrier.error(&format!("stage `{}` task {rank}: {e}", stage.name))
+                })?;
+                let (wall_seconds, cpu_seconds) = clock.elapsed();
+                TaskStats {
+                    wall_seconds,
+                    cpu_seconds,
+                    peak_rss_bytes: peak_rss_bytes(),
+                    ..TaskStats::default()
+                }
+            }
+        };
+        let marker = Marker {
+            fingerprint: self.plan.fingerprint.clone(),
+            stage: info.name.clone(),
+            rank,
+            stats,
+        };
+        let json = serde_json::to_vec_pretty(&marker).expect("marker serializes");
+        write_atomic(&self.layout.marker(&info.name, rank), &json)
+            .map_err(|e| RunError::Io(e.to_string()))?;
+        Ok(marker.stats)
+    }
+
+    fn run_map_task(
+        &self,
+        m: usize,
+        rank: usize,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<TaskStats, RunError> {
+        let segment = &self.segments[m];
+        let previous = m
+            .checked_sub(1)
+            .and_then(|p| self.segments[p].barrier.as_ref());
+        let input = match previous {
+            None => MapInput::Units(&self.plan.tasks[rank].units),
+            Some(_) => MapInput::Intermediate(self.layout.intermediate(m - 1, rank)),
+        };
+        let decider = match previous {
+            Some(b) => Some((
+                b.name,
+                b.runtime
+                    .decider(&b.context, rank)
+                    .map_err(|e| b.error(&e))?,
+            )),
+            None => None,
+        };
+        let output = match &segment.barrier {
+            Some(b) => MapOutput::Barrier(
+                b.runtime
+                    .observer(&b.context, rank)
+                    .map_err(|e| b.error(&e))?,
+                self.layout.intermediate(m, rank),
+            ),
+            None => {
+                let compression = self.recipe.output.compression;
+                MapOutput::Dataset(self.layout.shard(rank, compression.suffix()), compression)
+            }
+        };
+        let read = ReadOptions {
+            max_record_bytes: self.recipe.dataset.max_record_bytes,
+        };
+        let task = MapTask {
+            stage: m,
+            rank,
+            input,
+            decider,
+            steps: segment.steps,
+            output,
+            read,
+        };
+        run_map(task, &self.layout, progress)
+    }
+
+    /// Tasks of `stage` without a marker.
+    pub fn pending(&self, stage: usize) -> Vec<usize> {
+        (0..self.stages[stage].tasks)
+            .filter(|&r| self.marker(stage, r).is_none())
+            .collect()
+    }
+
+    /// Once every task has its marker: merges the counters, checks them, writes
+    /// `summary.json`, and fails if more was quarantined than the recipe accepts.
+    pub fn summarize(&self, tasks_resumed: usize) -> Result<RunSummary, RunError> {
+        let mut stats = TaskStats::default();
+        let mut barrier_costs = Vec::new();
+        for (stage, info) in self.stages.iter().enumerate() {
+            let mut sum = TaskStats::default();
+            for rank in 0..info.tasks {
+                let task = self.marker(stage, rank).ok_or_else(|| {
+                    RunError::Tasks(vec![format!(
+                        "task {rank} of stage {} has not completed",
+                        info.name
+                    )])
+                })?;
+                sum += &task;
+            }
+            match &info.what {
+                What::Map(_) => stats = concat(stats, sum),
+                What::Middle { segment, .. } => {
+                    let position = self.segments[*segment]
+                        .barrier
+                        .as_ref()
+                        .expect("barrier")
+                        .position;
+                    barrier_costs.push((position, sum));
+                }
+            }
+        }
+        // A barrier's middle stages count as time spent in the barrier step.
+        for (position, cost) in &barrier_costs {
+            let step = &mut stats.steps[*position];
+            step.wall_seconds += cost.wall_seconds;
+            step.cpu_seconds += cost.cpu_seconds;
+            stats.wall_seconds += cost.wall_seconds;
+            stats.cpu_seconds += cost.cpu_seconds;
+            stats.peak_rss_bytes = stats.peak_rss_bytes.max(cost.peak_rss_bytes);
+        }
+        stats.check().map_err(RunError::Counts)?;
+
+        let world = self.plan.tasks.len();
+        let suffix = self.recipe.output.compression.suffix();
+        let summary = RunSummary {
+            dataset: self.recipe.name(),
+            output: self.recipe.output.path.clone(),
+            tasks: world,
+            tasks_resumed,
+            shards: (0..world)
+                .map(|r| self.layout.shard(r, suffix))
+                .filter(|p| p.exists())
+                .collect(),
+            quarantine: files_in(&self.layout.root.join("quarantine")),
+            skipped_files: self.plan.skipped.clone(),
+            stats,
+        };
+        let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
+        write_atomic(&self.layout.root.join("summary.json"), &json)
+            .map_err(|e| RunError::Io(e.to_string()))?;
+
+        let records = summary.stats.records();
+        let quarantined = summary.stats.quarantined();
+        let limit = self.recipe.dataset.max_quarantined_fraction;
+        if quarantined as f64 > limit * records as f64 {
+            return Err(RunError::TooMuchQuarantined {
+                quarantined,
+                records,
+                limit,
+                folder: self.layout.root.join("quarantine"),
+            });
+        }
+        Ok(summary)
+    }
+}
+
+fn segments<'a>(
+    recipe: &'a Recipe,
+    layout: &Layout<'_>,
+    world: usize,
+) -> Result<Vec<Segment<'a>>, RunError> {
+    let mut segments = Vec::new();
+    let mut start = 0;
+    for (i, step) in recipe.steps.iter().enumerate() {
+        if let Some(runtime) = step.config.barrier() {
+            let work = layout.barrier_work(i, step.config.name());
+            std::fs::create_dir_all(&work)
+                .map_err(|e| RunError::Io(format!("{}: {e}", work.display())))?;
+            let context = BarrierContext {
+                work,
+                world,
+                output: layout.root.to_path_buf(),
+            };
+            let barrier = BarrierStep {
+                name: step.config.name(),
+                position: i + 1,
+                runtime,
+                context,
+            };
+            segments.push(Segment {
+                steps: &recipe.steps[start..i],
+                barrier: Some(barrier),
+            });
+            start = i + 1;
+        }
+    }
+    segments.push(Segment {
+        steps: &recipe.steps[start..],
+        barrier: None,
+    });
+    Ok(segments)
+}
+
+/// Appends one stage's counters (summed over its tasks) to the run's.
+fn concat(mut run: TaskStats, stage: TaskStats) -> TaskStats {
+    run.tasks += stage.tasks;
+    run.files += stage.files;
+    run.steps.extend(stage.steps);
+    run.wall_seconds += stage.wall_seconds;
+    run.cpu_seconds += stage.cpu_seconds;
+    run.peak_rss_bytes = run.peak_rss_bytes.max(stage.peak_rss_bytes);
+    run
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| !p.to_string_lossy().ends_with(".tmp"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+fn plan_path(layout: &Layout<'_>) -> PathBuf {
+    layout.state().join("plan.json")
+}
+
+fn planned_fingerprint(layout: &Layout<'_>) -> Option<String> {
+    let bytes = std::fs::read(plan_path(layout)).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("fingerprint")?.as_str().map(str::to_owned)
+}
+
+fn check_plan(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
+    match planned_fingerprint(layout) {
+        Some(f) if f == plan.fingerprint => Ok(()),
+        Some(_) => Err(RunError::Stale(format!(
+            "the recipe or its inputs changed since this run was planned in {}; run `atelier run` again",
+            layout.root.display()
+        ))),
+        None => Err(RunError::Stale(format!(
+            "no run is planned in {}; start one with `atelier run`",
+            layout.root.display()
+        ))),
+    }
+}
+
+/// Makes the output folder ready: a plan that differs from the last run's starts over
+/// (its shards, quarantine, markers, work files and index removed); leftovers of killed
+/// tasks (`*.tmp`) go in any case.
+fn prepare_output(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
+    let io = |e: std::io::Error| RunError::Io(format!("{}: {e}", layout.root.display()));
+    let same_plan = planned_fingerprint(layout).as_deref() == Some(plan.fingerprint.as_str());
+    std::fs::create_dir_all(layout.root).map_err(io)?;
+    if !same_plan {
+        for entry in std::fs::read_dir(layout.root).map_err(io)?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("part-") || name == "summary.json" {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+        for dir in [
+            layout.root.join("quarantine"),
+            layout.root.join("index"),
+            layout.state().join("tasks"),
+            layout.state().join("work"),
+            layout.state().join("logs"),
+            layout.state().join("slurm"),
+        ] {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(io)?;
+            }
+        }
+        let json = serde_json::to_vec_pretty(plan).expect("plan serializes");
+        write_atomic(&plan_path(layout), &json).map_err(io)?;
+    }
+    remove_temporaries(layout.root).map_err(io)
+}
+
+fn remove_temporaries(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            remove_temporaries(&path)?;
+        } else if path.to_string_lossy().ends_with(".tmp") {
+            std::fs::remove_file(&path)?;
+        }
+    }
+    Ok(())
+}
