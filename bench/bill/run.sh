@@ -21,7 +21,7 @@ mkdir -p "$work"
 python3 -m venv bench/.venv >/dev/null 2>&1 || true
 bench/.venv/bin/pip install -q codecarbon==3.3.2
 cargo build --release -q -p atelier
-cargo build --release -q -p atelier-bill --example bill --example meter_cost
+cargo build --release -q -p atelier-bill --example local_power --example meter_cost
 
 sed -e "s#path = \"data\"#path = \"$(realpath examples/spam/data)\"#" \
     -e "s#path = \"out/dataset\"#path = \"$work/out\"#" \
@@ -38,7 +38,7 @@ fi
 # A warm-up run, which also gives the peak RSS for CodeCarbon's RAM constant.
 rm -rf "$work/out"
 target/release/atelier run --quiet "$work/atelier.toml" >/dev/null
-wpc=$(target/release/examples/bill --local-watts-per-core)
+wpc=$(target/release/examples/local_power)
 cpu_watts=$(python3 -c "print($wpc * $(nproc))")
 ram_watts=$(python3 -c "import json;print(0.375*json.load(open('$work/out/summary.json'))['stats']['peak_rss_bytes']/2**30)")
 echo "atelier: $wpc W per core; CodeCarbon given force_cpu_power=$cpu_watts force_ram_power=$ram_watts"
@@ -47,7 +47,7 @@ run() { # run MODE [codecarbon options]
   local mode=$1; shift
   bench/.venv/bin/python bench/bill/codecarbon_run.py --repeat "$repeat" "$@" \
     --before "rm -rf '$work/out'" \
-    --after "target/release/examples/bill '$work/out/summary.json' --json" \
+    --after "target/release/atelier bill '$work/atelier.toml' --json" \
     -- target/release/atelier run --quiet "$work/atelier.toml" > "$work/$mode.jsonl"
   python3 - "$work/$mode.jsonl" "$mode" <<'PY'
 import json, statistics as st, sys

@@ -15,11 +15,14 @@ use crate::registry::registry;
 /// The starter recipe `atelier init` writes.
 const STARTER_RECIPE: &str = include_str!("templates/atelier.toml");
 
-fn load(recipe: &Path) -> Result<Recipe> {
-    Recipe::load(recipe, &registry()).map_err(|errors| {
+/// Loads and validates a recipe, every problem in one error.
+pub fn load(recipe: &Path) -> Result<Recipe> {
+    let recipe = Recipe::load(recipe, &registry()).map_err(|errors| {
         let n = errors.0.len();
         anyhow::anyhow!("{errors}\n{n} problem(s) in the recipe")
-    })
+    })?;
+    crate::bill::settings(&recipe)?;
+    Ok(recipe)
 }
 
 /// How `atelier run` was asked to run.

@@ -45,6 +45,7 @@ pub fn run(
             compression: Compression::detect(output),
         },
         executor: ExecutorSettings::default(),
+        text: String::new(),
     };
     let options = RunOptions {
         workers,

@@ -395,3 +395,57 @@ fn extract_one_shot_writes_one_jsonl_file() {
     }
     assert!(stderr(&out).contains("2 documents written"));
 }
+
+#[test]
+fn bill_report_and_estimate_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = example_recipe(
+        dir.path(),
+        "[bill]\ncountry = \"DE\"\ncpu_watts_per_core = 10.0\n",
+    );
+    let summary = run_json(&recipe, "2");
+    let recipe_arg = recipe.to_str().unwrap();
+
+    let out = atelier(&["bill", recipe_arg, "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bill: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bill["country"], "DE");
+    let steps = bill["steps"].as_array().unwrap();
+    assert_eq!(
+        steps.len(),
+        summary["stats"]["steps"].as_array().unwrap().len()
+    );
+    assert!(bill["total"]["kwh"].as_f64().unwrap() > 0.0);
+    // CPU energy at 10 W per core is at least CPU seconds x 10 W.
+    let cpu_kwh = bill["total"]["cpu_seconds"].as_f64().unwrap() * 10.0 / 3.6e6;
+    assert!(
+        bill["total"]["kwh"].as_f64().unwrap() >= cpu_kwh * 0.999,
+        "{bill}"
+    );
+
+    let out = atelier(&["report", recipe_arg]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.path().join("out/dataset/report.html")).unwrap();
+    for plot in ["plot-funnel", "plot-lengths", "plot-bill"] {
+        assert!(
+            page.contains(&format!("<figure id=\"{plot}\">\n<svg")),
+            "{plot} missing"
+        );
+    }
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "self-contained"
+    );
+
+    let out = atelier(&[
+        "estimate", "--params", "1e9", "--tokens", "2e10", "--gpu", "h100-sxm", "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let estimate: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(estimate["flops"].as_f64().unwrap(), 1.2e20, "6 N D");
+
+    let bad = example_recipe(dir.path(), "[bill]\ncountri = \"DE\"\n");
+    let out = atelier(&["check", bad.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("countri"), "{}", stderr(&out));
+}

@@ -170,7 +170,13 @@ pub struct Recipe {
     pub output: OutputSettings,
     /// Where tasks run.
     pub executor: ExecutorSettings,
+    /// The recipe's text, for the sections other crates read ([`Recipe::section`]).
+    pub text: String,
 }
+
+/// Sections whose settings belong to other crates: each reads its own with
+/// [`Recipe::section`], so that this crate does not depend on them.
+pub const SECTIONS: &[&str] = &["bill"];
 
 /// One problem in a recipe, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,15 +244,16 @@ impl Recipe {
         let mut root =
             DeTable::parse(src).map_err(|e| RecipeErrors(vec![locate.toml_error(&e)]))?;
         let step_value = root.get_mut().remove("step");
+        for name in SECTIONS {
+            root.get_mut().remove(*name);
+        }
 
         let file = RecipeFile::deserialize(root.into_deserializer())
             .map_err(|e| errors.push(locate.toml_error(&e)))
             .ok();
         let steps = match step_value {
             None => Vec::new(),
-            Some(value) => {
-                parse_steps(value, registry, &recipe_dir(path), &locate, &mut errors)
-            }
+            Some(value) => parse_steps(value, registry, &recipe_dir(path), &locate, &mut errors),
         };
         if let Some(file) = &file {
             validate_sections(file, &locate, &mut errors);
@@ -275,9 +282,30 @@ impl Recipe {
                     steps,
                     output,
                     executor: file.executor,
+                    text: src.to_owned(),
                 })
             }
             _ => Err(RecipeErrors(errors)),
+        }
+    }
+
+    /// One of the [`SECTIONS`], deserialized by its owner's type: its defaults when the
+    /// recipe has no such section, else the settings or the located problems.
+    pub fn section<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, RecipeErrors> {
+        debug_assert!(SECTIONS.contains(&name), "unknown section {name}");
+        let locate = Locator {
+            src: &self.text,
+            file: &self.path,
+        };
+        let mut root =
+            DeTable::parse(&self.text).map_err(|e| RecipeErrors(vec![locate.toml_error(&e)]))?;
+        match root.get_mut().remove(name) {
+            None => Ok(T::default()),
+            Some(value) => T::deserialize(value.into_deserializer())
+                .map_err(|e| RecipeErrors(vec![locate.toml_error(&e)])),
         }
     }
 

@@ -95,30 +95,25 @@ fn run() -> Result<(), String> {
                 }),
         ))
     };
-    run_local(
-        barrier.as_ref(),
-        &ctx,
-        open,
-        |_, mut doc, verdict| {
-            match verdict {
-                Verdict::Keep => kept += 1,
-                Verdict::Drop(_) => dropped += 1,
-            }
-            if all {
-                let v = match verdict {
-                    Verdict::Keep => "keep",
-                    Verdict::Drop(reason) => reason,
-                };
-                doc.metadata.insert("verdict".into(), v.into());
-            }
-            if all || verdict == Verdict::Keep {
-                line.clear();
-                doc.write_json_line(&mut line);
-                out.write_all(&line).map_err(|e| e.to_string())?;
-            }
-            Ok(())
-        },
-    )?;
+    run_local(barrier.as_ref(), &ctx, open, |_, mut doc, verdict| {
+        match verdict {
+            Verdict::Keep => kept += 1,
+            Verdict::Drop(_) => dropped += 1,
+        }
+        if all {
+            let v = match verdict {
+                Verdict::Keep => "keep",
+                Verdict::Drop(reason) => reason,
+            };
+            doc.metadata.insert("verdict".into(), v.into());
+        }
+        if all || verdict == Verdict::Keep {
+            line.clear();
+            doc.write_json_line(&mut line);
+            out.write_all(&line).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    })?;
     out.flush().map_err(|e| e.to_string())?;
     let seconds = start.elapsed().as_secs_f64();
     eprintln!(

@@ -26,7 +26,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut buckets: HashMap<(usize, u64), Vec<usize>> = HashMap::new();
     let mut ids = Vec::new();
     let mut keys = Vec::new();
-    for (i, line) in BufReader::new(std::fs::File::open(input)?).lines().enumerate() {
+    for (i, line) in BufReader::new(std::fs::File::open(input)?)
+        .lines()
+        .enumerate()
+    {
         let doc = Document::from_json_slice(line?.as_bytes(), || format!("line-{i}"))?;
         let mut seen = HashSet::new();
         let mut list = Vec::new();
@@ -35,7 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 list.push(s.to_owned());
             }
         });
-        serde_json::to_writer(&mut out, &serde_json::json!({"id": doc.id, "shingles": list}))?;
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"id": doc.id, "shingles": list}),
+        )?;
         out.write_all(b"\n")?;
         signer.keys(&doc.text, &mut keys);
         for (band, k) in keys.iter().enumerate() {

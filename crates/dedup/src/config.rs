@@ -64,8 +64,9 @@ pub struct DedupConfig {
     /// Write this run's index (the `against` index plus the documents kept here) under
     /// `<output>/index/<index_name>/`.
     pub write_index: bool,
-    /// The index's folder name under `<output>/index/`.
-    pub index_name: String,
+    /// The index's folder name under `<output>/index/`; unset, the mode's name
+    /// (`minhash` or `exact`).
+    pub index_name: Option<String>,
     /// Memory per data task for buffered keys, in MiB; beyond it sorted runs go to disk.
     pub memory_mb: usize,
 }
@@ -86,7 +87,7 @@ impl Default for DedupConfig {
             zero_digits: true,
             against: None,
             write_index: true,
-            index_name: "dedup".into(),
+            index_name: None,
             memory_mb: 128,
         }
     }
@@ -109,6 +110,15 @@ impl DedupConfig {
         match self.mode {
             Mode::Minhash => self.bands,
             Mode::Exact => 1,
+        }
+    }
+
+    /// The index's folder name under `<output>/index/`.
+    pub fn index_folder_name(&self) -> &str {
+        match (&self.index_name, self.mode) {
+            (Some(name), _) => name,
+            (None, Mode::Minhash) => "minhash",
+            (None, Mode::Exact) => "exact",
         }
     }
 
@@ -156,17 +166,18 @@ impl StepConfig for DedupConfig {
         if self.memory_mb == 0 {
             problems.push("memory_mb must be at least 1".into());
         }
-        let name_ok = !self.index_name.is_empty()
-            && self
-                .index_name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-            && !self.index_name.starts_with('.');
-        if !name_ok {
-            problems.push(format!(
-                "index_name `{}` must be a plain folder name (letters, digits, `-`, `_`, `.`)",
-                self.index_name
-            ));
+        if let Some(name) = &self.index_name {
+            let plain = !name.is_empty()
+                && !name.starts_with('.')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !plain {
+                problems.push(format!(
+                    "index_name `{name}` must be a plain folder name (letters, digits, `-`, \
+                     `_`, `.`)"
+                ));
+            }
         }
     }
 
@@ -197,7 +208,7 @@ mod tests {
             rows: 0,
             shingle_words: 0,
             memory_mb: 0,
-            index_name: "../x".into(),
+            index_name: Some("../x".into()),
             ..DedupConfig::default()
         };
         let mut problems = Vec::new();

@@ -89,7 +89,7 @@ pub struct IndexManifest {
 
 /// The folder of this run's index.
 pub(crate) fn index_dir(config: &DedupConfig, ctx: &BarrierContext) -> PathBuf {
-    ctx.output.join("index").join(&config.index_name)
+    ctx.output.join("index").join(config.index_folder_name())
 }
 
 fn band_name(band: usize) -> String {
@@ -97,7 +97,7 @@ fn band_name(band: usize) -> String {
 }
 
 /// Finds the index of a dataset: `path` itself when it holds an `index.json`, else
-/// `path/index/<index_name>/`. Returns the folder and its manifest.
+/// `path/index/<index_name>/` (see [`DedupConfig::index_folder_name`]). Returns the folder and its manifest.
 pub fn find_index(path: &Path, index_name: &str) -> Result<(PathBuf, IndexManifest), DedupError> {
     let candidates = [path.to_path_buf(), path.join("index").join(index_name)];
     for dir in &candidates {
@@ -142,7 +142,7 @@ pub(crate) fn open_against(
     let Some(path) = &config.against else {
         return Ok(None);
     };
-    let (dir, manifest) = find_index(path, &config.index_name)?;
+    let (dir, manifest) = find_index(path, config.index_folder_name())?;
     let ours = IndexParams::of(config);
     if manifest.params != ours {
         return Err(DedupError::Setup(format!(

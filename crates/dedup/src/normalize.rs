@@ -114,9 +114,10 @@ impl Normalizer {
                 } else {
                     byte
                 }
-            } else if byte.is_ascii_whitespace() || byte.is_ascii_control() {
-                0
-            } else if options.remove_punctuation {
+            } else if byte.is_ascii_whitespace()
+                || byte.is_ascii_control()
+                || options.remove_punctuation
+            {
                 0
             } else {
                 byte
@@ -136,9 +137,14 @@ impl Normalizer {
     /// Normalizes `text`; the result stays readable through [`Normalizer::text`] and
     /// [`Normalizer::words`] until the next call.
     pub fn normalize(&mut self, text: &str) {
-        self.text.clear();
-        self.starts.clear();
-        let mut state = WordState::default();
+        let mut out = Words {
+            bytes: std::mem::take(&mut self.text).into_bytes(),
+            starts: std::mem::take(&mut self.starts),
+            in_word: false,
+            solo: false,
+        };
+        out.bytes.clear();
+        out.starts.clear();
         let nfkc_needed = self.options.nfkc
             && !text.is_ascii()
             && is_nfkc_quick(text.chars()) != IsNormalized::Yes;
@@ -157,24 +163,26 @@ impl Normalizer {
             if byte < 0x80 {
                 // The common case, kept tight: one table look-up per byte.
                 i += 1;
-                let out = self.ascii[byte as usize];
-                if out == 0 {
-                    state.in_word = false;
+                let mapped = self.ascii[usize::from(byte & 0x7f)];
+                if mapped == 0 {
+                    out.in_word = false;
                     continue;
                 }
-                if !state.in_word || state.solo {
-                    self.start_word();
-                    state.in_word = true;
-                    state.solo = false;
+                if !out.in_word || out.solo {
+                    out.start_word();
+                    out.in_word = true;
+                    out.solo = false;
                 }
-                self.text.push(out as char);
+                out.bytes.push(mapped);
                 continue;
             }
             let c = input[i..].chars().next().expect("a character starts here");
             i += c.len_utf8();
-            self.non_ascii(c, &mut state);
+            self.non_ascii(c, &mut out);
         }
         self.composed = composed;
+        self.starts = out.starts;
+        self.text = String::from_utf8(out.bytes).expect("only whole characters were written");
     }
 
     /// The normalized text: words joined by single spaces.
@@ -200,12 +208,12 @@ impl Normalizer {
     }
 
     /// Pushes what a non-ASCII character becomes, from the cache when it was seen.
-    fn non_ascii(&mut self, c: char, state: &mut WordState) {
+    fn non_ascii(&mut self, c: char, out: &mut Words) {
         let slot = (c as usize ^ (c as usize >> 11)) & (CACHE - 1);
         let entry = self.cache[slot];
         if entry.key == c {
-            for &(out, class) in &entry.items[..entry.len as usize] {
-                self.push(out, class, state);
+            for &(mapped, class) in &entry.items[..entry.len as usize] {
+                out.push(mapped, class, self.options.remove_punctuation);
             }
             return;
         }
@@ -218,8 +226,8 @@ impl Normalizer {
         } else {
             self.expand(c, &mut scratch);
         }
-        for &(out, class) in &scratch {
-            self.push(out, class, state);
+        for &(mapped, class) in &scratch {
+            out.push(mapped, class, self.options.remove_punctuation);
         }
         if scratch.len() <= 4 {
             let mut entry = Cached {
@@ -285,45 +293,52 @@ impl Normalizer {
             (c, Class::Separator)
         }
     }
+}
 
-    fn push(&mut self, c: char, class: Class, state: &mut WordState) {
+/// The words being written: UTF-8 bytes, words joined by single spaces.
+struct Words {
+    bytes: Vec<u8>,
+    starts: Vec<u32>,
+    in_word: bool,
+    /// The current word is a character of a script written without spaces.
+    solo: bool,
+}
+
+impl Words {
+    fn push(&mut self, c: char, class: Class, marks_alone_dropped: bool) {
         match class {
             Class::Separator => {
-                state.in_word = false;
+                self.in_word = false;
                 return;
             }
-            Class::Mark if !state.in_word => {
+            Class::Mark if !self.in_word => {
                 // A mark with no letter before it: nothing to attach to.
-                if self.options.remove_punctuation {
+                if marks_alone_dropped {
                     return;
                 }
                 self.start_word();
             }
             Class::Mark => {}
-            Class::Letter if state.in_word && !state.solo => {}
+            Class::Letter if self.in_word && !self.solo => {}
             Class::Letter | Class::Solo => self.start_word(),
         }
-        self.text.push(c);
-        state.in_word = true;
-        state.solo = match class {
-            Class::Mark => state.solo,
+        let mut utf8 = [0u8; 4];
+        self.bytes
+            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        self.in_word = true;
+        self.solo = match class {
+            Class::Mark => self.solo,
             other => other == Class::Solo,
         };
     }
 
     fn start_word(&mut self) {
-        if !self.text.is_empty() {
-            self.text.push(' ');
+        if !self.bytes.is_empty() {
+            self.bytes.push(b' ');
         }
         self.starts
-            .push(u32::try_from(self.text.len()).expect("a document's text is below 4 GiB"));
+            .push(u32::try_from(self.bytes.len()).expect("a document's text is below 4 GiB"));
     }
-}
-
-#[derive(Default)]
-struct WordState {
-    in_word: bool,
-    solo: bool,
 }
 
 /// Latin, Greek and Cyrillic letters, whose diacritics `strip_accents` removes.

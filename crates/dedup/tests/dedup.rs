@@ -177,7 +177,7 @@ fn keep_none_drops_every_copy_and_exact_mode_needs_equal_text() {
         Verdict::Keep,
         "one edit is not exact"
     );
-    let index = index_of(&run.dataset("exact"));
+    let index = find_index(&run.dataset("exact"), "exact").unwrap().1;
     assert_eq!(
         (index.documents, index.bytes),
         (15, 15 * 12 + 32),
@@ -186,7 +186,7 @@ fn keep_none_drops_every_copy_and_exact_mode_needs_equal_text() {
 }
 
 fn index_of(dataset: &Path) -> IndexManifest {
-    find_index(dataset, "dedup").unwrap().1
+    find_index(dataset, "minhash").unwrap().1
 }
 
 #[test]
@@ -309,7 +309,7 @@ fn against_an_earlier_dataset_its_documents_win_and_indexes_chain() {
 
     // The index folder itself is accepted too.
     let direct = DedupConfig {
-        against: Some(run.dataset("v1").join("index/dedup")),
+        against: Some(run.dataset("v1").join("index/minhash")),
         ..DedupConfig::default()
     };
     let out = run.dedup("v2b", &direct, &split(&v2_docs, 3));

@@ -8,6 +8,7 @@
 //! local executor calls it on threads, the Slurm executor through `atelier task` in job
 //! arrays.
 
+use atelier_bill::{BillSettings, EnergyRecord, Ledger, TaskMeter};
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, TaskStats};
 use atelier_io::ReadOptions;
@@ -73,6 +74,7 @@ pub struct Job<'a> {
     layout: Layout<'a>,
     segments: Vec<Segment<'a>>,
     stages: Vec<StageInfo>,
+    ledger: Ledger,
 }
 
 impl<'a> Job<'a> {
@@ -115,12 +117,17 @@ impl<'a> Job<'a> {
                 }
             }
         }
+        let bill: BillSettings = recipe
+            .section("bill")
+            .map_err(|e| RunError::Step(e.to_string()))?;
+        let ledger = Ledger::new(&bill);
         Ok(Job {
             recipe,
             plan,
             layout,
             segments,
             stages,
+            ledger,
         })
     }
 
@@ -144,15 +151,15 @@ impl<'a> Job<'a> {
         self.recipe
     }
 
-    /// The counters of a finished task, from its marker.
-    pub fn marker(&self, stage: usize, rank: usize) -> Option<TaskStats> {
+    /// The marker of a finished task: its counters and energy.
+    pub fn marker(&self, stage: usize, rank: usize) -> Option<Marker> {
         let name = &self.stages[stage].name;
         let bytes = std::fs::read(self.layout.marker(name, rank)).ok()?;
         let marker: Marker = serde_json::from_slice(&bytes).ok()?;
         let ours = marker.fingerprint == self.plan.fingerprint
             && marker.rank == rank
             && &marker.stage == name;
-        ours.then_some(marker.stats)
+        ours.then_some(marker)
     }
 
     /// Runs one task and leaves its marker. `progress` gets input bytes as they are read.
@@ -169,6 +176,7 @@ impl<'a> Job<'a> {
                 info.name, info.tasks
             )));
         }
+        let meter = TaskMeter::start(&self.ledger);
         let stats = match &info.what {
             What::Map(m) => self.run_map_task(*m, rank, progress)?,
             What::Middle { segment, stage } => {
@@ -194,6 +202,7 @@ impl<'a> Job<'a> {
             stage: info.name.clone(),
             rank,
             stats,
+            energy: meter.stop(),
         };
         let json = serde_json::to_vec_pretty(&marker).expect("marker serializes");
         write_atomic(&self.layout.marker(&info.name, rank), &json)
@@ -262,6 +271,7 @@ impl<'a> Job<'a> {
     /// `summary.json`, and fails if more was quarantined than the recipe accepts.
     pub fn summarize(&self, tasks_resumed: usize) -> Result<RunSummary, RunError> {
         let mut stats = TaskStats::default();
+        let mut energy = EnergyRecord::default();
         let mut barrier_costs = Vec::new();
         for (stage, info) in self.stages.iter().enumerate() {
             let mut sum = TaskStats::default();
@@ -272,7 +282,8 @@ impl<'a> Job<'a> {
                         info.name
                     )])
                 })?;
-                sum += &task;
+                sum += &task.stats;
+                energy += &task.energy;
             }
             match &info.what {
                 What::Map(_) => stats = concat(stats, sum),
@@ -311,6 +322,7 @@ impl<'a> Job<'a> {
             quarantine: files_in(&self.layout.root.join("quarantine")),
             skipped_files: self.plan.skipped.clone(),
             stats,
+            energy,
         };
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
         write_atomic(&self.layout.root.join("summary.json"), &json)

@@ -1,6 +1,7 @@
 //! The local executor: every stage's pending tasks on a pool of worker threads of this
 //! process. Also the types every executor shares: options, errors, the summary.
 
+use atelier_bill::EnergyRecord;
 use atelier_core::{Recipe, TaskStats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -80,6 +81,8 @@ pub struct RunSummary {
     pub skipped_files: Vec<PathBuf>,
     /// Counters summed over all tasks.
     pub stats: TaskStats,
+    /// Energy summed over all tasks, measured or estimated (each record says which).
+    pub energy: EnergyRecord,
 }
 
 /// Runs a recipe to completion with worker threads, resuming an interrupted run of the

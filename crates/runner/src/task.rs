@@ -5,6 +5,7 @@
 //! This driver does all the counting for every step, so a step cannot forget it, and it
 //! checks `in = kept + dropped + quarantined` before the task may finish.
 
+use atelier_bill::EnergyRecord;
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
@@ -34,6 +35,9 @@ pub struct Marker {
     pub rank: usize,
     /// The task's counters.
     pub stats: TaskStats,
+    /// The energy it used, measured or estimated.
+    #[serde(default)]
+    pub energy: EnergyRecord,
 }
 
 /// Where everything goes, relative to the output folder.

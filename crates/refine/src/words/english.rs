@@ -6,13 +6,18 @@
 //! each piece loses prefixes and suffixes one at a time until an exception matches or
 //! nothing more comes off; what remains is a URL, an exception, or is split at infixes.
 //! The rules below are spaCy's English punctuation rules, written out as character
-//! tests. Exceptions (contractions, abbreviations, emoticons) come from
-//! `english_exceptions.txt`.
+//! tests. spaCy's character classes (`english_classes.rs`) and its exceptions
+//! (contractions, abbreviations, emoticons: `english_exceptions.txt`) are data
+//! generated from spaCy by `bench/quality/spacy_data.py`.
 
 use std::sync::LazyLock;
 
 use regex::Regex;
 use rustc_hash::FxHashMap;
+
+mod classes {
+    include!("english_classes.rs");
+}
 
 /// One token: its text, or a whitespace run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,12 +59,18 @@ fn in_ranges(ranges: &[(char, char)], c: char) -> bool {
         .is_ok()
 }
 
-static OTHER_SYMBOLS: LazyLock<Vec<(char, char)>> = LazyLock::new(|| class_ranges(r"\p{So}"));
 static PUNCTUATION: LazyLock<Vec<(char, char)>> = LazyLock::new(|| class_ranges(r"\p{P}"));
 
-/// spaCy's icons: symbols of category So (emoji, dingbats, ...).
+/// Whether `c` lies in one of spaCy's classes, given as sorted inclusive ranges.
+fn in_class(class: &[(u32, u32)], c: char) -> bool {
+    let c = u32::from(c);
+    let i = class.partition_point(|&(_, hi)| hi < c);
+    class.get(i).is_some_and(|&(lo, _)| lo <= c)
+}
+
+/// spaCy's icons (`LIST_ICONS`): symbols of category So as an older Unicode had them.
 fn is_icon(c: char) -> bool {
-    !c.is_ascii() && in_ranges(&OTHER_SYMBOLS, c)
+    !c.is_ascii() && in_class(classes::ICONS, c)
 }
 
 /// spaCy's `is_punct`: every character is of a punctuation category.
@@ -74,21 +85,31 @@ pub fn is_punct(text: &str) -> bool {
         })
 }
 
-/// Letters without case (CJK, Arabic, ...) count as both lower and upper in spaCy.
-fn is_uncased(c: char) -> bool {
-    c.is_alphabetic() && !c.is_lowercase() && !c.is_uppercase()
-}
-
+/// spaCy's `ALPHA`.
 fn is_alpha(c: char) -> bool {
-    c.is_alphabetic()
+    if c.is_ascii() {
+        c.is_ascii_alphabetic()
+    } else {
+        in_class(classes::ALPHA, c)
+    }
 }
 
+/// spaCy's `ALPHA_LOWER` (lower-case letters and letters without case).
 fn is_lower(c: char) -> bool {
-    c.is_lowercase() || is_uncased(c)
+    if c.is_ascii() {
+        c.is_ascii_lowercase()
+    } else {
+        in_class(classes::ALPHA_LOWER, c)
+    }
 }
 
+/// spaCy's `ALPHA_UPPER` (upper-case letters and letters without case).
 fn is_upper(c: char) -> bool {
-    c.is_uppercase() || is_uncased(c)
+    if c.is_ascii() {
+        c.is_ascii_uppercase()
+    } else {
+        in_class(classes::ALPHA_UPPER, c)
+    }
 }
 
 /// spaCy's punctuation list (`LIST_PUNCT`), single characters.
@@ -357,8 +378,12 @@ fn find_infixes(s: &str, out: &mut Vec<(usize, usize)>) {
 /// spaCy's URL pattern, host names branch (labels of any length).
 static URL_DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
     let host_char = r"A-Za-z0-9\x{a1}-\x{ffff}";
+    let lower: String = classes::ALPHA_LOWER
+        .iter()
+        .map(|&(a, b)| format!(r"\x{{{a:x}}}-\x{{{b:x}}}"))
+        .collect();
     let pattern = format!(
-        r"^(?:[\w+\-.]{{2,}}://)?(?:\S+(?::\S*)?@)?(?:(?:[{host_char}][{host_char}_-]*)?[{host_char}]\.)+(?:[\p{{Ll}}\p{{Lo}}]{{2,63}})(?::\d{{2,5}})?(?:[/?#]\S*)?$"
+        r"^(?:[\w+\-.]{{2,}}://)?(?:\S+(?::\S*)?@)?(?:(?:[{host_char}][{host_char}_-]*)?[{host_char}]\.)+(?:[{lower}]{{2,63}})(?::\d{{2,5}})?(?:[/?#]\S*)?$"
     );
     Regex::new(&pattern).expect("the URL pattern compiles")
 });
@@ -582,10 +607,9 @@ fn merge_exceptions<'a>(text: &'a str, tokens: &mut Vec<Token<'a>>) {
             if end > tokens.len() {
                 continue;
             }
-            let matches = tokens[i..end].iter().zip(pieces).all(|(t, p)| t.text == *p)
-                && tokens[i..end]
-                    .windows(2)
-                    .all(|w| offset(w[0].text) + w[0].text.len() == offset(w[1].text));
+            // spaCy's phrase matcher compares texts only: a match may span a space
+            // (then it still takes part in choosing below, but is not applied).
+            let matches = tokens[i..end].iter().zip(pieces).all(|(t, p)| t.text == *p);
             if matches {
                 spans.push((i, end, exception));
             }
@@ -606,7 +630,14 @@ fn merge_exceptions<'a>(text: &'a str, tokens: &mut Vec<Token<'a>>) {
     chosen.sort_by_key(|c| c.0);
     let old = std::mem::take(tokens);
     let mut next = 0;
+    let adjacent = |span: &[Token<'_>]| {
+        span.windows(2)
+            .all(|w| offset(w[0].text) + w[0].text.len() == offset(w[1].text))
+    };
     for (start, end, exception) in chosen {
+        if !adjacent(&old[start..end]) {
+            continue;
+        }
         tokens.extend_from_slice(&old[next..start]);
         let last = old[end - 1].text;
         let whole = &text[offset(old[start].text)..offset(last) + last.len()];

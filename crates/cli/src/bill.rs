@@ -1,0 +1,123 @@
+//! `atelier bill`, `atelier estimate` and `atelier report`, on top of `atelier-bill`.
+
+use anyhow::{Context, Result, bail};
+use atelier_bill::report::{self, ReportInput};
+use atelier_bill::{BillSettings, Hardware, Summary, render_bill};
+use atelier_core::Recipe;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::commands::load;
+
+/// The recipe's `[bill]` settings (with located errors).
+pub fn settings(recipe: &Recipe) -> Result<BillSettings> {
+    let settings: BillSettings = recipe.section("bill").map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let Err(problems) = settings.validate() {
+        bail!("{}: [bill]: {}", recipe.path.display(), problems.join("; "));
+    }
+    Ok(settings)
+}
+
+fn summary(recipe: &Recipe) -> Result<Summary> {
+    let path = recipe.output.path.join("summary.json");
+    if !path.exists() {
+        bail!(
+            "{} has no finished run yet ({} is missing): run `atelier run` first",
+            recipe.path.display(),
+            path.display()
+        );
+    }
+    Ok(Summary::load(&path)?)
+}
+
+/// `atelier bill`.
+pub fn bill(recipe: &Path, json: bool, country: Option<&str>) -> Result<ExitCode> {
+    let recipe = load(recipe)?;
+    let mut bill = render_bill(&summary(&recipe)?, &settings(&recipe)?)?;
+    if let Some(country) = country {
+        bill = bill.compare(country)?;
+    }
+    if json {
+        println!("{}", bill.to_json());
+    } else {
+        print!("{}", bill.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `atelier estimate` was asked.
+pub struct EstimateArgs {
+    /// Model parameters.
+    pub params: Option<f64>,
+    /// Training tokens (default: 20 per parameter).
+    pub tokens: Option<f64>,
+    /// A budget in euros instead of a model.
+    pub budget: Option<f64>,
+    /// GPU model from the table.
+    pub gpu: String,
+    /// GPUs at once.
+    pub gpus: Option<u32>,
+    /// Model FLOPs utilisation.
+    pub mfu: Option<f64>,
+    /// Euros per GPU-hour.
+    pub eur_per_gpu_hour: Option<f64>,
+    /// Euros per kWh.
+    pub eur_per_kwh: Option<f64>,
+    /// Power usage effectiveness.
+    pub pue: Option<f64>,
+    /// Country for the carbon intensity.
+    pub country: Option<String>,
+    /// A recipe whose `[bill]` gives the defaults.
+    pub recipe: Option<PathBuf>,
+    /// JSON output.
+    pub json: bool,
+}
+
+/// `atelier estimate`.
+pub fn estimate(a: &EstimateArgs) -> Result<ExitCode> {
+    let settings = match &a.recipe {
+        Some(path) => settings(&load(path)?)?,
+        None => BillSettings::default(),
+    };
+    let mut hw = Hardware::from_settings(&a.gpu, &settings);
+    hw.gpus = a.gpus.unwrap_or(hw.gpus);
+    hw.mfu = a.mfu.unwrap_or(hw.mfu);
+    hw.eur_per_gpu_hour = a.eur_per_gpu_hour.unwrap_or(hw.eur_per_gpu_hour);
+    hw.eur_per_kwh = a.eur_per_kwh.unwrap_or(hw.eur_per_kwh);
+    hw.pue = a.pue.unwrap_or(hw.pue);
+    if let Some(country) = &a.country {
+        hw.country.clone_from(country);
+    }
+    let estimate = match (a.params, a.budget) {
+        (Some(n), None) => atelier_bill::plan(n, a.tokens.unwrap_or(20.0 * n), &hw)?,
+        (None, Some(eur)) => atelier_bill::for_budget(eur, &hw)?,
+        _ => bail!("give either --params (with --tokens, default 20 per parameter) or --budget"),
+    };
+    if a.json {
+        println!("{}", estimate.to_json());
+    } else {
+        print!("{}", estimate.to_text());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier report`.
+pub fn report(recipe: &Path, output: Option<&Path>) -> Result<ExitCode> {
+    let recipe = load(recipe)?;
+    let summary = summary(&recipe)?;
+    let bill = render_bill(&summary, &settings(&recipe)?)?;
+    let scan = report::scan_shards(&summary.shards)?;
+    let page = report::html(&ReportInput {
+        dataset: &summary.dataset,
+        version: None,
+        stats: &summary.stats,
+        bill: Some(&bill),
+        languages: Some(&scan.languages),
+        lengths: Some(&scan.lengths),
+        evaluation: None,
+    })?;
+    let path = output.map_or_else(|| recipe.output.path.join("report.html"), Path::to_path_buf);
+    std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
