@@ -62,8 +62,21 @@ timed() {
 
 if want quality; then
   echo
-  echo "## quality (threshold 0.75; bench/dedup/quality.py)"
-  $py bench/dedup/quality.py --json "$work/quality.json" 2>/dev/null
+  echo "## quality (threshold 0.75; bench/dedup/quality.py), three corpus seeds"
+  for seed in 1 2 3; do
+    corpus=$work/quality.jsonl
+    if [ $seed != 1 ]; then
+      corpus=$work/quality-s$seed.jsonl
+      [ -f "$corpus" ] || python3 bench/dedup/make_corpus.py quality "$corpus" --seed $seed
+    fi
+    echo "### seed $seed"
+    $py bench/dedup/quality.py --corpus "$corpus" --json "$work/quality-s$seed.json" 2>/dev/null
+  done
+  echo
+  echo "## the key specification, restated in Python (bench/dedup/spec_check.py)"
+  target/release/examples/dedup_shingles "$work/quality.jsonl" "$work/spec.shingles.jsonl" \
+    "$work/spec.pairs.tsv" "$work/spec.keys.tsv"
+  $py bench/dedup/spec_check.py "$work/spec.keys.tsv" "$work/quality.jsonl" 100000
 fi
 
 if want speed; then

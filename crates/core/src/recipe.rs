@@ -33,6 +33,10 @@ pub struct DatasetSettings {
     pub max_record_bytes: u64,
     /// The largest fraction of records that may be quarantined before the run fails.
     pub max_quarantined_fraction: f64,
+    /// Keep every successful run as a dataset version in the project store
+    /// (`.atelier/` beside the recipe) and reuse the work of earlier runs from it: only
+    /// new input files, and the steps whose settings changed, are computed again.
+    pub store: bool,
 }
 
 impl Default for DatasetSettings {
@@ -43,6 +47,7 @@ impl Default for DatasetSettings {
             task_bytes: 64 << 20,
             max_record_bytes: 64 << 20,
             max_quarantined_fraction: 0.01,
+            store: true,
         }
     }
 }

@@ -29,6 +29,18 @@ pub struct StepStats {
     pub wall_seconds: f64,
     /// CPU seconds spent in the step, on the task's thread.
     pub cpu_seconds: f64,
+    /// Documents (or records, for `read`) whose passage through this step was taken from
+    /// the project store instead of being redone: they count in `documents_in`, `kept`,
+    /// `dropped` and `quarantined` like the others, but not in the time.
+    #[serde(default)]
+    pub reused_documents: u64,
+    /// CPU seconds that the reused work cost when it was done (not part of
+    /// `cpu_seconds`, which is what this run spent).
+    #[serde(default)]
+    pub saved_cpu_seconds: f64,
+    /// Wall-clock seconds that the reused work took when it was done.
+    #[serde(default)]
+    pub saved_wall_seconds: f64,
 }
 
 impl StepStats {
@@ -79,6 +91,9 @@ impl AddAssign<&StepStats> for StepStats {
         self.bytes_out += other.bytes_out;
         self.wall_seconds += other.wall_seconds;
         self.cpu_seconds += other.cpu_seconds;
+        self.reused_documents += other.reused_documents;
+        self.saved_cpu_seconds += other.saved_cpu_seconds;
+        self.saved_wall_seconds += other.saved_wall_seconds;
     }
 }
 
@@ -113,6 +128,11 @@ impl TaskStats {
     /// Documents written to the dataset.
     pub fn written(&self) -> u64 {
         self.steps.last().map_or(0, |s| s.kept)
+    }
+
+    /// CPU seconds that work reused from the project store saved, over all steps.
+    pub fn saved_cpu_seconds(&self) -> f64 {
+        self.steps.iter().map(|s| s.saved_cpu_seconds).sum()
     }
 
     /// Checks every step's balance and that each step receives what the one before kept.
@@ -188,6 +208,20 @@ mod tests {
             ..Default::default()
         };
         assert!(t.check().unwrap_err().contains("received 4"));
+    }
+
+    #[test]
+    fn counters_written_before_reuse_existed_still_read() {
+        let old = r#"{"name":"length","documents_in":3,"kept":2,"dropped":{"too_short":1},
+            "quarantined":0,"bytes_in":30,"bytes_out":20,"wall_seconds":0.5,"cpu_seconds":0.25}"#;
+        let s: StepStats = serde_json::from_str(old).unwrap();
+        assert_eq!((s.kept, s.reused_documents, s.saved_cpu_seconds), (2, 0, 0.0));
+        let mut sum = s.clone();
+        let mut reused = s;
+        reused.reused_documents = 3;
+        reused.saved_cpu_seconds = 0.25;
+        sum += &reused;
+        assert_eq!((sum.reused_documents, sum.saved_cpu_seconds), (3, 0.25));
     }
 
     proptest! {

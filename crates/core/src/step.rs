@@ -60,6 +60,13 @@ pub trait StepConfig:
     /// Checks settings that types alone cannot; pushes every problem found.
     fn validate(&self, _problems: &mut Vec<String>) {}
 
+    /// Files whose content the step's output depends on besides its settings (a model, a
+    /// word list): their content hashes join the step's key in the project store, so
+    /// that a changed file is not mistaken for cached work. None by default.
+    fn inputs(&self) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
     /// Builds the runtime object of a per-document step for one task. Settings are
     /// already validated. Barrier steps keep the default and implement
     /// [`StepConfig::barrier`] instead.
@@ -84,6 +91,8 @@ pub trait ConfiguredStep: Debug + Send + Sync {
     fn version(&self) -> u32;
     /// The full settings, defaults included, as JSON.
     fn settings(&self) -> serde_json::Value;
+    /// Files the step's output depends on besides its settings; see [`StepConfig::inputs`].
+    fn inputs(&self) -> Vec<PathBuf>;
     /// Builds a per-document runtime object for one task.
     fn build(&self) -> Result<Box<dyn Step>, String>;
     /// The barrier runtime, for barrier steps.
@@ -99,6 +108,9 @@ impl<C: StepConfig> ConfiguredStep for C {
     }
     fn settings(&self) -> serde_json::Value {
         serde_json::to_value(self).expect("step settings serialize")
+    }
+    fn inputs(&self) -> Vec<PathBuf> {
+        StepConfig::inputs(self)
     }
     fn build(&self) -> Result<Box<dyn Step>, String> {
         StepConfig::build(self)

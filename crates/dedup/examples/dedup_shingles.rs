@@ -3,12 +3,12 @@
 //! key), so that exact Jaccard and other implementations work on the same shingles.
 //!
 //! ```text
-//! cargo run --release -p atelier-dedup --example dedup_shingles -- IN.jsonl SHINGLES.jsonl PAIRS.tsv
+//! cargo run --release -p atelier-dedup --example dedup_shingles -- IN.jsonl SHINGLES.jsonl PAIRS.tsv [KEYS.tsv]
 //! ```
 //!
 //! `SHINGLES.jsonl`: `{"id": ..., "shingles": [...]}` per document, shingles deduplicated
 //! in first-seen order. `PAIRS.tsv`: `id1<TAB>id2` per candidate pair, `id1` first in
-//! input order.
+//! input order. `KEYS.tsv`: `id<TAB>key<TAB>key...` (the band keys, decimal) per document.
 
 use atelier_core::Document;
 use atelier_dedup::{DedupConfig, Signer};
@@ -17,8 +17,14 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [input, shingles, pairs] = args.as_slice() else {
-        return Err("usage: dedup_shingles IN.jsonl SHINGLES.jsonl PAIRS.tsv".into());
+    let (input, shingles, pairs, keys_out) = match args.as_slice() {
+        [i, s, p] => (i, s, p, None),
+        [i, s, p, k] => (i, s, p, Some(k)),
+        _ => return Err("usage: dedup_shingles IN.jsonl SHINGLES.jsonl PAIRS.tsv [KEYS.tsv]".into()),
+    };
+    let mut keys_out = match keys_out {
+        Some(path) => Some(BufWriter::new(std::fs::File::create(path)?)),
+        None => None,
     };
     let config = DedupConfig::default();
     let mut signer = Signer::new(&config);
@@ -44,12 +50,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         out.write_all(b"\n")?;
         signer.keys(&doc.text, &mut keys);
+        if let Some(out) = &mut keys_out {
+            write!(out, "{}", doc.id)?;
+            for k in &keys {
+                write!(out, "\t{k}")?;
+            }
+            writeln!(out)?;
+        }
         for (band, k) in keys.iter().enumerate() {
             buckets.entry((band, *k)).or_default().push(i);
         }
         ids.push(doc.id);
     }
     out.flush()?;
+    if let Some(out) = &mut keys_out {
+        out.flush()?;
+    }
     let mut found = HashSet::new();
     for members in buckets.values() {
         for (x, &a) in members.iter().enumerate() {

@@ -64,10 +64,11 @@ pub struct ExtractConfig {
     /// Fewest characters (after trimming) the extracted text must have; a page with fewer
     /// is dropped as `no_text`.
     pub min_text_chars: usize,
-    /// When the main-content pass finds nothing or too little, use the page's whole
-    /// visible text instead (scripts, styles, navigation, headers, footers and cookie
-    /// banners removed; blocks as lines). When false such pages keep whatever the main
-    /// pass found.
+    /// When the main-content pass finds nothing or too little (under 35% of the page's
+    /// prose: forum threads, listings, product pages), use the page's whole visible text
+    /// instead: scripts, styles, navigation, page headers and footers, sidebars, comment
+    /// sections and cookie banners removed, blocks as lines. When false such pages keep
+    /// whatever the main pass found.
     pub fallback: bool,
     /// Keep data tables, one row a line with cells separated by ` | `. Tables used for
     /// page layout are always kept.

@@ -251,6 +251,7 @@ impl<'m> Predictor<'m> {
             &mut self.scratch,
             &mut self.heap,
         );
+        self.heap.finish();
         self.predictions
             .extend(self.heap.items.iter().map(|&(score, label)| Prediction {
                 label: label as usize,

@@ -160,11 +160,20 @@ impl Search<'_> {
     }
 }
 
-/// The best `k` (log-probability, label) pairs seen, best first.
+/// The best `k` (log-probability, label) pairs, kept as fastText keeps them: a binary
+/// heap with the worst pair on top, managed as libstdc++'s `push_heap`, `pop_heap` and
+/// `sort_heap` do, so that equal scores come out in fastText's order.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct TopK {
     k: usize,
+    /// A heap while collecting; best first once [`TopK::finish`] has run.
     pub(crate) items: Vec<(f32, i32)>,
+}
+
+/// fastText's `comparePairs`, the heap's "less than": a higher score sorts first.
+#[inline]
+fn before(a: &(f32, i32), b: &(f32, i32)) -> bool {
+    a.0 > b.0
 }
 
 impl TopK {
@@ -176,7 +185,7 @@ impl TopK {
     /// fastText skips a candidate below the worst of a full heap.
     #[inline]
     fn would_reject(&self, score: f32) -> bool {
-        self.items.len() == self.k && self.items.last().is_some_and(|w| score < w.0)
+        self.items.len() == self.k && self.items.first().is_some_and(|w| score < w.0)
     }
 
     #[inline]
@@ -184,12 +193,64 @@ impl TopK {
         if self.would_reject(score) {
             return;
         }
-        let at = self.items.partition_point(|&(s, _)| s >= score);
-        self.items.insert(at, (score, label));
+        self.items.push((score, label));
+        let last = self.items.len() - 1;
+        push_up(&mut self.items, last, 0, (score, label));
         if self.items.len() > self.k {
+            pop(&mut self.items);
             self.items.pop();
         }
     }
+
+    /// `sort_heap`: best first.
+    pub(crate) fn finish(&mut self) {
+        let mut end = self.items.len();
+        while end > 1 {
+            pop(&mut self.items[..end]);
+            end -= 1;
+        }
+    }
+}
+
+/// libstdc++'s `__push_heap`: moves `value` up from `hole` towards `top`.
+fn push_up(heap: &mut [(f32, i32)], mut hole: usize, top: usize, value: (f32, i32)) {
+    while hole > top {
+        let parent = (hole - 1) / 2;
+        if !before(&heap[parent], &value) {
+            break;
+        }
+        heap[hole] = heap[parent];
+        hole = parent;
+    }
+    heap[hole] = value;
+}
+
+/// libstdc++'s `pop_heap`: the top goes to the last place, the rest stays a heap.
+fn pop(heap: &mut [(f32, i32)]) {
+    let len = heap.len();
+    if len < 2 {
+        return;
+    }
+    let value = heap[len - 1];
+    heap[len - 1] = heap[0];
+    // `__adjust_heap` over the first len - 1 places, hole at the top.
+    let n = len - 1;
+    let mut hole = 0;
+    let mut child = 0;
+    while n > 0 && child < (n - 1) / 2 {
+        child = 2 * (child + 1);
+        if before(&heap[child], &heap[child - 1]) {
+            child -= 1;
+        }
+        heap[hole] = heap[child];
+        hole = child;
+    }
+    if n % 2 == 0 && n >= 2 && child == (n - 2) / 2 {
+        child = 2 * (child + 1);
+        heap[hole] = heap[child - 1];
+        hole = child - 1;
+    }
+    push_up(&mut heap[..n], hole, 0, value);
 }
 
 /// fastText's `buildTree`: leaves sorted by decreasing count, merged two at a time.
@@ -250,8 +311,23 @@ mod tests {
         for (s, l) in [(-3.0, 0), (-1.0, 1), (-2.0, 2), (-0.5, 3)] {
             heap.offer(s, l);
         }
-        assert_eq!(heap.items, [(-0.5, 3), (-1.0, 1)]);
         assert!(heap.would_reject(-1.5));
+        heap.finish();
+        assert_eq!(heap.items, [(-0.5, 3), (-1.0, 1)]);
+        // Equal scores: fastText lists the later label first (libstdc++'s heap order).
+        heap.reset(5);
+        heap.offer(-1.0, 0);
+        heap.offer(-1.0, 1);
+        heap.finish();
+        assert_eq!(heap.items, [(-1.0, 1), (-1.0, 0)]);
+        // Many entries come out sorted whatever order they went in.
+        heap.reset(100);
+        for i in 0..50 {
+            heap.offer(-(((i * 37) % 50) as f32), i);
+        }
+        heap.finish();
+        assert!(heap.items.windows(2).all(|w| w[0].0 >= w[1].0));
+        assert_eq!(heap.items.len(), 50);
     }
 
     #[test]

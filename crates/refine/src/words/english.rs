@@ -738,7 +738,9 @@ mod tests {
         let recorded: &[(&str, &[&str])] = &[
             (
                 "U.S.A. e.g. Mr. Smith's don't 10km 5.",
-                &["U.S.A.", "e.g.", "Mr.", "Smith", "'s", "do", "n't", "10", "km", "5", "."],
+                &[
+                    "U.S.A.", "e.g.", "Mr.", "Smith", "'s", "do", "n't", "10", "km", "5", ".",
+                ],
             ),
             ("C++, :) (:)", &["C++", ",", ":)", "(", ":)"]),
             ("(see below):", &["(", "see", "below", "):"]),
@@ -748,6 +750,27 @@ mod tests {
             ("Smith Jr.'s", &["Smith", "Jr.", "'s"]),
             ("(Jr.)x", &["(", "Jr.)x"]),
             ("8) and 8 )", &["8)", "and", "8", ")"]),
+            ("' ''Hello there", &["'", "'", "'", "Hello", "there"]),
+            ("যদি চ.বি তে", &["যদি", "চ.বি", "তে"]),
+            (
+                "এ-কা 5-6 x–y",
+                &["এ", "-", "কা", "5", "-", "6", "x", "–", "y"],
+            ),
+            (
+                "Visit example.com/path, or 10.0.0.1:80/x and 8.8.8.8:80/x.",
+                &[
+                    "Visit",
+                    "example.com/path",
+                    ",",
+                    "or",
+                    "10.0.0.1:80",
+                    "/",
+                    "x",
+                    "and",
+                    "8.8.8.8:80/x",
+                    ".",
+                ],
+            ),
         ];
         for (text, want) in recorded {
             assert_eq!(&words(text), want, "{text:?}");

@@ -1,0 +1,211 @@
+//! Content hashes of input files, remembered by path, size, modification time and inode
+//! so that unchanged files are not read again just to be hashed.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::{Hash, Store, StoreError};
+
+/// What identifies one state of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    size: u64,
+    mtime_ns: i128,
+    inode: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Entry {
+    #[serde(flatten)]
+    stamp: Stamp,
+    hash: Hash,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CacheFile {
+    files: BTreeMap<PathBuf, Entry>,
+}
+
+/// The remembered hashes, loaded from `store/files.json`.
+#[derive(Debug)]
+pub struct FileHashes {
+    path: PathBuf,
+    cache: CacheFile,
+    changed: bool,
+}
+
+/// A file changed less than this long ago may change again within the same timestamp
+/// tick, unseen: its hash is used but not remembered (git's "racy clean" problem).
+const SETTLED: Duration = Duration::from_secs(2);
+
+fn stamp(meta: &std::fs::Metadata) -> Stamp {
+    Stamp {
+        size: meta.len(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        inode: meta.ino(),
+    }
+}
+
+impl FileHashes {
+    /// The hashes remembered in a store.
+    pub fn load(store: &Store) -> FileHashes {
+        let path = store.root().join("store").join("files.json");
+        let cache = std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        FileHashes {
+            path,
+            cache,
+            changed: false,
+        }
+    }
+
+    /// The hash of a file's content: remembered when its size, modification time and
+    /// inode are those seen when it was hashed, else read and hashed now.
+    pub fn hash(&mut self, path: &Path) -> std::io::Result<Hash> {
+        let meta = std::fs::metadata(path)?;
+        let now = stamp(&meta);
+        if let Some(entry) = self.cache.files.get(path)
+            && entry.stamp == now
+        {
+            return Ok(entry.hash);
+        }
+        let hash = Hash::of_file(path)?;
+        self.remember(path, &meta, now, hash);
+        Ok(hash)
+    }
+
+    /// Hashes of many files, those not remembered read on up to `threads` threads.
+    pub fn hash_all(&mut self, paths: &[PathBuf], threads: usize) -> Vec<std::io::Result<Hash>> {
+        let mut results: Vec<Option<std::io::Result<Hash>>> = Vec::with_capacity(paths.len());
+        let mut missing = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            match std::fs::metadata(path) {
+                Err(e) => results.push(Some(Err(e))),
+                Ok(meta) => {
+                    let now = stamp(&meta);
+                    match self.cache.files.get(path) {
+                        Some(entry) if entry.stamp == now => results.push(Some(Ok(entry.hash))),
+                        _ => {
+                            results.push(None);
+                            missing.push((i, meta));
+                        }
+                    }
+                }
+            }
+        }
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let computed = std::sync::Mutex::new(Vec::new());
+        std::thread::scope(|scope| {
+            for _ in 0..threads.clamp(1, missing.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((i, _)) = missing.get(k) else { break };
+                        let hash = Hash::of_file(&paths[*i]);
+                        computed.lock().expect("no panics").push((k, hash));
+                    }
+                });
+            }
+        });
+        for (k, hash) in computed.into_inner().expect("threads joined") {
+            let (i, meta) = &missing[k];
+            if let Ok(h) = &hash {
+                self.remember(&paths[*i], meta, stamp(meta), *h);
+            }
+            results[*i] = Some(hash);
+        }
+        results
+            .into_iter()
+            .map(|r| r.expect("every file hashed"))
+            .collect()
+    }
+
+    fn remember(&mut self, path: &Path, meta: &std::fs::Metadata, stamp: Stamp, hash: Hash) {
+        let settled = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .is_some_and(|age| age >= SETTLED);
+        if settled {
+            self.cache
+                .files
+                .insert(path.to_path_buf(), Entry { stamp, hash });
+            self.changed = true;
+        }
+    }
+
+    /// Writes the remembered hashes back, forgetting files that no longer exist.
+    pub fn save(&mut self) -> Result<(), StoreError> {
+        let before = self.cache.files.len();
+        self.cache.files.retain(|path, _| path.exists());
+        if !self.changed && before == self.cache.files.len() {
+            return Ok(());
+        }
+        let json = serde_json::to_vec(&self.cache).expect("hashes serialize");
+        let tmp = self.path.with_extension(format!(
+            "{}.{}.tmp",
+            std::process::id(),
+            UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos())
+        ));
+        std::fs::write(&tmp, json).map_err(|e| StoreError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        self.changed = false;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn age(path: &Path) {
+        let old = SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+
+    #[test]
+    fn unchanged_files_are_not_read_again_and_changed_ones_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "one").unwrap();
+        age(&file);
+        let mut hashes = FileHashes::load(&store);
+        assert_eq!(hashes.hash(&file).unwrap(), Hash::of(b"one"));
+        hashes.save().unwrap();
+
+        // A remembered hash is trusted while the stamp is the same: prove it by lying.
+        let mut cache: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&hashes.path).unwrap()).unwrap();
+        cache["files"][file.to_str().unwrap()]["hash"] = Hash::of(b"remembered").hex().into();
+        std::fs::write(&hashes.path, serde_json::to_vec(&cache).unwrap()).unwrap();
+        let mut again = FileHashes::load(&store);
+        assert_eq!(again.hash(&file).unwrap(), Hash::of(b"remembered"));
+
+        std::fs::write(&file, "two!").unwrap();
+        age(&file);
+        let got = again.hash_all(std::slice::from_ref(&file), 2);
+        assert_eq!(got[0].as_ref().unwrap(), &Hash::of(b"two!"));
+    }
+
+    #[test]
+    fn fresh_files_are_hashed_but_not_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let file = dir.path().join("new.txt");
+        std::fs::write(&file, "just written").unwrap();
+        let mut hashes = FileHashes::load(&store);
+        assert_eq!(hashes.hash(&file).unwrap(), Hash::of(b"just written"));
+        assert!(hashes.cache.files.is_empty());
+    }
+}

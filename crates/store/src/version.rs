@@ -1,0 +1,586 @@
+//! Versions: immutable manifests of datasets (and, later, models), their folders, and the
+//! aliases that point at them.
+//!
+//! A version is the folder `versions/v<N>/`: `manifest.json` and hard links to the
+//! version's objects under their own names (`part-00000.jsonl.gz`, `index/dedup/…`), so
+//! that the folder reads like the dataset's output folder at the time (a `dedup` step can
+//! point `against` at it). It is assembled under a temporary name and appears by one
+//! rename, so it is complete or absent. An alias is a symbolic link `versions/<name>`
+//! to `v<N>`, replaced by a rename.
+
+use atelier_core::TaskStats;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::{Hash, Store, StoreError};
+
+/// The manifest format this build writes.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// What a version holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A dataset: shards of documents.
+    #[default]
+    Dataset,
+    /// A model, trained on dataset versions named in [`Manifest::trained_on`].
+    Model,
+}
+
+/// The recipe a version was made with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecipeInfo {
+    /// The recipe file.
+    pub path: PathBuf,
+    /// BLAKE3 of its text.
+    pub hash: Hash,
+    /// Its text.
+    pub text: String,
+}
+
+/// One input file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// BLAKE3 of its bytes.
+    pub hash: Hash,
+}
+
+/// One step as configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepInfo {
+    /// The step's name.
+    pub name: String,
+    /// Its behaviour version.
+    pub version: u32,
+    /// Its settings, defaults included.
+    pub settings: serde_json::Value,
+}
+
+/// One file of a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Its path inside the version folder (and the output folder it came from).
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// BLAKE3 of its bytes: the object that holds it.
+    pub hash: Hash,
+}
+
+/// An immutable description of one version: what went in, what came out, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// [`MANIFEST_FORMAT`] when written.
+    pub format: u32,
+    /// `v<N>`, numbered from 1 in the project.
+    pub id: String,
+    /// Dataset or model.
+    pub kind: Kind,
+    /// The dataset's (or model's) name.
+    pub name: String,
+    /// When it was committed, UTC, RFC 3339.
+    pub created: String,
+    /// The same, in seconds since 1970.
+    pub created_unix: u64,
+    /// The atelier version that made it.
+    pub atelier_version: String,
+    /// The version `latest` named when the run that made this one began, if any.
+    pub parent: Option<String>,
+    /// For a model: the dataset versions it was trained on.
+    #[serde(default)]
+    pub trained_on: Vec<String>,
+    /// The recipe.
+    pub recipe: Option<RecipeInfo>,
+    /// The input files, with their hashes.
+    #[serde(default)]
+    pub sources: Vec<SourceFile>,
+    /// Settings other than the steps' (the recipe's `[dataset]` and `[output]`).
+    #[serde(default)]
+    pub settings: serde_json::Value,
+    /// The steps, in order.
+    #[serde(default)]
+    pub steps: Vec<StepInfo>,
+    /// The dataset's shards (a model's weights), in order.
+    pub shards: Vec<FileEntry>,
+    /// Other files: the deduplication index, quarantine files, the run summary.
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+    /// Documents in the shards.
+    pub documents: u64,
+    /// The run's counters.
+    #[serde(default)]
+    pub stats: TaskStats,
+    /// The store records (cached work) the run used or made.
+    #[serde(default)]
+    pub keys: Vec<Hash>,
+}
+
+/// What a new version is made of; [`Store::commit`] turns it into a [`Manifest`].
+#[derive(Debug, Clone, Default)]
+pub struct NewVersion {
+    /// Dataset or model.
+    pub kind: Kind,
+    /// The dataset's (or model's) name.
+    pub name: String,
+    /// The version this one follows, if any.
+    pub parent: Option<String>,
+    /// For a model, the dataset versions it was trained on.
+    pub trained_on: Vec<String>,
+    /// The recipe.
+    pub recipe: Option<RecipeInfo>,
+    /// The input files.
+    pub sources: Vec<SourceFile>,
+    /// Settings other than the steps'.
+    pub settings: serde_json::Value,
+    /// The steps.
+    pub steps: Vec<StepInfo>,
+    /// Shards: (path in the version, file to take it from).
+    pub shards: Vec<(String, PathBuf)>,
+    /// Other files, likewise.
+    pub files: Vec<(String, PathBuf)>,
+    /// Documents in the shards.
+    pub documents: u64,
+    /// Counters.
+    pub stats: TaskStats,
+    /// Store records used.
+    pub keys: Vec<Hash>,
+    /// Aliases to move to the new version (`latest` for every run).
+    pub aliases: Vec<String>,
+}
+
+/// Whether a name is a version id (`v12`) rather than an alias.
+fn version_number(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix('v').unwrap_or(name);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Checks an alias name.
+fn check_alias(name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name != "manifest.json"
+        && version_number(name).is_none()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::BadAlias(name.to_owned()))
+    }
+}
+
+impl Store {
+    /// The folder of a version.
+    pub fn version_dir(&self, id: &str) -> PathBuf {
+        self.versions_dir().join(id)
+    }
+
+    /// Every version, oldest first.
+    pub fn versions(&self) -> Result<Vec<Manifest>, StoreError> {
+        let mut numbered = Vec::new();
+        for n in self.version_numbers()? {
+            numbered.push(self.manifest(&format!("v{n}"))?);
+        }
+        Ok(numbered)
+    }
+
+    /// The numbers of the versions there are, ascending.
+    pub(crate) fn version_numbers(&self) -> Result<Vec<u64>, StoreError> {
+        let dir = self.versions_dir();
+        let mut numbers = Vec::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if let Some(n) = version_number(&name).filter(|_| is_dir && name.starts_with('v')) {
+                numbers.push(n);
+            }
+        }
+        numbers.sort_unstable();
+        Ok(numbers)
+    }
+
+    fn manifest(&self, id: &str) -> Result<Manifest, StoreError> {
+        let path = self.version_dir(id).join("manifest.json");
+        let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path,
+            what: e.to_string(),
+        })
+    }
+
+    /// The version a name means: `v3`, `3`, or an alias.
+    pub fn resolve(&self, name: &str) -> Result<Manifest, StoreError> {
+        let id = match version_number(name) {
+            Some(n) => Some(format!("v{n}")),
+            None => self.alias(name)?,
+        };
+        match id {
+            Some(id) if self.version_dir(&id).join("manifest.json").is_file() => self.manifest(&id),
+            _ => {
+                let mut known: Vec<String> = self
+                    .version_numbers()?
+                    .into_iter()
+                    .map(|n| format!("v{n}"))
+                    .collect();
+                known.extend(self.aliases()?.into_keys());
+                Err(StoreError::Unknown {
+                    name: name.to_owned(),
+                    project: self.project().to_path_buf(),
+                    known,
+                })
+            }
+        }
+    }
+
+    /// The version an alias points at, if the alias exists.
+    pub fn alias(&self, name: &str) -> Result<Option<String>, StoreError> {
+        if check_alias(name).is_err() {
+            return Ok(None);
+        }
+        let path = self.versions_dir().join(name);
+        match std::fs::read_link(&path) {
+            Ok(target) => Ok(Some(target.to_string_lossy().into_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => Ok(None),
+            Err(e) => Err(StoreError::io(&path, e)),
+        }
+    }
+
+    /// Every alias and the version it points at.
+    pub fn aliases(&self) -> Result<BTreeMap<String, String>, StoreError> {
+        let dir = self.versions_dir();
+        let mut out = BTreeMap::new();
+        for entry in std::fs::read_dir(&dir).map_err(|e| StoreError::io(&dir, e))? {
+            let entry = entry.map_err(|e| StoreError::io(&dir, e))?;
+            if !entry.file_type().is_ok_and(|t| t.is_symlink()) {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if check_alias(&name).is_err() {
+                continue;
+            }
+            if let Ok(target) = std::fs::read_link(entry.path()) {
+                out.insert(name, target.to_string_lossy().into_owned());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Points an alias at a version (given by id or by another alias), atomically.
+    pub fn set_alias(&self, name: &str, version: &str) -> Result<String, StoreError> {
+        check_alias(name)?;
+        let id = self.resolve(version)?.id;
+        let tmp = self.versions_dir().join(format!(
+            ".alias-{name}-{}.tmp",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&tmp);
+        std::os::unix::fs::symlink(&id, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let path = self.versions_dir().join(name);
+        std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
+        sync_dir(&self.versions_dir());
+        Ok(id)
+    }
+
+    /// Removes an alias (the version stays).
+    pub fn remove_alias(&self, name: &str) -> Result<(), StoreError> {
+        check_alias(name)?;
+        if self.alias(name)?.is_none() {
+            return Err(StoreError::Refused(format!("there is no alias `{name}`")));
+        }
+        let path = self.versions_dir().join(name);
+        std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))
+    }
+
+    /// Commits a new version: links its files into the store, assembles its folder under
+    /// a temporary name, renames it to the next free `v<N>`, then moves the aliases asked
+    /// for. Until that rename, no reader sees anything of it.
+    pub fn commit(&self, new: NewVersion) -> Result<Manifest, StoreError> {
+        for alias in &new.aliases {
+            check_alias(alias)?;
+        }
+        let tmp = self.versions_dir().join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos())
+        ));
+        std::fs::create_dir(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let result = self.assemble(new, &tmp);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn assemble(&self, new: NewVersion, tmp: &Path) -> Result<Manifest, StoreError> {
+        let mut place = |rel: &str, source: &Path| -> Result<FileEntry, StoreError> {
+            let (hash, bytes) = self.link_file(source)?;
+            let target = safe_join(tmp, rel)?;
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            }
+            let object = self.object_path(&hash);
+            if std::fs::hard_link(&object, &target).is_err() {
+                std::fs::copy(&object, &target).map_err(|e| StoreError::io(&target, e))?;
+            }
+            Ok(FileEntry {
+                path: rel.to_owned(),
+                bytes,
+                hash,
+            })
+        };
+        let shards = new
+            .shards
+            .iter()
+            .map(|(rel, path)| place(rel, path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let files = new
+            .files
+            .iter()
+            .map(|(rel, path)| place(rel, path))
+            .collect::<Result<Vec<_>, _>>()?;
+        let created_unix = std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs());
+        let mut manifest = Manifest {
+            format: MANIFEST_FORMAT,
+            id: String::new(),
+            kind: new.kind,
+            name: new.name,
+            created: utc(created_unix),
+            created_unix,
+            atelier_version: env!("CARGO_PKG_VERSION").to_owned(),
+            parent: new.parent,
+            trained_on: new.trained_on,
+            recipe: new.recipe,
+            sources: new.sources,
+            settings: new.settings,
+            steps: new.steps,
+            shards,
+            files,
+            documents: new.documents,
+            stats: new.stats,
+            keys: new.keys,
+        };
+        let mut n = self.version_numbers()?.last().copied().unwrap_or(0) + 1;
+        loop {
+            manifest.id = format!("v{n}");
+            let path = tmp.join("manifest.json");
+            let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
+            write_synced(&path, &json).map_err(|e| StoreError::io(&path, e))?;
+            sync_dir(tmp);
+            let target = self.version_dir(&manifest.id);
+            match std::fs::rename(tmp, &target) {
+                Ok(()) => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty
+                    ) || target.exists() =>
+                {
+                    n += 1;
+                }
+                Err(e) => return Err(StoreError::io(&target, e)),
+            }
+        }
+        sync_dir(&self.versions_dir());
+        for alias in &new.aliases {
+            self.set_alias(alias, &manifest.id)?;
+        }
+        Ok(manifest)
+    }
+
+    /// Removes a version's folder (its objects stay until gc finds them unreachable).
+    /// An aliased version is refused: move or remove the alias first.
+    pub fn remove_version(&self, id: &str) -> Result<(), StoreError> {
+        let manifest = self.resolve(id)?;
+        let aliased: Vec<String> = self
+            .aliases()?
+            .into_iter()
+            .filter(|(_, v)| *v == manifest.id)
+            .map(|(a, _)| a)
+            .collect();
+        if !aliased.is_empty() {
+            return Err(StoreError::Refused(format!(
+                "{} is aliased as {}; move the alias first",
+                manifest.id,
+                aliased.join(", ")
+            )));
+        }
+        let dir = self.version_dir(&manifest.id);
+        // Out of sight in one rename, then deleted.
+        let trash = self.versions_dir().join(format!(".trash-{}", manifest.id));
+        std::fs::rename(&dir, &trash).map_err(|e| StoreError::io(&dir, e))?;
+        std::fs::remove_dir_all(&trash).map_err(|e| StoreError::io(&trash, e))
+    }
+
+    /// Checks a version's files against their hashes; returns the problems found.
+    pub fn verify(&self, manifest: &Manifest) -> Vec<String> {
+        let dir = self.version_dir(&manifest.id);
+        let mut problems = Vec::new();
+        for entry in manifest.shards.iter().chain(&manifest.files) {
+            let path = dir.join(&entry.path);
+            match Hash::of_file(&path) {
+                Ok(h) if h == entry.hash => {}
+                Ok(h) => problems.push(format!(
+                    "{}: content hash {} but the manifest says {}",
+                    path.display(),
+                    h.short(),
+                    entry.hash.short()
+                )),
+                Err(e) => problems.push(format!("{}: {e}", path.display())),
+            }
+        }
+        problems
+    }
+}
+
+/// Joins a relative path from a manifest, refusing anything that would leave the folder.
+fn safe_join(dir: &Path, rel: &str) -> Result<PathBuf, StoreError> {
+    let path = Path::new(rel);
+    let plain = path
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !plain || rel.is_empty() {
+        return Err(StoreError::Refused(format!(
+            "`{rel}` is not a plain relative path inside a version"
+        )));
+    }
+    Ok(dir.join(path))
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Makes renames in a folder durable, where the platform can open folders.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
+pub(crate) fn utc(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rest = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn dataset(store: &Store, dir: &Path, content: &str) -> Manifest {
+        let shard = dir.join("part-00000.jsonl");
+        let _ = std::fs::remove_file(&shard);
+        std::fs::write(&shard, content).unwrap();
+        store
+            .commit(NewVersion {
+                name: "demo".into(),
+                shards: vec![("part-00000.jsonl".into(), shard)],
+                documents: content.lines().count() as u64,
+                aliases: vec!["latest".into()],
+                ..NewVersion::default()
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn dates_are_utc() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc(1_798_761_599), "2026-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn versions_number_up_and_aliases_move() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v1 = dataset(&store, dir.path(), "{\"id\":\"a\",\"text\":\"x\"}\n");
+        let v2 = dataset(&store, dir.path(), "{\"id\":\"b\",\"text\":\"y\"}\n");
+        assert_eq!((v1.id.as_str(), v2.id.as_str()), ("v1", "v2"));
+        assert_eq!(store.resolve("latest").unwrap().id, "v2");
+        assert_eq!(store.resolve("1").unwrap(), v1);
+        store.set_alias("prod", "v1").unwrap();
+        assert_eq!(store.resolve("prod").unwrap().id, "v1");
+        assert_eq!(
+            store.aliases().unwrap().into_iter().collect::<Vec<_>>(),
+            [("latest".into(), "v2".into()), ("prod".into(), "v1".into())]
+        );
+        assert!(store.verify(&v1).is_empty());
+        let versions: Vec<String> = store.versions().unwrap().into_iter().map(|m| m.id).collect();
+        assert_eq!(versions, ["v1", "v2"]);
+        let err = store.resolve("staging").unwrap_err().to_string();
+        assert!(err.contains("known: v1, v2, latest, prod"), "{err}");
+        assert!(matches!(store.set_alias("v7", "v1"), Err(StoreError::BadAlias(_))));
+        assert!(store.remove_version("prod").is_err(), "aliased versions stay");
+    }
+
+    #[test]
+    fn a_model_names_the_dataset_it_was_trained_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data = dataset(&store, dir.path(), "{\"id\":\"a\",\"text\":\"x\"}\n");
+        let weights = dir.path().join("model.bin");
+        std::fs::write(&weights, [1u8, 2, 3]).unwrap();
+        let model = store
+            .commit(NewVersion {
+                kind: Kind::Model,
+                name: "classifier".into(),
+                trained_on: vec![data.id.clone()],
+                shards: vec![("model.bin".into(), weights)],
+                aliases: vec!["classifier-latest".into()],
+                ..NewVersion::default()
+            })
+            .unwrap();
+        let back = store.resolve("classifier-latest").unwrap();
+        assert_eq!((back.kind, back.trained_on.clone()), (Kind::Model, vec![data.id]));
+        assert_eq!(back, model);
+    }
+
+    #[test]
+    fn paths_outside_the_version_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let file = dir.path().join("x");
+        std::fs::write(&file, "x").unwrap();
+        let err = store
+            .commit(NewVersion {
+                files: vec![("../escape".into(), file)],
+                ..NewVersion::default()
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("not a plain relative path"), "{err}");
+        assert!(store.versions().unwrap().is_empty());
+        let leftovers = std::fs::read_dir(store.versions_dir()).unwrap().count();
+        assert_eq!(leftovers, 0, "the temporary folder is removed");
+    }
+}
