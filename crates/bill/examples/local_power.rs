@@ -4,5 +4,8 @@
 //!     cargo run --release -p atelier-bill --example local_power
 
 fn main() {
-    println!("{}", atelier_bill::hardware::local_cpu_power().watts_per_core);
+    println!(
+        "{}",
+        atelier_bill::hardware::local_cpu_power().watts_per_core
+    );
 }

@@ -17,6 +17,7 @@
 //!   otherwise, for a run that resumed `tasks_resumed` of its `tasks` from an earlier,
 //!   interrupted run, that fraction of every step. Its cost is what reuse saved.
 
+use atelier_core::stats::human_bytes;
 use atelier_core::{StepStats, TaskStats};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -553,21 +554,6 @@ pub fn sig(x: f64) -> String {
         format!("{x:.digits$}")
     } else {
         format!("{x:.2e}")
-    }
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }
 

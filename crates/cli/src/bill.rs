@@ -46,31 +46,45 @@ pub fn bill(recipe: &Path, json: bool, country: Option<&str>) -> Result<ExitCode
 }
 
 /// What `atelier estimate` was asked.
+#[derive(clap::Args)]
 pub struct EstimateArgs {
-    /// Model parameters.
-    pub params: Option<f64>,
-    /// Training tokens (default: 20 per parameter).
-    pub tokens: Option<f64>,
-    /// A budget in euros instead of a model.
-    pub budget: Option<f64>,
-    /// GPU model from the table.
-    pub gpu: String,
-    /// GPUs at once.
-    pub gpus: Option<u32>,
-    /// Model FLOPs utilisation.
-    pub mfu: Option<f64>,
+    /// Model parameters (for example 7e9).
+    #[arg(long, conflicts_with = "budget")]
+    params: Option<f64>,
+    /// Training tokens (default: 20 per parameter, compute-optimal).
+    #[arg(long)]
+    tokens: Option<f64>,
+    /// A budget in euros: print the largest compute-optimal model it buys.
+    #[arg(long)]
+    budget: Option<f64>,
+    /// GPU model: h100-sxm, h100-pcie, h200, a100-40gb, a100-80gb, l4, l40s, rtx-4090,
+    /// mi300x.
+    #[arg(long, default_value = "h100-sxm")]
+    gpu: String,
+    /// GPUs used at once.
+    #[arg(long)]
+    gpus: Option<u32>,
+    /// Model FLOPs utilisation, between 0 and 1 (default 0.4).
+    #[arg(long)]
+    mfu: Option<f64>,
     /// Euros per GPU-hour.
-    pub eur_per_gpu_hour: Option<f64>,
-    /// Euros per kWh.
-    pub eur_per_kwh: Option<f64>,
-    /// Power usage effectiveness.
-    pub pue: Option<f64>,
-    /// Country for the carbon intensity.
-    pub country: Option<String>,
-    /// A recipe whose `[bill]` gives the defaults.
-    pub recipe: Option<PathBuf>,
-    /// JSON output.
-    pub json: bool,
+    #[arg(long)]
+    eur_per_gpu_hour: Option<f64>,
+    /// Euros per kWh (0 when the GPU-hour price includes power).
+    #[arg(long)]
+    eur_per_kwh: Option<f64>,
+    /// Power usage effectiveness of the data centre.
+    #[arg(long)]
+    pue: Option<f64>,
+    /// Country of the grid, for the carbon (ISO code, or EU).
+    #[arg(long)]
+    country: Option<String>,
+    /// Take prices and country from this recipe's [bill] section.
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// Print the estimate as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `atelier estimate`.

@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use atelier_core::recipe::ExecutorKind;
+use atelier_core::stats::human_bytes;
 use atelier_core::{Recipe, TaskStats};
 use atelier_runner::{
     Job, Mode, RunError, RunOptions, RunSummary, SlurmOptions, SlurmOutcome, run_slurm,
@@ -224,21 +225,6 @@ fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> {
         )?;
     }
     Ok(())
-}
-
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }
 
 /// The worker count: as asked, else one per CPU.

@@ -112,45 +112,7 @@ enum Command {
     },
     /// Price a planned training before anyone spends: FLOPs (6ND), GPU-hours, wall time,
     /// kWh, euros and CO2; or, from a budget, the largest compute-optimal model it buys.
-    Estimate {
-        /// Model parameters (for example 7e9).
-        #[arg(long, conflicts_with = "budget")]
-        params: Option<f64>,
-        /// Training tokens (default: 20 per parameter, compute-optimal).
-        #[arg(long)]
-        tokens: Option<f64>,
-        /// A budget in euros: print the largest compute-optimal model it buys.
-        #[arg(long)]
-        budget: Option<f64>,
-        /// GPU model: h100-sxm, h100-pcie, h200, a100-40gb, a100-80gb, l4, l40s, rtx-4090,
-        /// mi300x.
-        #[arg(long, default_value = "h100-sxm")]
-        gpu: String,
-        /// GPUs used at once.
-        #[arg(long)]
-        gpus: Option<u32>,
-        /// Model FLOPs utilisation, between 0 and 1 (default 0.4).
-        #[arg(long)]
-        mfu: Option<f64>,
-        /// Euros per GPU-hour.
-        #[arg(long)]
-        eur_per_gpu_hour: Option<f64>,
-        /// Euros per kWh (0 when the GPU-hour price includes power).
-        #[arg(long)]
-        eur_per_kwh: Option<f64>,
-        /// Power usage effectiveness of the data centre.
-        #[arg(long)]
-        pue: Option<f64>,
-        /// Country of the grid, for the carbon (ISO code, or EU).
-        #[arg(long)]
-        country: Option<String>,
-        /// Take prices and country from this recipe's [bill] section.
-        #[arg(long)]
-        recipe: Option<PathBuf>,
-        /// Print the estimate as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Estimate(bill::EstimateArgs),
     /// Write one self-contained HTML report of the last run (no network): the funnel of
     /// documents kept and dropped, languages, lengths and the bill, as SVG plots.
     Report {
@@ -195,33 +157,7 @@ fn main() -> ExitCode {
             json,
             country,
         } => bill::bill(&recipe, json, country.as_deref()),
-        Command::Estimate {
-            params,
-            tokens,
-            budget,
-            gpu,
-            gpus,
-            mfu,
-            eur_per_gpu_hour,
-            eur_per_kwh,
-            pue,
-            country,
-            recipe,
-            json,
-        } => bill::estimate(&bill::EstimateArgs {
-            params,
-            tokens,
-            budget,
-            gpu,
-            gpus,
-            mfu,
-            eur_per_gpu_hour,
-            eur_per_kwh,
-            pue,
-            country,
-            recipe,
-            json,
-        }),
+        Command::Estimate(args) => bill::estimate(&args),
         Command::Report { recipe, output } => bill::report(&recipe, output.as_deref()),
         Command::Task {
             recipe,

@@ -177,6 +177,22 @@ impl Add<&TaskStats> for TaskStats {
     }
 }
 
+/// A byte count for people: `512 B`, `1.5 KiB`, `3.2 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,7 +231,10 @@ mod tests {
         let old = r#"{"name":"length","documents_in":3,"kept":2,"dropped":{"too_short":1},
             "quarantined":0,"bytes_in":30,"bytes_out":20,"wall_seconds":0.5,"cpu_seconds":0.25}"#;
         let s: StepStats = serde_json::from_str(old).unwrap();
-        assert_eq!((s.kept, s.reused_documents, s.saved_cpu_seconds), (2, 0, 0.0));
+        assert_eq!(
+            (s.kept, s.reused_documents, s.saved_cpu_seconds),
+            (2, 0, 0.0)
+        );
         let mut sum = s.clone();
         let mut reused = s;
         reused.reused_documents = 3;

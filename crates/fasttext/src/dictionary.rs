@@ -66,11 +66,11 @@ enum Prune {
     Map(IntMap),
 }
 
-/// A small open-addressing map from `i32` to `i32`, keys non-negative.
+/// A small open-addressing map from `i32` to `i32`, keys non-negative; key and value
+/// share a slot, so a lookup touches one cache line.
 #[derive(Debug, Clone)]
 struct IntMap {
-    keys: Vec<i32>,
-    values: Vec<i32>,
+    slots: Vec<(i32, i32)>,
     shift: u32,
 }
 
@@ -78,18 +78,16 @@ impl IntMap {
     fn new(pairs: &[(i32, i32)]) -> Self {
         let capacity = (pairs.len() * 2).next_power_of_two().max(16);
         let mut map = IntMap {
-            keys: vec![-1; capacity],
-            values: vec![0; capacity],
+            slots: vec![(-1, 0); capacity],
             shift: 32 - capacity.trailing_zeros(),
         };
         for &(k, v) in pairs {
             let mut slot = map.slot(k);
-            while map.keys[slot] != -1 && map.keys[slot] != k {
+            while map.slots[slot].0 != -1 && map.slots[slot].0 != k {
                 slot = (slot + 1) & (capacity - 1);
             }
             // A repeated key keeps its last value, as std::unordered_map's `[]=` does.
-            map.keys[slot] = k;
-            map.values[slot] = v;
+            map.slots[slot] = (k, v);
         }
         map
     }
@@ -101,12 +99,12 @@ impl IntMap {
 
     #[inline]
     fn get(&self, key: i32) -> Option<i32> {
-        let mask = self.keys.len() - 1;
+        let mask = self.slots.len() - 1;
         let mut slot = self.slot(key);
         loop {
-            match self.keys[slot] {
-                k if k == key => return Some(self.values[slot]),
-                -1 => return None,
+            match self.slots[slot] {
+                (k, v) if k == key => return Some(v),
+                (-1, _) => return None,
                 _ => slot = (slot + 1) & mask,
             }
         }

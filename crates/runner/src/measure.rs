@@ -1,20 +1,7 @@
 //! Clocks for the counters: CPU time of the calling thread and peak memory of the process.
 
+use atelier_bill::energy::thread_cpu_seconds;
 use std::time::Instant;
-
-/// CPU seconds consumed so far by the calling thread.
-pub fn thread_cpu_seconds() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return 0.0;
-    }
-    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
-}
 
 /// Peak resident memory of this process so far, in bytes.
 pub fn peak_rss_bytes() -> u64 {

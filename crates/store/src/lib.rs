@@ -38,7 +38,9 @@ mod lock;
 mod objects;
 mod version;
 
-pub use diff::{DocumentChanges, SettingChange, SourceChanges, StepChange, VersionDiff, diff};
+pub use diff::{
+    DocumentChanges, SettingChange, SourceChanges, StepChange, StepCounts, VersionDiff, diff,
+};
 pub use files::FileHashes;
 pub use gc::{GcOptions, GcReport};
 pub use hash::{BadHash, Hash, KeyBuilder};

@@ -325,7 +325,7 @@ impl Store {
     }
 
     fn assemble(&self, new: NewVersion, tmp: &Path) -> Result<Manifest, StoreError> {
-        let mut place = |rel: &str, source: &Path| -> Result<FileEntry, StoreError> {
+        let place = |rel: &str, source: &Path| -> Result<FileEntry, StoreError> {
             let (hash, bytes) = self.link_file(source)?;
             let target = safe_join(tmp, rel)?;
             if let Some(dir) = target.parent() {
@@ -495,9 +495,10 @@ pub(crate) fn utc(secs: u64) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// Commits a one-shard dataset version holding `content`, moving `latest`.
     pub(crate) fn dataset(store: &Store, dir: &Path, content: &str) -> Manifest {
         let shard = dir.join("part-00000.jsonl");
         let _ = std::fs::remove_file(&shard);
