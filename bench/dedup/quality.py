@@ -48,8 +48,10 @@ def load_shingles(path):
     return ids, sets
 
 
-def true_pairs(ids, sets):
-    """Pairs with Jaccard >= THRESHOLD, through an inverted index of shingles."""
+def true_pairs(ids, sets, with_pairs=False):
+    """Pairs with Jaccard >= THRESHOLD, through an inverted index of shingles; the
+    similarity of every pair that shares a shingle; and, if asked, those pairs as
+    ``(index, index, jaccard)``."""
     postings = defaultdict(list)
     for i, s in enumerate(sets):
         for sh in s:
@@ -64,14 +66,16 @@ def true_pairs(ids, sets):
                 shared[(docs[x], docs[y])] += 1
     truth = set()
     sims = []
+    pairs = [] if with_pairs else None
     for (a, b), inter in shared.items():
         union = len(sets[a]) + len(sets[b]) - inter
         j = inter / union
         sims.append(j)
+        if with_pairs:
+            pairs.append((a, b, j))
         if j >= THRESHOLD:
             truth.add(frozenset((ids[a], ids[b])))
-    # Pairs that share only boilerplate shingles never reach the threshold, but check.
-    return truth, sims
+    return truth, sims, pairs
 
 
 def cluster_pairs(groups):
@@ -152,7 +156,7 @@ def main():
 
     ids, sets = load_shingles(shingles)
     keyed = [i for i, s in zip(ids, sets) if s]
-    truth, sims = true_pairs(ids, sets)
+    truth, sims, _ = true_pairs(ids, sets)
     bins = defaultdict(int)
     for j in sims:
         if j >= 0.3:

@@ -73,6 +73,9 @@ if want quality; then
     $py bench/dedup/quality.py --corpus "$corpus" --json "$work/quality-s$seed.json" 2>/dev/null
   done
   echo
+  echo "## estimator bias, seed-3 corpus (bench/dedup/bias.py)"
+  $py bench/dedup/bias.py
+  echo
   echo "## the key specification, restated in Python (bench/dedup/spec_check.py)"
   target/release/examples/dedup_shingles "$work/quality.jsonl" "$work/spec.shingles.jsonl" \
     "$work/spec.pairs.tsv" "$work/spec.keys.tsv"
@@ -88,6 +91,7 @@ if want speed; then
     docs=$(wc -l <"$work/$corpus.jsonl")
     recipe "speed-$corpus" "$work/$corpus.jsonl" 1
     timed "atelier run, $corpus" "$docs" target/release/atelier run "$work/speed-$corpus.toml" --workers 1
+    mkdir -p "$work/out-example-$corpus"
     timed "dedup_jsonl example, $corpus" "$docs" target/release/examples/dedup_jsonl \
       --input "$work/$corpus.jsonl" --output "$work/out-example-$corpus/kept.jsonl"
     timed "datasketch, $corpus" "$docs" $py bench/dedup/peers.py datasketch "$work/$corpus.jsonl" "$work/out-ds-$corpus"

@@ -40,21 +40,29 @@ for ext in warc warc.gz; do
   start=$(date +%s.%N)
   target/release/atelier run "$work/recipe.toml" --workers 1 --quiet >/dev/null
   t=$(python3 -c "import time;print(time.time()-$start)")
-  docs=$(python3 -c "import json;print(json.load(open('$work/out-$ext/summary.json'))['stats']['steps'][-1]['kept'])")
-  echo "atelier  $ext: $mb MB, $docs docs, $t s, $(python3 -c "print(f'{$mb/$t:.1f}')") MB/s (1 worker, WARC to JSONL)"
+  python3 - "$work/out-$ext/summary.json" "$mb" "$t" "$ext" <<'EOT'
+import json, sys
+s = json.load(open(sys.argv[1]))["stats"]
+mb, wall, ext = float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+cpu = s["cpu_seconds"]
+print(f"atelier  {ext}: {mb:.1f} MB, {s['steps'][-1]['kept']} docs, {wall:.2f} s wall, {cpu:.2f} s CPU: "
+      f"{mb / wall:.1f} MB/s wall, {mb / cpu:.1f} MB/s CPU (1 worker, WARC to JSONL)")
+EOT
   bench/.venv/bin/python - "$file" <<'EOT'
 import sys, time
 from warcio.archiveiterator import ArchiveIterator
 path = sys.argv[1]
-start = time.time(); n = 0
+start = time.time(); cpu0 = time.process_time(); n = 0
 with open(path, "rb") as f:
     for rec in ArchiveIterator(f):
         if rec.rec_type == "response":
             rec.content_stream().read(); n += 1
-t = time.time() - start
+t = time.time() - start; cpu = time.process_time() - cpu0
 import os
 mb = os.path.getsize(path) / 1e6
-print(f"warcio   {'warc.gz' if path.endswith('.gz') else 'warc'}: {mb:.1f} MB, {n} records, {t:.2f} s, {mb/t:.1f} MB/s (iterate and read bodies only)")
+kind = "warc.gz" if path.endswith(".gz") else "warc"
+print(f"warcio   {kind}: {mb:.1f} MB, {n} records, {t:.2f} s wall, {cpu:.2f} s CPU: "
+      f"{mb/t:.1f} MB/s wall, {mb/cpu:.1f} MB/s CPU (iterate and read bodies only)")
 EOT
 done
 

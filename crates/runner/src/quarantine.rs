@@ -25,6 +25,67 @@ struct Entry<'a> {
     document: Option<&'a Document>,
 }
 
+fn line(entry: &Entry<'_>) -> Vec<u8> {
+    let mut out = serde_json::to_vec(entry).expect("quarantine entries serialize");
+    out.push(b'\n');
+    out
+}
+
+/// The quarantine entry of a record a reader could not read, as a JSON line.
+pub fn record_line(error: &RecordError) -> Vec<u8> {
+    line(&Entry {
+        step: "read",
+        error: &error.message,
+        file: Some(&error.path),
+        offset: error.offset,
+        record: error.record,
+        excerpt: error.excerpt.as_deref(),
+        document: None,
+    })
+}
+
+/// The quarantine entry of a document a step failed on, as a JSON line.
+pub fn document_line(step: &str, error: &str, doc: &Document) -> Vec<u8> {
+    line(&Entry {
+        step,
+        error,
+        file: doc.meta_str("source").map(Path::new),
+        offset: None,
+        record: None,
+        excerpt: None,
+        document: Some(doc),
+    })
+}
+
+/// Where quarantine entries go: a task's file, or a buffer that keeps a unit's entries
+/// until they are written in order (and kept in the project store).
+pub trait Quarantined {
+    /// Quarantines a record a reader could not read.
+    fn record(&mut self, error: &RecordError) -> io::Result<()>;
+    /// Quarantines a document a step failed on, whole.
+    fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()>;
+}
+
+impl Quarantined for Vec<u8> {
+    fn record(&mut self, error: &RecordError) -> io::Result<()> {
+        self.extend(record_line(error));
+        Ok(())
+    }
+    fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()> {
+        self.extend(document_line(step, error, doc));
+        Ok(())
+    }
+}
+
+impl Quarantined for Quarantine {
+    fn record(&mut self, error: &RecordError) -> io::Result<()> {
+        self.append(&record_line(error))
+    }
+    fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()> {
+        self.append(&document_line(step, error, doc))
+    }
+}
+
 /// Writes a task's quarantine file, created on first use under a temporary name and
 /// renamed by [`Quarantine::finish`].
 pub struct Quarantine {
@@ -54,37 +115,12 @@ impl Quarantine {
         Ok(self.out.as_mut().expect("just created"))
     }
 
-    fn write(&mut self, entry: &Entry<'_>) -> io::Result<()> {
-        let out = self.writer()?;
-        serde_json::to_writer(&mut *out, entry)?;
-        out.write_all(b"\n")
-    }
-
-    /// Quarantines a record a reader could not read.
-    pub fn record(&mut self, error: &RecordError) -> io::Result<()> {
-        self.write(&Entry {
-            step: "read",
-            error: &error.message,
-            file: Some(&error.path),
-            offset: error.offset,
-            record: error.record,
-            excerpt: error.excerpt.as_deref(),
-            document: None,
-        })
-    }
-
-    /// Quarantines a document a step failed on, whole.
-    pub fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()> {
-        let file = doc.meta_str("source").map(Path::new);
-        self.write(&Entry {
-            step,
-            error,
-            file,
-            offset: None,
-            record: None,
-            excerpt: None,
-            document: Some(doc),
-        })
+    /// Appends entries already written as JSON lines.
+    pub fn append(&mut self, lines: &[u8]) -> io::Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.writer()?.write_all(lines)
     }
 
     /// Flushes and renames the file into place, if anything was quarantined.

@@ -10,6 +10,7 @@ use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
 use atelier_io::{ReadOptions, Records, ShardWriter, Unit, read_unit};
+use atelier_store::Hash;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -17,12 +18,13 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::measure::{Stopwatch, peak_rss_bytes};
-use crate::quarantine::Quarantine;
+use crate::quarantine::{Quarantine, Quarantined};
 use crate::run::RunError;
+use crate::unit::Reuse;
 
 /// Documents or text bytes gathered before a batch goes through the steps.
-const BATCH_DOCUMENTS: usize = 256;
-const BATCH_BYTES: usize = 8 << 20;
+pub(crate) const BATCH_DOCUMENTS: usize = 256;
+pub(crate) const BATCH_BYTES: usize = 8 << 20;
 
 /// What a finished task leaves behind: its counters, tied to the plan it ran under.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,6 +40,9 @@ pub struct Marker {
     /// The energy it used, measured or estimated.
     #[serde(default)]
     pub energy: EnergyRecord,
+    /// The records of the project store the task used or made (first map stage).
+    #[serde(default)]
+    pub keys: Vec<Hash>,
 }
 
 /// Where everything goes, relative to the output folder.
@@ -116,6 +121,18 @@ pub struct MapTask<'a> {
     pub output: MapOutput,
     /// Reader limits.
     pub read: ReadOptions,
+    /// The project store and the keys of the units, to reuse and keep work (first map
+    /// stage only).
+    pub reuse: Option<Reuse<'a>>,
+}
+
+/// What a finished map task did.
+#[derive(Debug, Clone)]
+pub struct MapResult {
+    /// Its counters.
+    pub stats: TaskStats,
+    /// The records of the project store it used or made.
+    pub keys: Vec<Hash>,
 }
 
 /// Runs a map task to completion and returns its counters.
@@ -123,10 +140,7 @@ pub fn run_map(
     task: MapTask<'_>,
     layout: &Layout<'_>,
     on_progress: &(dyn Fn(u64) + Sync),
-) -> Result<TaskStats, RunError> {
-    let clock = Stopwatch::start();
-    let rank = task.rank;
-    let fail = |e: io::Error| RunError::Io(format!("task {rank}: {e}"));
+) -> Result<MapResult, RunError> {
     let mut steps: Vec<(&'static str, Box<dyn Step>)> = task.decider.into_iter().collect();
     for s in task.steps {
         let built = s
@@ -135,14 +149,24 @@ pub fn run_map(
             .map_err(|e| RunError::Step(format!("step `{}`: {e}", s.config.name())))?;
         steps.push((s.config.name(), built));
     }
-    let counts_read = matches!(task.input, MapInput::Units(_));
-    let mut stats = TaskStats {
-        tasks: u64::from(counts_read),
-        ..TaskStats::default()
+    let path = match task.input {
+        MapInput::Units(units) => {
+            let first = crate::unit::FirstStage {
+                rank: task.rank,
+                units,
+                steps,
+                output: task.output,
+                read: task.read,
+                reuse: task.reuse,
+            };
+            return first.run(layout, on_progress);
+        }
+        MapInput::Intermediate(path) => path,
     };
-    if counts_read {
-        stats.steps.push(StepStats::named("read"));
-    }
+    let clock = Stopwatch::start();
+    let rank = task.rank;
+    let fail = |e: io::Error| RunError::Io(format!("task {rank}: {e}"));
+    let mut stats = TaskStats::default();
     stats
         .steps
         .extend(steps.iter().map(|(name, _)| StepStats::named(*name)));
@@ -163,51 +187,23 @@ pub fn run_map(
             observer: Some(observer),
         },
     };
-    let first_step = usize::from(counts_read);
     let mut quarantine = Quarantine::new(layout.quarantine(task.stage, rank));
     let mut batch: Vec<Document> = Vec::with_capacity(BATCH_DOCUMENTS);
-
-    let inputs: Vec<(Records, u64)> = match &task.input {
-        MapInput::Units(units) => units
-            .iter()
-            .map(|u| (read_unit(u, &task.read), unit_size(u)))
-            .collect(),
-        MapInput::Intermediate(path) if path.exists() => {
-            let unit = Unit {
-                path: path.clone(),
-                format: Format::Jsonl,
-                compression: Compression::Zstd,
-                start: 0,
-                end: None,
-            };
-            vec![(
-                read_unit(
-                    &unit,
-                    &ReadOptions {
-                        max_record_bytes: u64::MAX,
-                    },
-                ),
-                0,
-            )]
-        }
-        MapInput::Intermediate(_) => Vec::new(),
-    };
-    if let MapInput::Units(units) = &task.input {
-        stats.files = units.iter().filter(|u| u.start == 0).count() as u64;
-    }
-    for (mut records, size) in inputs {
+    if path.exists() {
+        let unit = Unit {
+            path,
+            format: Format::Jsonl,
+            compression: Compression::Zstd,
+            start: 0,
+            end: None,
+        };
+        let options = ReadOptions {
+            max_record_bytes: u64::MAX,
+        };
+        let mut records = read_unit(&unit, &options);
         loop {
-            let watch = Stopwatch::start();
-            let exhausted = fill_batch(
-                &mut batch,
-                &mut records,
-                counts_read.then(|| &mut stats.steps[0]),
-                &mut quarantine,
-            )?;
-            if counts_read {
-                add_time(&mut stats.steps[0], &watch);
-            }
-            let (step_stats, sink_stats) = stats.steps[first_step..].split_at_mut(steps.len());
+            let exhausted = fill_batch(&mut batch, &mut records, None, &mut quarantine)?;
+            let (step_stats, sink_stats) = stats.steps.split_at_mut(steps.len());
             process_batch(&mut batch, &mut steps, step_stats, &mut quarantine).map_err(fail)?;
             sink.take(&mut batch, sink_stats.first_mut())
                 .map_err(fail)?;
@@ -215,11 +211,8 @@ pub fn run_map(
                 break;
             }
         }
-        if counts_read {
-            stats.steps[0].bytes_in += size;
-        }
-        on_progress(size);
     }
+    on_progress(0);
 
     sink.finish().map_err(fail)?;
     quarantine.finish().map_err(fail)?;
@@ -230,16 +223,19 @@ pub fn run_map(
     stats.wall_seconds = wall;
     stats.cpu_seconds = cpu;
     stats.peak_rss_bytes = peak_rss_bytes();
-    Ok(stats)
+    Ok(MapResult {
+        stats,
+        keys: Vec::new(),
+    })
 }
 
 /// Reads documents into the batch until it is full; true when the input is exhausted.
 /// Records that fail are quarantined and, when `read` is given, counted there.
-fn fill_batch(
+pub(crate) fn fill_batch(
     batch: &mut Vec<Document>,
     records: &mut Records,
     mut read: Option<&mut StepStats>,
-    quarantine: &mut Quarantine,
+    quarantine: &mut dyn Quarantined,
 ) -> Result<bool, RunError> {
     let mut bytes = 0;
     while batch.len() < BATCH_DOCUMENTS && bytes < BATCH_BYTES {
@@ -281,45 +277,70 @@ fn process_batch(
         if batch.is_empty() {
             break;
         }
-        let watch = Stopwatch::start();
-        let mut failure = None;
-        batch.retain_mut(|doc| {
-            stats.documents_in += 1;
-            stats.bytes_in += doc.text.len() as u64;
-            match step.process(doc) {
-                Ok(Verdict::Keep) => {
-                    stats.kept += 1;
-                    stats.bytes_out += doc.text.len() as u64;
-                    true
-                }
-                Ok(Verdict::Drop(reason)) => {
-                    *stats.dropped.entry(reason.to_owned()).or_default() += 1;
-                    false
-                }
-                Err(error) => {
-                    stats.quarantined += 1;
-                    if let Err(e) = quarantine.document(name, &error.0, doc) {
-                        failure.get_or_insert(e);
-                    }
-                    false
-                }
-            }
-        });
-        add_time(stats, &watch);
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        apply_step(batch, name, step.as_mut(), stats, quarantine, None)?;
     }
     Ok(())
 }
 
-fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
+/// Runs a batch through one step, counting what it keeps, drops and fails on. With
+/// `track`, it also lists each kept document as (its index in the batch before the step,
+/// whether the step changed it), for the project store.
+pub(crate) fn apply_step(
+    batch: &mut Vec<Document>,
+    name: &str,
+    step: &mut dyn Step,
+    stats: &mut StepStats,
+    quarantine: &mut dyn Quarantined,
+    mut track: Option<&mut Vec<(u32, bool)>>,
+) -> io::Result<()> {
+    let watch = Stopwatch::start();
+    if let Some(kept) = track.as_deref_mut() {
+        kept.clear();
+    }
+    let mut failure = None;
+    let mut index = 0u32;
+    batch.retain_mut(|doc| {
+        let at = index;
+        index += 1;
+        stats.documents_in += 1;
+        stats.bytes_in += doc.text.len() as u64;
+        let before = track.is_some().then(|| doc.clone());
+        match step.process(doc) {
+            Ok(Verdict::Keep) => {
+                stats.kept += 1;
+                stats.bytes_out += doc.text.len() as u64;
+                if let Some(kept) = track.as_deref_mut() {
+                    kept.push((at, before.as_ref() != Some(&*doc)));
+                }
+                true
+            }
+            Ok(Verdict::Drop(reason)) => {
+                *stats.dropped.entry(reason.to_owned()).or_default() += 1;
+                false
+            }
+            Err(error) => {
+                stats.quarantined += 1;
+                if let Err(e) = quarantine.document(name, &error.0, doc) {
+                    failure.get_or_insert(e);
+                }
+                false
+            }
+        }
+    });
+    add_time(stats, &watch);
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+pub(crate) fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
     let (wall, cpu) = watch.elapsed();
     stats.wall_seconds += wall;
     stats.cpu_seconds += cpu;
 }
 
-fn unit_size(unit: &Unit) -> u64 {
+pub(crate) fn unit_size(unit: &Unit) -> u64 {
     let file_size = std::fs::metadata(&unit.path).map_or(0, |m| m.len());
     unit.end
         .unwrap_or(file_size)
@@ -383,7 +404,7 @@ impl Sink {
 
 /// Failure injection for the resume tests: with `ATELIER_CRASH_AFTER_DOCUMENTS=N` in the
 /// environment, the process kills itself with SIGKILL after handing on N documents.
-fn crash_point() {
+pub(crate) fn crash_point() {
     static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
     static DONE: AtomicU64 = AtomicU64::new(0);
     let limit = LIMIT.get_or_init(|| {

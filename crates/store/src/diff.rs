@@ -1,12 +1,13 @@
 //! What changed between two versions: documents added, removed and changed (by id),
 //! input files, settings, and the counters of every step.
 
-use atelier_core::{Format, StepStats};
-use atelier_io::{ReadOptions, Unit, read_unit};
+use atelier_core::StepStats;
+use atelier_core::format::Compression;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 
 use crate::{Hash, Kind, Manifest, Store, StoreError};
 
@@ -217,26 +218,47 @@ fn step_changes(from: &Manifest, to: &Manifest) -> Vec<StepChange> {
     out
 }
 
-/// Every document of a version: id and a hash of the rest.
+/// Every document of a version: its id and the hash of its line.
 fn documents(store: &Store, manifest: &Manifest) -> Result<Vec<(String, Hash)>, StoreError> {
     let dir = store.version_dir(&manifest.id);
-    let options = ReadOptions {
-        max_record_bytes: u64::MAX,
-    };
     let mut out = Vec::new();
     for shard in &manifest.shards {
         let path = dir.join(&shard.path);
-        for doc in read_unit(&Unit::whole(&path, Format::Jsonl), &options) {
-            let doc = doc.map_err(|e| StoreError::Corrupt {
-                path: path.clone(),
-                what: e.to_string(),
-            })?;
-            let mut line = Vec::new();
-            doc.write_json_line(&mut line);
-            out.push((doc.id, Hash::of(&line)));
+        let corrupt = |what: String| StoreError::Corrupt {
+            path: path.clone(),
+            what,
+        };
+        let mut lines = open_lines(&path).map_err(|e| StoreError::io(&path, e))?;
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = lines
+                .read_until(b'\n', &mut line)
+                .map_err(|e| StoreError::io(&path, e))?;
+            if n == 0 {
+                break;
+            }
+            let body = line.strip_suffix(b"\n").unwrap_or(&line);
+            if body.is_empty() {
+                continue;
+            }
+            let doc = atelier_core::Document::from_json_slice(body, String::new)
+                .map_err(|e| corrupt(e.to_string()))?;
+            out.push((doc.id, Hash::of(body)));
         }
     }
     Ok(out)
+}
+
+/// A shard's JSON lines, decompressed as its name says.
+fn open_lines(path: &Path) -> std::io::Result<Box<dyn BufRead>> {
+    let file = BufReader::new(std::fs::File::open(path)?);
+    let reader: Box<dyn Read> = match Compression::detect(path) {
+        Compression::None => Box::new(file),
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(file)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(file)?),
+    };
+    Ok(Box::new(BufReader::with_capacity(256 * 1024, reader)))
 }
 
 fn document_changes(

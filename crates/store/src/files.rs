@@ -13,13 +13,12 @@ use crate::{Hash, Store, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 struct Stamp {
     size: u64,
-    mtime_ns: i128,
+    mtime_ns: i64,
     inode: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Entry {
-    #[serde(flatten)]
     stamp: Stamp,
     hash: Hash,
 }
@@ -44,7 +43,7 @@ const SETTLED: Duration = Duration::from_secs(2);
 fn stamp(meta: &std::fs::Metadata) -> Stamp {
     Stamp {
         size: meta.len(),
-        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
         inode: meta.ino(),
     }
 }
