@@ -197,14 +197,41 @@ fn print_summary(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<
         s.wall_seconds,
         s.cpu_seconds,
         human_bytes(s.peak_rss_bytes)
-    )
+    )?;
+    let saved = s.saved_cpu_seconds();
+    if saved > 0.0 {
+        writeln!(
+            out,
+            "work reused from the project store saved {saved:.2} s CPU"
+        )?;
+    }
+    if let Some(version) = &summary.version {
+        writeln!(out, "version {version} (now `latest`)")?;
+    }
+    Ok(())
 }
 
-fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> {
+/// The funnel of a run: per step, documents in, kept, dropped, quarantined and CPU time;
+/// with the documents and CPU time reused from the project store when there are any.
+pub fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> {
+    let reuse = s.steps.iter().any(|st| st.reused_documents > 0);
+    let extra = |a: &str, b: &str| {
+        if reuse {
+            format!(" {a:>10} {b:>9}")
+        } else {
+            String::new()
+        }
+    };
     writeln!(
         out,
-        "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9}  dropped by reason",
-        "step", "in", "kept", "dropped", "quarantined", "cpu s"
+        "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9}{}  dropped by reason",
+        "step",
+        "in",
+        "kept",
+        "dropped",
+        "quarantined",
+        "cpu s",
+        extra("reused", "saved s")
     )?;
     for step in &s.steps {
         let reasons: Vec<String> = step
@@ -214,13 +241,17 @@ fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> {
             .collect();
         writeln!(
             out,
-            "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9.3}  {}",
+            "{:<12} {:>10} {:>10} {:>10} {:>11} {:>9.3}{}  {}",
             step.name,
             step.documents_in,
             step.kept,
             step.dropped_total(),
             step.quarantined,
             step.cpu_seconds,
+            extra(
+                &step.reused_documents.to_string(),
+                &format!("{:.3}", step.saved_cpu_seconds)
+            ),
             reasons.join(", ")
         )?;
     }
@@ -285,7 +316,8 @@ pub fn init(dir: &Path) -> Result<ExitCode> {
         .with_context(|| format!("writing {}", recipe.display()))?;
     let ignore = dir.join(".gitignore");
     if !ignore.exists() {
-        std::fs::write(&ignore, "out/\n")?;
+        // The project store keeps every version's data: large, and local.
+        std::fs::write(&ignore, "out/\n.atelier/\n")?;
     }
     println!(
         "wrote {}\nput your files in {}/, then: atelier check {} && atelier run {}",

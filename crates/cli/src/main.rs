@@ -1,9 +1,11 @@
 //! The `atelier` command line. It only parses arguments and calls the library crates.
 
 mod bill;
+mod classifier;
 mod commands;
 mod oneshot;
 mod registry;
+mod versions;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -123,6 +125,24 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// List the dataset versions of a project: every successful run is one, kept in
+    /// `.atelier/versions/` beside the recipe.
+    Versions(versions::VersionsArgs),
+    /// Show one version: its recipe, sources and their hashes, steps and settings,
+    /// shards and their hashes, and its counters.
+    Show(versions::ShowArgs),
+    /// What changed between two versions: documents added and removed (by id),
+    /// sources, settings and counters.
+    Diff(versions::DiffArgs),
+    /// Remove from the project store what no version reaches (work cached by runs that
+    /// made no version, versions dropped with --keep-last).
+    Gc(versions::GcArgs),
+    /// Point an alias (`prod`, ...) at a version, or remove it.
+    Alias(versions::AliasArgs),
+    /// Train, evaluate, predict with and quantize text classifiers that fastText reads
+    /// and writes (`.bin`, `.ftz`), with fastText's options and output formats.
+    #[command(subcommand)]
+    Classifier(classifier::ClassifierCommand),
     /// Write a commented starter recipe and its folder layout.
     Init {
         /// The project folder to create or fill.
@@ -167,6 +187,12 @@ fn main() -> ExitCode {
         Command::Check { recipe } => commands::check(&recipe),
         Command::Steps { example } => commands::steps(example),
         Command::Init { dir } => commands::init(&dir),
+        Command::Classifier(command) => classifier::run(command),
+        Command::Versions(args) => versions::list(&args),
+        Command::Show(args) => versions::show(&args),
+        Command::Diff(args) => versions::diff(&args),
+        Command::Gc(args) => versions::gc(&args),
+        Command::Alias(args) => versions::alias(&args),
         Command::Extract {
             inputs,
             output,

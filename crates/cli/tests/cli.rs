@@ -15,13 +15,16 @@ fn bundled_example_becomes_a_clean_dataset() {
     let summary = run_json(&example_recipe(dir.path(), ""), "2");
     let steps = summary["stats"]["steps"].as_array().unwrap();
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["read", "extract", "length", "write"]);
+    assert_eq!(
+        names,
+        ["read", "extract", "pii", "language", "length", "write"]
+    );
     assert_eq!(
         steps[0]["documents_in"], 1210,
         "every message of the sample is read"
     );
     let docs = documents(&summary);
-    assert_eq!(docs.len() as u64, steps[3]["kept"].as_u64().unwrap());
+    assert_eq!(docs.len() as u64, steps[5]["kept"].as_u64().unwrap());
     assert!(
         docs.len() > 1100,
         "most messages keep a body: {}",
@@ -58,6 +61,11 @@ fn bundled_example_becomes_a_clean_dataset() {
             doc["id"]
         );
         assert!(doc["metadata"]["group"].is_string());
+        assert!(
+            doc["metadata"]["language"].is_string(),
+            "labelled: {}",
+            doc["id"]
+        );
     }
     let from_html = docs
         .iter()
@@ -201,8 +209,8 @@ fn killed_run_resumes_to_identical_output() {
         "shards are byte-identical"
     );
     assert_eq!(
-        resumed["stats"]["steps"][3]["kept"],
-        reference["stats"]["steps"][3]["kept"]
+        resumed["stats"]["steps"][5]["kept"],
+        reference["stats"]["steps"][5]["kept"]
     );
 }
 

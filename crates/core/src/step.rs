@@ -32,7 +32,11 @@ pub enum Verdict {
 #[error("{0}")]
 pub struct StepError(pub String);
 
-/// The runtime side of a per-document step. One instance serves one task on one thread.
+/// The runtime side of a per-document step. One instance serves one thread: one input
+/// unit (a file or a byte range) in the first map stage, whose output must depend only
+/// on that unit and the settings so that the project store can reuse it; one task after
+/// a barrier. Build it cheaply ([`StepConfig::build`] runs once per unit): share costly
+/// resources, such as a model, between instances.
 pub trait Step: Send {
     /// Looks at (and may rewrite) one document.
     fn process(&mut self, doc: &mut Document) -> Result<Verdict, StepError>;

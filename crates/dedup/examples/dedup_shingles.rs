@@ -20,7 +20,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (input, shingles, pairs, keys_out) = match args.as_slice() {
         [i, s, p] => (i, s, p, None),
         [i, s, p, k] => (i, s, p, Some(k)),
-        _ => return Err("usage: dedup_shingles IN.jsonl SHINGLES.jsonl PAIRS.tsv [KEYS.tsv]".into()),
+        _ => {
+            return Err("usage: dedup_shingles IN.jsonl SHINGLES.jsonl PAIRS.tsv [KEYS.tsv]".into());
+        }
     };
     let mut keys_out = match keys_out {
         Some(path) => Some(BufWriter::new(std::fs::File::create(path)?)),

@@ -39,7 +39,8 @@
 //!    duplicated documents, not with all documents), then a decision file per data task,
 //!    sorted by position.
 //! 4. **index** (one task per band) and **commit** (one task): the new index, the
-//!    `against` index plus the documents kept here, under `<output>/index/<index_name>/`.
+//!    `against` index plus the documents kept here, under `<output>/index/<index_name>/`
+//!    (`index/minhash/` or `index/exact/` unless `index_name` says otherwise).
 //! 5. **decide** (per data task): streams its decision file beside the documents, which
 //!    it checks are the ones the observer saw, in the same order.
 //!
@@ -62,6 +63,35 @@
 //! `(key u64, document u32)` records (12 bytes per document and band: 168 bytes per
 //! document with the defaults), and `index.json`, written last, with the settings that
 //! made it (a run with other settings refuses it) and the number of documents.
+//!
+//! # Example
+//!
+//! In a recipe, `[[step]] type = "dedup"` (with `against = "../v1"` for a second
+//! version). Without the runner, [`dedup_in_memory`] drives the same parts in this
+//! process:
+//!
+//! ```
+//! use atelier_core::{Document, Verdict};
+//! use atelier_dedup::{DedupConfig, dedup_in_memory};
+//!
+//! let text = "the same few words are here again, and then some more words";
+//! let docs = vec![
+//!     Document::new("a", text),
+//!     Document::new("b", "something else entirely, with words of its own here"),
+//!     Document::new("c", text.to_uppercase()),
+//! ];
+//! let dir = tempfile::tempdir().unwrap();
+//! let out = dedup_in_memory(
+//!     &DedupConfig::default(),
+//!     &dir.path().join("work"),
+//!     &dir.path().join("dataset"),
+//!     &[docs],
+//! )
+//! .unwrap();
+//! let verdicts: Vec<Verdict> = out[0].iter().map(|(_, v)| *v).collect();
+//! assert_eq!(verdicts, [Verdict::Keep, Verdict::Keep, Verdict::Drop("duplicate")]);
+//! assert_eq!(out[0][2].0.metadata["dedup_cluster"], "a");
+//! ```
 
 mod clusters;
 mod config;

@@ -4,8 +4,11 @@
 //! single spaces. In order, each switchable by a setting:
 //!
 //! 1. **NFKC** (`nfkc`): Unicode compatibility composition, so full-width `Ａ１` reads as
-//!    `A1` and the ligature `ﬁ` as `fi`. Skipped for text that is already NFKC (all ASCII
-//!    text is).
+//!    `A1` and the ligature `ﬁ` as `fi`. The result is exactly NFKC, computed cheaply:
+//!    NFKC's quick check runs along the way from a per-character cache; a character whose
+//!    compatibility image is made of starters that never compose (`…` → `...`,
+//!    `，` → `,`, a no-break space) is mapped on its own; only a text that still fails the
+//!    check (decomposed accents, some Indic letters) is composed as a whole.
 //! 2. **Lowercase** (`lowercase`): Unicode lowercase mapping, character by character.
 //! 3. **Accents** (`strip_accents`): letters of the Latin, Greek and Cyrillic scripts lose
 //!    their diacritics (`é` → `e`, `ё` → `е`, `ά` → `α`), and the combining diacritical
@@ -24,7 +27,9 @@
 //!
 //! Whitespace is collapsed as a consequence: words are joined by exactly one space.
 
-use unicode_normalization::char::{decompose_canonical, is_combining_mark};
+use unicode_normalization::char::{
+    canonical_combining_class, decompose_canonical, is_combining_mark,
+};
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// Which normalizations apply; see the module documentation.
@@ -63,20 +68,27 @@ pub struct Normalizer {
     /// What recent non-ASCII characters became, by character (direct-mapped).
     cache: Box<[Cached]>,
     scratch: Vec<(char, Class)>,
+    /// For the character expanded into `scratch`: passes NFKC's quick check, and its
+    /// canonical combining class.
+    scratch_nfkc: (bool, u8),
     composed: String,
-    text: String,
-    starts: Vec<u32>,
+    words: Words,
 }
 
 /// Entries of the cache of non-ASCII characters.
-const CACHE: usize = 2048;
+const CACHE: usize = 4096;
 
-/// What one non-ASCII character becomes (when that is at most 4 characters).
+/// What one non-ASCII character becomes (when that is at most 4 characters), and what
+/// NFKC's quick check needs to know of it.
 #[derive(Debug, Clone, Copy)]
 struct Cached {
     /// The character; NUL (ASCII, never cached) for an empty entry.
     key: char,
     len: u8,
+    /// Its canonical combining class.
+    ccc: u8,
+    /// NFKC leaves it alone (quick check `Yes`).
+    stable: bool,
     items: [(char, Class); 4],
 }
 
@@ -84,6 +96,8 @@ impl Cached {
     const EMPTY: Cached = Cached {
         key: '\0',
         len: 0,
+        ccc: 0,
+        stable: true,
         items: [('\0', Class::Separator); 4],
     };
 }
@@ -128,117 +142,195 @@ impl Normalizer {
             ascii,
             cache: vec![Cached::EMPTY; CACHE].into_boxed_slice(),
             scratch: Vec::new(),
+            scratch_nfkc: (true, 0),
             composed: String::new(),
-            text: String::new(),
-            starts: Vec::new(),
+            words: Words::default(),
         }
     }
 
     /// Normalizes `text`; the result stays readable through [`Normalizer::text`] and
     /// [`Normalizer::words`] until the next call.
     pub fn normalize(&mut self, text: &str) {
-        let mut out = Words {
-            bytes: std::mem::take(&mut self.text).into_bytes(),
-            starts: std::mem::take(&mut self.starts),
-            in_word: false,
-            solo: false,
-        };
-        out.bytes.clear();
-        out.starts.clear();
-        let nfkc_needed = self.options.nfkc
-            && !text.is_ascii()
-            && is_nfkc_quick(text.chars()) != IsNormalized::Yes;
-        let mut composed = std::mem::take(&mut self.composed);
-        composed.clear();
-        let input = if nfkc_needed {
+        // NFKC's quick check runs along the way, from the cache; only a text that fails
+        // it pays for composing the whole text and a second pass.
+        if !self.pass(text, self.options.nfkc) {
+            let mut composed = std::mem::take(&mut self.composed);
+            composed.clear();
             composed.extend(text.nfkc());
-            composed.as_str()
-        } else {
-            text
-        };
+            let done = self.pass(&composed, false);
+            debug_assert!(done, "a pass without the NFKC check always completes");
+            self.composed = composed;
+        }
+    }
+
+    /// One pass over `input`; with `check_nfkc`, stops and returns `false` at the first
+    /// sign that the text is not NFKC.
+    fn pass(&mut self, input: &str, check_nfkc: bool) -> bool {
+        self.words.clear();
+        self.words.bytes.reserve(input.len());
+        let ascii = self.ascii;
         let bytes = input.as_bytes();
+        let mut last_ccc = 0u8;
         let mut i = 0;
         while i < bytes.len() {
             let byte = bytes[i];
             if byte < 0x80 {
-                // The common case, kept tight: one table look-up per byte.
-                i += 1;
-                let mapped = self.ascii[usize::from(byte & 0x7f)];
-                if mapped == 0 {
-                    out.in_word = false;
+                // The common case, kept tight: runs of ASCII separators, then of ASCII
+                // word bytes, each a loop of one table look-up per byte.
+                last_ccc = 0;
+                let w = &mut self.words;
+                if ascii[usize::from(byte)] == 0 {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] < 0x80 && ascii[usize::from(bytes[i])] == 0 {
+                        i += 1;
+                    }
+                    w.in_word = false;
                     continue;
                 }
-                if !out.in_word || out.solo {
-                    out.start_word();
-                    out.in_word = true;
-                    out.solo = false;
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] < 0x80 && ascii[usize::from(bytes[i])] != 0 {
+                    i += 1;
                 }
-                out.bytes.push(mapped);
+                if !w.in_word || w.solo {
+                    w.start_word();
+                    w.in_word = true;
+                    w.solo = false;
+                }
+                w.bytes
+                    .extend(bytes[start..i].iter().map(|&b| ascii[usize::from(b)]));
                 continue;
             }
             let c = input[i..].chars().next().expect("a character starts here");
             i += c.len_utf8();
-            self.non_ascii(c, &mut out);
+            if let Some(class) = plain(c) {
+                // Ideographs, kana, Hangul syllables: NFKC-stable, no case, no accents.
+                last_ccc = 0;
+                self.words.push(c, class, true);
+                continue;
+            }
+            let slot = (c as usize ^ (c as usize >> 12)) & (CACHE - 1);
+            if self.cache[slot].key != c {
+                self.fill_entry(c, slot);
+            }
+            let entry = &self.cache[slot];
+            if entry.key != c {
+                // Too long to cache: the expansion is in the scratch buffer.
+                let (stable, ccc) = self.scratch_nfkc;
+                if check_nfkc && (!stable || (ccc != 0 && last_ccc > ccc)) {
+                    return false;
+                }
+                last_ccc = ccc;
+                for &(mapped, class) in &self.scratch {
+                    self.words
+                        .push(mapped, class, self.options.remove_punctuation);
+                }
+                continue;
+            }
+            if check_nfkc && (!entry.stable || (entry.ccc != 0 && last_ccc > entry.ccc)) {
+                return false;
+            }
+            last_ccc = entry.ccc;
+            for &(mapped, class) in &entry.items[..usize::from(entry.len)] {
+                self.words
+                    .push(mapped, class, self.options.remove_punctuation);
+            }
         }
-        self.composed = composed;
-        self.starts = out.starts;
-        self.text = String::from_utf8(out.bytes).expect("only whole characters were written");
+        true
+    }
+
+    /// Computes what a non-ASCII character becomes into its cache slot, or, when it is
+    /// too long for an entry, into `scratch` (then the slot keeps its old key).
+    #[cold]
+    fn fill_entry(&mut self, c: char, slot: usize) {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let quick_yes = is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes;
+        // A character NFKC maps to starters that never compose (`…` to `...`, `，` to
+        // `,`, a no-break space to a space) is mapped here, once: whole-text NFKC gives
+        // the same, since what could compose with them fails the quick check anyway.
+        let mut mapped = false;
+        if self.options.nfkc && !quick_yes {
+            let image: String = std::iter::once(c).nfkc().collect();
+            if image.chars().all(|d| {
+                canonical_combining_class(d) == 0
+                    && is_nfkc_quick(std::iter::once(d)) == IsNormalized::Yes
+            }) {
+                mapped = true;
+                for d in image.chars() {
+                    self.lowered(d, &mut scratch);
+                }
+            }
+        }
+        if !mapped {
+            self.lowered(c, &mut scratch);
+        }
+        let mut entry = Cached {
+            key: c,
+            len: 0,
+            ccc: if mapped {
+                0
+            } else {
+                canonical_combining_class(c)
+            },
+            stable: quick_yes || mapped,
+            ..Cached::EMPTY
+        };
+        if scratch.len() <= entry.items.len() {
+            entry.len = scratch.len() as u8;
+            entry.items[..scratch.len()].copy_from_slice(&scratch);
+            self.cache[slot] = entry;
+        }
+        self.scratch_nfkc = (entry.stable, entry.ccc);
+        self.scratch = scratch;
     }
 
     /// The normalized text: words joined by single spaces.
     pub fn text(&self) -> &str {
-        &self.text
+        std::str::from_utf8(&self.words.bytes).expect("only whole characters are written")
+    }
+
+    /// The normalized text as bytes.
+    pub(crate) fn text_bytes(&self) -> &[u8] {
+        &self.words.bytes
     }
 
     /// The number of words.
     pub fn word_count(&self) -> usize {
-        self.starts.len()
+        self.words.starts.len()
     }
 
     /// The normalized text of words `from..to` (exclusive), joined by single spaces.
     pub fn words(&self, from: usize, to: usize) -> &str {
-        debug_assert!(from < to && to <= self.starts.len());
-        let start = self.starts[from] as usize;
-        let end = if to < self.starts.len() {
-            self.starts[to] as usize - 1
-        } else {
-            self.text.len()
-        };
-        &self.text[start..end]
+        std::str::from_utf8(self.word_bytes(from, to)).expect("words are whole characters")
     }
 
-    /// Pushes what a non-ASCII character becomes, from the cache when it was seen.
-    fn non_ascii(&mut self, c: char, out: &mut Words) {
-        let slot = (c as usize ^ (c as usize >> 11)) & (CACHE - 1);
-        let entry = self.cache[slot];
-        if entry.key == c {
-            for &(mapped, class) in &entry.items[..entry.len as usize] {
-                out.push(mapped, class, self.options.remove_punctuation);
-            }
-            return;
-        }
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        if self.options.lowercase {
-            for lower in c.to_lowercase() {
-                self.expand(lower, &mut scratch);
-            }
+    /// [`Normalizer::words`] as bytes.
+    pub(crate) fn word_bytes(&self, from: usize, to: usize) -> &[u8] {
+        let starts = &self.words.starts;
+        debug_assert!(from < to && to <= starts.len());
+        let start = starts[from] as usize;
+        let end = if to < starts.len() {
+            starts[to] as usize - 1
         } else {
-            self.expand(c, &mut scratch);
-        }
-        for &(mapped, class) in &scratch {
-            out.push(mapped, class, self.options.remove_punctuation);
-        }
-        if scratch.len() <= 4 {
-            let mut entry = Cached {
-                key: c,
-                len: scratch.len() as u8,
-                ..Cached::EMPTY
+            self.words.bytes.len()
+        };
+        &self.words.bytes[start..end]
+    }
+
+    /// Lowercase (if asked), accents, then classes, of one character.
+    fn lowered(&self, c: char, out: &mut Vec<(char, Class)>) {
+        if c.is_ascii() || !self.options.lowercase {
+            let c = if self.options.lowercase {
+                c.to_ascii_lowercase()
+            } else {
+                c
             };
-            entry.items[..scratch.len()].copy_from_slice(&scratch);
-            self.cache[slot] = entry;
+            return self.expand(c, out);
         }
-        self.scratch = scratch;
+        for lower in c.to_lowercase() {
+            self.expand(lower, out);
+        }
     }
 
     /// Accents, then classes, of one (lowercased) character.
@@ -295,7 +387,19 @@ impl Normalizer {
     }
 }
 
+/// Characters that every setting leaves as they are, and their class: CJK unified
+/// ideographs, Hiragana and Katakana letters (one word each), Hangul syllables.
+#[inline]
+fn plain(c: char) -> Option<Class> {
+    match c as u32 {
+        0x4E00..=0x9FFF | 0x3400..=0x4DBF | 0x3041..=0x3096 | 0x30A1..=0x30FA => Some(Class::Solo),
+        0xAC00..=0xD7A3 => Some(Class::Letter),
+        _ => None,
+    }
+}
+
 /// The words being written: UTF-8 bytes, words joined by single spaces.
+#[derive(Debug, Clone, Default)]
 struct Words {
     bytes: Vec<u8>,
     starts: Vec<u32>,
@@ -305,6 +409,14 @@ struct Words {
 }
 
 impl Words {
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.starts.clear();
+        self.in_word = false;
+        self.solo = false;
+    }
+
+    #[inline]
     fn push(&mut self, c: char, class: Class, marks_alone_dropped: bool) {
         match class {
             Class::Separator => {
@@ -323,8 +435,10 @@ impl Words {
             Class::Letter | Class::Solo => self.start_word(),
         }
         let mut utf8 = [0u8; 4];
-        self.bytes
-            .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        // Byte by byte: a call to memcpy for 1 to 4 bytes costs more than the copy.
+        for &b in c.encode_utf8(&mut utf8).as_bytes() {
+            self.bytes.push(b);
+        }
         self.in_word = true;
         self.solo = match class {
             Class::Mark => self.solo,
@@ -436,6 +550,37 @@ mod tests {
         assert_eq!(only(|o| o.strip_accents = true), "Hello, Ｗorld 42!");
         assert_eq!(only(|o| o.remove_punctuation = true), "Héllo Ｗorld 42");
         assert_eq!(only(|o| o.zero_digits = true), "Héllo, Ｗorld 00!");
+    }
+
+    #[test]
+    fn nfkc_is_exact_even_where_the_fast_path_is_not_enough() {
+        let keep_accents = NormalizeOptions {
+            strip_accents: false,
+            ..NormalizeOptions::default()
+        };
+        // Decomposed input composes, as whole-text NFKC would.
+        assert_eq!(
+            norm_with(keep_accents, "cafe\u{301} Cafe\u{301}"),
+            "café café"
+        );
+        assert_eq!(norm("か\u{3099}が"), "が が");
+        assert_eq!(
+            norm("\u{1100}\u{1161}\u{11A8} 각"),
+            "각 각",
+            "Hangul jamo compose"
+        );
+        // Marks out of canonical order are reordered (ccc 220 before 230).
+        assert_eq!(
+            norm_with(keep_accents, "a\u{301}\u{316}"),
+            norm_with(keep_accents, "a\u{316}\u{301}")
+        );
+        // A text that passes the quick check is not composed at all, and the cache
+        // gives the same result on a second sight.
+        let mut n = Normalizer::new(NormalizeOptions::default());
+        for _ in 0..2 {
+            n.normalize("Ünïcödé ÜNÏCÖDÉ，ｆｕｌｌ");
+            assert_eq!(n.text(), "unicode unicode full");
+        }
     }
 
     #[test]

@@ -72,7 +72,7 @@ impl Signer {
             return;
         }
         match self.mode {
-            Mode::Exact => out.push(xxh3_64(self.normalizer.text().as_bytes())),
+            Mode::Exact => out.push(xxh3_64(self.normalizer.text_bytes())),
             Mode::Minhash => {
                 self.sign_normalized();
                 for band in self.mins.chunks_exact(self.rows) {
@@ -100,7 +100,9 @@ impl Signer {
     /// Calls `f` with every shingle of a text, in order (repeats included).
     pub fn for_each_shingle(&mut self, text: &str, mut f: impl FnMut(&str)) {
         self.normalizer.normalize(text);
-        shingles(&self.normalizer, self.shingle_words, &mut f);
+        shingles(&self.normalizer, self.shingle_words, &mut |bytes| {
+            f(std::str::from_utf8(bytes).expect("shingles are whole words"))
+        });
     }
 
     /// The normalized text, words joined by single spaces.
@@ -118,7 +120,7 @@ impl Signer {
         } = self;
         shingle_hashes.clear();
         shingles(normalizer, *shingle_words, &mut |shingle| {
-            shingle_hashes.push(xxh3_64(shingle.as_bytes()))
+            shingle_hashes.push(xxh3_64(shingle))
         });
         self.mins.fill(u32::MAX);
         self.level
@@ -126,14 +128,14 @@ impl Signer {
     }
 }
 
-fn shingles(normalizer: &Normalizer, k: usize, f: &mut dyn FnMut(&str)) {
+fn shingles(normalizer: &Normalizer, k: usize, f: &mut dyn FnMut(&[u8])) {
     let n = normalizer.word_count();
     if n == 0 {
     } else if n < k {
-        f(normalizer.text());
+        f(normalizer.text_bytes());
     } else {
         for i in 0..=n - k {
-            f(normalizer.words(i, i + k));
+            f(normalizer.word_bytes(i, i + k));
         }
     }
 }

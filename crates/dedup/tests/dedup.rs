@@ -225,9 +225,15 @@ fn empty_and_one_word_documents() {
     assert_eq!((index.documents, index.keyed), (7, 3));
 
     // No data task at all, and tasks without documents: an empty index.
-    assert!(run.dedup("nothing", &DedupConfig::default(), &[]).is_empty());
+    assert!(
+        run.dedup("nothing", &DedupConfig::default(), &[])
+            .is_empty()
+    );
     assert_eq!(index_of(&run.dataset("nothing")).documents, 0);
-    assert!(run.dedup("hollow", &DedupConfig::default(), &[vec![], vec![]]).is_empty());
+    assert!(
+        run.dedup("hollow", &DedupConfig::default(), &[vec![], vec![]])
+            .is_empty()
+    );
     assert_eq!(index_of(&run.dataset("hollow")).documents, 0);
 }
 

@@ -27,7 +27,12 @@ fn text(seed: usize, len: usize) -> String {
 fn write_input(path: &Path, docs: &[(String, String)]) {
     let lines: String = docs
         .iter()
-        .map(|(id, t)| format!("{}\n", serde_json::to_string(&Document::new(id, t)).unwrap()))
+        .map(|(id, t)| {
+            format!(
+                "{}\n",
+                serde_json::to_string(&Document::new(id, t)).unwrap()
+            )
+        })
         .collect();
     std::fs::write(path, lines).unwrap();
 }
@@ -115,13 +120,7 @@ fn a_second_version_is_deduplicated_against_the_first() {
         .collect();
     second.push(("v2-again-24".into(), text(24, 60)));
     write_input(&dir.path().join("v2.jsonl"), &second);
-    let summary = go(&recipe(
-        dir.path(),
-        "v2.jsonl",
-        "v2",
-        3,
-        "against = \"v1\"",
-    ));
+    let summary = go(&recipe(dir.path(), "v2.jsonl", "v2", 3, "against = \"v1\""));
     let ids: Vec<String> = written(&summary).into_iter().map(|d| d.id).collect();
     assert_eq!(ids, ["v2-20", "v2-21", "v2-22", "v2-23", "v2-24"]);
     let step = &summary.stats.steps[1];

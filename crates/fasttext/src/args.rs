@@ -3,6 +3,9 @@
 use crate::Error;
 use crate::read::Cursor;
 
+/// The largest vector size read or trained (fastText's models use 10 to 300).
+pub(crate) const MAX_DIM: i32 = 1 << 16;
+
 /// What the output layer computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LossKind {
@@ -17,6 +20,28 @@ pub enum LossKind {
 }
 
 impl LossKind {
+    /// The loss named as fastText's `-loss` option names it: `softmax`, `ns`, `hs`,
+    /// `ova` or `one-vs-all`.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "softmax" => LossKind::Softmax,
+            "ns" => LossKind::NegativeSampling,
+            "hs" => LossKind::HierarchicalSoftmax,
+            "ova" | "one-vs-all" => LossKind::OneVsAll,
+            _ => return None,
+        })
+    }
+
+    /// The name fastText prints for this loss.
+    pub fn name(self) -> &'static str {
+        match self {
+            LossKind::Softmax => "softmax",
+            LossKind::NegativeSampling => "ns",
+            LossKind::HierarchicalSoftmax => "hs",
+            LossKind::OneVsAll => "one-vs-all",
+        }
+    }
+
     fn from_code(code: i32) -> Result<Self, Error> {
         Ok(match code {
             1 => LossKind::HierarchicalSoftmax,
@@ -101,6 +126,27 @@ pub struct Args {
 }
 
 impl Args {
+    /// Appends the arguments as fastText's `Args::save` writes them.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        for v in [
+            self.dim,
+            self.ws,
+            self.epoch,
+            self.min_count,
+            self.neg,
+            self.word_ngrams,
+            self.loss.code(),
+            self.model.code(),
+            self.bucket,
+            self.minn,
+            self.maxn,
+            self.lr_update_rate,
+        ] {
+            out.extend(v.to_le_bytes());
+        }
+        out.extend(self.t.to_le_bytes());
+    }
+
     pub(crate) fn read(cur: &mut Cursor<'_>) -> Result<Self, Error> {
         const PART: &str = "the arguments";
         let args = Args {
@@ -123,6 +169,9 @@ impl Args {
                 "dim {} and bucket {} must be positive",
                 args.dim, args.bucket
             )));
+        }
+        if args.dim > MAX_DIM {
+            return Err(Error::Invalid(format!("dim {} is above {MAX_DIM}", args.dim)));
         }
         Ok(args)
     }

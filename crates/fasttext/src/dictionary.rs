@@ -153,7 +153,10 @@ impl Dictionary {
         word_ngrams: i32,
     ) -> Result<Self, Error> {
         const PART: &str = "the dictionary";
-        let size = count(cur.i32(PART)?.into(), MAX_ENTRIES, "the dictionary size")?;
+        // An entry takes at least ten bytes (NUL, count, type): a size the rest of the
+        // file cannot hold is refused before anything is allocated for it.
+        let limit = MAX_ENTRIES.min(cur.remaining() / 10);
+        let size = count(cur.i32(PART)?.into(), limit, "the dictionary size")?;
         let nwords = count(cur.i32(PART)?.into(), size, "the word count")?;
         let nlabels = count(cur.i32(PART)?.into(), size, "the label count")?;
         if nwords + nlabels != size {
@@ -211,6 +214,84 @@ impl Dictionary {
         };
         dict.index();
         Ok(dict)
+    }
+
+    /// A dictionary from its entries, words first and then labels, as a model file
+    /// holds them; `prune_pairs` maps kept n-gram buckets to their rows past the words
+    /// (quantized models with a cutoff).
+    pub(crate) fn from_entries(
+        entries: &[(&[u8], i64, EntryKind)],
+        ntokens: i64,
+        prune_pairs: Option<Vec<(i32, i32)>>,
+        args: &crate::Args,
+    ) -> Result<Self, Error> {
+        let nwords = entries
+            .iter()
+            .take_while(|e| e.2 == EntryKind::Word)
+            .count();
+        if entries[nwords..].iter().any(|e| e.2 == EntryKind::Word) {
+            return Err(Error::Invalid("a word after the labels".into()));
+        }
+        let mut text = Vec::new();
+        let mut starts = Vec::with_capacity(entries.len() + 1);
+        starts.push(0);
+        for (word, _, _) in entries {
+            if word.contains(&0) {
+                return Err(Error::Invalid("a dictionary word holds a NUL byte".into()));
+            }
+            text.extend_from_slice(word);
+            starts.push(
+                u32::try_from(text.len())
+                    .map_err(|_| Error::Invalid("dictionary over 4 GiB".into()))?,
+            );
+        }
+        let prune = match &prune_pairs {
+            Some(pairs) => Prune::Map(IntMap::new(pairs)),
+            None => Prune::None,
+        };
+        let mut dict = Dictionary {
+            nwords,
+            nlabels: entries.len() - nwords,
+            ntokens,
+            text,
+            starts,
+            counts: entries.iter().map(|e| e.1).collect(),
+            kinds: entries.iter().map(|e| e.2).collect(),
+            table: Vec::new(),
+            prune,
+            prune_pairs,
+            subwords: Vec::new(),
+            sub_starts: Vec::new(),
+            minn: args.minn.max(0) as usize,
+            maxn: args.maxn.max(0) as usize,
+            bucket: args.bucket.max(0) as u32,
+            word_ngrams: args.word_ngrams.max(1) as usize,
+        };
+        dict.index();
+        Ok(dict)
+    }
+
+    /// Appends the dictionary as fastText's `Dictionary::save` writes it.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        out.extend((self.len() as i32).to_le_bytes());
+        out.extend((self.nwords as i32).to_le_bytes());
+        out.extend((self.nlabels as i32).to_le_bytes());
+        out.extend(self.ntokens.to_le_bytes());
+        let prune_size = self.prune_pairs.as_ref().map_or(-1, |p| p.len() as i64);
+        out.extend(prune_size.to_le_bytes());
+        for id in 0..self.len() {
+            out.extend_from_slice(self.word(id));
+            out.push(0);
+            out.extend(self.counts[id].to_le_bytes());
+            out.push(match self.kinds[id] {
+                EntryKind::Word => 0,
+                EntryKind::Label => 1,
+            });
+        }
+        for &(bucket, row) in self.prune_pairs.iter().flatten() {
+            out.extend(bucket.to_le_bytes());
+            out.extend(row.to_le_bytes());
+        }
     }
 
     /// Builds the word table and each entry's n-gram rows (fastText's `initNgrams`).
@@ -389,15 +470,35 @@ impl Dictionary {
     }
 
     pub(crate) fn fill_line(&self, text: &[u8], rows: &mut Vec<i32>, bufs: &mut LineBuffers) {
+        self.read_line(text, 0, rows, None, bufs);
+    }
+
+    /// Reads one line of `text` from `pos`, as fastText's supervised `getLine`: fills
+    /// `rows` (and, when asked, `labels` with the label indexes of known labels) and
+    /// returns the position after the line and the number of tokens read, labels and
+    /// `</s>` included. The line ends after a newline (consumed), at the end of `text`,
+    /// or after a literal `</s>` token; each end counts as a `</s>` token.
+    pub(crate) fn read_line(
+        &self,
+        text: &[u8],
+        mut pos: usize,
+        rows: &mut Vec<i32>,
+        mut labels: Option<&mut Vec<i32>>,
+        bufs: &mut LineBuffers,
+    ) -> (usize, usize) {
         rows.clear();
         bufs.hashes.clear();
-        let mut pos = 0;
+        if let Some(labels) = labels.as_deref_mut() {
+            labels.clear();
+        }
+        let mut ntokens = 0;
         loop {
             // Skip separators; a newline met between words ends the line.
             while pos < text.len() && is_space(text[pos]) && text[pos] != b'\n' {
                 pos += 1;
             }
             let token: &[u8] = if pos >= text.len() || text[pos] == b'\n' {
+                pos = (pos + 1).min(text.len());
                 EOS.as_bytes()
             } else {
                 let start = pos;
@@ -406,6 +507,7 @@ impl Dictionary {
                 }
                 &text[start..pos]
             };
+            ntokens += 1;
             let h = hash(token);
             let id = self.find(token, h);
             let is_word = match id {
@@ -426,12 +528,15 @@ impl Dictionary {
                     }
                 }
                 bufs.hashes.push(h as i32);
+            } else if let (Some(id), Some(labels)) = (id, labels.as_deref_mut()) {
+                labels.push((id - self.nwords) as i32);
             }
             if token == EOS.as_bytes() {
                 break;
             }
         }
         self.word_ngrams(rows, &bufs.hashes);
+        (pos, ntokens)
     }
 
     /// fastText's `addWordNgrams`: 32-bit word hashes, sign-extended, mixed in 64 bits.

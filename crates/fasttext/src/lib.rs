@@ -28,17 +28,30 @@
 //! training and writing can be added on top of them.
 
 mod args;
+mod corpus;
 mod dictionary;
+mod hogwild;
 mod matrix;
+mod meter;
 mod model;
 mod output;
+mod quantize;
 mod read;
+mod rng;
+mod train;
+mod vectors;
+mod write;
 
 pub use args::{Args, LossKind, ModelKind};
+pub use corpus::LineCounts;
 pub use dictionary::{Dictionary, EOS, Entry, EntryKind, LABEL_PREFIX, hash};
 pub use matrix::{DenseMatrix, Matrix, ProductQuantizer, QuantMatrix};
+pub use meter::{Counts, Meter};
 pub use model::{Model, Prediction, Predictor};
 pub use output::Output;
+pub use quantize::QuantizeArgs;
+pub use train::{TrainArgs, TrainStats, Trained, train};
+pub use vectors::Vectors;
 
 use std::path::PathBuf;
 
@@ -70,4 +83,16 @@ pub enum Error {
     /// A value in the file is out of range or inconsistent.
     #[error("invalid model file: {0}")]
     Invalid(String),
+    /// Training or quantization arguments that cannot work.
+    #[error("invalid arguments: {0}")]
+    Args(String),
+    /// The training data cannot train a model.
+    #[error("cannot train: {0}")]
+    Train(String),
+    /// A pretrained vectors file that cannot be used.
+    #[error("pretrained vectors: {0}")]
+    Pretrained(String),
+    /// The model cannot be quantized as asked.
+    #[error("cannot quantize: {0}")]
+    Quantize(String),
 }

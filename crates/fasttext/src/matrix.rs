@@ -1,26 +1,68 @@
 //! The input and output matrices: dense, or product-quantized as in `.ftz` files.
 
+use std::io;
+
 use crate::Error;
 use crate::read::{Cursor, count};
+use crate::write::Sink;
 
 /// Centroids per sub-quantizer (fastText's `ksub`, 2^8: one byte per code).
-const KSUB: usize = 256;
+pub(crate) const KSUB: usize = 256;
 /// No matrix larger than this many values is read (16 GiB of `f32`).
 const MAX_VALUES: usize = 1 << 32;
 
 /// A dense row-major `f32` matrix.
+///
+/// A matrix fresh from training stores only the rows that training used: the others
+/// (hash buckets no training line fell into) are zero, and a table maps rows to the
+/// stored ones. Read and written, it is the same matrix as if every row were stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DenseMatrix {
     rows: usize,
     cols: usize,
     data: Vec<f32>,
+    /// When only some rows are stored: the slot of each row in `data`, `u32::MAX` for
+    /// a zero row.
+    slots: Option<Vec<u32>>,
+    /// A row of zeros, for the rows not stored.
+    zero: Vec<f32>,
 }
+
+/// Marks a row that is not stored.
+const ABSENT: u32 = u32::MAX;
 
 impl DenseMatrix {
     /// A matrix from its rows, one after another.
     pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
         assert_eq!(data.len(), rows * cols, "data must hold rows * cols values");
-        DenseMatrix { rows, cols, data }
+        DenseMatrix {
+            rows,
+            cols,
+            data,
+            slots: None,
+            zero: vec![0.0; cols],
+        }
+    }
+
+    /// A matrix of zeros.
+    pub fn zeros(rows: usize, cols: usize) -> Self {
+        DenseMatrix::new(rows, cols, vec![0.0; rows * cols])
+    }
+
+    /// A matrix that stores only some rows: `slots[i]` is the index of row `i` among
+    /// the `cols`-wide rows of `stored`, or `u32::MAX` for a zero row.
+    pub(crate) fn with_slots(rows: usize, cols: usize, slots: Vec<u32>, stored: Vec<f32>) -> Self {
+        assert_eq!(slots.len(), rows, "a slot per row");
+        assert_eq!(stored.len() % cols, 0, "whole rows");
+        let n = (stored.len() / cols) as u32;
+        assert!(slots.iter().all(|&s| s == ABSENT || s < n), "slots in range");
+        DenseMatrix {
+            rows,
+            cols,
+            data: stored,
+            slots: Some(slots),
+            zero: vec![0.0; cols],
+        }
     }
 
     fn read(cur: &mut Cursor<'_>) -> Result<Self, Error> {
@@ -31,17 +73,110 @@ impl DenseMatrix {
             .checked_mul(cols)
             .filter(|&n| n <= MAX_VALUES)
             .ok_or_else(|| Error::Invalid(format!("a {rows} x {cols} matrix")))?;
-        Ok(DenseMatrix {
-            rows,
-            cols,
-            data: cur.f32s(n, PART)?,
-        })
+        Ok(DenseMatrix::new(rows, cols, cur.f32s(n, PART)?))
     }
 
     /// Row `i`.
+    #[inline]
     pub fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.cols..(i + 1) * self.cols]
+        let slot = match &self.slots {
+            None => i,
+            Some(slots) => match slots[i] {
+                ABSENT => return &self.zero,
+                s => s as usize,
+            },
+        };
+        &self.data[slot * self.cols..(slot + 1) * self.cols]
     }
+
+    /// Row `i`, to change.
+    pub fn row_mut(&mut self, i: usize) -> &mut [f32] {
+        let slot = match &mut self.slots {
+            None => i,
+            Some(slots) => {
+                if slots[i] == ABSENT {
+                    slots[i] = (self.data.len() / self.cols) as u32;
+                    self.data.resize(self.data.len() + self.cols, 0.0);
+                }
+                slots[i] as usize
+            }
+        };
+        &mut self.data[slot * self.cols..(slot + 1) * self.cols]
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Number of columns.
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Number of rows actually stored (all of them, except fresh from training).
+    pub fn stored_rows(&self) -> usize {
+        self.data.len() / self.cols.max(1)
+    }
+
+    /// All values, row after row, of a matrix that stores every row.
+    pub(crate) fn values_mut(&mut self) -> &mut [f32] {
+        assert!(self.slots.is_none(), "a matrix that stores every row");
+        &mut self.data
+    }
+
+    /// The Euclidean norm of row `i`, summed in `f64`.
+    pub fn row_norm(&self, i: usize) -> f32 {
+        self.row(i)
+            .iter()
+            .map(|&v| f64::from(v) * f64::from(v))
+            .sum::<f64>()
+            .sqrt() as f32
+    }
+
+    /// Writes the matrix as fastText's `DenseMatrix::save`. Runs of zeros go to
+    /// [`Sink::zeros`], which a file turns into holes.
+    pub(crate) fn write(&self, sink: &mut dyn Sink) -> io::Result<()> {
+        sink.put(&(self.rows as i64).to_le_bytes())?;
+        sink.put(&(self.cols as i64).to_le_bytes())?;
+        match &self.slots {
+            None => write_f32s(sink, &self.data),
+            Some(slots) => {
+                for (i, &slot) in slots.iter().enumerate() {
+                    if slot == ABSENT {
+                        sink.zeros(self.cols as u64 * 4)?;
+                    } else {
+                        write_f32s(sink, self.row(i))?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Writes `values` little-endian, handing whole chunks of zeros to [`Sink::zeros`].
+pub(crate) fn write_f32s(sink: &mut dyn Sink, values: &[f32]) -> io::Result<()> {
+    const CHUNK: usize = 4096;
+    let mut bytes = Vec::new();
+    for chunk in values.chunks(CHUNK) {
+        if chunk.iter().all(|v| v.to_bits() == 0) {
+            sink.zeros(chunk.len() as u64 * 4)?;
+        } else if cfg!(target_endian = "little") {
+            // SAFETY: an `f32` is four bytes without padding, any byte is a valid `u8`,
+            // and the slice lives as long as this borrow; on a little-endian machine
+            // these are the little-endian bytes the format wants.
+            let raw = unsafe {
+                std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), std::mem::size_of_val(chunk))
+            };
+            sink.put(raw)?;
+        } else {
+            bytes.clear();
+            bytes.extend(chunk.iter().flat_map(|v| v.to_le_bytes()));
+            sink.put(&bytes)?;
+        }
+    }
+    Ok(())
 }
 
 /// A product quantizer: each vector is cut into `nsubq` pieces, each coded by one byte
@@ -74,6 +209,56 @@ impl ProductQuantizer {
             lastdsub,
             centroids: cur.f32s(dim * KSUB, PART)?,
         })
+    }
+
+    /// A quantizer of `dim`-dimensional vectors cut into pieces of `dsub` values (the
+    /// last piece takes the rest), with the given centroids.
+    pub(crate) fn from_centroids(dim: usize, dsub: usize, centroids: Vec<f32>) -> Self {
+        let (nsubq, lastdsub) = Self::shape(dim, dsub);
+        assert_eq!(centroids.len(), dim * KSUB, "256 centroids per sub-quantizer");
+        ProductQuantizer {
+            dim,
+            nsubq,
+            dsub,
+            lastdsub,
+            centroids,
+        }
+    }
+
+    /// Sub-quantizer count and last sub-quantizer size for `dim` and `dsub`, as
+    /// fastText's `ProductQuantizer` constructor computes them.
+    pub(crate) fn shape(dim: usize, dsub: usize) -> (usize, usize) {
+        match dim % dsub {
+            0 => (dim / dsub, dsub),
+            rest => (dim / dsub + 1, rest),
+        }
+    }
+
+    /// The size of sub-quantizer `m`.
+    pub(crate) fn sub_dim(&self, m: usize) -> usize {
+        if m == self.nsubq - 1 {
+            self.lastdsub
+        } else {
+            self.dsub
+        }
+    }
+
+    /// Size of the pieces, except perhaps the last.
+    pub(crate) fn dsub(&self) -> usize {
+        self.dsub
+    }
+
+    /// The 256 centroids of sub-quantizer `m`, one after another.
+    pub(crate) fn centroids_mut(&mut self, m: usize) -> &mut [f32] {
+        let (start, len) = (m * KSUB * self.dsub, KSUB * self.sub_dim(m));
+        &mut self.centroids[start..start + len]
+    }
+
+    fn write(&self, sink: &mut dyn Sink) -> io::Result<()> {
+        for v in [self.dim, self.nsubq, self.dsub, self.lastdsub] {
+            sink.put(&(v as i32).to_le_bytes())?;
+        }
+        write_f32s(sink, &self.centroids)
     }
 
     /// The centroid that code `code` names in sub-quantizer `m`.
@@ -148,6 +333,39 @@ impl QuantMatrix {
         })
     }
 
+    /// A quantized matrix from its codes (`nsubq` bytes per row), quantizer and
+    /// optional norm codes and norm quantizer.
+    pub(crate) fn from_parts(
+        rows: usize,
+        codes: Vec<u8>,
+        pq: ProductQuantizer,
+        norms: Option<(Vec<u8>, ProductQuantizer)>,
+    ) -> Self {
+        assert_eq!(codes.len(), rows * pq.nsubq, "one code per row and sub-quantizer");
+        QuantMatrix {
+            rows,
+            cols: pq.dim,
+            codes,
+            pq,
+            norms,
+        }
+    }
+
+    /// Writes the matrix as fastText's `QuantMatrix::save`.
+    pub(crate) fn write(&self, sink: &mut dyn Sink) -> io::Result<()> {
+        sink.put(&[u8::from(self.norms.is_some())])?;
+        sink.put(&(self.rows as i64).to_le_bytes())?;
+        sink.put(&(self.cols as i64).to_le_bytes())?;
+        sink.put(&(self.codes.len() as i32).to_le_bytes())?;
+        sink.put(&self.codes)?;
+        self.pq.write(sink)?;
+        if let Some((codes, npq)) = &self.norms {
+            sink.put(codes)?;
+            npq.write(sink)?;
+        }
+        Ok(())
+    }
+
     #[inline]
     fn norm(&self, i: usize) -> f32 {
         match &self.norms {
@@ -177,6 +395,15 @@ pub enum Matrix {
 }
 
 impl Matrix {
+    /// Writes the matrix as fastText saves it (the flag that says which kind it is
+    /// comes before, in the model file).
+    pub(crate) fn write(&self, sink: &mut dyn Sink) -> io::Result<()> {
+        match self {
+            Matrix::Dense(m) => m.write(sink),
+            Matrix::Quant(m) => m.write(sink),
+        }
+    }
+
     pub(crate) fn read(cur: &mut Cursor<'_>, quantized: bool) -> Result<Self, Error> {
         Ok(if quantized {
             Matrix::Quant(QuantMatrix::read(cur)?)

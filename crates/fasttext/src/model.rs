@@ -131,6 +131,45 @@ impl Model {
         })
     }
 
+    /// A model from its parts, checked as a model file is checked: the matrices must
+    /// have `args.dim` columns, the input matrix a row for every word and kept bucket,
+    /// the output matrix a row per label.
+    pub(crate) fn from_parts(
+        args: Args,
+        dict: Dictionary,
+        input: Matrix,
+        output_matrix: Matrix,
+    ) -> Result<Self, Error> {
+        let dim = args.dim as usize;
+        if input.cols() != dim || output_matrix.cols() != dim {
+            return Err(Error::Invalid(format!(
+                "matrices of {} and {} columns for dimension {dim}",
+                input.cols(),
+                output_matrix.cols()
+            )));
+        }
+        if args.model != ModelKind::Supervised || output_matrix.rows() != dict.nlabels() {
+            return Err(Error::Invalid(format!(
+                "output matrix of {} rows for {} labels",
+                output_matrix.rows(),
+                dict.nlabels()
+            )));
+        }
+        let output = Output::new(args.loss, dict.label_counts());
+        let labels = (dict.nwords()..dict.len())
+            .map(|i| String::from_utf8_lossy(dict.entry(i).word).into_owned())
+            .collect();
+        Ok(Model {
+            version: VERSION,
+            args,
+            dict,
+            input,
+            output_matrix,
+            output,
+            labels,
+        })
+    }
+
     /// The file format version the model was read from.
     pub fn version(&self) -> i32 {
         self.version
@@ -223,16 +262,52 @@ impl<'m> Predictor<'m> {
 
     /// As [`Model::predict`], returning label indexes.
     pub fn predict(&mut self, text: &str, k: usize, threshold: f32) -> &[Prediction] {
+        self.predict_bytes(text.as_bytes(), k, threshold)
+    }
+
+    /// As [`Predictor::predict`], for text that need not be UTF-8: fastText reads bytes,
+    /// and so does this.
+    pub fn predict_bytes(&mut self, text: &[u8], k: usize, threshold: f32) -> &[Prediction] {
+        let model = self.model;
+        model.dict.fill_line(text, &mut self.rows, &mut self.bufs);
+        self.score(k, threshold);
+        &self.predictions
+    }
+
+    /// Reads the line of `text` that starts at `pos` as fastText's `test` does, its known
+    /// labels into `labels`, and predicts; returns where the next line starts.
+    pub(crate) fn predict_labelled(
+        &mut self,
+        text: &[u8],
+        pos: usize,
+        labels: &mut Vec<i32>,
+        k: usize,
+        threshold: f32,
+    ) -> usize {
+        let model = self.model;
+        let (next, _) =
+            model
+                .dict
+                .read_line(text, pos, &mut self.rows, Some(labels), &mut self.bufs);
+        if labels.is_empty() {
+            self.predictions.clear();
+        } else {
+            self.score(k, threshold);
+        }
+        next
+    }
+
+    /// The predictions of the last line.
+    pub(crate) fn predictions(&self) -> &[Prediction] {
+        &self.predictions
+    }
+
+    /// Scores the rows in `self.rows` into `self.predictions`.
+    fn score(&mut self, k: usize, threshold: f32) {
         self.predictions.clear();
         let model = self.model;
-        if model.args.model != ModelKind::Supervised {
-            return &self.predictions;
-        }
-        model
-            .dict
-            .fill_line(text.as_bytes(), &mut self.rows, &mut self.bufs);
-        if self.rows.is_empty() {
-            return &self.predictions;
+        if model.args.model != ModelKind::Supervised || self.rows.is_empty() {
+            return;
         }
         self.hidden.fill(0.0);
         for &row in &self.rows {
@@ -257,7 +332,6 @@ impl<'m> Predictor<'m> {
                 label: label as usize,
                 prob: score.exp(),
             }));
-        &self.predictions
     }
 
     /// The input rows of the last line predicted (words, n-grams), as fastText fed them.

@@ -15,9 +15,9 @@ pub(crate) fn std_log(x: f32) -> f32 {
 
 /// One node of the hierarchical softmax tree; leaves are the labels.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Node {
-    left: i32,
-    right: i32,
+pub(crate) struct Node {
+    pub(crate) left: i32,
+    pub(crate) right: i32,
 }
 
 /// The output layer of a model.
@@ -43,13 +43,7 @@ impl Output {
         match loss {
             LossKind::Softmax => Output::Softmax,
             LossKind::NegativeSampling | LossKind::OneVsAll => Output::Sigmoid {
-                table: (0..=SIGMOID_TABLE_SIZE)
-                    .map(|i| {
-                        let x = (i as f32 * 2.0 * MAX_SIGMOID) / SIGMOID_TABLE_SIZE as f32
-                            - MAX_SIGMOID;
-                        (1.0 / (1.0 + f64::from((-x).exp()))) as f32
-                    })
-                    .collect(),
+                table: sigmoid_table(),
             },
             LossKind::HierarchicalSoftmax => Output::Hierarchical {
                 tree: huffman(counts)
@@ -111,8 +105,19 @@ impl Output {
     }
 }
 
+/// fastText's sigmoid table: `sigmoid(x)` at 513 points from -8 to 8.
+pub(crate) fn sigmoid_table() -> Vec<f32> {
+    (0..=SIGMOID_TABLE_SIZE)
+        .map(|i| {
+            let x = (i as f32 * 2.0 * MAX_SIGMOID) / SIGMOID_TABLE_SIZE as f32 - MAX_SIGMOID;
+            (1.0 / (1.0 + f64::from((-x).exp()))) as f32
+        })
+        .collect()
+}
+
 /// Table lookup sigmoid, as fastText's `Loss::sigmoid`.
-fn sigmoid(table: &[f32], x: f32) -> f32 {
+#[inline]
+pub(crate) fn sigmoid(table: &[f32], x: f32) -> f32 {
     if x < -MAX_SIGMOID {
         0.0
     } else if x > MAX_SIGMOID {
@@ -254,7 +259,7 @@ fn pop(heap: &mut [(f32, i32)]) {
 }
 
 /// fastText's `buildTree`: leaves sorted by decreasing count, merged two at a time.
-fn huffman(counts: &[i64]) -> Vec<Node> {
+pub(crate) fn huffman(counts: &[i64]) -> Vec<Node> {
     let osz = counts.len();
     if osz == 0 {
         return Vec::new();

@@ -12,12 +12,16 @@ use atelier_bill::{BillSettings, EnergyRecord, Ledger, TaskMeter};
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, TaskStats};
 use atelier_io::ReadOptions;
+use atelier_store::{FileHashes, Hash, ProjectLock, Store};
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use crate::measure::{Stopwatch, peak_rss_bytes};
 use crate::plan::{Plan, plan};
+use crate::reuse::Chain;
 use crate::run::{RunError, RunSummary};
-use crate::task::{Layout, MapInput, MapOutput, MapTask, Marker, run_map, write_atomic};
+use crate::task::{Layout, MapInput, MapOutput, MapResult, MapTask, Marker, run_map, write_atomic};
+use crate::unit::Reuse;
 
 /// How a job treats the output folder when it is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,14 +79,65 @@ pub struct Job<'a> {
     segments: Vec<Segment<'a>>,
     stages: Vec<StageInfo>,
     ledger: Ledger,
+    /// The project store, when the recipe keeps versions and reuses work.
+    store: Option<Store>,
+    /// Content hashes of the input files, by path (with a store).
+    hashes: HashMap<PathBuf, Hash>,
+    /// For each recipe step, a hash of its own input files' contents.
+    step_inputs: Vec<Hash>,
+    /// The project lock, held by the process that drives a run.
+    _lock: Option<ProjectLock>,
+}
+
+/// The project of a recipe: its folder, when the recipe is a file (a recipe built in
+/// memory, like `atelier extract`'s, has none).
+pub fn project_dir(recipe: &Recipe) -> Option<PathBuf> {
+    if !recipe.path.is_file() {
+        return None;
+    }
+    let dir = recipe.path.parent().unwrap_or(Path::new("."));
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    std::path::absolute(dir).ok()
 }
 
 impl<'a> Job<'a> {
-    /// Plans a recipe and prepares its output folder as `mode` says.
+    /// Plans a recipe and prepares its output folder as `mode` says. In `Plan` mode it
+    /// first takes the project's lock, so that a second run of the project is refused
+    /// instead of mixing with this one.
     pub fn new(recipe: &'a Recipe, mode: Mode) -> Result<Job<'a>, RunError> {
-        let plan = plan(recipe)?;
+        let project = project_dir(recipe);
+        let lock = match (&project, mode) {
+            (Some(dir), Mode::Plan) => Some(ProjectLock::acquire(
+                dir,
+                &format!("atelier run {}", recipe.path.display()),
+            )?),
+            _ => None,
+        };
+        let mut plan = plan(recipe)?;
         let layout = Layout {
             root: &recipe.output.path,
+        };
+        let store = match &project {
+            Some(dir) if recipe.dataset.store => Some(Store::open(dir)?),
+            _ => None,
+        };
+        let mut remembered = store.as_ref().map(FileHashes::load);
+        let step_inputs = step_inputs(recipe, remembered.as_mut());
+        if recipe.steps.iter().any(|s| !s.config.inputs().is_empty()) {
+            // A changed model or word list is another run, not one to resume.
+            let mut key = Hash::key("atelier-plan").text(&plan.fingerprint);
+            for h in &step_inputs {
+                key = key.hash(h);
+            }
+            plan.fingerprint = key.finish().hex();
+        }
+        let hashes = match &mut remembered {
+            Some(r) => content_hashes(r, &plan, mode == Mode::Plan)?,
+            None => HashMap::new(),
         };
         match mode {
             Mode::Plan => prepare_output(&plan, &layout)?,
@@ -128,7 +183,16 @@ impl<'a> Job<'a> {
             segments,
             stages,
             ledger,
+            store,
+            hashes,
+            step_inputs,
+            _lock: lock,
         })
+    }
+
+    /// The project store, when the recipe keeps versions.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
     }
 
     /// The stages, in the order they must run.
@@ -177,8 +241,13 @@ impl<'a> Job<'a> {
             )));
         }
         let meter = TaskMeter::start(&self.ledger);
+        let mut keys = Vec::new();
         let stats = match &info.what {
-            What::Map(m) => self.run_map_task(*m, rank, progress)?,
+            What::Map(m) => {
+                let done = self.run_map_task(*m, rank, progress)?;
+                keys = done.keys;
+                done.stats
+            }
             What::Middle { segment, stage } => {
                 let barrier = self.segments[*segment]
                     .barrier
@@ -203,6 +272,7 @@ impl<'a> Job<'a> {
             rank,
             stats,
             energy: meter.stop(),
+            keys,
         };
         let json = serde_json::to_vec_pretty(&marker).expect("marker serializes");
         write_atomic(&self.layout.marker(&info.name, rank), &json)
@@ -215,7 +285,7 @@ impl<'a> Job<'a> {
         m: usize,
         rank: usize,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<TaskStats, RunError> {
+    ) -> Result<MapResult, RunError> {
         let segment = &self.segments[m];
         let previous = m
             .checked_sub(1)
@@ -248,6 +318,19 @@ impl<'a> Job<'a> {
         let read = ReadOptions {
             max_record_bytes: self.recipe.dataset.max_record_bytes,
         };
+        let reuse = match (&self.store, &input) {
+            (Some(store), MapInput::Units(units)) => Some(Reuse {
+                store,
+                chains: units
+                    .iter()
+                    .map(|u| {
+                        let file = self.hashes.get(&u.path)?;
+                        Some(Chain::new(u, file, &read, segment.steps, &self.step_inputs))
+                    })
+                    .collect(),
+            }),
+            _ => None,
+        };
         let task = MapTask {
             stage: m,
             rank,
@@ -256,8 +339,44 @@ impl<'a> Job<'a> {
             steps: segment.steps,
             output,
             read,
+            reuse,
         };
         run_map(task, &self.layout, progress)
+    }
+
+    /// Once every task has its marker: [`Job::summarize`], then, with a project store,
+    /// commits the dataset as a new version and moves `latest` to it.
+    pub fn finish(&self, tasks_resumed: usize) -> Result<RunSummary, RunError> {
+        let mut summary = self.summarize(tasks_resumed)?;
+        if let Some(store) = &self.store {
+            let mut keys = BTreeSet::new();
+            for rank in 0..self.plan.tasks.len() {
+                if let Some(marker) = self.marker(0, rank) {
+                    keys.extend(marker.keys);
+                }
+            }
+            let sources = self
+                .plan
+                .files
+                .iter()
+                .filter_map(|f| {
+                    Some(atelier_store::SourceFile {
+                        path: f.path.clone(),
+                        size: f.size,
+                        hash: *self.hashes.get(&f.path)?,
+                    })
+                })
+                .collect();
+            let manifest = crate::version::commit(
+                store,
+                self.recipe,
+                sources,
+                keys.into_iter().collect(),
+                &summary,
+            )?;
+            summary.version = Some(manifest.id);
+        }
+        Ok(summary)
     }
 
     /// Tasks of `stage` without a marker.
@@ -323,6 +442,7 @@ impl<'a> Job<'a> {
             skipped_files: self.plan.skipped.clone(),
             stats,
             energy,
+            version: None,
         };
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
         write_atomic(&self.layout.root.join("summary.json"), &json)
@@ -341,6 +461,51 @@ impl<'a> Job<'a> {
         }
         Ok(summary)
     }
+}
+
+/// Content hashes of the input files, by path, remembered in the store so that
+/// unchanged files are not read again; the process that plans the run saves what it
+/// learnt. A file that cannot be read gets no hash: its unit is read (and its failure
+/// quarantined) without the store.
+fn content_hashes(
+    remembered: &mut FileHashes,
+    plan: &Plan,
+    save: bool,
+) -> Result<HashMap<PathBuf, Hash>, RunError> {
+    let paths: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut hashes = HashMap::new();
+    for (path, hash) in paths.iter().zip(remembered.hash_all(&paths, threads)) {
+        if let Ok(hash) = hash {
+            hashes.insert(path.clone(), hash);
+        }
+    }
+    if save {
+        remembered.save()?;
+    }
+    Ok(hashes)
+}
+
+/// For each step, a hash of the contents of its own input files (a model, a word list).
+fn step_inputs(recipe: &Recipe, mut remembered: Option<&mut FileHashes>) -> Vec<Hash> {
+    recipe
+        .steps
+        .iter()
+        .map(|step| {
+            let mut key = Hash::key("atelier-step-inputs");
+            for path in step.config.inputs() {
+                let hash = match remembered.as_deref_mut() {
+                    Some(r) => r.hash(&path),
+                    None => Hash::of_file(&path),
+                };
+                key = match hash {
+                    Ok(h) => key.text(&path.to_string_lossy()).hash(&h),
+                    Err(e) => key.text(&path.to_string_lossy()).text(&e.to_string()),
+                };
+            }
+            key.finish()
+        })
+        .collect()
 }
 
 fn segments<'a>(

@@ -8,22 +8,34 @@
 //! Output folder layout:
 //!
 //! ```text
-//! part-00000.jsonl.gz          one shard per task that kept documents
+//! part-00000.jsonl.gz          one shard per task that kept documents: one gzip member
+//!                              (or zstd frame) per input unit
 //! quarantine/part-00000.jsonl  records and documents that failed, with the reason
 //! summary.json                 the run's merged counters
 //! .atelier/plan.json           the plan and its fingerprint
 //! .atelier/tasks/00000.json    one marker per finished task, holding its counters
 //! ```
+//!
+//! With a project store (`[dataset] store = true`, the default, for a recipe read from a
+//! file), the first map stage takes from `<recipe folder>/.atelier/` whatever work an
+//! earlier run already did on the same input bytes with the same steps, and keeps what it
+//! computes for the next run (the `reuse` and `unit` modules say how); every successful
+//! run then becomes a dataset version ([`atelier_store::Manifest`]) and moves the `latest`
+//! alias. The process that drives a run holds the project's lock meanwhile.
 
 pub mod job;
 mod measure;
 pub mod plan;
 mod quarantine;
+mod reuse;
 pub mod run;
 pub mod slurm;
 pub mod task;
+mod unit;
+mod version;
 
-pub use job::{Job, Mode, StageInfo};
+pub use job::{Job, Mode, StageInfo, project_dir};
 pub use plan::{Plan, TaskPlan};
 pub use run::{RunError, RunOptions, RunSummary, run};
 pub use slurm::{SlurmOptions, SlurmOutcome, run_slurm};
+pub use unit::Reuse;

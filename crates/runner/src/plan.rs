@@ -22,11 +22,22 @@ pub struct TaskPlan {
     pub bytes: u64,
 }
 
+/// One input file of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedFile {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes when planned.
+    pub size: u64,
+}
+
 /// Every task of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
     /// The tasks, by rank.
     pub tasks: Vec<TaskPlan>,
+    /// The input files, in the order they are read.
+    pub files: Vec<PlannedFile>,
     /// Files inside source folders that were skipped for an unknown extension.
     pub skipped: Vec<PathBuf>,
     /// A hash of the recipe's settings, the step versions and the inputs' names, sizes
@@ -44,6 +55,7 @@ impl Plan {
 /// Builds the plan of a recipe.
 pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
     let mut units = Vec::new();
+    let mut files = Vec::new();
     let mut skipped = Vec::new();
     let mut hasher = blake3::Hasher::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
@@ -73,6 +85,10 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
                 .map_or(0, |d| d.as_nanos());
             hasher
                 .update(format!("{}\0{}\0{}\0", file.path.display(), file.size, mtime).as_bytes());
+            files.push(PlannedFile {
+                path: file.path.clone(),
+                size: file.size,
+            });
             units.extend(
                 split(&file, recipe.dataset.task_bytes)
                     .into_iter()
@@ -88,6 +104,7 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
     hasher.update(&count.to_le_bytes());
     Ok(Plan {
         tasks: deal(units, count),
+        files,
         skipped,
         fingerprint: hasher.finalize().to_hex().to_string(),
     })

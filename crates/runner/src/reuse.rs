@@ -327,7 +327,10 @@ impl PrefixWriter {
         }
         self.line.clear();
         doc.write_json_line(&mut self.line);
-        self.object.as_mut().expect("opened").write_all(&self.line)?;
+        self.object
+            .as_mut()
+            .expect("opened")
+            .write_all(&self.line)?;
         self.extend(1, self.new_documents);
         self.new_documents += 1;
         self.documents += 1;
@@ -390,7 +393,10 @@ impl Lines {
     /// reading starts; fails when one is absent.
     pub fn open(store: &Store, docs: &Docs) -> io::Result<Lines> {
         match docs {
-            Docs::Whole { object, compression } => Ok(Lines::Object(
+            Docs::Whole {
+                object,
+                compression,
+            } => Ok(Lines::Object(
                 object
                     .map(|h| open_object(store, &h, *compression))
                     .transpose()?,
@@ -555,6 +561,86 @@ impl Drop for ShardFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use atelier_core::{Format, StepConfig};
+    use schemars::JsonSchema;
+
+    #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(default)]
+    struct Min {
+        min: u32,
+    }
+
+    impl StepConfig for Min {
+        const NAME: &'static str = "min";
+        const SUMMARY: &'static str = "A threshold.";
+        const VERSION: u32 = 1;
+    }
+
+    /// The same step, its behaviour changed.
+    #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(default)]
+    struct MinV2 {
+        min: u32,
+    }
+
+    impl StepConfig for MinV2 {
+        const NAME: &'static str = "min";
+        const SUMMARY: &'static str = "A threshold.";
+        const VERSION: u32 = 2;
+    }
+
+    fn steps(configs: Vec<Box<dyn atelier_core::ConfiguredStep>>) -> Vec<RecipeStep> {
+        configs
+            .into_iter()
+            .map(|config| RecipeStep { config, line: 0 })
+            .collect()
+    }
+
+    #[test]
+    fn keys_follow_the_bytes_the_settings_and_the_step_versions_only() {
+        let unit = Unit::whole("/data/a.jsonl", Format::Jsonl);
+        let read = ReadOptions::default();
+        let file = Hash::of(b"the file");
+        let none = Hash::key("atelier-step-inputs").finish();
+        let key = |unit: &Unit, file: &Hash, s: Vec<RecipeStep>, input: &Hash| {
+            let inputs = vec![*input; s.len()];
+            Chain::new(unit, file, &read, &s, &inputs).keys
+        };
+        let base = key(&unit, &file, steps(vec![Box::new(Min { min: 1 })]), &none);
+        assert_eq!(base.len(), 2);
+        assert_eq!(
+            base,
+            key(&unit, &file, steps(vec![Box::new(Min { min: 1 })]), &none),
+            "the same work, the same keys"
+        );
+        let setting = key(&unit, &file, steps(vec![Box::new(Min { min: 2 })]), &none);
+        assert_eq!(setting[0], base[0], "a setting does not change the read");
+        assert_ne!(setting[1], base[1]);
+        let version = key(&unit, &file, steps(vec![Box::new(MinV2 { min: 1 })]), &none);
+        assert_eq!(version[0], base[0]);
+        assert_ne!(version[1], base[1], "a new step version is new work");
+        let model = Hash::of(b"another model file");
+        assert_ne!(
+            key(&unit, &file, steps(vec![Box::new(Min { min: 1 })]), &model)[1],
+            base[1]
+        );
+        let edited = key(
+            &unit,
+            &Hash::of(b"edited"),
+            steps(vec![Box::new(Min { min: 1 })]),
+            &none,
+        );
+        assert!(
+            edited.iter().zip(&base).all(|(a, b)| a != b),
+            "new bytes, new keys"
+        );
+        let range = Unit {
+            start: 10,
+            end: Some(20),
+            ..unit.clone()
+        };
+        assert_ne!(key(&range, &file, steps(vec![]), &none)[0], base[0]);
+    }
 
     fn doc(i: usize) -> Document {
         Document::new(format!("d{i}"), format!("text {i}"))
@@ -633,7 +719,9 @@ mod tests {
         for unit in 0..2 {
             let mut member = MemberWriter::new(Compression::Gzip);
             for i in 0..3 {
-                member.push(&doc(unit * 3 + i), Some(&store), &mut shard).unwrap();
+                member
+                    .push(&doc(unit * 3 + i), Some(&store), &mut shard)
+                    .unwrap();
             }
             match member.finish(&mut shard).unwrap() {
                 Docs::Whole {
@@ -661,6 +749,10 @@ mod tests {
         for h in &objects {
             joined.extend(std::fs::read(store.object_path(h)).unwrap());
         }
-        assert_eq!(std::fs::read(&path).unwrap(), joined, "the shard is its members");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            joined,
+            "the shard is its members"
+        );
     }
 }

@@ -44,6 +44,9 @@ pub enum RunError {
     /// The recipe or inputs changed since the run was planned.
     #[error("{0}")]
     Stale(String),
+    /// The project store refused (another run holds the project, say) or failed.
+    #[error(transparent)]
+    Store(#[from] atelier_store::StoreError),
     /// The run completed but quarantined more than the recipe accepts.
     #[error(
         "{quarantined} of {records} records ({:.2}%) were quarantined, above the recipe's \
@@ -83,6 +86,9 @@ pub struct RunSummary {
     pub stats: TaskStats,
     /// Energy summed over all tasks, measured or estimated (each record says which).
     pub energy: EnergyRecord,
+    /// The dataset version the run was committed as, when the project keeps versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Runs a recipe to completion with worker threads, resuming an interrupted run of the
@@ -96,7 +102,7 @@ pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError
             tasks_resumed = resumed;
         }
     }
-    job.summarize(tasks_resumed)
+    job.finish(tasks_resumed)
 }
 
 /// Runs one stage's pending tasks; returns how many a previous run had finished.

@@ -35,6 +35,7 @@ pub struct SlurmOptions {
 
 /// How a Slurm run ended.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // returned once per run
 pub enum SlurmOutcome {
     /// Every task completed; the summary is written.
     Done(RunSummary),
@@ -153,7 +154,7 @@ pub fn run_slurm(job: &Job<'_>, options: &SlurmOptions) -> Result<SlurmOutcome, 
         return Ok(SlurmOutcome::Detached { jobs: new_jobs });
     }
     follow(job, &submitted, settings, options.progress)?;
-    job.summarize(0).map(SlurmOutcome::Done)
+    job.finish(0).map(SlurmOutcome::Done)
 }
 
 /// Where every stage stands, from the markers and the queue.

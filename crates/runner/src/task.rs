@@ -141,20 +141,12 @@ pub fn run_map(
     layout: &Layout<'_>,
     on_progress: &(dyn Fn(u64) + Sync),
 ) -> Result<MapResult, RunError> {
-    let mut steps: Vec<(&'static str, Box<dyn Step>)> = task.decider.into_iter().collect();
-    for s in task.steps {
-        let built = s
-            .config
-            .build()
-            .map_err(|e| RunError::Step(format!("step `{}`: {e}", s.config.name())))?;
-        steps.push((s.config.name(), built));
-    }
     let path = match task.input {
         MapInput::Units(units) => {
             let first = crate::unit::FirstStage {
                 rank: task.rank,
                 units,
-                steps,
+                steps: task.steps,
                 output: task.output,
                 read: task.read,
                 reuse: task.reuse,
@@ -163,6 +155,8 @@ pub fn run_map(
         }
         MapInput::Intermediate(path) => path,
     };
+    let mut steps: Built = task.decider.into_iter().collect();
+    steps.extend(build_steps(task.steps)?);
     let clock = Stopwatch::start();
     let rank = task.rank;
     let fail = |e: io::Error| RunError::Io(format!("task {rank}: {e}"));
@@ -227,6 +221,23 @@ pub fn run_map(
         stats,
         keys: Vec::new(),
     })
+}
+
+/// Runtime objects of steps, with their names.
+pub(crate) type Built = Vec<(&'static str, Box<dyn Step>)>;
+
+/// Builds the runtime objects of some per-document steps.
+pub(crate) fn build_steps(steps: &[RecipeStep]) -> Result<Built, RunError> {
+    steps
+        .iter()
+        .map(|s| {
+            let built = s
+                .config
+                .build()
+                .map_err(|e| RunError::Step(format!("step `{}`: {e}", s.config.name())))?;
+            Ok((s.config.name(), built))
+        })
+        .collect()
 }
 
 /// Reads documents into the batch until it is full; true when the input is exhausted.

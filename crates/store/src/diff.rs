@@ -292,8 +292,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let line = |id: &str, text: &str| format!("{{\"id\":\"{id}\",\"text\":\"{text}\"}}\n");
-        let a = dataset(&store, dir.path(), &(line("x", "1") + &line("y", "2") + &line("z", "3")));
-        let b = dataset(&store, dir.path(), &(line("x", "1") + &line("y", "two") + &line("w", "4")));
+        let a = dataset(
+            &store,
+            dir.path(),
+            &(line("x", "1") + &line("y", "2") + &line("z", "3")),
+        );
+        let b = dataset(
+            &store,
+            dir.path(),
+            &(line("x", "1") + &line("y", "two") + &line("w", "4")),
+        );
         let d = diff(&store, &a, &b).unwrap();
         assert_eq!(d.documents.added, ["w"]);
         assert_eq!(d.documents.removed, ["z"]);
@@ -304,7 +312,8 @@ mod tests {
     #[test]
     fn settings_are_compared_key_by_key() {
         let a = serde_json::json!({"dataset": {"tasks": 4, "name": "spam"}});
-        let b = serde_json::json!({"dataset": {"tasks": 8, "name": "spam"}, "output": {"path": "o"}});
+        let b =
+            serde_json::json!({"dataset": {"tasks": 8, "name": "spam"}, "output": {"path": "o"}});
         let mut out = Vec::new();
         flat_diff("", &a, &b, &mut out);
         let keys: Vec<&str> = out.iter().map(|c| c.key.as_str()).collect();

@@ -43,7 +43,10 @@ const SETTLED: Duration = Duration::from_secs(2);
 fn stamp(meta: &std::fs::Metadata) -> Stamp {
     Stamp {
         size: meta.len(),
-        mtime_ns: meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec()),
+        mtime_ns: meta
+            .mtime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.mtime_nsec()),
         inode: meta.ino(),
     }
 }

@@ -49,7 +49,8 @@ pub struct GcReport {
 const TEMPORARY_AGE: Duration = Duration::from_secs(3600);
 
 impl Store {
-    /// Collects garbage; see the [module](self) documentation.
+    /// Removes the objects and records no version reaches, leftover temporaries, aliases
+    /// of removed versions and, with `keep_last`, older versions no alias names.
     pub fn gc(&self, options: &GcOptions) -> Result<GcReport, StoreError> {
         let mut report = GcReport::default();
         let aliases = self.aliases()?;
@@ -78,7 +79,13 @@ impl Store {
         let mut pending: Vec<Hash> = Vec::new();
         for n in &numbers {
             let manifest = self.resolve(&format!("v{n}"))?;
-            objects.extend(manifest.shards.iter().chain(&manifest.files).map(|f| f.hash));
+            objects.extend(
+                manifest
+                    .shards
+                    .iter()
+                    .chain(&manifest.files)
+                    .map(|f| f.hash),
+            );
             pending.extend(manifest.keys);
         }
         while let Some(key) = pending.pop() {
@@ -100,15 +107,29 @@ impl Store {
                 std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
             }
         }
-        sweep(&self.objects_dir(), options.dry_run, &mut |name| {
-            let hash: Hash = name.parse().ok()?;
-            Some(objects.contains(&hash))
-        }, &mut report.objects_removed, &mut report.objects_kept, &mut report.bytes_removed)?;
+        sweep(
+            &self.objects_dir(),
+            options.dry_run,
+            &mut |name| {
+                let hash: Hash = name.parse().ok()?;
+                Some(objects.contains(&hash))
+            },
+            &mut report.objects_removed,
+            &mut report.objects_kept,
+            &mut report.bytes_removed,
+        )?;
         let mut record_bytes = 0;
-        sweep(&self.records_dir(), options.dry_run, &mut |name| {
-            let hash: Hash = name.strip_suffix(".json")?.parse().ok()?;
-            Some(records.contains(&hash))
-        }, &mut report.records_removed, &mut report.records_kept, &mut record_bytes)?;
+        sweep(
+            &self.records_dir(),
+            options.dry_run,
+            &mut |name| {
+                let hash: Hash = name.strip_suffix(".json")?.parse().ok()?;
+                Some(records.contains(&hash))
+            },
+            &mut report.records_removed,
+            &mut report.records_kept,
+            &mut record_bytes,
+        )?;
         report.bytes_removed += record_bytes;
         report.temporaries_removed = self.remove_temporaries(options.dry_run)?;
         Ok(report)
@@ -193,7 +214,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         for text in ["a", "b", "c", "d"] {
-            dataset(&store, dir.path(), &format!("{{\"id\":\"{text}\",\"text\":\"{text}\"}}\n"));
+            dataset(
+                &store,
+                dir.path(),
+                &format!("{{\"id\":\"{text}\",\"text\":\"{text}\"}}\n"),
+            );
         }
         store.set_alias("prod", "v1").unwrap();
         let options = GcOptions {
@@ -203,7 +228,11 @@ mod tests {
         let dry = store.gc(&options).unwrap();
         assert_eq!(dry.versions_removed, ["v2", "v3"]);
         assert_eq!(dry.objects_removed, 2);
-        assert_eq!(store.versions().unwrap().len(), 4, "a dry run removes nothing");
+        assert_eq!(
+            store.versions().unwrap().len(),
+            4,
+            "a dry run removes nothing"
+        );
 
         let done = store
             .gc(&GcOptions {
@@ -212,7 +241,12 @@ mod tests {
             })
             .unwrap();
         assert_eq!(done, dry);
-        let left: Vec<String> = store.versions().unwrap().into_iter().map(|m| m.id).collect();
+        let left: Vec<String> = store
+            .versions()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
         assert_eq!(left, ["v1", "v4"]);
         for v in store.versions().unwrap() {
             assert!(store.verify(&v).is_empty());

@@ -91,7 +91,10 @@ mod tests {
         let text = err.to_string();
         assert!(matches!(err, StoreError::Busy { .. }), "{text}");
         assert!(
-            text.contains(&format!("pid {}: atelier run atelier.toml", std::process::id())),
+            text.contains(&format!(
+                "pid {}: atelier run atelier.toml",
+                std::process::id()
+            )),
             "{text}"
         );
         drop(first);

@@ -161,7 +161,11 @@ impl Store {
 
     /// Writes a record, replacing any under the same key. Write its objects first: a
     /// record is only visible once complete, and gc keeps what it names.
-    pub fn put_record<T: Serialize>(&self, key: &Hash, record: &Record<T>) -> Result<(), StoreError> {
+    pub fn put_record<T: Serialize>(
+        &self,
+        key: &Hash,
+        record: &Record<T>,
+    ) -> Result<(), StoreError> {
         let path = self.record_path(key);
         let dir = path.parent().expect("records have a folder");
         std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
@@ -266,7 +270,10 @@ mod tests {
         w.write_all(b"world").unwrap();
         let (hash, bytes) = w.finish().unwrap();
         assert_eq!((hash, bytes), (Hash::of(b"hello world"), 11));
-        assert_eq!(std::fs::read(store.object_path(&hash)).unwrap(), b"hello world");
+        assert_eq!(
+            std::fs::read(store.object_path(&hash)).unwrap(),
+            b"hello world"
+        );
         assert!(
             std::fs::metadata(store.object_path(&hash))
                 .unwrap()

@@ -282,10 +282,9 @@ impl Store {
     pub fn set_alias(&self, name: &str, version: &str) -> Result<String, StoreError> {
         check_alias(name)?;
         let id = self.resolve(version)?.id;
-        let tmp = self.versions_dir().join(format!(
-            ".alias-{name}-{}.tmp",
-            std::process::id()
-        ));
+        let tmp = self
+            .versions_dir()
+            .join(format!(".alias-{name}-{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&id, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
         let path = self.versions_dir().join(name);
@@ -537,12 +536,23 @@ pub(crate) mod tests {
             [("latest".into(), "v2".into()), ("prod".into(), "v1".into())]
         );
         assert!(store.verify(&v1).is_empty());
-        let versions: Vec<String> = store.versions().unwrap().into_iter().map(|m| m.id).collect();
+        let versions: Vec<String> = store
+            .versions()
+            .unwrap()
+            .into_iter()
+            .map(|m| m.id)
+            .collect();
         assert_eq!(versions, ["v1", "v2"]);
         let err = store.resolve("staging").unwrap_err().to_string();
         assert!(err.contains("known: v1, v2, latest, prod"), "{err}");
-        assert!(matches!(store.set_alias("v7", "v1"), Err(StoreError::BadAlias(_))));
-        assert!(store.remove_version("prod").is_err(), "aliased versions stay");
+        assert!(matches!(
+            store.set_alias("v7", "v1"),
+            Err(StoreError::BadAlias(_))
+        ));
+        assert!(
+            store.remove_version("prod").is_err(),
+            "aliased versions stay"
+        );
     }
 
     #[test]
@@ -563,8 +573,40 @@ pub(crate) mod tests {
             })
             .unwrap();
         let back = store.resolve("classifier-latest").unwrap();
-        assert_eq!((back.kind, back.trained_on.clone()), (Kind::Model, vec![data.id]));
+        assert_eq!(
+            (back.kind, back.trained_on.clone()),
+            (Kind::Model, vec![data.id])
+        );
         assert_eq!(back, model);
+    }
+
+    #[test]
+    fn a_version_left_half_made_by_a_crash_is_invisible_and_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let v1 = dataset(&store, dir.path(), "{\"id\":\"a\",\"text\":\"x\"}\n");
+        // What a process killed between assembling a version and renaming it leaves.
+        let half = store.versions_dir().join(".tmp-999-1");
+        std::fs::create_dir(&half).unwrap();
+        let mut m = v1.clone();
+        m.id = "v2".into();
+        std::fs::write(half.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+        std::fs::write(half.join("part-00000.jsonl"), "{\"text\":").unwrap();
+        assert_eq!(store.versions().unwrap(), std::slice::from_ref(&v1));
+        assert!(store.resolve("v2").is_err());
+        assert_eq!(store.resolve("latest").unwrap(), v1);
+        let v2 = dataset(&store, dir.path(), "{\"id\":\"b\",\"text\":\"y\"}\n");
+        assert_eq!(v2.id, "v2");
+
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::open(&half)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let report = store.gc(&crate::GcOptions::default()).unwrap();
+        assert_eq!(report.temporaries_removed, 1);
+        assert!(!half.exists());
+        assert!(store.verify(&v1).is_empty() && store.verify(&v2).is_empty());
     }
 
     #[test]
@@ -579,7 +621,10 @@ pub(crate) mod tests {
                 ..NewVersion::default()
             })
             .unwrap_err();
-        assert!(err.to_string().contains("not a plain relative path"), "{err}");
+        assert!(
+            err.to_string().contains("not a plain relative path"),
+            "{err}"
+        );
         assert!(store.versions().unwrap().is_empty());
         let leftovers = std::fs::read_dir(store.versions_dir()).unwrap().count();
         assert_eq!(leftovers, 0, "the temporary folder is removed");

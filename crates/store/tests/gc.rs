@@ -49,14 +49,16 @@ fn world() -> impl Strategy<Value = World> {
             proptest::collection::vec(0..versions, 0..3),
             proptest::option::of(0usize..3),
         )
-            .prop_map(move |(records, versions, removed, aliases, keep_last)| World {
-                objects,
-                records,
-                versions,
-                removed,
-                aliases,
-                keep_last,
-            })
+            .prop_map(
+                move |(records, versions, removed, aliases, keep_last)| World {
+                    objects,
+                    records,
+                    versions,
+                    removed,
+                    aliases,
+                    keep_last,
+                },
+            )
     })
 }
 

@@ -1,0 +1,455 @@
+//! `atelier versions`, `show`, `diff`, `gc` and `alias`: the project store's versions,
+//! read and printed.
+
+use anyhow::{Context, Result, bail};
+use atelier_core::stats::human_bytes;
+use atelier_store::{GcOptions, Manifest, ProjectLock, Store, VersionDiff};
+use clap::Args;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::commands::print_funnel;
+
+/// Where the project is: a folder, or a recipe file (its folder).
+#[derive(Args)]
+pub struct ProjectArg {
+    /// The project: its folder, or its recipe file.
+    #[arg(short, long, default_value = ".")]
+    project: PathBuf,
+}
+
+impl ProjectArg {
+    fn open(&self) -> Result<Store> {
+        open_project(&self.project)
+    }
+}
+
+fn project_dir(path: &Path) -> PathBuf {
+    if path.is_file() {
+        match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn open_project(path: &Path) -> Result<Store> {
+    let dir = project_dir(path);
+    if !atelier_store::state_dir(&dir).join("versions").is_dir() {
+        bail!(
+            "{} has no versions yet: `atelier run` makes one with each successful run",
+            dir.display()
+        );
+    }
+    Store::open(&dir).with_context(|| format!("opening the store of {}", dir.display()))
+}
+
+/// `atelier versions` arguments.
+#[derive(Args)]
+pub struct VersionsArgs {
+    /// The recipe (its versions), or a project folder (all of them).
+    #[arg(default_value = "atelier.toml")]
+    recipe: PathBuf,
+    /// Print the manifests as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `atelier show` arguments.
+#[derive(Args)]
+pub struct ShowArgs {
+    /// The version: `v3`, `3`, or an alias (`latest`, `prod`, ...).
+    #[arg(value_name = "VERSION")]
+    target: String,
+    #[command(flatten)]
+    project: ProjectArg,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Also check every file of the version against its hash.
+    #[arg(long)]
+    verify: bool,
+}
+
+/// `atelier diff` arguments.
+#[derive(Args)]
+pub struct DiffArgs {
+    /// The older version (or alias).
+    from: String,
+    /// The newer version (or alias).
+    to: String,
+    #[command(flatten)]
+    project: ProjectArg,
+    /// List every document id added, removed or changed (default: the first 10 of each).
+    #[arg(long)]
+    all: bool,
+    /// Print the differences as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `atelier gc` arguments.
+#[derive(Args)]
+pub struct GcArgs {
+    #[command(flatten)]
+    project: ProjectArg,
+    /// Say what would be removed; remove nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Also remove versions older than the newest N, except those an alias names.
+    #[arg(long, value_name = "N")]
+    keep_last: Option<usize>,
+}
+
+/// `atelier alias` arguments.
+#[derive(Args)]
+pub struct AliasArgs {
+    /// The alias (`prod`, `staging`, ...; `latest` is moved by every run).
+    name: String,
+    /// The version it should name (`v3`, `3`, or another alias).
+    #[arg(value_name = "VERSION", required_unless_present = "remove")]
+    target: Option<String>,
+    /// Remove the alias instead (the version stays).
+    #[arg(long, conflicts_with = "target")]
+    remove: bool,
+    #[command(flatten)]
+    project: ProjectArg,
+}
+
+/// Aliases naming each version, for display.
+fn aliases_of(store: &Store, id: &str) -> Result<Vec<String>> {
+    Ok(store
+        .aliases()?
+        .into_iter()
+        .filter(|(_, v)| v == id)
+        .map(|(a, _)| a)
+        .collect())
+}
+
+fn shard_bytes(m: &Manifest) -> u64 {
+    m.shards.iter().map(|s| s.bytes).sum()
+}
+
+/// `atelier versions`.
+pub fn list(args: &VersionsArgs) -> Result<ExitCode> {
+    let store = open_project(&args.recipe)?;
+    let only = args
+        .recipe
+        .is_file()
+        .then(|| args.recipe.file_name().map(|n| n.to_owned()))
+        .flatten();
+    let versions: Vec<Manifest> = store
+        .versions()?
+        .into_iter()
+        .filter(|m| match (&only, &m.recipe) {
+            (Some(name), Some(r)) => r.path.file_name() == Some(name.as_os_str()),
+            (Some(_), None) => false,
+            (None, _) => true,
+        })
+        .collect();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &versions)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(
+        out,
+        "{:<8} {:<21} {:<10} {:>10} {:>11}  {:<14} recipe",
+        "version", "created (UTC)", "kind", "documents", "shards", "aliases"
+    )?;
+    for m in &versions {
+        let recipe = m.recipe.as_ref().map_or(String::new(), |r| {
+            format!(
+                "{} {}",
+                r.path
+                    .file_name()
+                    .map_or(String::new(), |n| n.to_string_lossy().into_owned()),
+                r.hash.short()
+            )
+        });
+        writeln!(
+            out,
+            "{:<8} {:<21} {:<10} {:>10} {:>11}  {:<14} {}",
+            m.id,
+            m.created,
+            format!("{:?}", m.kind).to_lowercase(),
+            m.documents,
+            human_bytes(shard_bytes(m)),
+            aliases_of(&store, &m.id)?.join(","),
+            recipe
+        )?;
+    }
+    if versions.is_empty() {
+        writeln!(out, "(no versions yet)")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier show`.
+pub fn show(args: &ShowArgs) -> Result<ExitCode> {
+    let store = args.project.open()?;
+    let m = store.resolve(&args.target)?;
+    let problems = if args.verify {
+        store.verify(&m)
+    } else {
+        Vec::new()
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &m)?;
+        writeln!(out)?;
+    } else {
+        print_manifest(&mut out, &store, &m)?;
+        if args.verify && problems.is_empty() {
+            writeln!(
+                out,
+                "verified: every file matches its hash ({} files)",
+                m.shards.len() + m.files.len()
+            )?;
+        }
+    }
+    if problems.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<()> {
+    let kind = format!("{:?}", m.kind).to_lowercase();
+    writeln!(
+        out,
+        "{} {kind} `{}`, created {} by atelier {}",
+        m.id, m.name, m.created, m.atelier_version
+    )?;
+    let aliases = aliases_of(store, &m.id)?;
+    writeln!(out, "folder:  {}", store.version_dir(&m.id).display())?;
+    writeln!(
+        out,
+        "parent:  {}{}",
+        m.parent.as_deref().unwrap_or("none"),
+        if aliases.is_empty() {
+            String::new()
+        } else {
+            format!("; aliases: {}", aliases.join(", "))
+        }
+    )?;
+    if !m.trained_on.is_empty() {
+        writeln!(out, "trained on: {}", m.trained_on.join(", "))?;
+    }
+    if let Some(r) = &m.recipe {
+        writeln!(
+            out,
+            "recipe:  {} (blake3 {})",
+            r.path.display(),
+            r.hash.short()
+        )?;
+    }
+    let source_bytes: u64 = m.sources.iter().map(|s| s.size).sum();
+    writeln!(
+        out,
+        "sources: {} file(s), {}",
+        m.sources.len(),
+        human_bytes(source_bytes)
+    )?;
+    for s in &m.sources {
+        writeln!(
+            out,
+            "  {}  {}  {}",
+            s.hash.short(),
+            human_bytes(s.size),
+            s.path.display()
+        )?;
+    }
+    writeln!(out, "steps:")?;
+    for (i, s) in m.steps.iter().enumerate() {
+        writeln!(
+            out,
+            "  {}. {} v{}  {}",
+            i + 1,
+            s.name,
+            s.version,
+            s.settings
+        )?;
+    }
+    writeln!(
+        out,
+        "shards:  {} shard(s), {}, {} documents",
+        m.shards.len(),
+        human_bytes(shard_bytes(m)),
+        m.documents
+    )?;
+    for f in m.shards.iter().chain(&m.files) {
+        writeln!(
+            out,
+            "  {}  {}  {}",
+            f.hash.short(),
+            human_bytes(f.bytes),
+            f.path
+        )?;
+    }
+    writeln!(out, "store records: {}", m.keys.len())?;
+    if !m.stats.steps.is_empty() {
+        print_funnel(out, &m.stats)?;
+    }
+    Ok(())
+}
+
+/// `atelier diff`.
+pub fn diff(args: &DiffArgs) -> Result<ExitCode> {
+    let store = args.project.open()?;
+    let from = store.resolve(&args.from)?;
+    let to = store.resolve(&args.to)?;
+    let d = atelier_store::diff(&store, &from, &to)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &d)?;
+        writeln!(out)?;
+    } else {
+        print_diff(&mut out, &d, args.all)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn value(v: &Option<serde_json::Value>) -> String {
+    v.as_ref().map_or("(unset)".to_owned(), |v| v.to_string())
+}
+
+fn print_diff(out: &mut impl Write, d: &VersionDiff, all: bool) -> std::io::Result<()> {
+    writeln!(out, "{} -> {}", d.from, d.to)?;
+    writeln!(
+        out,
+        "recipe: {}",
+        if d.recipe_changed { "changed" } else { "same" }
+    )?;
+    writeln!(out, "settings: {} changed", d.settings.len())?;
+    for c in &d.settings {
+        writeln!(out, "  {}: {} -> {}", c.key, value(&c.from), value(&c.to))?;
+    }
+    let s = &d.sources;
+    writeln!(
+        out,
+        "sources: {} added, {} removed, {} changed, {} unchanged",
+        s.added.len(),
+        s.removed.len(),
+        s.changed.len(),
+        s.unchanged
+    )?;
+    for (sign, paths) in [("+", &s.added), ("-", &s.removed), ("~", &s.changed)] {
+        for p in paths {
+            writeln!(out, "  {sign} {}", p.display())?;
+        }
+    }
+    let docs = &d.documents;
+    writeln!(
+        out,
+        "documents: {} added, {} removed, {} changed, {} unchanged",
+        docs.added.len(),
+        docs.removed.len(),
+        docs.changed.len(),
+        docs.unchanged
+    )?;
+    let limit = if all { usize::MAX } else { 10 };
+    for (sign, ids) in [
+        ("+", &docs.added),
+        ("-", &docs.removed),
+        ("~", &docs.changed),
+    ] {
+        for id in ids.iter().take(limit) {
+            writeln!(out, "  {sign} {id}")?;
+        }
+        if ids.len() > limit {
+            writeln!(
+                out,
+                "  {sign} ... {} more (--all lists them)",
+                ids.len() - limit
+            )?;
+        }
+    }
+    writeln!(out, "counters: {} step(s) differ", d.steps.len())?;
+    for c in &d.steps {
+        let show = |c: &Option<atelier_store::StepCounts>| match c {
+            None => "(not run)".to_owned(),
+            Some(c) => format!(
+                "in {} kept {} dropped {} quarantined {}",
+                c.documents_in,
+                c.kept,
+                c.dropped.values().sum::<u64>(),
+                c.quarantined
+            ),
+        };
+        writeln!(
+            out,
+            "  {:<12} {}  ->  {}",
+            c.name,
+            show(&c.from),
+            show(&c.to)
+        )?;
+    }
+    Ok(())
+}
+
+/// `atelier gc`.
+pub fn gc(args: &GcArgs) -> Result<ExitCode> {
+    let store = args.project.open()?;
+    let _lock = ProjectLock::acquire(store.project(), "atelier gc")?;
+    let options = GcOptions {
+        dry_run: args.dry_run,
+        keep_last: args.keep_last,
+    };
+    let r = store.gc(&options)?;
+    let verb = if args.dry_run {
+        "would remove"
+    } else {
+        "removed"
+    };
+    let mut out = std::io::stdout().lock();
+    if !r.versions_removed.is_empty() {
+        writeln!(
+            out,
+            "{verb} {} version(s): {}",
+            r.versions_removed.len(),
+            r.versions_removed.join(", ")
+        )?;
+    }
+    if !r.aliases_removed.is_empty() {
+        writeln!(
+            out,
+            "{verb} alias(es) of removed versions: {}",
+            r.aliases_removed.join(", ")
+        )?;
+    }
+    writeln!(
+        out,
+        "{verb} {} object(s) and {} record(s) no version reaches ({}), and {} leftover \
+         temporary file(s); kept {} object(s) and {} record(s)",
+        r.objects_removed,
+        r.records_removed,
+        human_bytes(r.bytes_removed),
+        r.temporaries_removed,
+        r.objects_kept,
+        r.records_kept
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `atelier alias`.
+pub fn alias(args: &AliasArgs) -> Result<ExitCode> {
+    let store = args.project.open()?;
+    if args.remove {
+        store.remove_alias(&args.name)?;
+        println!("removed alias {}", args.name);
+    } else {
+        let version = args.target.as_deref().expect("clap requires it");
+        let id = store.set_alias(&args.name, version)?;
+        println!("{} -> {id}", args.name);
+    }
+    Ok(ExitCode::SUCCESS)
+}

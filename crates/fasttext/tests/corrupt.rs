@@ -1,0 +1,89 @@
+//! Truncated and corrupted model files: a clear error, never a panic.
+
+use atelier_fasttext::{Error, Model, QuantizeArgs, TrainArgs, train};
+
+fn model_bytes(quantized: bool) -> Vec<u8> {
+    let mut data = String::new();
+    for i in 0..300 {
+        let (label, word) = if i % 2 == 0 { ("a", "alpha") } else { ("b", "beta") };
+        data.push_str(&format!("__label__{label} {word} w{} common\n", i % 37));
+    }
+    let args = TrainArgs {
+        dim: 4,
+        epoch: 2,
+        threads: 1,
+        word_ngrams: 2,
+        minn: 2,
+        maxn: 3,
+        bucket: 300,
+        loss: atelier_fasttext::LossKind::HierarchicalSoftmax,
+        ..TrainArgs::default()
+    };
+    let model = train(&args, data.as_bytes()).unwrap().model;
+    if quantized {
+        let q = QuantizeArgs {
+            cutoff: 280,
+            qnorm: true,
+            threads: 1,
+            ..QuantizeArgs::default()
+        };
+        model.quantize(&q, None).unwrap().to_bytes()
+    } else {
+        model.to_bytes()
+    }
+}
+
+#[test]
+fn every_truncation_is_an_error() {
+    for quantized in [false, true] {
+        let bytes = model_bytes(quantized);
+        assert!(Model::from_bytes(&bytes).is_ok());
+        for len in 0..bytes.len() {
+            match Model::from_bytes(&bytes[..len]) {
+                Err(Error::Truncated(_) | Error::BadMagic(_) | Error::Invalid(_)) => {}
+                Err(other) => panic!("cut at {len}: unexpected error {other}"),
+                Ok(_) => panic!("a model cut at {len} of {} bytes loaded", bytes.len()),
+            }
+        }
+    }
+}
+
+#[test]
+fn corrupted_bytes_never_panic() {
+    for quantized in [false, true] {
+        let bytes = model_bytes(quantized);
+        // Every byte of the header, arguments and dictionary, then a sample of the
+        // rest, set to values that break sizes, codes and counts.
+        let head = 600.min(bytes.len());
+        let positions = (0..head).chain((head..bytes.len()).step_by(97));
+        for pos in positions {
+            for value in [0x00, 0xff, 0x7f, 0x80] {
+                let mut broken = bytes.clone();
+                if broken[pos] == value {
+                    continue;
+                }
+                broken[pos] = value;
+                if let Ok(model) = Model::from_bytes(&broken) {
+                    // What loads must also predict without panicking.
+                    model.predict("alpha w3 common", 2, 0.0);
+                    model.predict("zzz", 1, 0.0);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn errors_say_what_is_wrong() {
+    let bytes = model_bytes(false);
+    let err = Model::from_bytes(b"not a model at all").unwrap_err();
+    assert!(err.to_string().contains("not a fastText model"), "{err}");
+    let mut version = bytes.clone();
+    version[4] = 99;
+    let err = Model::from_bytes(&version).unwrap_err();
+    assert!(err.to_string().contains("version 99"), "{err}");
+    let err = Model::from_bytes(&bytes[..bytes.len() - 1]).unwrap_err();
+    assert!(err.to_string().contains("ends inside"), "{err}");
+    let err = Model::load("/nonexistent/model.bin").unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/model.bin"), "{err}");
+}

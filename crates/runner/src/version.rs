@@ -1,0 +1,112 @@
+//! A successful run becomes a dataset version of its project: the shards, the
+//! deduplication index (which the next run's output folder may lose), the quarantine and
+//! the summary, linked into the store; the recipe, its inputs' hashes, its steps'
+//! settings, the counters and the store records it used, in the manifest.
+
+use atelier_core::Recipe;
+use atelier_store::{Hash, Manifest, NewVersion, RecipeInfo, SourceFile, StepInfo, Store};
+use std::path::{Path, PathBuf};
+
+use crate::run::{RunError, RunSummary};
+
+/// Commits the dataset a run just wrote as a new version, and moves `latest` to it.
+pub(crate) fn commit(
+    store: &Store,
+    recipe: &Recipe,
+    sources: Vec<SourceFile>,
+    keys: Vec<Hash>,
+    summary: &RunSummary,
+) -> Result<Manifest, RunError> {
+    let root = &recipe.output.path;
+    let named = |path: &Path| -> (String, PathBuf) {
+        let rel = path
+            .strip_prefix(root)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .into_owned();
+        (rel, path.to_path_buf())
+    };
+    let shards = summary.shards.iter().map(|p| named(p)).collect();
+    let mut files: Vec<(String, PathBuf)> = summary.quarantine.iter().map(|p| named(p)).collect();
+    let index = root.join("index");
+    let mut found = Vec::new();
+    walk(&index, &mut found).map_err(|e| RunError::Io(format!("{}: {e}", index.display())))?;
+    found.sort();
+    files.extend(found.iter().map(|p| named(p)));
+    let summary_file = root.join("summary.json");
+    if summary_file.is_file() {
+        files.push(named(&summary_file));
+    }
+    let steps = recipe
+        .steps
+        .iter()
+        .map(|s| StepInfo {
+            name: s.config.name().to_owned(),
+            version: s.config.version(),
+            settings: s.config.settings(),
+        })
+        .collect();
+    let settings = serde_json::json!({
+        "dataset": recipe.dataset,
+        "output": recipe.output,
+    });
+    let recipe_info = RecipeInfo {
+        path: std::path::absolute(&recipe.path).unwrap_or_else(|_| recipe.path.clone()),
+        hash: Hash::of(recipe.text.as_bytes()),
+        text: recipe.text.clone(),
+    };
+    let parent = store.alias("latest")?;
+    // Running again what made `latest` (a resumed or repeated run) makes no new version.
+    if let Some(latest) = &parent
+        && let Ok(m) = store.resolve(latest)
+    {
+        let size = |p: &PathBuf| std::fs::metadata(p).map_or(u64::MAX, |m| m.len());
+        // Cheap comparisons first: shards are hashed only when all else is equal.
+        let same = m.recipe.as_ref().map(|r| r.hash) == Some(recipe_info.hash)
+            && m.sources == sources
+            && m.steps == steps
+            && m.settings == settings
+            && m.shards.len() == summary.shards.len()
+            && m.shards.iter().zip(&summary.shards).all(|(entry, path)| {
+                entry.bytes == size(path) && Hash::of_file(path).is_ok_and(|h| h == entry.hash)
+            });
+        if same {
+            return Ok(m);
+        }
+    }
+    let version = NewVersion {
+        name: recipe.name(),
+        parent,
+        recipe: Some(recipe_info),
+        sources,
+        settings,
+        steps,
+        shards,
+        files,
+        documents: summary.stats.written(),
+        stats: summary.stats.clone(),
+        keys,
+        aliases: vec!["latest".to_owned()],
+        ..NewVersion::default()
+    };
+    Ok(store.commit(version)?)
+}
+
+/// Every file under a folder (none when it does not exist), leaving out temporaries.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(&path, out)?;
+        } else if !path.to_string_lossy().ends_with(".tmp") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
