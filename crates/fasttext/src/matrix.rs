@@ -66,14 +66,20 @@ impl DenseMatrix {
     }
 
     fn read(cur: &mut Cursor<'_>) -> Result<Self, Error> {
+        let (rows, cols) = Self::read_shape(cur)?;
+        Ok(DenseMatrix::new(rows, cols, cur.f32s(rows * cols, "a dense matrix")?))
+    }
+
+    /// Reads a dense matrix's row and column counts, checked to make at most
+    /// [`MAX_VALUES`] values.
+    pub(crate) fn read_shape(cur: &mut Cursor<'_>) -> Result<(usize, usize), Error> {
         const PART: &str = "a dense matrix";
         let rows = count(cur.i64(PART)?, MAX_VALUES, "the row count")?;
         let cols = count(cur.i64(PART)?, MAX_VALUES, "the column count")?;
-        let n = rows
-            .checked_mul(cols)
+        rows.checked_mul(cols)
             .filter(|&n| n <= MAX_VALUES)
             .ok_or_else(|| Error::Invalid(format!("a {rows} x {cols} matrix")))?;
-        Ok(DenseMatrix::new(rows, cols, cur.f32s(n, PART)?))
+        Ok((rows, cols))
     }
 
     /// Row `i`.

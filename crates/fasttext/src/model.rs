@@ -1,10 +1,12 @@
 //! A loaded model and prediction.
 
+use std::fs::File;
+use std::io::Read;
 use std::path::Path;
 
 use crate::args::{Args, ModelKind};
 use crate::dictionary::{Dictionary, LineBuffers};
-use crate::matrix::Matrix;
+use crate::matrix::{DenseMatrix, Matrix};
 use crate::output::{Output, TopK};
 use crate::read::Cursor;
 use crate::{Error, MAGIC, VERSION};
@@ -22,6 +24,53 @@ pub struct Model {
     labels: Vec<String>,
 }
 
+/// What a model file holds before its input matrix.
+struct Head {
+    version: i32,
+    args: Args,
+    dict: Dictionary,
+    quant_input: bool,
+}
+
+impl Head {
+    fn read(cur: &mut Cursor<'_>) -> Result<Self, Error> {
+        let magic = cur.i32("the header")?;
+        if magic != MAGIC {
+            return Err(Error::BadMagic(magic));
+        }
+        let version = cur.i32("the header")?;
+        if !(11..=VERSION).contains(&version) {
+            return Err(Error::Version(version));
+        }
+        let mut args = Args::read(cur)?;
+        if version == 11 && args.model == ModelKind::Supervised {
+            // Supervised models of version 11 had no character n-grams.
+            args.maxn = 0;
+        }
+        let dict = Dictionary::read(cur, args.minn, args.maxn, args.bucket, args.word_ngrams)?;
+        let quant_input = cur.bool("the input matrix")?;
+        Ok(Head {
+            version,
+            args,
+            dict,
+            quant_input,
+        })
+    }
+}
+
+/// The bytes of `values`, to read a little-endian file into.
+fn f32s_as_bytes(values: &mut [f32]) -> &mut [u8] {
+    // SAFETY: an `f32` is four bytes without padding and every bit pattern is a valid
+    // `f32`, so any bytes written through this view leave valid values; the view
+    // borrows `values` mutably for its whole life.
+    unsafe {
+        std::slice::from_raw_parts_mut(
+            values.as_mut_ptr().cast::<u8>(),
+            std::mem::size_of_val(values),
+        )
+    }
+}
+
 /// One predicted label: its index among the model's labels and its probability.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
@@ -33,47 +82,92 @@ pub struct Prediction {
 
 impl Model {
     /// Reads a model file (`.bin` or `.ftz`).
+    ///
+    /// The dense input matrix, most of a `.bin` file, is read straight into its final
+    /// place; the rest of the file goes through memory once.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let io = |source| Error::Io {
             path: path.to_path_buf(),
             source,
-        })?;
-        Self::from_bytes(&bytes)
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        // Read more and more of the file until the header, arguments, dictionary and
+        // the input matrix's shape are in.
+        let mut prefix = Vec::new();
+        let mut want = 1u64 << 20;
+        let (head, dims, used) = loop {
+            let target = want.min(len) as usize;
+            if target > prefix.len() {
+                let start = prefix.len();
+                prefix.resize(target, 0);
+                file.read_exact(&mut prefix[start..]).map_err(io)?;
+            }
+            let mut cur = Cursor::new(&prefix);
+            let parsed = Head::read(&mut cur).and_then(|head| {
+                let dims = match head.quant_input {
+                    true => None,
+                    false => Some(DenseMatrix::read_shape(&mut cur)?),
+                };
+                Ok((head, dims, cur.position()))
+            });
+            match parsed {
+                Ok(parsed) => break parsed,
+                Err(Error::Truncated(_)) if (prefix.len() as u64) < len => want *= 4,
+                Err(e) => return Err(e),
+            }
+        };
+        let Some((rows, cols)) = dims else {
+            file.read_to_end(&mut prefix).map_err(io)?;
+            return Self::from_bytes(&prefix);
+        };
+        let n = rows * cols;
+        let data_end = used as u64 + n as u64 * 4;
+        if data_end > len {
+            return Err(Error::Truncated("a dense matrix"));
+        }
+        let mut values = vec![0.0f32; n];
+        let bytes = f32s_as_bytes(&mut values);
+        let have = (prefix.len() - used).min(bytes.len());
+        bytes[..have].copy_from_slice(&prefix[used..used + have]);
+        file.read_exact(&mut bytes[have..]).map_err(io)?;
+        if cfg!(target_endian = "big") {
+            for v in &mut values {
+                *v = f32::from_bits(u32::from_le(v.to_bits()));
+            }
+        }
+        let input = Matrix::Dense(DenseMatrix::new(rows, cols, values));
+        // What the prefix holds past the matrix, then the rest of the file.
+        let mut tail = prefix.split_off(used + have);
+        drop(prefix);
+        file.read_to_end(&mut tail).map_err(io)?;
+        Self::finish(head, input, &mut Cursor::new(&tail))
     }
 
     /// Reads a model from the bytes of its file.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut cur = Cursor::new(bytes);
-        let magic = cur.i32("the header")?;
-        if magic != MAGIC {
-            return Err(Error::BadMagic(magic));
-        }
-        let version = cur.i32("the header")?;
-        if !(11..=VERSION).contains(&version) {
-            return Err(Error::Version(version));
-        }
-        let mut args = Args::read(&mut cur)?;
-        if version == 11 && args.model == ModelKind::Supervised {
-            // Supervised models of version 11 had no character n-grams.
-            args.maxn = 0;
-        }
-        let dict = Dictionary::read(
-            &mut cur,
-            args.minn,
-            args.maxn,
-            args.bucket,
-            args.word_ngrams,
-        )?;
-        let quant_input = cur.bool("the input matrix")?;
-        let input = Matrix::read(&mut cur, quant_input)?;
+        let head = Head::read(&mut cur)?;
+        let input = Matrix::read(&mut cur, head.quant_input)?;
+        Self::finish(head, input, &mut cur)
+    }
+
+    /// Reads what follows the input matrix and checks the whole.
+    fn finish(head: Head, input: Matrix, cur: &mut Cursor<'_>) -> Result<Self, Error> {
+        let Head {
+            version,
+            args,
+            dict,
+            quant_input,
+        } = head;
         if !quant_input && dict.is_pruned() {
             return Err(Error::Invalid(
                 "pruned dictionary with a dense input matrix".into(),
             ));
         }
         let quant_output = cur.bool("the output matrix")?;
-        let output_matrix = Matrix::read(&mut cur, quant_input && quant_output)?;
+        let output_matrix = Matrix::read(cur, quant_input && quant_output)?;
         let dim = args.dim as usize;
         if input.cols() != dim || output_matrix.cols() != dim {
             return Err(Error::Invalid(format!(

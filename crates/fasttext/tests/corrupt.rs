@@ -87,3 +87,49 @@ fn errors_say_what_is_wrong() {
     let err = Model::load("/nonexistent/model.bin").unwrap_err();
     assert!(err.to_string().contains("/nonexistent/model.bin"), "{err}");
 }
+
+#[test]
+fn files_load_as_bytes_do_truncated_or_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for quantized in [false, true] {
+        let bytes = model_bytes(quantized);
+        let path = dir.path().join("m");
+        std::fs::write(&path, &bytes).unwrap();
+        assert!(Model::load(&path).unwrap().to_bytes() == bytes);
+        for len in (0..bytes.len()).step_by(7) {
+            std::fs::write(&path, &bytes[..len]).unwrap();
+            let err = Model::load(&path).expect_err("a truncated file loads");
+            assert!(
+                matches!(err, Error::Truncated(_) | Error::BadMagic(_) | Error::Invalid(_)),
+                "cut at {len}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_matrix_larger_than_the_first_read_loads_whole() {
+    // 400,000 buckets of 4 values: 6.4 MB, beyond the first megabyte that load reads.
+    let data = b"__label__a alpha beta\n__label__b gamma delta\n".repeat(20);
+    let args = TrainArgs {
+        dim: 4,
+        epoch: 1,
+        threads: 1,
+        word_ngrams: 2,
+        bucket: 400_000,
+        ..TrainArgs::default()
+    };
+    let bytes = train(&args, &data).unwrap().model.to_bytes();
+    assert!(bytes.len() > 6_000_000);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, &bytes).unwrap();
+    let loaded = Model::load(&path).unwrap();
+    assert!(loaded.to_bytes() == bytes);
+    assert_eq!(loaded.predict("alpha beta", 1, 0.0)[0].0, "__label__a");
+    for cut in [2_000_000, bytes.len() - 50, bytes.len() - 1] {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        let err = Model::load(&path).unwrap_err();
+        assert!(matches!(err, Error::Truncated(_)), "cut at {cut}: {err}");
+    }
+}
