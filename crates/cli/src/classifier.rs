@@ -318,9 +318,7 @@ fn predict(cli: &PredictCli) -> Result<ExitCode> {
     let input: Box<dyn Read> = if cli.file.as_os_str() == "-" {
         Box::new(io::stdin().lock())
     } else {
-        Box::new(
-            File::open(&cli.file).with_context(|| format!("opening {}", cli.file.display()))?,
-        )
+        Box::new(File::open(&cli.file).with_context(|| format!("opening {}", cli.file.display()))?)
     };
     let mut input = BufReader::with_capacity(1 << 20, input);
     let mut out = io::BufWriter::with_capacity(1 << 20, io::stdout().lock());

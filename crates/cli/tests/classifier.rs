@@ -61,13 +61,34 @@ fn train_test_predict_and_quantize_like_fasttext() {
     write_data(d);
     let out = atelier(
         &[
-            "classifier", "train", "--input", "train.txt", "--output", "model.bin",
-            "--epoch", "10", "--lr", "0.5", "--dim", "10", "--wordNgrams", "2",
-            "--bucket", "20000", "--threads", "1", "--seed", "3",
+            "classifier",
+            "train",
+            "--input",
+            "train.txt",
+            "--output",
+            "model.bin",
+            "--epoch",
+            "10",
+            "--lr",
+            "0.5",
+            "--dim",
+            "10",
+            "--wordNgrams",
+            "2",
+            "--bucket",
+            "20000",
+            "--threads",
+            "1",
+            "--seed",
+            "3",
         ],
         d,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let log = String::from_utf8_lossy(&out.stderr);
     assert!(log.contains("Number of labels: 2"), "{log}");
     assert!(log.contains("1 without a label, 1 empty"), "{log}");
@@ -75,13 +96,19 @@ fn train_test_predict_and_quantize_like_fasttext() {
     // fastText's test output: N, P@k, R@k, tab-separated.
     let report = ok(&["classifier", "test", "model.bin", "test.txt"], d);
     assert_eq!(report, "N\t240\nP@1\t1\nR@1\t1\n");
-    let report = ok(&["classifier", "test", "model.bin", "test.txt", "--k", "2"], d);
+    let report = ok(
+        &["classifier", "test", "model.bin", "test.txt", "--k", "2"],
+        d,
+    );
     assert_eq!(report, "N\t240\nP@2\t0.5\nR@2\t1\n");
     let per_label = ok(
         &["classifier", "test", "model.bin", "test.txt", "--per-label"],
         d,
     );
-    assert!(per_label.starts_with("F1-Score : 1.000000  Precision : 1.000000"), "{per_label}");
+    assert!(
+        per_label.starts_with("F1-Score : 1.000000  Precision : 1.000000"),
+        "{per_label}"
+    );
 
     // One output line per input line, labels first.
     let predicted = ok(&["classifier", "predict", "model.bin", "test.txt"], d);
@@ -91,13 +118,24 @@ fn train_test_predict_and_quantize_like_fasttext() {
         assert_eq!(p, t.split(' ').next().unwrap());
     }
     let with_prob = ok(
-        &["classifier", "predict", "model.bin", "test.txt", "--k", "2", "--prob"],
+        &[
+            "classifier",
+            "predict",
+            "model.bin",
+            "test.txt",
+            "--k",
+            "2",
+            "--prob",
+        ],
         d,
     );
     let first: Vec<&str> = with_prob.lines().next().unwrap().split(' ').collect();
     assert_eq!(first.len(), 4, "{first:?}");
     let (p1, p2): (f64, f64) = (first[1].parse().unwrap(), first[3].parse().unwrap());
-    assert!(p1 >= p2 && p1 > 0.5 && (p1 + p2 - 1.0).abs() < 1e-3, "{first:?}");
+    assert!(
+        p1 >= p2 && p1 > 0.5 && (p1 + p2 - 1.0).abs() < 1e-3,
+        "{first:?}"
+    );
 
     // Standard input, several threads, the same answers.
     let mut child = Command::new(env!("CARGO_BIN_EXE_atelier"))
@@ -107,15 +145,29 @@ fn train_test_predict_and_quantize_like_fasttext() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(test.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(test.as_bytes())
+        .unwrap();
     let piped = child.wait_with_output().unwrap();
     assert_eq!(String::from_utf8(piped.stdout).unwrap(), predicted);
 
     // Quantized: a much smaller file that predicts the same labels here.
     ok(
         &[
-            "classifier", "quantize", "model.bin", "--input", "train.txt", "--cutoff",
-            "1000", "--retrain", "--qnorm", "--threads", "2",
+            "classifier",
+            "quantize",
+            "model.bin",
+            "--input",
+            "train.txt",
+            "--cutoff",
+            "1000",
+            "--retrain",
+            "--qnorm",
+            "--threads",
+            "2",
         ],
         d,
     );
@@ -135,8 +187,19 @@ fn bad_models_and_bad_arguments_fail_with_a_message() {
     write_data(d);
     ok(
         &[
-            "classifier", "train", "--input", "train.txt", "--output", "m.bin", "--dim", "4",
-            "--epoch", "1", "--threads", "1", "-q",
+            "classifier",
+            "train",
+            "--input",
+            "train.txt",
+            "--output",
+            "m.bin",
+            "--dim",
+            "4",
+            "--epoch",
+            "1",
+            "--threads",
+            "1",
+            "-q",
         ],
         d,
     );
@@ -157,14 +220,30 @@ fn bad_models_and_bad_arguments_fail_with_a_message() {
         }
     }
     let out = atelier(
-        &["classifier", "train", "--input", "train.txt", "--output", "x.bin", "--loss", "nope"],
+        &[
+            "classifier",
+            "train",
+            "--input",
+            "train.txt",
+            "--output",
+            "x.bin",
+            "--loss",
+            "nope",
+        ],
         d,
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown loss"));
     std::fs::write(d.join("nolabel.txt"), "only words\nhere\n").unwrap();
     let out = atelier(
-        &["classifier", "train", "--input", "nolabel.txt", "--output", "x.bin"],
+        &[
+            "classifier",
+            "train",
+            "--input",
+            "nolabel.txt",
+            "--output",
+            "x.bin",
+        ],
         d,
     );
     assert!(!out.status.success());
@@ -172,6 +251,16 @@ fn bad_models_and_bad_arguments_fail_with_a_message() {
     assert!(!d.join("x.bin").exists());
     let out = atelier(&["classifier", "test", "m.bin", "test.txt", "--k", "0"], d);
     assert!(!out.status.success());
-    let out = atelier(&["classifier", "quantize", "m.bin", "--retrain", "--cutoff", "10"], d);
+    let out = atelier(
+        &[
+            "classifier",
+            "quantize",
+            "m.bin",
+            "--retrain",
+            "--cutoff",
+            "10",
+        ],
+        d,
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("--input"));
 }

@@ -171,7 +171,10 @@ impl Args {
             )));
         }
         if args.dim > MAX_DIM {
-            return Err(Error::Invalid(format!("dim {} is above {MAX_DIM}", args.dim)));
+            return Err(Error::Invalid(format!(
+                "dim {} is above {MAX_DIM}",
+                args.dim
+            )));
         }
         Ok(args)
     }

@@ -207,7 +207,8 @@ impl<'a> Counter<'a> {
                 EntryKind::Label => count >= min_count_label,
             })
             .collect();
-        entries.sort_by_key(|&(_, count, kind)| (kind == EntryKind::Label, std::cmp::Reverse(count)));
+        entries
+            .sort_by_key(|&(_, count, kind)| (kind == EntryKind::Label, std::cmp::Reverse(count)));
         entries
     }
 }
@@ -295,7 +296,8 @@ impl Corpus {
         let mut bufs = LineBuffers::default();
         let mut pos = 0;
         while pos < data.len() {
-            let (next, ntokens) = dict.read_line(data, pos, &mut rows, Some(&mut labels), &mut bufs);
+            let (next, ntokens) =
+                dict.read_line(data, pos, &mut rows, Some(&mut labels), &mut bufs);
             let blank = data[pos..next].iter().all(|&b| is_space(b));
             pos = next;
             corpus.counts.lines += 1;

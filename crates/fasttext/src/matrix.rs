@@ -55,7 +55,10 @@ impl DenseMatrix {
         assert_eq!(slots.len(), rows, "a slot per row");
         assert_eq!(stored.len() % cols, 0, "whole rows");
         let n = (stored.len() / cols) as u32;
-        assert!(slots.iter().all(|&s| s == ABSENT || s < n), "slots in range");
+        assert!(
+            slots.iter().all(|&s| s == ABSENT || s < n),
+            "slots in range"
+        );
         DenseMatrix {
             rows,
             cols,
@@ -67,7 +70,11 @@ impl DenseMatrix {
 
     fn read(cur: &mut Cursor<'_>) -> Result<Self, Error> {
         let (rows, cols) = Self::read_shape(cur)?;
-        Ok(DenseMatrix::new(rows, cols, cur.f32s(rows * cols, "a dense matrix")?))
+        Ok(DenseMatrix::new(
+            rows,
+            cols,
+            cur.f32s(rows * cols, "a dense matrix")?,
+        ))
     }
 
     /// Reads a dense matrix's row and column counts, checked to make at most
@@ -173,7 +180,10 @@ pub(crate) fn write_f32s(sink: &mut dyn Sink, values: &[f32]) -> io::Result<()> 
             // and the slice lives as long as this borrow; on a little-endian machine
             // these are the little-endian bytes the format wants.
             let raw = unsafe {
-                std::slice::from_raw_parts(chunk.as_ptr().cast::<u8>(), std::mem::size_of_val(chunk))
+                std::slice::from_raw_parts(
+                    chunk.as_ptr().cast::<u8>(),
+                    std::mem::size_of_val(chunk),
+                )
             };
             sink.put(raw)?;
         } else {
@@ -221,7 +231,11 @@ impl ProductQuantizer {
     /// last piece takes the rest), with the given centroids.
     pub(crate) fn from_centroids(dim: usize, dsub: usize, centroids: Vec<f32>) -> Self {
         let (nsubq, lastdsub) = Self::shape(dim, dsub);
-        assert_eq!(centroids.len(), dim * KSUB, "256 centroids per sub-quantizer");
+        assert_eq!(
+            centroids.len(),
+            dim * KSUB,
+            "256 centroids per sub-quantizer"
+        );
         ProductQuantizer {
             dim,
             nsubq,
@@ -347,7 +361,11 @@ impl QuantMatrix {
         pq: ProductQuantizer,
         norms: Option<(Vec<u8>, ProductQuantizer)>,
     ) -> Self {
-        assert_eq!(codes.len(), rows * pq.nsubq, "one code per row and sub-quantizer");
+        assert_eq!(
+            codes.len(),
+            rows * pq.nsubq,
+            "one code per row and sub-quantizer"
+        );
         QuantMatrix {
             rows,
             cols: pq.dim,

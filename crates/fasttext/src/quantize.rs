@@ -69,9 +69,15 @@ impl Default for QuantizeArgs {
 impl Model {
     /// The quantized (`.ftz`) form of this model. `train_data` is the training data in
     /// fastText's format, needed only to retrain after a cutoff.
-    pub fn quantize(&self, qargs: &QuantizeArgs, train_data: Option<&[u8]>) -> Result<Model, Error> {
+    pub fn quantize(
+        &self,
+        qargs: &QuantizeArgs,
+        train_data: Option<&[u8]>,
+    ) -> Result<Model, Error> {
         if self.args().model != ModelKind::Supervised {
-            return Err(Error::Quantize("only supervised models are quantized".into()));
+            return Err(Error::Quantize(
+                "only supervised models are quantized".into(),
+            ));
         }
         let (Matrix::Dense(input), Matrix::Dense(output)) = (self.input(), self.output_matrix())
         else {
@@ -81,7 +87,9 @@ impl Model {
             return Err(Error::Args("dsub and threads must be at least 1".into()));
         }
         if qargs.retrain && !(qargs.lr.is_finite() && qargs.lr > 0.0 && qargs.epoch > 0) {
-            return Err(Error::Args("retraining needs a positive lr and epoch".into()));
+            return Err(Error::Args(
+                "retraining needs a positive lr and epoch".into(),
+            ));
         }
         let mut args = self.args().clone();
         let mut dict = self.dictionary().clone();
@@ -93,9 +101,8 @@ impl Model {
             dict = pruned_dict;
             input = pruned_input;
             if qargs.retrain {
-                let data = train_data.ok_or_else(|| {
-                    Error::Quantize("retraining needs the training data".into())
-                })?;
+                let data = train_data
+                    .ok_or_else(|| Error::Quantize("retraining needs the training data".into()))?;
                 let corpus = Corpus::encode(&dict, data, qargs.threads);
                 if corpus.len() == 0 {
                     return Err(Error::Train("no line has both a label and words".into()));
@@ -252,8 +259,7 @@ fn train_pq(m: &DenseMatrix, dsub: usize, seed: u64, threads: usize) -> ProductQ
                         s.spawn(|| {
                             let mut done = Vec::new();
                             loop {
-                                let sub =
-                                    next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let sub = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 if sub >= nsubq {
                                     break done;
                                 }

@@ -86,6 +86,9 @@ mod tests {
             assert!((-0.01..0.01).contains(&s));
         }
         // Each bucket near 2,000: a broken generator would miss this by far.
-        assert!(seen.iter().all(|&n| (1_800..2_200).contains(&n)), "{seen:?}");
+        assert!(
+            seen.iter().all(|&n| (1_800..2_200).contains(&n)),
+            "{seen:?}"
+        );
     }
 }

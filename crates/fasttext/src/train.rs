@@ -134,7 +134,11 @@ impl TrainArgs {
             }
         }
         if self.dim > crate::args::MAX_DIM as usize {
-            problems.push(format!("dim {} is above {}", self.dim, crate::args::MAX_DIM));
+            problems.push(format!(
+                "dim {} is above {}",
+                self.dim,
+                crate::args::MAX_DIM
+            ));
         }
         if self.maxn > 0 && self.minn > self.maxn {
             problems.push(format!("minn {} is above maxn {}", self.minn, self.maxn));
@@ -506,7 +510,13 @@ impl Sgd {
             if local > self.lr_update_rate {
                 tokens.fetch_add(local, Ordering::Relaxed);
                 local = 0;
-                if !state.hidden.iter().chain(&state.grad).sum::<f32>().is_finite() {
+                if !state
+                    .hidden
+                    .iter()
+                    .chain(&state.grad)
+                    .sum::<f32>()
+                    .is_finite()
+                {
                     diverged.store(true, Ordering::Relaxed);
                     tokens.fetch_add(total, Ordering::Relaxed);
                 }
@@ -587,9 +597,8 @@ impl Sgd {
                                         break label;
                                     }
                                 };
-                                loss += binary_logistic(
-                                    hidden, grad, wo, negative, false, lr, tables,
-                                );
+                                loss +=
+                                    binary_logistic(hidden, grad, wo, negative, false, lr, tables);
                             }
                         }
                         loss

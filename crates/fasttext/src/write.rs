@@ -115,7 +115,8 @@ impl Model {
     /// The bytes of the model file.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        self.write_to(&mut out).expect("writing to memory cannot fail");
+        self.write_to(&mut out)
+            .expect("writing to memory cannot fail");
         out
     }
 

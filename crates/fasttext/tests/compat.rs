@@ -28,7 +28,10 @@ fn predictions_match_official_fasttext_both_ways() {
     for (name, expected) in models {
         let model = Model::load(data().join(name)).unwrap();
         assert_eq!(model.is_quantized(), name.ends_with(".ftz"), "{name}");
-        for (line, want) in lines.iter().zip(expected["predictions"].as_array().unwrap()) {
+        for (line, want) in lines
+            .iter()
+            .zip(expected["predictions"].as_array().unwrap())
+        {
             let got = model.predict(line, usize::MAX, 0.0);
             let want: Vec<(&str, f32)> = want
                 .as_array()
@@ -45,9 +48,17 @@ fn predictions_match_official_fasttext_both_ways() {
             .map(|(l, t)| format!("__label__{} {l}\n", t.as_str().unwrap()))
             .collect();
         let meter = model.test(text.as_bytes(), 1, 0.0, 1);
-        assert_eq!(meter.examples, expected["test"]["N"].as_u64().unwrap(), "{name}");
+        assert_eq!(
+            meter.examples,
+            expected["test"]["N"].as_u64().unwrap(),
+            "{name}"
+        );
         let p = expected["test"]["P@1"].as_f64().unwrap();
-        assert!((meter.precision() - p).abs() < 1e-12, "{name}: {} vs {p}", meter.precision());
+        assert!(
+            (meter.precision() - p).abs() < 1e-12,
+            "{name}: {} vs {p}",
+            meter.precision()
+        );
     }
 }
 
@@ -56,6 +67,9 @@ fn atelier_writes_back_what_it_reads() {
     for name in ["fasttext.bin", "fasttext.ftz", "atelier.bin", "atelier.ftz"] {
         let bytes = std::fs::read(data().join(name)).unwrap();
         let model = Model::from_bytes(&bytes).unwrap();
-        assert!(model.to_bytes() == bytes, "{name}: not written back byte for byte");
+        assert!(
+            model.to_bytes() == bytes,
+            "{name}: not written back byte for byte"
+        );
     }
 }

@@ -5,7 +5,11 @@ use atelier_fasttext::{Error, Model, QuantizeArgs, TrainArgs, train};
 fn model_bytes(quantized: bool) -> Vec<u8> {
     let mut data = String::new();
     for i in 0..300 {
-        let (label, word) = if i % 2 == 0 { ("a", "alpha") } else { ("b", "beta") };
+        let (label, word) = if i % 2 == 0 {
+            ("a", "alpha")
+        } else {
+            ("b", "beta")
+        };
         data.push_str(&format!("__label__{label} {word} w{} common\n", i % 37));
     }
     let args = TrainArgs {
@@ -100,7 +104,10 @@ fn files_load_as_bytes_do_truncated_or_whole() {
             std::fs::write(&path, &bytes[..len]).unwrap();
             let err = Model::load(&path).expect_err("a truncated file loads");
             assert!(
-                matches!(err, Error::Truncated(_) | Error::BadMagic(_) | Error::Invalid(_)),
+                matches!(
+                    err,
+                    Error::Truncated(_) | Error::BadMagic(_) | Error::Invalid(_)
+                ),
                 "cut at {len}: {err}"
             );
         }

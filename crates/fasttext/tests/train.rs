@@ -19,15 +19,21 @@ impl Lcg {
 const TOPICS: [(&str, &[&str]); 3] = [
     (
         "sport",
-        &["match", "goal", "team", "score", "coach", "league", "player"],
+        &[
+            "match", "goal", "team", "score", "coach", "league", "player",
+        ],
     ),
     (
         "food",
-        &["recipe", "bake", "oven", "flour", "sugar", "dinner", "taste"],
+        &[
+            "recipe", "bake", "oven", "flour", "sugar", "dinner", "taste",
+        ],
     ),
     (
         "tech",
-        &["laptop", "kernel", "compile", "server", "network", "code", "chip"],
+        &[
+            "laptop", "kernel", "compile", "server", "network", "code", "chip",
+        ],
     ),
 ];
 const FILLER: &[&str] = &["the", "a", "of", "and", "to", "is", "it", "we", "you", "on"];
@@ -174,7 +180,11 @@ fn threads_share_the_matrices_and_still_learn() {
     // Every token of every epoch, give or take a thread's last lrUpdateRate tokens.
     let lines = t.stats.lines.examples;
     let per_epoch = lines as f64;
-    assert!(t.stats.steps as f64 >= per_epoch * 10.0 * 0.95, "{:?}", t.stats);
+    assert!(
+        t.stats.steps as f64 >= per_epoch * 10.0 * 0.95,
+        "{:?}",
+        t.stats
+    );
 }
 
 #[test]
@@ -253,12 +263,17 @@ fn pretrained_vectors_start_the_words() {
     };
     let model = trained(&args, &data).model;
     let dict = model.dictionary();
-    let id = dict.id(b"unseen").expect("pretrained words join the dictionary");
+    let id = dict
+        .id(b"unseen")
+        .expect("pretrained words join the dictionary");
     assert!(id < dict.nwords());
     let mut row = vec![0.0; 4];
     model.input().add_row_to(&mut row, id);
     assert_eq!(row, [0.5, 0.25, -1.0, 2.0]);
-    assert!(dict.id(b"__label__x").is_none(), "no label from the vectors");
+    assert!(
+        dict.id(b"__label__x").is_none(),
+        "no label from the vectors"
+    );
     assert_eq!(model.labels().len(), 3);
     let wrong = TrainArgs {
         dim: 5,
@@ -297,7 +312,11 @@ fn data_without_labels_or_bad_arguments_are_refused() {
         ..small_args()
     };
     let err = train(&bad, b"__label__a x\n").unwrap_err().to_string();
-    for part in ["lr must be positive", "dim must be at least 1", "minn 5 is above maxn 3"] {
+    for part in [
+        "lr must be positive",
+        "dim must be at least 1",
+        "minn 5 is above maxn 3",
+    ] {
         assert!(err.contains(part), "{err}");
     }
     let diverging = TrainArgs {
@@ -371,7 +390,9 @@ fn test_counts_like_fasttext_and_sets_unknown_labels_apart() {
     assert_eq!(meter.unlabeled, 2);
     let right = test_lines
         .iter()
-        .filter(|(t, text)| model.predict(text, 1, 0.0)[0].0 == format!("__label__{}", TOPICS[*t].0))
+        .filter(|(t, text)| {
+            model.predict(text, 1, 0.0)[0].0 == format!("__label__{}", TOPICS[*t].0)
+        })
         .count() as u64;
     assert_eq!(meter.all.predicted_gold, right);
     assert_eq!(meter.all.predicted, 200);
@@ -417,7 +438,12 @@ fn quantized_models_are_small_and_predict_alike() {
         assert!(q.is_quantized());
         let bytes = q.to_bytes();
         // Four bytes per value become one byte per two values, plus 256 centroids.
-        assert!(bytes.len() < dense.len() * 3 / 5, "{} vs {}", bytes.len(), dense.len());
+        assert!(
+            bytes.len() < dense.len() * 3 / 5,
+            "{} vs {}",
+            bytes.len(),
+            dense.len()
+        );
         let back = Model::from_bytes(&bytes).unwrap();
         let Matrix::Quant(input) = back.input() else {
             panic!("a quantized input matrix")

@@ -76,6 +76,10 @@ impl StepConfig for LanguageConfig {
         }
     }
 
+    fn inputs(&self) -> Vec<std::path::PathBuf> {
+        self.model.iter().map(std::path::PathBuf::from).collect()
+    }
+
     fn validate(&self, problems: &mut Vec<String>) {
         if !(0.0..=1.0).contains(&self.threshold) {
             problems.push(format!(

@@ -110,6 +110,10 @@ impl StepConfig for UrlConfig {
         }
     }
 
+    fn inputs(&self) -> Vec<std::path::PathBuf> {
+        self.files().map(std::path::PathBuf::from).collect()
+    }
+
     fn validate(&self, problems: &mut Vec<String>) {
         for file in self.files() {
             if !Path::new(file).is_file() {
