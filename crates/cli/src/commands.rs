@@ -255,6 +255,14 @@ pub fn print_funnel(out: &mut impl Write, s: &TaskStats) -> std::io::Result<()> 
             reasons.join(", ")
         )?;
     }
+    for step in s.steps.iter().filter(|st| !st.counts.is_empty()) {
+        let counts: Vec<String> = step
+            .counts
+            .iter()
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        writeln!(out, "{} counted: {}", step.name, counts.join(", "))?;
+    }
     Ok(())
 }
 

@@ -19,6 +19,20 @@ fn bundled_example_becomes_a_clean_dataset() {
         names,
         ["read", "extract", "pii", "language", "length", "write"]
     );
+    let pii = &steps[2]["counts"];
+    let in_metadata: u64 = documents(&summary)
+        .iter()
+        .filter_map(|d| d["metadata"]["pii"]["email"].as_u64())
+        .sum();
+    assert!(
+        in_metadata > 100,
+        "mail is full of addresses: {in_metadata}"
+    );
+    assert_eq!(
+        pii["email"].as_u64(),
+        Some(in_metadata),
+        "counters add up the replacements"
+    );
     assert_eq!(
         steps[0]["documents_in"], 1210,
         "every message of the sample is read"

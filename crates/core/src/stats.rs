@@ -21,6 +21,9 @@ pub struct StepStats {
     pub dropped: BTreeMap<String, u64>,
     /// Documents or records that failed and went to quarantine.
     pub quarantined: u64,
+    /// What the step counted besides documents (for `pii`: replacements by kind).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub counts: BTreeMap<String, u64>,
     /// Bytes that entered: input bytes for `read`, text bytes for steps.
     pub bytes_in: u64,
     /// Text bytes of the documents kept.
@@ -87,6 +90,9 @@ impl AddAssign<&StepStats> for StepStats {
             *self.dropped.entry(reason.clone()).or_default() += n;
         }
         self.quarantined += other.quarantined;
+        for (kind, n) in &other.counts {
+            *self.counts.entry(kind.clone()).or_default() += n;
+        }
         self.bytes_in += other.bytes_in;
         self.bytes_out += other.bytes_out;
         self.wall_seconds += other.wall_seconds;

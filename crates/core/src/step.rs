@@ -10,6 +10,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -40,6 +41,11 @@ pub struct StepError(pub String);
 pub trait Step: Send {
     /// Looks at (and may rewrite) one document.
     fn process(&mut self, doc: &mut Document) -> Result<Verdict, StepError>;
+
+    /// Moves what the step counted since the last call (replacements by kind, say) into
+    /// `into`. The runner calls it after each batch and adds the counts to the step's
+    /// counters. Counts nothing by default.
+    fn take_counts(&mut self, _into: &mut BTreeMap<String, u64>) {}
 }
 
 /// The configuration side of a step: what a recipe's `[[step]]` table deserializes to.

@@ -44,7 +44,7 @@ unsafe impl Sync for SharedRows<'_> {}
 impl<'a> SharedRows<'a> {
     /// Shares `data`, `cols` values per row, for as long as the result lives.
     pub(crate) fn new(data: &'a mut [f32], cols: usize) -> Self {
-        assert!(cols > 0 && data.len() % cols == 0, "whole rows");
+        assert!(cols > 0 && data.len().is_multiple_of(cols), "whole rows");
         SharedRows {
             ptr: data.as_mut_ptr(),
             rows: data.len() / cols,

@@ -250,7 +250,7 @@ fn pop(heap: &mut [(f32, i32)]) {
         heap[hole] = heap[child];
         hole = child;
     }
-    if n % 2 == 0 && n >= 2 && child == (n - 2) / 2 {
+    if n.is_multiple_of(2) && n >= 2 && child == (n - 2) / 2 {
         child = 2 * (child + 1);
         heap[hole] = heap[child - 1];
         hole = child - 1;

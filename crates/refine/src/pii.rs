@@ -2,6 +2,7 @@
 //! `PIIFormatter` does, plus patterns the recipe adds, and records how many of each
 //! kind it replaced in `metadata.pii`.
 
+use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
 use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
@@ -127,7 +128,10 @@ impl StepConfig for PiiConfig {
                 check: Check::None,
             });
         }
-        Ok(Box::new(Pii { replacers }))
+        Ok(Box::new(Pii {
+            replacers,
+            counted: BTreeMap::new(),
+        }))
     }
 }
 
@@ -213,6 +217,8 @@ impl Replacer {
 
 struct Pii {
     replacers: Vec<Replacer>,
+    /// Replacements by kind since the runner last took them.
+    counted: BTreeMap<String, u64>,
 }
 
 impl Step for Pii {
@@ -224,6 +230,7 @@ impl Step for Pii {
                 doc.text = text;
             }
             if n > 0 {
+                *self.counted.entry(r.kind.clone()).or_default() += n;
                 let total = counts.get(&r.kind).and_then(Value::as_u64).unwrap_or(0) + n;
                 counts.insert(r.kind.clone(), Value::from(total));
             }
@@ -232,6 +239,12 @@ impl Step for Pii {
             doc.metadata.insert("pii".into(), Value::Object(counts));
         }
         Ok(Verdict::Keep)
+    }
+
+    fn take_counts(&mut self, into: &mut BTreeMap<String, u64>) {
+        for (kind, n) in std::mem::take(&mut self.counted) {
+            *into.entry(kind).or_default() += n;
+        }
     }
 }
 
@@ -316,5 +329,24 @@ mod tests {
         }
         .validate(&mut problems);
         assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn replacements_are_counted_for_the_runner() {
+        let mut step = PiiConfig::default().build().unwrap();
+        for text in [
+            "a@b.example and c@d.example",
+            "from 8.8.8.8",
+            "nothing here",
+        ] {
+            step.process(&mut Document::new("d", text)).unwrap();
+        }
+        let mut counts = BTreeMap::new();
+        step.take_counts(&mut counts);
+        assert_eq!(counts.get("email"), Some(&2), "{counts:?}");
+        assert_eq!(counts.get("ip"), Some(&1), "{counts:?}");
+        let mut again = BTreeMap::new();
+        step.take_counts(&mut again);
+        assert!(again.is_empty(), "taking drains the counts");
     }
 }

@@ -338,6 +338,7 @@ pub(crate) fn apply_step(
             }
         }
     });
+    step.take_counts(&mut stats.counts);
     add_time(stats, &watch);
     match failure {
         Some(e) => Err(e),
