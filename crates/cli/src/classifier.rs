@@ -13,9 +13,10 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use atelier_fasttext::{LossKind, Model, QuantizeArgs, TrainArgs};
+use atelier_fasttext::{Autotune, Fixed, LossKind, Model, QuantizeArgs, TrainArgs};
 use clap::{Args, Subcommand};
 
 /// The `classifier` subcommands.
@@ -49,31 +50,32 @@ pub struct TrainCli {
     /// Where to write the model (fastText `.bin` format).
     #[arg(long, short)]
     output: PathBuf,
-    /// Learning rate at the start; it decays linearly to zero.
-    #[arg(long, default_value_t = 0.1)]
-    lr: f64,
-    /// Passes over the training data.
-    #[arg(long, default_value_t = 5)]
-    epoch: usize,
-    /// Longest word n-gram (1: words only).
-    #[arg(long, default_value_t = 1, alias = "wordNgrams")]
-    word_ngrams: usize,
-    /// Size of the vectors.
-    #[arg(long, default_value_t = 100)]
-    dim: usize,
+    /// Learning rate at the start; it decays linearly to zero [default: 0.1].
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Passes over the training data [default: 5].
+    #[arg(long)]
+    epoch: Option<usize>,
+    /// Longest word n-gram (1: words only) [default: 1].
+    #[arg(long, alias = "wordNgrams")]
+    word_ngrams: Option<usize>,
+    /// Size of the vectors [default: 100].
+    #[arg(long)]
+    dim: Option<usize>,
     /// Loss: softmax, ns (negative sampling), hs (hierarchical softmax), ova
-    /// (one-vs-all, for several labels per line).
-    #[arg(long, default_value = "softmax", value_parser = parse_loss)]
-    loss: LossKind,
-    /// Hash buckets for word and character n-grams (0 when there are none).
-    #[arg(long, default_value_t = 2_000_000)]
-    bucket: usize,
-    /// Shortest character n-gram.
-    #[arg(long, default_value_t = 0)]
-    minn: usize,
-    /// Longest character n-gram (0: none).
-    #[arg(long, default_value_t = 0)]
-    maxn: usize,
+    /// (one-vs-all, for several labels per line) [default: softmax].
+    #[arg(long, value_parser = parse_loss)]
+    loss: Option<LossKind>,
+    /// Hash buckets for word and character n-grams (0 when there are none)
+    /// [default: 2000000].
+    #[arg(long)]
+    bucket: Option<usize>,
+    /// Shortest character n-gram [default: 0].
+    #[arg(long)]
+    minn: Option<usize>,
+    /// Longest character n-gram (0: none) [default: 0].
+    #[arg(long)]
+    maxn: Option<usize>,
     /// Training threads (default: the CPUs available).
     #[arg(long, alias = "thread")]
     threads: Option<usize>,
@@ -96,6 +98,19 @@ pub struct TrainCli {
     /// Tokens between updates of the learning rate.
     #[arg(long, default_value_t = 100, alias = "lrUpdateRate")]
     lr_update_rate: usize,
+    /// Autotune: search the arguments that score best on this validation file (lines
+    /// as in `--input`); arguments given on the command line are kept as given.
+    #[arg(long, alias = "autotune-validation-file")]
+    autotune_validation: Option<PathBuf>,
+    /// Autotune's time budget in seconds.
+    #[arg(long, default_value_t = 300)]
+    autotune_duration: u64,
+    /// Autotune's score: `f1` over all labels, or `f1:LABEL` for one label.
+    #[arg(long, default_value = "f1")]
+    autotune_metric: String,
+    /// Labels predicted per validation line when autotuning.
+    #[arg(long, default_value_t = 1)]
+    autotune_predictions: usize,
     /// Print nothing but errors.
     #[arg(long, short)]
     quiet: bool,
@@ -221,27 +236,77 @@ fn load(path: &Path) -> Result<Model> {
 }
 
 fn train(cli: &TrainCli) -> Result<ExitCode> {
-    let args = TrainArgs {
-        lr: cli.lr,
-        dim: cli.dim,
-        epoch: cli.epoch,
+    let d = TrainArgs::default();
+    let mut args = TrainArgs {
+        lr: cli.lr.unwrap_or(d.lr),
+        dim: cli.dim.unwrap_or(d.dim),
+        epoch: cli.epoch.unwrap_or(d.epoch),
         min_count: cli.min_count,
         min_count_label: cli.min_count_label,
         neg: cli.neg,
-        word_ngrams: cli.word_ngrams,
-        loss: cli.loss,
-        bucket: cli.bucket,
-        minn: cli.minn,
-        maxn: cli.maxn,
+        word_ngrams: cli.word_ngrams.unwrap_or(d.word_ngrams),
+        loss: cli.loss.unwrap_or(d.loss),
+        bucket: cli.bucket.unwrap_or(d.bucket),
+        minn: cli.minn.unwrap_or(d.minn),
+        maxn: cli.maxn.unwrap_or(d.maxn),
         threads: cli.threads.unwrap_or_else(cpus),
         lr_update_rate: cli.lr_update_rate,
         seed: cli.seed,
         pretrained: cli.pretrained.clone(),
-        ..TrainArgs::default()
+        ..d
     };
     let data = read_input(&cli.input)?;
-    let trained = atelier_fasttext::train(&args, &data)
-        .with_context(|| format!("training on {}", cli.input.display()))?;
+    let trained = match &cli.autotune_validation {
+        None => atelier_fasttext::train(&args, &data)
+            .with_context(|| format!("training on {}", cli.input.display()))?,
+        Some(valid_path) => {
+            let valid = read_input(valid_path)?;
+            let label = match cli.autotune_metric.as_str() {
+                "f1" => None,
+                m => Some(
+                    m.strip_prefix("f1:")
+                        .with_context(|| format!("unknown autotune metric {m:?} (f1, f1:LABEL)"))?
+                        .to_string(),
+                ),
+            };
+            let tune = Autotune {
+                duration: Duration::from_secs(cli.autotune_duration),
+                label,
+                k: cli.autotune_predictions,
+                fixed: Fixed {
+                    epoch: cli.epoch.is_some(),
+                    lr: cli.lr.is_some(),
+                    dim: cli.dim.is_some(),
+                    word_ngrams: cli.word_ngrams.is_some(),
+                    char_ngrams: cli.minn.is_some() || cli.maxn.is_some(),
+                    bucket: cli.bucket.is_some(),
+                    loss: cli.loss.is_some(),
+                },
+            };
+            let tuned = atelier_fasttext::autotune(&args, &data, &valid, &tune)
+                .with_context(|| format!("autotuning on {}", cli.input.display()))?;
+            if !cli.quiet {
+                let a = &tuned.args;
+                eprintln!(
+                    "Autotune: {} trials, best {} {:.6} with --epoch {} --lr {:.4} --dim {} \
+                     --word-ngrams {} --minn {} --maxn {} --bucket {} --loss {}",
+                    tuned.trials,
+                    cli.autotune_metric,
+                    tuned.score,
+                    a.epoch,
+                    a.lr,
+                    a.dim,
+                    a.word_ngrams,
+                    a.minn,
+                    a.maxn,
+                    a.bucket,
+                    a.loss.name()
+                );
+            }
+            args = tuned.args;
+            tuned.trained
+        }
+    };
     drop(data);
     let s = trained.stats;
     if !cli.quiet {

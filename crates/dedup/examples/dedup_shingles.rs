@@ -21,7 +21,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         [i, s, p] => (i, s, p, None),
         [i, s, p, k] => (i, s, p, Some(k)),
         _ => {
-            return Err("usage: dedup_shingles IN.jsonl SHINGLES.jsonl PAIRS.tsv [KEYS.tsv]".into());
+            return Err(
+                "usage: dedup_shingles IN.jsonl SHINGLES.jsonl PAIRS.tsv [KEYS.tsv]".into(),
+            );
         }
     };
     let mut keys_out = match keys_out {

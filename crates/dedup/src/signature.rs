@@ -179,10 +179,20 @@ impl Level {
 
 #[inline(always)]
 fn absorb(mins: &mut [u32], a: &[u64], b: &[u64], xs: &[u64]) {
-    for &x in xs {
+    let h = |a: u64, b: u64, x: u64| (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
+    // Four shingles at a time: each load of the parameters and of the minima serves four.
+    let mut quads = xs.chunks_exact(4);
+    for q in &mut quads {
         for ((min, &a), &b) in mins.iter_mut().zip(a).zip(b) {
-            let value = (a.wrapping_mul(x).wrapping_add(b) >> 32) as u32;
-            *min = (*min).min(value);
+            let v = h(a, b, q[0])
+                .min(h(a, b, q[1]))
+                .min(h(a, b, q[2]).min(h(a, b, q[3])));
+            *min = (*min).min(v);
+        }
+    }
+    for &x in quads.remainder() {
+        for ((min, &a), &b) in mins.iter_mut().zip(a).zip(b) {
+            *min = (*min).min(h(a, b, x));
         }
     }
 }
@@ -270,7 +280,7 @@ mod tests {
     fn every_vector_level_gives_the_same_minima() {
         let mut state = 7;
         let mut draw = |n: usize| (0..n).map(|_| splitmix64(&mut state)).collect::<Vec<u64>>();
-        let (a, b, xs) = (draw(112), draw(112), draw(1000));
+        let (a, b, xs) = (draw(112), draw(112), draw(1003));
         let mut portable = vec![u32::MAX; 112];
         Level::Portable.absorb(&mut portable, &a, &b, &xs);
         let mut detected = vec![u32::MAX; 112];

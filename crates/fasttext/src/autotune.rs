@@ -12,7 +12,8 @@
 use std::time::{Duration, Instant};
 
 use crate::rng::Rng;
-use crate::{Error, LossKind, Meter, Model, TrainArgs, train};
+use crate::train::train_until;
+use crate::{Error, LossKind, Meter, Model, TrainArgs, Trained, train};
 
 /// The arguments autotuning may change; `true` keeps the given value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,8 +61,8 @@ impl Default for Autotune {
 /// The result of [`autotune`].
 #[derive(Debug, Clone)]
 pub struct Tuned {
-    /// The model trained with the best arguments.
-    pub model: Model,
+    /// The model trained with the best arguments, and how that training went.
+    pub trained: Trained,
     /// The best arguments.
     pub args: TrainArgs,
     /// Their validation score.
@@ -93,9 +94,10 @@ pub fn autotune(
             Some((_, b)) => propose(b, &tune.fixed, t, &mut rng),
         };
         trials += 1;
-        let trained = match train(&trial, data) {
+        let trained = match train_until(&trial, data, Some(start + tune.duration)) {
             Ok(t) => t,
-            // A diverging draw (too high a learning rate) is skipped, as fastText does.
+            // A diverging draw (too high a learning rate) is skipped, as fastText does; a
+            // trial the budget cuts short ends the search.
             Err(e @ Error::Train(_)) => {
                 last_error = Some(e);
                 continue;
@@ -113,9 +115,9 @@ pub fn autotune(
             Error::Args("no trial finished: increase the autotune duration".into())
         }));
     };
-    let model = train(&best, data)?.model;
+    let trained = train(&best, data)?;
     Ok(Tuned {
-        model,
+        trained,
         args: best,
         score,
         trials,

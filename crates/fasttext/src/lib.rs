@@ -1,4 +1,5 @@
-//! fastText model files and inference, reproducing fastText's own predictions.
+//! fastText text classifiers: training, model files, quantization and inference,
+//! compatible with fastText both ways.
 //!
 //! fastText (<https://fasttext.cc>) classifies a line of text by averaging the input
 //! vectors of its words, of the character n-grams of its words and of its word n-grams,
@@ -24,10 +25,30 @@
 //! # Ok::<(), atelier_fasttext::Error>(())
 //! ```
 //!
-//! The pieces (arguments, dictionary, matrices, output layers) are public so that
-//! training and writing can be added on top of them.
+//! Training ([`train`], with [`TrainArgs`]) is fastText's supervised training: the same
+//! model, losses (softmax, negative sampling, hierarchical softmax, one-vs-all), linear
+//! learning-rate decay and lock-free multi-threaded SGD, pretrained `.vec` vectors and
+//! [`autotune`]. [`Model::save`] writes `.bin` files that fastText loads and predicts
+//! from identically; [`Model::quantize`] makes `.ftz` models (product quantization,
+//! norms, cutoff and retraining); [`Model::test`] evaluates as `fasttext test` does.
+//!
+//! ```
+//! use atelier_fasttext::{Model, TrainArgs, train};
+//! let data = b"__label__yes good fine\n__label__no bad awful\n".repeat(100);
+//! let args = TrainArgs { dim: 8, epoch: 10, lr: 0.5, threads: 1, ..TrainArgs::default() };
+//! let model = train(&args, &data)?.model;
+//! let bytes = model.to_bytes(); // what model.save("model.bin") writes
+//! let back = Model::from_bytes(&bytes)?;
+//! assert_eq!(back.predict("fine", 1, 0.0)[0].0, "__label__yes");
+//! let meter = back.test(b"__label__no awful\n", 1, 0.0, 1);
+//! assert_eq!((meter.examples, meter.precision()), (1, 1.0));
+//! # Ok::<(), atelier_fasttext::Error>(())
+//! ```
+//!
+//! The pieces (arguments, dictionary, matrices, output layers) are public.
 
 mod args;
+mod autotune;
 mod corpus;
 mod dictionary;
 mod hogwild;
@@ -43,6 +64,7 @@ mod vectors;
 mod write;
 
 pub use args::{Args, LossKind, ModelKind};
+pub use autotune::{Autotune, Fixed, Tuned, autotune};
 pub use corpus::LineCounts;
 pub use dictionary::{Dictionary, EOS, Entry, EntryKind, LABEL_PREFIX, hash};
 pub use matrix::{DenseMatrix, Matrix, ProductQuantizer, QuantMatrix};

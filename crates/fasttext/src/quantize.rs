@@ -115,6 +115,7 @@ impl Model {
                     lr_update_rate: i64::from(args.lr_update_rate),
                     seed: qargs.seed,
                     loss: TrainLoss::new(args.loss, args.neg as usize, dict.label_counts()),
+                    deadline: None,
                 };
                 let dim = input.cols();
                 sgd.run(&corpus, input.values_mut(), output.values_mut(), dim)?;

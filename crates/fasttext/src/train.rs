@@ -208,6 +208,15 @@ pub struct Trained {
 /// Trains a supervised model on `data`, lines of text in fastText's format
 /// (`__label__x words ...`), as `fasttext supervised` does.
 pub fn train(args: &TrainArgs, data: &[u8]) -> Result<Trained, Error> {
+    train_until(args, data, None)
+}
+
+/// As [`train`], giving up with [`Error::Train`] once `deadline` has passed.
+pub(crate) fn train_until(
+    args: &TrainArgs,
+    data: &[u8],
+    deadline: Option<Instant>,
+) -> Result<Trained, Error> {
     let start = Instant::now();
     let stored = args.stored()?;
     let threads = args.threads;
@@ -291,6 +300,7 @@ pub fn train(args: &TrainArgs, data: &[u8]) -> Result<Trained, Error> {
         lr_update_rate: args.lr_update_rate as i64,
         seed: args.seed,
         loss: TrainLoss::new(args.loss, args.neg, dict.label_counts()),
+        deadline,
     };
     let (loss, steps) = sgd.run(&corpus, &mut compact, output.values_mut(), dim)?;
     let input = if origin.len() == nrows {
@@ -423,6 +433,8 @@ pub(crate) struct Sgd {
     pub(crate) lr_update_rate: i64,
     pub(crate) seed: u64,
     pub(crate) loss: TrainLoss,
+    /// Stop, and fail, once this instant has passed.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Sgd {
@@ -440,18 +452,17 @@ impl Sgd {
         let total = (self.epoch as i64).saturating_mul(corpus.ntokens());
         let tokens = AtomicI64::new(0);
         let diverged = AtomicBool::new(false);
+        let late = AtomicBool::new(false);
         let tables = Tables::new();
         let threads = self.threads.max(1);
         let results: Vec<(f64, u64)> = if threads == 1 {
-            vec![self.worker(0, corpus, wi, wo, &tokens, total, &diverged, &tables)]
+            vec![self.worker(0, corpus, wi, wo, &tokens, total, [&diverged, &late], &tables)]
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
-                        let (tokens, diverged, tables) = (&tokens, &diverged, &tables);
-                        s.spawn(move || {
-                            self.worker(t, corpus, wi, wo, tokens, total, diverged, tables)
-                        })
+                        let (tokens, flags, tables) = (&tokens, [&diverged, &late], &tables);
+                        s.spawn(move || self.worker(t, corpus, wi, wo, tokens, total, flags, tables))
                     })
                     .collect();
                 handles
@@ -463,6 +474,9 @@ impl Sgd {
         let (loss, steps) = results
             .iter()
             .fold((0.0, 0), |(l, n), &(tl, tn)| (l + tl, n + tn));
+        if late.load(Ordering::Relaxed) {
+            return Err(Error::Train("the time budget ran out".into()));
+        }
         let finite = |values: &[f32]| values.iter().all(|v| v.is_finite());
         if diverged.load(Ordering::Relaxed) || !finite(input) || !finite(output) {
             return Err(Error::Train(
@@ -482,7 +496,7 @@ impl Sgd {
         wo: SharedRows<'_>,
         tokens: &AtomicI64,
         total: i64,
-        diverged: &AtomicBool,
+        [diverged, late]: [&AtomicBool; 2],
         tables: &Tables,
     ) -> (f64, u64) {
         let dim = wi.cols();
@@ -518,6 +532,10 @@ impl Sgd {
                     .is_finite()
                 {
                     diverged.store(true, Ordering::Relaxed);
+                    tokens.fetch_add(total, Ordering::Relaxed);
+                }
+                if self.deadline.is_some_and(|d| Instant::now() > d) {
+                    late.store(true, Ordering::Relaxed);
                     tokens.fetch_add(total, Ordering::Relaxed);
                 }
             }

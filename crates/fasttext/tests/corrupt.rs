@@ -140,3 +140,23 @@ fn a_matrix_larger_than_the_first_read_loads_whole() {
         assert!(matches!(err, Error::Truncated(_)), "cut at {cut}: {err}");
     }
 }
+
+#[test]
+fn a_huge_column_count_is_refused_before_allocating() {
+    // Found by the fuzzer: a dense matrix of 0 rows and 2^31 columns made a 8 GB row of
+    // zeros. Column counts above the largest dimension are invalid.
+    let mut bytes = model_bytes(false);
+    let model = Model::from_bytes(&bytes).unwrap();
+    let header = bytes.len() - model_matrix_bytes(&model);
+    // Rows 0, columns 2^31, at the input matrix's shape.
+    bytes[header..header + 8].copy_from_slice(&0i64.to_le_bytes());
+    bytes[header + 8..header + 16].copy_from_slice(&(1i64 << 31).to_le_bytes());
+    let err = Model::from_bytes(&bytes).unwrap_err();
+    assert!(err.to_string().contains("column count"), "{err}");
+}
+
+/// The bytes of a dense model's two matrices and the flag between them.
+fn model_matrix_bytes(model: &Model) -> usize {
+    let dense = |m: &atelier_fasttext::Matrix| 16 + m.rows() * m.cols() * 4;
+    dense(model.input()) + 1 + dense(model.output_matrix())
+}

@@ -476,3 +476,40 @@ fn quantized_models_are_small_and_predict_alike() {
     let err = tiny.quantize(&QuantizeArgs::default(), None).unwrap_err();
     assert!(err.to_string().contains("at least 256"), "{err}");
 }
+
+#[test]
+fn autotune_keeps_the_best_trial_and_what_is_fixed() {
+    use atelier_fasttext::{Autotune, Fixed, autotune};
+    use std::time::Duration;
+    let data = labelled(&lines(400, 3, 20));
+    let valid = labelled(&lines(150, 3, 21));
+    // A poor start: one epoch at a tiny learning rate.
+    let start = TrainArgs {
+        lr: 0.01,
+        epoch: 1,
+        ..small_args()
+    };
+    let first = train(&start, &data).unwrap().model.test(&valid, 1, 0.0, 1);
+    let tune = Autotune {
+        duration: Duration::from_secs(3),
+        fixed: Fixed {
+            dim: true,
+            ..Fixed::default()
+        },
+        ..Autotune::default()
+    };
+    let tuned = autotune(&start, &data, &valid, &tune).unwrap();
+    assert!(tuned.trials >= 1);
+    assert!(tuned.score >= first.precision() - 1e-9, "{} < {}", tuned.score, first.precision());
+    assert_eq!(tuned.args.dim, start.dim);
+    assert_eq!(tuned.trained.model.args().dim, start.dim as i32);
+    // The returned model was trained with the returned arguments.
+    assert_eq!(tuned.trained.model.args().epoch, tuned.args.epoch as i32);
+    let by_label = Autotune {
+        duration: Duration::from_millis(200),
+        label: Some("nosuchlabel".into()),
+        ..Autotune::default()
+    };
+    let err = autotune(&start, &data, &valid, &by_label).unwrap_err();
+    assert!(err.to_string().contains("nosuchlabel"), "{err}");
+}
