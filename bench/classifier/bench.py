@@ -6,8 +6,11 @@ Each DATA_DIR holds train.txt and test.txt (prepare.py makes them). For each:
 - accuracy (P@1 of `test`) of both tools over several seeds at 1 thread, and 2 threads;
 - training wall time and peak memory (/usr/bin/time) at 1 and 2 threads, both tools
   writing their .bin model to the same folder;
+- training time alone, without reading or writing files: fastText's Python binding
+  (`train_supervised`, the same C++ code, PyPI fasttext-wheel 0.9.2) timed around the
+  call, against the "Trained in" that `atelier classifier train` reports;
 - prediction throughput: both tools' batch `predict` on the test lines repeated to
-  PREDICT_LINES lines, the same fastText-trained model, output to /dev/null;
+  PREDICT_BYTES, the same fastText-trained model, output to /dev/null;
 - model sizes (.bin apparent size and disk use, .ftz after quantization).
 Prints one JSON object; run.sh turns it into the table of RESULTS.md.
 """
@@ -21,7 +24,16 @@ import tempfile
 
 HYPER = {"epoch": "25", "lr": "0.5", "wordNgrams": "2", "dim": "100", "bucket": "2000000"}
 SEEDS = [0, 1, 2, 3, 4]
-PREDICT_LINES = 300_000
+PREDICT_BYTES = 64 << 20
+
+TRAIN_ONLY_PY = """
+import sys, time, fasttext
+train, threads, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+start = time.perf_counter()
+fasttext.train_supervised(input=train, thread=threads, seed=seed, verbose=0, epoch=25, lr=0.5,
+                          wordNgrams=2, dim=100, bucket=2000000)
+print(time.perf_counter() - start)
+"""
 
 
 def timed(cmd, stdout=subprocess.DEVNULL):
@@ -42,11 +54,17 @@ def fasttext_train(ft, train, out, threads, seed):
 
 
 def atelier_train(at, train, out, threads, seed):
+    """(wall, peak MiB, training seconds as reported)."""
     args = [at, "classifier", "train", "--input", train, "--output", out, "--threads",
-            str(threads), "--seed", str(seed), "-q"]
+            str(threads), "--seed", str(seed)]
     for k, v in HYPER.items():
         args += ["--" + k, v]
-    return timed(args)
+    with tempfile.NamedTemporaryFile("r") as t, tempfile.NamedTemporaryFile("r") as log:
+        subprocess.run(["/usr/bin/time", "-o", t.name, "-f", "%e %M", *args], check=True,
+                       stdout=subprocess.DEVNULL, stderr=open(log.name, "w"))
+        wall, rss = t.read().split()[-2:]
+        trained = [l for l in log.read().splitlines() if l.startswith("Trained in ")][0]
+    return float(wall), int(rss) / 1024, float(trained.split()[2].rstrip("s:"))
 
 
 def p_at_1(cmd):
@@ -66,12 +84,15 @@ def dataset(at, ft, folder, work):
     for threads in (1, 2):
         for seed in SEEDS if threads == 1 else SEEDS[:3]:
             fw, fm = fasttext_train(ft, train, fbin, threads, seed)
-            aw, am = atelier_train(at, train, abin, threads, seed)
+            aw, am, at_train = atelier_train(at, train, abin, threads, seed)
+            ft_train = float(subprocess.run(
+                [sys.executable, "-c", TRAIN_ONLY_PY, train, str(threads), str(seed)],
+                check=True, capture_output=True, text=True).stdout)
             res["runs"].append({
                 "threads": threads, "seed": seed,
-                "fasttext": {"wall_s": fw, "peak_mib": fm,
+                "fasttext": {"wall_s": fw, "peak_mib": fm, "train_only_s": ft_train,
                              "p1": p_at_1([ft, "test", fbin, test])},
-                "atelier": {"wall_s": aw, "peak_mib": am,
+                "atelier": {"wall_s": aw, "peak_mib": am, "train_only_s": at_train,
                             "p1": p_at_1([at, "classifier", "test", abin, test])},
             })
             print(json.dumps(res["runs"][-1]), file=sys.stderr)
@@ -86,10 +107,14 @@ def dataset(at, ft, folder, work):
     # Prediction throughput on one model (fastText's), both tools reading it.
     lines = open(test, encoding="utf-8").read().splitlines()
     big = os.path.join(work, "predict.txt")
+    written = count = 0
     with open(big, "w", encoding="utf-8") as f:
-        for i in range(PREDICT_LINES):
-            f.write(lines[i % len(lines)] + "\n")
-    pred = {"lines": PREDICT_LINES}
+        while written < PREDICT_BYTES:
+            line = lines[count % len(lines)] + "\n"
+            f.write(line)
+            written += len(line.encode("utf-8"))
+            count += 1
+    pred = {"lines": count, "mib": written / 2**20}
     for name, cmd in [("fasttext", [ft, "predict", fbin, big]),
                       ("atelier_1_thread", [at, "classifier", "predict", fbin, big, "--threads", "1"]),
                       ("atelier_2_threads", [at, "classifier", "predict", fbin, big, "--threads", "2"]),
@@ -99,8 +124,8 @@ def dataset(at, ft, folder, work):
         pred[name] = {"wall_s": min(walls), "walls": walls}
     for name in ("fasttext", "atelier_1_thread", "atelier_2_threads"):
         load = pred["load_only_" + ("fasttext" if name == "fasttext" else "atelier")]["wall_s"]
-        pred[name]["lines_per_s"] = PREDICT_LINES / pred[name]["wall_s"]
-        pred[name]["lines_per_s_after_load"] = PREDICT_LINES / max(pred[name]["wall_s"] - load, 1e-9)
+        pred[name]["lines_per_s"] = count / pred[name]["wall_s"]
+        pred[name]["lines_per_s_after_load"] = count / max(pred[name]["wall_s"] - load, 1e-9)
     same = subprocess.run(f"cmp <({ft} predict {fbin} {big}) <({at} classifier predict {fbin} {big})",
                           shell=True, executable="/bin/bash").returncode == 0
     pred["same_labels"] = same
@@ -118,8 +143,8 @@ def dataset(at, ft, folder, work):
         "atelier": {"mib": os.path.getsize(abin[:-4] + ".ftz") / 2**20,
                     "p1": p_at_1([at, "classifier", "test", abin[:-4] + ".ftz", test])},
     }
-    for f in (fbin, abin, big):
-        os.remove(f)
+    for f in os.listdir(work):
+        os.remove(os.path.join(work, f))
     return res
 
 
@@ -133,6 +158,7 @@ def summarize(res):
                 "p1_min": min(r[tool]["p1"] for r in runs),
                 "p1_max": max(r[tool]["p1"] for r in runs),
                 "wall_median_s": statistics.median(r[tool]["wall_s"] for r in runs),
+                "train_only_median_s": statistics.median(r[tool]["train_only_s"] for r in runs),
                 "peak_mib_max": max(r[tool]["peak_mib"] for r in runs),
             }
     return out

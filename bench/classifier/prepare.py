@@ -11,8 +11,9 @@ the text is the subject and the body.
 Every message goes to test (20%) or train (80%) by the SHA-256 of its id (the SMS
 corpus has none: its text), so the split never changes and duplicate SMS texts stay on
 one side. Train is split again the same way into train_sub (7/8) and valid (1/8) for
-autotuning. Text is lowercased, punctuation set apart, whitespace collapsed: the same
-files feed every tool.
+autotuning. Lines are ordered by another hash (the corpora come grouped by label, and
+SGD wants them mixed). Text is lowercased, punctuation set apart, whitespace collapsed:
+the same files feed every tool.
 """
 
 import glob
@@ -64,6 +65,8 @@ def main():
     files = {name: open(os.path.join(out, name + ".txt"), "w", encoding="utf-8")
              for name in ("train", "test", "train_sub", "valid")}
     counts = {name: 0 for name in files}
+    # The corpora come grouped by label; SGD wants them mixed. A fixed order: by hash.
+    rows.sort(key=lambda r: hashlib.sha256(("order/" + r[0]).encode("utf-8", "surrogatepass")).digest())
     for key, label, text in rows:
         line = f"__label__{label} {clean(text)}\n"
         if bucket(key, 5) == 0:

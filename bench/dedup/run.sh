@@ -6,7 +6,8 @@
 #   bash bench/dedup/run.sh [quality] [speed] [scale]     (all three by default)
 #
 # Times are wall and CPU (user + sys, from /usr/bin/time) with the process pinned to one
-# core by taskset; on a shared machine CPU seconds are the steadier figure.
+# core by taskset; on a shared machine CPU seconds are the steadier figure, and
+# speed_repeat.sh alternates atelier and datasketch to compare them under the same load.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD

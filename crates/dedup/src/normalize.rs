@@ -68,9 +68,9 @@ pub struct Normalizer {
     /// What recent non-ASCII characters became, by character (direct-mapped).
     cache: Box<[Cached]>,
     scratch: Vec<(char, Class)>,
-    /// For the character expanded into `scratch`: passes NFKC's quick check, and its
-    /// canonical combining class.
-    scratch_nfkc: (bool, u8),
+    /// For the character expanded into `scratch`: passes NFKC's quick check, and the
+    /// canonical combining classes of the first and last characters it becomes.
+    scratch_nfkc: (bool, u8, u8),
     composed: String,
     words: Words,
 }
@@ -85,8 +85,10 @@ struct Cached {
     /// The character; NUL (ASCII, never cached) for an empty entry.
     key: char,
     len: u8,
-    /// Its canonical combining class.
+    /// The canonical combining class of the first and of the last character it becomes
+    /// (for NFKC's ordering check).
     ccc: u8,
+    ccc_last: u8,
     /// NFKC leaves it alone (quick check `Yes`).
     stable: bool,
     items: [(char, Class); 4],
@@ -97,6 +99,7 @@ impl Cached {
         key: '\0',
         len: 0,
         ccc: 0,
+        ccc_last: 0,
         stable: true,
         items: [('\0', Class::Separator); 4],
     };
@@ -142,7 +145,7 @@ impl Normalizer {
             ascii,
             cache: vec![Cached::EMPTY; CACHE].into_boxed_slice(),
             scratch: Vec::new(),
-            scratch_nfkc: (true, 0),
+            scratch_nfkc: (true, 0, 0),
             composed: String::new(),
             words: Words::default(),
         }
@@ -216,11 +219,11 @@ impl Normalizer {
             let entry = &self.cache[slot];
             if entry.key != c {
                 // Too long to cache: the expansion is in the scratch buffer.
-                let (stable, ccc) = self.scratch_nfkc;
+                let (stable, ccc, ccc_last) = self.scratch_nfkc;
                 if check_nfkc && (!stable || (ccc != 0 && last_ccc > ccc)) {
                     return false;
                 }
-                last_ccc = ccc;
+                last_ccc = ccc_last;
                 for &(mapped, class) in &self.scratch {
                     self.words
                         .push(mapped, class, self.options.remove_punctuation);
@@ -230,7 +233,7 @@ impl Normalizer {
             if check_nfkc && (!entry.stable || (entry.ccc != 0 && last_ccc > entry.ccc)) {
                 return false;
             }
-            last_ccc = entry.ccc;
+            last_ccc = entry.ccc_last;
             for &(mapped, class) in &entry.items[..usize::from(entry.len)] {
                 self.words
                     .push(mapped, class, self.options.remove_punctuation);
@@ -246,34 +249,42 @@ impl Normalizer {
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         let quick_yes = is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes;
-        // A character NFKC maps to starters that never compose (`…` to `...`, `，` to
-        // `,`, a no-break space to a space) is mapped here, once: whole-text NFKC gives
-        // the same, since what could compose with them fails the quick check anyway.
-        let mut mapped = false;
+        // A character that fails the quick check is mapped here, once, to its NFKC image
+        // when every character of the image passes it (`…` to `...`, `，` to `,`, a
+        // Bengali letter to its base and nukta): nothing in the image can compose with
+        // a neighbour, and what could compose with the image fails the quick check itself;
+        // the image's marks are in canonical order, and its first and last classes are
+        // checked against its neighbours'. Whole-text NFKC gives the same.
+        let mut image = None;
         if self.options.nfkc && !quick_yes {
-            let image: String = std::iter::once(c).nfkc().collect();
-            if image.chars().all(|d| {
-                canonical_combining_class(d) == 0
-                    && is_nfkc_quick(std::iter::once(d)) == IsNormalized::Yes
-            }) {
-                mapped = true;
-                for d in image.chars() {
-                    self.lowered(d, &mut scratch);
-                }
+            let mapped: Vec<char> = std::iter::once(c).nfkc().collect();
+            if mapped
+                .iter()
+                .all(|&d| is_nfkc_quick(std::iter::once(d)) == IsNormalized::Yes)
+            {
+                image = Some(mapped);
             }
         }
-        if !mapped {
-            self.lowered(c, &mut scratch);
-        }
+        let (ccc, ccc_last) = match &image {
+            Some(mapped) => {
+                for &d in mapped {
+                    self.lowered(d, &mut scratch);
+                }
+                let class = |d: Option<&char>| d.map_or(0, |&d| canonical_combining_class(d));
+                (class(mapped.first()), class(mapped.last()))
+            }
+            None => {
+                self.lowered(c, &mut scratch);
+                let ccc = canonical_combining_class(c);
+                (ccc, ccc)
+            }
+        };
         let mut entry = Cached {
             key: c,
             len: 0,
-            ccc: if mapped {
-                0
-            } else {
-                canonical_combining_class(c)
-            },
-            stable: quick_yes || mapped,
+            ccc,
+            ccc_last,
+            stable: quick_yes || image.is_some(),
             ..Cached::EMPTY
         };
         if scratch.len() <= entry.items.len() {
@@ -281,8 +292,19 @@ impl Normalizer {
             entry.items[..scratch.len()].copy_from_slice(&scratch);
             self.cache[slot] = entry;
         }
-        self.scratch_nfkc = (entry.stable, entry.ccc);
+        self.scratch_nfkc = (entry.stable, entry.ccc, entry.ccc_last);
         self.scratch = scratch;
+    }
+
+    /// The reference the fast path must equal: whole-text NFKC first, then one pass.
+    #[cfg(test)]
+    fn normalize_reference(&mut self, text: &str) {
+        let composed: String = if self.options.nfkc {
+            text.nfkc().collect()
+        } else {
+            text.to_owned()
+        };
+        assert!(self.pass(&composed, false));
     }
 
     /// The normalized text: words joined by single spaces.
@@ -581,6 +603,65 @@ mod tests {
             n.normalize("Ünïcödé ÜNÏCÖDÉ，ｆｕｌｌ");
             assert_eq!(n.text(), "unicode unicode full");
         }
+    }
+
+    /// Characters where a per-character shortcut could go wrong: accents precomposed
+    /// and combining (in and out of order), compatibility forms, Indic letters excluded
+    /// from composition and their nuktas, Hangul jamo, kana voicing marks, Thai, CJK.
+    const TRICKY: &[char] = &[
+        'a', 'e', 'E', ' ', '.', 'é', 'Å', 'ǆ', 'İ', 'ß', 'ﬁ', '…', '\u{a0}', '²', '™', '，', 'Ａ',
+        '\u{301}', '\u{308}', '\u{316}', '\u{323}', '\u{344}', '\u{2dd}', '´', '\u{9df}',
+        '\u{9af}', '\u{9bc}', '\u{9be}', '\u{9c7}', '\u{9cb}', '\u{a36}', '\u{a38}', '\u{a3c}',
+        '\u{95c}', '\u{94d}', '\u{1100}', '\u{1161}', '\u{11a8}', '가', 'か', '\u{3099}', 'ｶ',
+        '\u{ff9e}', 'ำ', 'ส', '\u{e48}', '東', '㍻', '①', 'Ω', '\u{1e9b}', '\u{fdfa}',
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_equals_whole_text_nfkc(
+            picks in proptest::collection::vec(0..TRICKY.len(), 0..24),
+            strip in proptest::bool::ANY,
+        ) {
+            let text: String = picks.iter().map(|&i| TRICKY[i]).collect();
+            let options = NormalizeOptions {
+                strip_accents: strip,
+                ..NormalizeOptions::default()
+            };
+            let mut fast = Normalizer::new(options);
+            let mut reference = Normalizer::new(options);
+            fast.normalize(&text);
+            reference.normalize_reference(&text);
+            proptest::prop_assert_eq!(fast.text(), reference.text(), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn the_fast_path_equals_whole_text_nfkc_on_75_languages() {
+        let dir = std::env::var_os("ATELIER_DATA")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+            })
+            .join("langid/lingua-sentences");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("skipped: no {}", dir.display());
+            return;
+        };
+        let (mut fast, mut reference) = (
+            Normalizer::new(NormalizeOptions::default()),
+            Normalizer::new(NormalizeOptions::default()),
+        );
+        let mut checked = 0;
+        for entry in entries {
+            let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+            for line in text.lines() {
+                fast.normalize(line);
+                reference.normalize_reference(line);
+                assert_eq!(fast.text(), reference.text(), "{line}");
+                checked += 1;
+            }
+        }
+        assert!(checked >= 70_000, "{checked} sentences");
     }
 
     #[test]

@@ -96,7 +96,10 @@ fn the_runner_drives_dedup_the_same_whatever_the_tasks() {
         assert!(d.id.starts_with("orig"));
         assert_eq!(d.metadata[CLUSTER_KEY], d.id.as_str());
         let i: usize = d.id[4..].parse().unwrap();
-        assert_eq!(d.metadata[CLUSTER_SIZE_KEY], if i.is_multiple_of(3) { 3 } else { 2 });
+        assert_eq!(
+            d.metadata[CLUSTER_SIZE_KEY],
+            if i.is_multiple_of(3) { 3 } else { 2 }
+        );
     }
     let step = &many.stats.steps[1];
     assert_eq!(step.name, "dedup");

@@ -339,6 +339,18 @@ impl Corpus {
         self.ntokens
     }
 
+    /// The first example at or after `token` tokens from the start (0 past the end).
+    pub(crate) fn example_at_token(&self, token: i64) -> usize {
+        let mut seen = 0i64;
+        for (i, e) in self.examples.iter().enumerate() {
+            if seen >= token {
+                return i;
+            }
+            seen += i64::from(e.ntokens);
+        }
+        0
+    }
+
     /// Example `i`: its input rows, its labels and its token count.
     #[inline]
     pub(crate) fn example(&self, i: usize) -> (&[i32], &[i32], u32) {

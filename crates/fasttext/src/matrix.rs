@@ -15,8 +15,9 @@ const MAX_VALUES: usize = 1 << 32;
 ///
 /// A matrix fresh from training stores only the rows that training used: the others
 /// (hash buckets no training line fell into) are zero, and a table maps rows to the
-/// stored ones. Read and written, it is the same matrix as if every row were stored.
-#[derive(Debug, Clone, PartialEq)]
+/// stored ones. Read, written and compared, it is the same matrix as if every row were
+/// stored.
+#[derive(Debug, Clone)]
 pub struct DenseMatrix {
     rows: usize,
     cols: usize,
@@ -26,6 +27,14 @@ pub struct DenseMatrix {
     slots: Option<Vec<u32>>,
     /// A row of zeros, for the rows not stored.
     zero: Vec<f32>,
+}
+
+impl PartialEq for DenseMatrix {
+    fn eq(&self, other: &Self) -> bool {
+        self.rows == other.rows
+            && self.cols == other.cols
+            && (0..self.rows).all(|i| self.row(i) == other.row(i))
+    }
 }
 
 /// Marks a row that is not stored.

@@ -114,7 +114,12 @@ impl Model {
             });
             match parsed {
                 Ok(parsed) => break parsed,
-                Err(Error::Truncated(_)) if (prefix.len() as u64) < len => want *= 4,
+                // Sizes are checked against what is in memory: with more of the file
+                // to read, a truncation or a size too large may just be too short a
+                // prefix.
+                Err(Error::Truncated(_) | Error::Invalid(_)) if (prefix.len() as u64) < len => {
+                    want *= 4
+                }
                 Err(e) => return Err(e),
             }
         };

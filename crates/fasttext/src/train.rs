@@ -321,6 +321,9 @@ pub(crate) fn train_until(
     Ok(Trained { model, stats })
 }
 
+/// How many input rows ahead the row loops ask memory for.
+const PREFETCH_AHEAD: usize = 4;
+
 /// Sizes fastText's negative table: label `i` fills `ceil(sqrt(count_i) * 1e7 / z)`
 /// slots. The cumulative sizes are kept instead of the 10-million-slot table.
 const NEGATIVE_TABLE_SIZE: f64 = 10_000_000.0;
@@ -509,7 +512,9 @@ impl Sgd {
             loss: 0.0,
             steps: 0,
         };
-        let mut i = thread * n / self.threads.max(1);
+        // Each thread starts at its share of the tokens, as fastText's threads start at
+        // their share of the file's bytes.
+        let mut i = corpus.example_at_token(corpus.ntokens() * thread as i64 / self.threads.max(1) as i64);
         let mut local = 0i64;
         loop {
             let done = tokens.load(Ordering::Relaxed);
@@ -562,7 +567,12 @@ impl Sgd {
     ) {
         let scale = (1.0 / rows.len() as f64) as f32;
         st.hidden.fill(0.0);
-        for &r in rows {
+        // Rows are scattered over the matrix: asking for a row a few steps ahead hides
+        // most of the wait for memory.
+        for (j, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(j + PREFETCH_AHEAD) {
+                wi.prefetch(ahead as usize);
+            }
             wi.add_row_to(&mut st.hidden, r as usize);
         }
         for h in &mut st.hidden {
@@ -636,7 +646,10 @@ impl Sgd {
         for g in &mut st.grad {
             *g *= scale;
         }
-        for &r in rows {
+        for (j, &r) in rows.iter().enumerate() {
+            if let Some(&ahead) = rows.get(j + PREFETCH_AHEAD) {
+                wi.prefetch(ahead as usize);
+            }
             wi.add_to_row(r as usize, &st.grad, 1.0);
         }
     }

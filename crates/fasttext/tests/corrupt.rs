@@ -160,3 +160,27 @@ fn model_matrix_bytes(model: &Model) -> usize {
     let dense = |m: &atelier_fasttext::Matrix| 16 + m.rows() * m.cols() * 4;
     dense(model.input()) + 1 + dense(model.output_matrix())
 }
+
+#[test]
+fn a_dictionary_larger_than_the_first_read_loads_whole() {
+    // 150,000 distinct words: a dictionary of about 2.5 MB, past the first megabyte
+    // that load reads, where its size first looks too large for what is in memory.
+    let mut data = String::new();
+    for i in 0..150_000 {
+        data.push_str(&format!("__label__{} word{i} shared\n", i % 2));
+    }
+    let args = TrainArgs {
+        dim: 2,
+        epoch: 1,
+        threads: 2,
+        ..TrainArgs::default()
+    };
+    let model = train(&args, data.as_bytes()).unwrap().model;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    model.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    assert!(Model::load(&path).unwrap().to_bytes() == bytes);
+    std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
+    assert!(matches!(Model::load(&path), Err(Error::Truncated(_))));
+}
