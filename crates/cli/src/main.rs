@@ -143,6 +143,31 @@ enum Command {
     /// and writes (`.bin`, `.ftz`), with fastText's options and output formats.
     #[command(subcommand)]
     Classifier(classifier::ClassifierCommand),
+    /// Remove exact or near duplicates (MinHash-LSH, FineWeb defaults) from JSONL files
+    /// into one JSONL file; the first copy in input order is kept.
+    Dedup {
+        /// JSONL files or folders to read.
+        #[arg(short, long, required = true)]
+        input: Vec<PathBuf>,
+        /// The JSONL file to write (.gz or .zst to compress).
+        #[arg(short, long)]
+        output: PathBuf,
+        /// `minhash` (near duplicates) or `exact`.
+        #[arg(long, default_value = "minhash")]
+        mode: String,
+        /// Drop every copy of a duplicated document instead of keeping the first.
+        #[arg(long)]
+        drop_all: bool,
+        /// A dataset folder (or its index folder) whose documents win over these.
+        #[arg(long)]
+        against: Option<PathBuf>,
+        /// Worker threads (default: the number of CPUs).
+        #[arg(short, long)]
+        workers: Option<usize>,
+        /// No progress bar.
+        #[arg(short, long)]
+        quiet: bool,
+    },
     /// Write a commented starter recipe and its folder layout.
     Init {
         /// The project folder to create or fill.
@@ -193,6 +218,44 @@ fn main() -> ExitCode {
         Command::Diff(args) => versions::diff(&args),
         Command::Gc(args) => versions::gc(&args),
         Command::Alias(args) => versions::alias(&args),
+        Command::Dedup {
+            input,
+            output,
+            mode,
+            drop_all,
+            against,
+            workers,
+            quiet,
+        } => {
+            let mode = match mode.as_str() {
+                "minhash" => atelier_dedup::Mode::Minhash,
+                "exact" => atelier_dedup::Mode::Exact,
+                other => {
+                    eprintln!("error: --mode is `minhash` or `exact`, not `{other}`");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let keep = if drop_all {
+                atelier_dedup::Keep::None
+            } else {
+                atelier_dedup::Keep::One
+            };
+            // The one-shot command keeps no index: its work folder is removed afterwards.
+            let step = Box::new(atelier_dedup::DedupConfig {
+                mode,
+                keep,
+                against,
+                write_index: false,
+                ..atelier_dedup::DedupConfig::default()
+            });
+            oneshot::run(
+                &input,
+                vec![step],
+                &output,
+                commands::workers(workers),
+                quiet,
+            )
+        }
         Command::Extract {
             inputs,
             output,

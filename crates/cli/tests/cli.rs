@@ -471,3 +471,44 @@ fn bill_report_and_estimate_from_the_command_line() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("countri"), "{}", stderr(&out));
 }
+
+#[test]
+fn dedup_one_shot_keeps_the_first_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "the harbour empties at low water so that the fishing boats rest on the mud \
+                until the evening tide lifts them again and the crews go back to sea";
+    let lines = [
+        ("a", base.to_owned()),
+        (
+            "b",
+            "a completely different text about mountains, snow and the long winter".to_owned(),
+        ),
+        ("c", format!("{base}.")),
+        ("d", base.to_uppercase()),
+    ];
+    let input = dir.path().join("in.jsonl");
+    let text: String = lines
+        .iter()
+        .map(|(id, t)| format!("{}\n", serde_json::json!({"id": id, "text": t})))
+        .collect();
+    std::fs::write(&input, text).unwrap();
+    let output = dir.path().join("out.jsonl");
+    let out = atelier(&[
+        "dedup",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let docs: Vec<Value> = std::fs::read_to_string(&output)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = docs.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a", "b"], "normalized copies c and d go");
+    assert_eq!(docs[0]["metadata"]["dedup_cluster_size"], 3);
+    assert!(stderr(&out).contains("duplicate 2"), "{}", stderr(&out));
+}

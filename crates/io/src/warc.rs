@@ -700,10 +700,9 @@ fn parse_http(content: &[u8], limit: u64) -> Result<HttpResponse, String> {
     if header("transfer-encoding")
         .to_ascii_lowercase()
         .contains("chunked")
+        && let Some(dechunked) = dechunk(&body)
     {
-        if let Some(dechunked) = dechunk(&body) {
-            body = dechunked;
-        }
+        body = dechunked;
     }
     for coding in header("content-encoding").rsplit(',') {
         body = decode_content(body, &coding.trim().to_ascii_lowercase(), limit)?;
