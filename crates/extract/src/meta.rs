@@ -87,11 +87,11 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
                 let Some(content) = node.attr("content").and_then(clean) else {
                     continue;
                 };
-                if let Some(equiv) = node.attr("http-equiv") {
-                    if equiv.eq_ignore_ascii_case("content-language") && content_language.is_none()
-                    {
-                        content_language = Some(content.clone());
-                    }
+                if let Some(equiv) = node.attr("http-equiv")
+                    && equiv.eq_ignore_ascii_case("content-language")
+                    && content_language.is_none()
+                {
+                    content_language = Some(content.clone());
                 }
                 for key in ["property", "name", "itemprop"] {
                     let Some(key) = node.attr(key) else { continue };
@@ -99,11 +99,11 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
                     if key == "og:locale" && og_locale.is_none() {
                         og_locale = Some(content.replace('_', "-"));
                     }
-                    if let Some(rank) = DATE_KEYS.iter().position(|k| *k == key) {
-                        if rank < date_rank {
-                            date_rank = rank;
-                            meta.date = Some(content.clone());
-                        }
+                    if let Some(rank) = DATE_KEYS.iter().position(|k| *k == key)
+                        && rank < date_rank
+                    {
+                        date_rank = rank;
+                        meta.date = Some(content.clone());
                     }
                 }
             }
@@ -111,11 +111,12 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
                 let is_ld = node
                     .attr("type")
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"));
-                if is_ld && date_rank > 0 {
-                    if let Some(date) = json_ld_date(&node.text()) {
-                        date_rank = 0;
-                        meta.date = Some(date);
-                    }
+                if is_ld
+                    && date_rank > 0
+                    && let Some(date) = json_ld_date(&node.text())
+                {
+                    date_rank = 0;
+                    meta.date = Some(date);
                 }
             }
             _ => {
@@ -131,11 +132,11 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
                     (_, "time") => DATE_KEYS.len() + 2,
                     _ => continue,
                 };
-                if rank < date_rank {
-                    if let Some(value) = value {
-                        date_rank = rank;
-                        meta.date = Some(value);
-                    }
+                if rank < date_rank
+                    && let Some(value) = value
+                {
+                    date_rank = rank;
+                    meta.date = Some(value);
                 }
             }
         }
