@@ -25,6 +25,7 @@ cargo build --release -q -p atelier-bill --example local_power --example meter_c
 
 sed -e "s#path = \"data\"#path = \"$(realpath examples/spam/data)\"#" \
     -e "s#path = \"out/dataset\"#path = \"$work/out\"#" \
+    -e "s#^\[dataset\]#[dataset]\nstore = false  \# every run does the whole work#" \
     examples/spam/atelier.toml > "$work/atelier.toml"
 
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
