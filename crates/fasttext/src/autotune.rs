@@ -80,7 +80,9 @@ pub fn autotune(
     tune: &Autotune,
 ) -> Result<Tuned, Error> {
     if tune.k == 0 {
-        return Err(Error::Args("autotune predictions must be at least 1".into()));
+        return Err(Error::Args(
+            "autotune predictions must be at least 1".into(),
+        ));
     }
     let start = Instant::now();
     let mut rng = Rng::stream(args.seed, 0x6175_746f);
@@ -186,7 +188,11 @@ fn propose(best: &TrainArgs, fixed: &Fixed, t: f64, rng: &mut Rng) -> TrainArgs 
         a.maxn = if a.minn == 0 { 0 } else { a.minn + 3 };
     }
     if !fixed.bucket {
-        let from = if best.bucket == 0 { 2_000_000 } else { best.bucket };
+        let from = if best.bucket == 0 {
+            2_000_000
+        } else {
+            best.bucket
+        };
         a.bucket = scaled(from as f64, 10_000.0, 10_000_000.0, sigma(2.0, 1.5, t), rng) as usize;
     }
     if !fixed.loss {

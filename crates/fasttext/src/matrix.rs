@@ -91,7 +91,11 @@ impl DenseMatrix {
     pub(crate) fn read_shape(cur: &mut Cursor<'_>) -> Result<(usize, usize), Error> {
         const PART: &str = "a dense matrix";
         let rows = count(cur.i64(PART)?, MAX_VALUES, "the row count")?;
-        let cols = count(cur.i64(PART)?, crate::args::MAX_DIM as usize, "the column count")?;
+        let cols = count(
+            cur.i64(PART)?,
+            crate::args::MAX_DIM as usize,
+            "the column count",
+        )?;
         rows.checked_mul(cols)
             .filter(|&n| n <= MAX_VALUES)
             .ok_or_else(|| Error::Invalid(format!("a {rows} x {cols} matrix")))?;

@@ -459,13 +459,24 @@ impl Sgd {
         let tables = Tables::new();
         let threads = self.threads.max(1);
         let results: Vec<(f64, u64)> = if threads == 1 {
-            vec![self.worker(0, corpus, wi, wo, &tokens, total, [&diverged, &late], &tables)]
+            vec![self.worker(
+                0,
+                corpus,
+                wi,
+                wo,
+                &tokens,
+                total,
+                [&diverged, &late],
+                &tables,
+            )]
         } else {
             std::thread::scope(|s| {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         let (tokens, flags, tables) = (&tokens, [&diverged, &late], &tables);
-                        s.spawn(move || self.worker(t, corpus, wi, wo, tokens, total, flags, tables))
+                        s.spawn(move || {
+                            self.worker(t, corpus, wi, wo, tokens, total, flags, tables)
+                        })
                     })
                     .collect();
                 handles
@@ -514,7 +525,8 @@ impl Sgd {
         };
         // Each thread starts at its share of the tokens, as fastText's threads start at
         // their share of the file's bytes.
-        let mut i = corpus.example_at_token(corpus.ntokens() * thread as i64 / self.threads.max(1) as i64);
+        let mut i =
+            corpus.example_at_token(corpus.ntokens() * thread as i64 / self.threads.max(1) as i64);
         let mut local = 0i64;
         loop {
             let done = tokens.load(Ordering::Relaxed);

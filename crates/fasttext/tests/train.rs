@@ -500,7 +500,12 @@ fn autotune_keeps_the_best_trial_and_what_is_fixed() {
     };
     let tuned = autotune(&start, &data, &valid, &tune).unwrap();
     assert!(tuned.trials >= 1);
-    assert!(tuned.score >= first.precision() - 1e-9, "{} < {}", tuned.score, first.precision());
+    assert!(
+        tuned.score >= first.precision() - 1e-9,
+        "{} < {}",
+        tuned.score,
+        first.precision()
+    );
     assert_eq!(tuned.args.dim, start.dim);
     assert_eq!(tuned.trained.model.args().dim, start.dim as i32);
     // The returned model was trained with the returned arguments.
