@@ -452,17 +452,7 @@ fn funnel_svg(stats: &TaskStats) -> Result<String, ReportError> {
             .y_label_formatter(&|v| format!("{v:.0}"))
             .y_desc("documents")
             .draw()?;
-        let bar = |i: usize, y0: f64, y1: f64, color: RGBColor| {
-            let mut r = Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), y0),
-                    (SegmentValue::Exact(i + 1), y1),
-                ],
-                color.filled(),
-            );
-            r.set_margin(0, 0, 10, 10);
-            r
-        };
+        let bar = stacked_bar;
         // Kept at the bottom, then each reason, then quarantined.
         chart
             .draw_series(
@@ -623,17 +613,7 @@ fn bill_svg(bill: &Bill) -> Result<String, ReportError> {
             .y_label_formatter(&|v| sig(*v))
             .y_desc("EUR")
             .draw()?;
-        let bar = |i: usize, y0: f64, y1: f64, color: RGBColor| {
-            let mut r = Rectangle::new(
-                [
-                    (SegmentValue::Exact(i), y0),
-                    (SegmentValue::Exact(i + 1), y1),
-                ],
-                color.filled(),
-            );
-            r.set_margin(0, 0, 10, 10);
-            r
-        };
+        let bar = stacked_bar;
         chart
             .draw_series(
                 bill.steps
@@ -729,6 +709,24 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<PathBuf, ReportError
         message: e.to_string(),
     })?;
     Ok(path)
+}
+
+/// One segment of a stacked bar: category `i`, from `y0` to `y1`.
+fn stacked_bar(
+    i: usize,
+    y0: f64,
+    y1: f64,
+    color: RGBColor,
+) -> Rectangle<(SegmentValue<usize>, f64)> {
+    let mut r = Rectangle::new(
+        [
+            (SegmentValue::Exact(i), y0),
+            (SegmentValue::Exact(i + 1), y1),
+        ],
+        color.filled(),
+    );
+    r.set_margin(0, 0, 10, 10);
+    r
 }
 
 #[cfg(test)]
