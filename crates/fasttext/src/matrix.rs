@@ -181,6 +181,32 @@ impl DenseMatrix {
     }
 }
 
+/// Asks Linux to back `values` with 2 MiB pages when it is large. Rows are read at
+/// random: with 4 KiB pages nearly every row read also misses the TLB, and the page
+/// walk costs as much as the row. A hint only; elsewhere, or if refused, nothing
+/// changes.
+pub(crate) fn advise_huge_pages(values: &mut [f32]) {
+    #[cfg(target_os = "linux")]
+    {
+        const PAGE: usize = 4096;
+        let bytes = std::mem::size_of_val(values);
+        if bytes < 64 << 20 {
+            return;
+        }
+        let start = values.as_mut_ptr() as usize;
+        let aligned = start.next_multiple_of(PAGE);
+        let len = (start + bytes - aligned) / PAGE * PAGE;
+        // SAFETY: the range lies inside `values`, which this borrows mutably, and is
+        // page-aligned; MADV_HUGEPAGE changes how the memory is backed, not its
+        // contents.
+        unsafe {
+            libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = values;
+}
+
 /// Writes `values` little-endian, handing whole chunks of zeros to [`Sink::zeros`].
 pub(crate) fn write_f32s(sink: &mut dyn Sink, values: &[f32]) -> io::Result<()> {
     const CHUNK: usize = 4096;
@@ -463,6 +489,26 @@ impl Matrix {
             Matrix::Dense(m) => m.cols,
             Matrix::Quant(m) => m.cols,
         }
+    }
+
+    /// Asks the processor to bring row `i` of a dense matrix into cache (a hint, and
+    /// nothing on other processors than x86-64 or for quantized matrices, whose codes
+    /// are small).
+    #[inline]
+    pub(crate) fn prefetch_row(&self, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Matrix::Dense(m) = self {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let row = m.row(i);
+            let start = row.as_ptr().cast::<i8>();
+            for line in (0..std::mem::size_of_val(row)).step_by(64) {
+                // SAFETY: a prefetch reads nothing and cannot fault; the address lies
+                // inside the row.
+                unsafe { _mm_prefetch::<_MM_HINT_T0>(start.add(line)) };
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = i;
     }
 
     /// `x += row i`, in fastText's order of operations (`addRowToVector`).

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::args::{Args, ModelKind};
 use crate::dictionary::{Dictionary, LineBuffers};
-use crate::matrix::{DenseMatrix, Matrix};
+use crate::matrix::{DenseMatrix, Matrix, advise_huge_pages};
 use crate::output::{Output, TopK};
 use crate::read::Cursor;
 use crate::{Error, MAGIC, VERSION};
@@ -23,6 +23,9 @@ pub struct Model {
     output: Output,
     labels: Vec<String>,
 }
+
+/// How many input rows ahead prediction asks memory for.
+const PREFETCH_AHEAD: usize = 8;
 
 /// What a model file holds before its input matrix.
 struct Head {
@@ -133,6 +136,7 @@ impl Model {
             return Err(Error::Truncated("a dense matrix"));
         }
         let mut values = vec![0.0f32; n];
+        advise_huge_pages(&mut values);
         let bytes = f32s_as_bytes(&mut values);
         let have = (prefix.len() - used).min(bytes.len());
         bytes[..have].copy_from_slice(&prefix[used..used + have]);
@@ -409,7 +413,12 @@ impl<'m> Predictor<'m> {
             return;
         }
         self.hidden.fill(0.0);
-        for &row in &self.rows {
+        // The rows are scattered over a large matrix: asking for a row a few steps
+        // ahead overlaps the waits for memory.
+        for (j, &row) in self.rows.iter().enumerate() {
+            if let Some(&ahead) = self.rows.get(j + PREFETCH_AHEAD) {
+                model.input.prefetch_row(ahead as usize);
+            }
             model.input.add_row_to(&mut self.hidden, row as usize);
         }
         let scale = (1.0 / self.rows.len() as f64) as f32;

@@ -37,7 +37,7 @@ use std::time::Instant;
 use crate::corpus::{Corpus, Counter, LineCounts};
 use crate::dictionary::{Dictionary, LABEL_PREFIX, hash};
 use crate::hogwild::SharedRows;
-use crate::matrix::{DenseMatrix, Matrix};
+use crate::matrix::{DenseMatrix, Matrix, advise_huge_pages};
 use crate::output::{huffman, sigmoid, sigmoid_table};
 use crate::rng::Rng;
 use crate::vectors::Vectors;
@@ -278,6 +278,7 @@ pub(crate) fn train_until(
     let mut corpus = corpus;
     corpus.remap_rows(&slots);
     let mut compact = vec![0.0f32; origin.len() * dim];
+    advise_huge_pages(&mut compact);
     let a = (1.0 / dim as f64) as f32;
     for (values, &row) in compact.chunks_exact_mut(dim).zip(&origin) {
         let mut rng = Rng::stream(args.seed, row as u64);
