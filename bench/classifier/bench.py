@@ -164,7 +164,39 @@ def summarize(res):
     return out
 
 
+def table(path):
+    """The markdown tables of RESULTS.md from a results.json."""
+    r = json.load(open(path))
+    for d in r["datasets"]:
+        name = os.path.basename(d["data"].rstrip("/")) or d["data"]
+        s = d["summary"]
+        print(f"\n{d['data']}: {d['train_lines']} train, {d['test_lines']} test lines\n")
+        print("| threads | P@1 fastText | P@1 atelier | CLI wall fastText | CLI wall atelier | ratio "
+              "| training only fastText (wheel) | atelier | peak RSS fastText | atelier |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for t in (1, 2):
+            f, a = s[f"fasttext_{t}"], s[f"atelier_{t}"]
+            print(f"| {t} | {f['p1_mean']:.4f} ({f['p1_min']}-{f['p1_max']}) "
+                  f"| {a['p1_mean']:.4f} ({a['p1_min']}-{a['p1_max']}) "
+                  f"| {f['wall_median_s']:.2f} s | {a['wall_median_s']:.2f} s "
+                  f"| {a['wall_median_s'] / f['wall_median_s']:.2f} "
+                  f"| {f['train_only_median_s']:.2f} s | {a['train_only_median_s']:.2f} s "
+                  f"| {f['peak_mib_max']:.0f} MiB | {a['peak_mib_max']:.0f} MiB |")
+        p = d["predict"]
+        print(f"\nprediction, {p['lines']} lines ({p['mib']:.0f} MiB), one fastText model:\n")
+        print("| tool | wall | lines/s | ratio | lines/s after load |")
+        print("| --- | --- | --- | --- | --- |")
+        base = p["fasttext"]["lines_per_s"]
+        for k in ("fasttext", "atelier_1_thread", "atelier_2_threads"):
+            print(f"| {k} | {p[k]['wall_s']:.2f} s | {p[k]['lines_per_s']:.0f} "
+                  f"| {p[k]['lines_per_s'] / base:.2f} | {p[k]['lines_per_s_after_load']:.0f} |")
+        print(f"\nsame labels: {p['same_labels']}; sizes: {d['size']}; cross: {d['cross']}; "
+              f"quantized: {d['quantized']}")
+
+
 def main():
+    if sys.argv[1] == "--table":
+        return table(sys.argv[2])
     at, ft = sys.argv[1:3]
     work = tempfile.mkdtemp(dir=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                              "..", ".work", "classifier"))
