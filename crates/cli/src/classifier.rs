@@ -86,6 +86,10 @@ pub struct TrainCli {
     /// be `--dim`.
     #[arg(long, alias = "pretrainedVectors")]
     pretrained: Option<PathBuf>,
+    /// A previous supervised model (`.bin`) to start from: rows of the words, n-grams
+    /// and labels it knows are copied before training; its dimension must be `--dim`.
+    #[arg(long)]
+    warm_start: Option<PathBuf>,
     /// Words seen fewer times are left out.
     #[arg(long, default_value_t = 1, alias = "minCount")]
     min_count: u64,
@@ -232,7 +236,14 @@ fn read_input(path: &Path) -> Result<Vec<u8>> {
 }
 
 fn load(path: &Path) -> Result<Model> {
-    Model::load(path).with_context(|| format!("loading model {}", path.display()))
+    Model::load(path).map_err(|e| {
+        // A file error names the file already.
+        let what = match e {
+            atelier_fasttext::Error::Io { .. } => "loading a model".to_owned(),
+            _ => format!("loading model {}", path.display()),
+        };
+        anyhow::Error::new(e).context(what)
+    })
 }
 
 fn train(cli: &TrainCli) -> Result<ExitCode> {
@@ -253,6 +264,7 @@ fn train(cli: &TrainCli) -> Result<ExitCode> {
         lr_update_rate: cli.lr_update_rate,
         seed: cli.seed,
         pretrained: cli.pretrained.clone(),
+        warm_start: cli.warm_start.clone(),
         ..d
     };
     let data = read_input(&cli.input)?;

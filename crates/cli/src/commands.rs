@@ -23,6 +23,7 @@ pub fn load(recipe: &Path) -> Result<Recipe> {
         anyhow::anyhow!("{errors}\n{n} problem(s) in the recipe")
     })?;
     crate::bill::settings(&recipe)?;
+    crate::train::settings(&recipe)?;
     Ok(recipe)
 }
 
@@ -99,6 +100,17 @@ pub fn run(recipe: &Path, how: &RunHow) -> Result<ExitCode> {
         writeln!(out)?;
     } else {
         print_summary(&mut out, &summary)?;
+    }
+    // The model is trained on the version the run made; with --json only the run's
+    // summary is printed (`atelier versions --json` lists the model).
+    if let Some(version) = &summary.version
+        && crate::train::settings(&recipe)?.is_some()
+    {
+        if how.json {
+            crate::train::train(&recipe, Some(version), &mut std::io::sink())?;
+        } else {
+            crate::train::train(&recipe, Some(version), &mut out)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,8 @@ mod classifier;
 mod commands;
 mod oneshot;
 mod registry;
+mod serve;
+mod train;
 mod versions;
 
 use clap::{Parser, Subcommand};
@@ -125,6 +127,20 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Train the recipe's `[train]` model on a dataset version (the newest by default),
+    /// evaluate it on the held-out test documents, and keep it as a model version.
+    /// `atelier run` does this after each successful run of a recipe with `[train]`.
+    Train {
+        /// The recipe file.
+        #[arg(default_value = "atelier.toml")]
+        recipe: PathBuf,
+        /// The dataset version or alias to train on.
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Print the model version's manifest as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// List the dataset versions of a project: every successful run is one, kept in
     /// `.atelier/versions/` beside the recipe.
     Versions(versions::VersionsArgs),
@@ -139,6 +155,10 @@ enum Command {
     Gc(versions::GcArgs),
     /// Point an alias (`prod`, ...) at a version, or remove it.
     Alias(versions::AliasArgs),
+    /// Serve a model version over HTTP: classify, list versions, hot swap and roll back
+    /// without a failed request, follow the `prod` alias, health, Prometheus metrics and
+    /// a web page at `/`.
+    Serve(serve::ServeArgs),
     /// Train, evaluate, predict with and quantize text classifiers that fastText reads
     /// and writes (`.bin`, `.ftz`), with fastText's options and output formats.
     #[command(subcommand)]
@@ -213,11 +233,17 @@ fn main() -> ExitCode {
         Command::Steps { example } => commands::steps(example),
         Command::Init { dir } => commands::init(&dir),
         Command::Classifier(command) => classifier::run(command),
+        Command::Train {
+            recipe,
+            dataset,
+            json,
+        } => train::command(&recipe, dataset.as_deref(), json),
         Command::Versions(args) => versions::list(&args),
         Command::Show(args) => versions::show(&args),
         Command::Diff(args) => versions::diff(&args),
         Command::Gc(args) => versions::gc(&args),
         Command::Alias(args) => versions::alias(&args),
+        Command::Serve(args) => serve::serve(&args),
         Command::Dedup {
             input,
             output,

@@ -25,7 +25,8 @@ impl ProjectArg {
     }
 }
 
-fn project_dir(path: &Path) -> PathBuf {
+/// The project folder of a path: the folder itself, or a recipe file's folder.
+pub(crate) fn project_dir(path: &Path) -> PathBuf {
     if path.is_file() {
         match path.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),

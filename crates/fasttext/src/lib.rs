@@ -56,6 +56,7 @@ mod matrix;
 mod meter;
 mod model;
 mod output;
+mod prepare;
 mod quantize;
 mod read;
 mod rng;
@@ -71,6 +72,7 @@ pub use matrix::{DenseMatrix, Matrix, ProductQuantizer, QuantMatrix};
 pub use meter::{Counts, Meter};
 pub use model::{Model, Prediction, Predictor};
 pub use output::Output;
+pub use prepare::Preprocess;
 pub use quantize::QuantizeArgs;
 pub use train::{TrainArgs, TrainStats, Trained, train};
 pub use vectors::Vectors;
@@ -86,12 +88,12 @@ pub const VERSION: i32 = 12;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The file could not be read.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The model file.
         path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
+        /// What the system said (in the message, so not also a `source`).
+        error: std::io::Error,
     },
     /// The file does not start with fastText's magic number.
     #[error("not a fastText model (magic number {0:#x})")]

@@ -21,6 +21,17 @@
 //! - lines without a label are counted and left out, and so is the learning rate's
 //!   share of their tokens, where fastText reads them and skips them.
 //!
+//! # Warm start
+//!
+//! With [`TrainArgs::warm_start`], a new version of a model starts from the previous
+//! one: the input row of every word both dictionaries hold, every n-gram bucket row
+//! (when both have the same number of buckets and the old dictionary is not pruned by
+//! quantization) and the output row of every label both know (softmax, one-vs-all and
+//! negative sampling; the hierarchical softmax's tree depends on the label counts, so
+//! its output starts from zero) are copied; new words and labels start as usual. The
+//! dimensions must match. Training then runs its epochs as from scratch, so fewer
+//! epochs usually suffice.
+//!
 //! ```
 //! use atelier_fasttext::{TrainArgs, train};
 //! let data = b"__label__pos good great fine\n__label__neg bad awful poor\n".repeat(50);
@@ -83,6 +94,9 @@ pub struct TrainArgs {
     /// Pretrained word vectors in `.vec` format (`-pretrainedVectors`); their dimension
     /// must be `dim`.
     pub pretrained: Option<PathBuf>,
+    /// A previous supervised model to start from instead of random rows (not a fastText
+    /// option): see [`warm_start`](self#warm-start).
+    pub warm_start: Option<PathBuf>,
 }
 
 impl Default for TrainArgs {
@@ -105,6 +119,7 @@ impl Default for TrainArgs {
             t: 1e-4,
             seed: 0,
             pretrained: None,
+            warm_start: None,
         }
     }
 }
@@ -221,6 +236,10 @@ pub(crate) fn train_until(
     let stored = args.stored()?;
     let threads = args.threads;
     let vectors = args.pretrained.as_ref().map(Vectors::load).transpose()?;
+    let previous = args.warm_start.as_ref().map(Model::load).transpose()?;
+    if let Some(p) = &previous {
+        check_warm_start(p, args)?;
+    }
     let counter = Counter::count(data, threads);
     let mut entries = counter.entries(args.min_count as i64, args.min_count_label as i64);
     let mut ntokens = counter.ntokens();
@@ -294,6 +313,9 @@ pub(crate) fn train_until(
         }
     }
     let mut output = DenseMatrix::zeros(dict.nlabels(), dim);
+    if let Some(p) = &previous {
+        warm_start(p, &dict, &slots, &mut compact, &mut output, args.loss);
+    }
     let sgd = Sgd {
         lr: args.lr,
         epoch: args.epoch,
@@ -320,6 +342,69 @@ pub(crate) fn train_until(
     };
     let model = Model::from_parts(stored, dict, Matrix::Dense(input), Matrix::Dense(output))?;
     Ok(Trained { model, stats })
+}
+
+/// Refuses a previous model that cannot seed this training.
+fn check_warm_start(previous: &Model, args: &TrainArgs) -> Result<(), Error> {
+    let p = previous.args();
+    if p.model != ModelKind::Supervised {
+        return Err(Error::Train(
+            "warm start needs a supervised model, not word vectors".into(),
+        ));
+    }
+    if p.dim as usize != args.dim {
+        return Err(Error::Train(format!(
+            "warm start: the previous model has dim {}, this training dim {}",
+            p.dim, args.dim
+        )));
+    }
+    Ok(())
+}
+
+/// Copies into the new rows what the previous model learned (the module's "Warm
+/// start").
+fn warm_start(
+    previous: &Model,
+    dict: &Dictionary,
+    slots: &[u32],
+    compact: &mut [f32],
+    output: &mut DenseMatrix,
+    loss: LossKind,
+) {
+    let dim = output.cols();
+    let old = previous.dictionary();
+    let copy = |row: &mut [f32], from: &Matrix, i: usize| {
+        row.fill(0.0);
+        from.add_row_to(row, i);
+    };
+    for id in 0..dict.nwords() {
+        if let Some(old_id) = old.id(dict.entry(id).word).filter(|&i| i < old.nwords()) {
+            let slot = slots[id] as usize;
+            copy(
+                &mut compact[slot * dim..(slot + 1) * dim],
+                previous.input(),
+                old_id,
+            );
+        }
+    }
+    let buckets = slots.len() - dict.nwords();
+    if !old.is_pruned() && previous.args().bucket as usize == buckets {
+        for (b, &slot) in slots[dict.nwords()..].iter().enumerate() {
+            if slot != u32::MAX {
+                let slot = slot as usize;
+                let row = &mut compact[slot * dim..(slot + 1) * dim];
+                copy(row, previous.input(), old.nwords() + b);
+            }
+        }
+    }
+    if loss != LossKind::HierarchicalSoftmax && previous.args().loss == loss {
+        for label in 0..dict.nlabels() {
+            let name = dict.entry(dict.nwords() + label).word;
+            if let Some(old_label) = previous.labels().iter().position(|l| l.as_bytes() == name) {
+                copy(output.row_mut(label), previous.output_matrix(), old_label);
+            }
+        }
+    }
 }
 
 /// How many input rows ahead the row loops ask memory for.

@@ -20,9 +20,9 @@ impl Vectors {
     /// Reads a `.vec` file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::parse(&bytes).map_err(|e| match e {
             Error::Pretrained(message) => {

@@ -90,7 +90,7 @@ impl Model {
         let path = path.as_ref();
         let io_err = |path: &Path| {
             let path = path.to_path_buf();
-            move |source| Error::Io { path, source }
+            move |error| Error::Io { path, error }
         };
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");

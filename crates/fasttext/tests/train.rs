@@ -285,6 +285,58 @@ fn pretrained_vectors_start_the_words() {
 }
 
 #[test]
+fn warm_start_carries_what_the_previous_model_learned() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("v1.bin");
+    // The previous version knew two topics.
+    trained(&small_args(), &labelled(&lines(600, 2, 20)))
+        .model
+        .save(&first)
+        .unwrap();
+    // The new data adds a third; a learning rate too small to learn anything in one
+    // epoch shows what the start alone is worth.
+    let data = labelled(&lines(600, 3, 21));
+    let test: Vec<_> = lines(600, 3, 22)
+        .into_iter()
+        .filter(|(t, _)| *t < 2)
+        .collect();
+    let barely = TrainArgs {
+        epoch: 1,
+        lr: 1e-6,
+        ..small_args()
+    };
+    let cold = trained(&barely, &data).model;
+    let warm_args = TrainArgs {
+        warm_start: Some(first.clone()),
+        ..barely.clone()
+    };
+    let warm = trained(&warm_args, &data).model;
+    let (cold_acc, warm_acc) = (accuracy(&cold, &test), accuracy(&warm, &test));
+    assert!(warm_acc > 0.9, "warm start: {warm_acc}");
+    assert!(cold_acc < 0.7, "cold start: {cold_acc}");
+    assert_eq!(warm.labels().len(), 3, "the new label joins");
+    // A word both dictionaries hold starts from its old row.
+    let old = Model::load(&first).unwrap();
+    let row = |m: &Model, word: &[u8]| {
+        let mut v = vec![0.0; 16];
+        m.input()
+            .add_row_to(&mut v, m.dictionary().id(word).unwrap());
+        v
+    };
+    let (before, after) = (row(&old, b"goal"), row(&warm, b"goal"));
+    let moved: f32 = before.iter().zip(&after).map(|(a, b)| (a - b).abs()).sum();
+    assert!(moved < 1e-3, "row moved by {moved}");
+
+    let wrong = TrainArgs {
+        dim: 8,
+        warm_start: Some(first),
+        ..small_args()
+    };
+    let err = train(&wrong, &data).unwrap_err().to_string();
+    assert!(err.contains("dim 16"), "{err}");
+}
+
+#[test]
 fn lines_without_labels_and_empty_lines_are_counted_and_left_out() {
     let mut data = labelled(&lines(200, 3, 10));
     data.extend_from_slice(b"no label on this line\n\n   \t \n__label__food\n");

@@ -50,11 +50,7 @@ pub(crate) fn commit(
         "dataset": recipe.dataset,
         "output": recipe.output,
     });
-    let recipe_info = RecipeInfo {
-        path: std::path::absolute(&recipe.path).unwrap_or_else(|_| recipe.path.clone()),
-        hash: Hash::of(recipe.text.as_bytes()),
-        text: recipe.text.clone(),
-    };
+    let recipe_info = RecipeInfo::new(&recipe.path, &recipe.text);
     let parent = store.alias("latest")?;
     // Running again what made `latest` (a resumed or repeated run) makes no new version.
     if let Some(latest) = &parent
@@ -62,8 +58,9 @@ pub(crate) fn commit(
     {
         let size = |p: &PathBuf| std::fs::metadata(p).map_or(u64::MAX, |m| m.len());
         // Cheap comparisons first: shards are hashed only when all else is equal.
-        let same = m.recipe.as_ref().map(|r| r.hash) == Some(recipe_info.hash)
-            && m.sources == sources
+        // The recipe's text is not compared: a comment, or a section that is not the
+        // dataset's (`[train]`, `[bill]`), changes no document.
+        let same = m.sources == sources
             && m.steps == steps
             && m.settings == settings
             && m.shards.len() == summary.shards.len()

@@ -41,6 +41,17 @@ pub struct RecipeInfo {
     pub text: String,
 }
 
+impl RecipeInfo {
+    /// The recipe at `path` (made absolute) with its text.
+    pub fn new(path: &Path, text: &str) -> RecipeInfo {
+        RecipeInfo {
+            path: std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+            hash: Hash::of(text.as_bytes()),
+            text: text.to_owned(),
+        }
+    }
+}
+
 /// One input file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceFile {
@@ -117,6 +128,10 @@ pub struct Manifest {
     /// The run's counters.
     #[serde(default)]
     pub stats: TaskStats,
+    /// For a model: its evaluation (accuracy, per-class scores, confusion matrix) and
+    /// training figures, as the trainer wrote them.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub metrics: serde_json::Value,
     /// The store records (cached work) the run used or made.
     #[serde(default)]
     pub keys: Vec<Hash>,
@@ -149,6 +164,8 @@ pub struct NewVersion {
     pub documents: u64,
     /// Counters.
     pub stats: TaskStats,
+    /// For a model, its evaluation and training figures.
+    pub metrics: serde_json::Value,
     /// Store records used.
     pub keys: Vec<Hash>,
     /// Aliases to move to the new version (`latest` for every run).
@@ -368,6 +385,7 @@ impl Store {
             shards,
             files,
             documents: new.documents,
+            metrics: new.metrics,
             stats: new.stats,
             keys: new.keys,
         };
