@@ -30,6 +30,44 @@ fn summary(recipe: &Recipe) -> Result<Summary> {
     Ok(Summary::load(&path)?)
 }
 
+/// The dataset version `latest` names, and the evaluation of the newest model trained on
+/// it, when the project has them.
+fn model_evaluation(recipe: &Recipe) -> (Option<String>, Option<report::Evaluation>) {
+    let project = crate::versions::project_dir(&recipe.path);
+    if !atelier_store::state_dir(&project).join("versions").is_dir() {
+        return (None, None);
+    }
+    let Ok(store) = atelier_store::Store::open(&project) else {
+        return (None, None);
+    };
+    let Ok(Some(dataset)) = store.alias("latest") else {
+        return (None, None);
+    };
+    let model = store.versions().ok().and_then(|versions| {
+        versions
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == atelier_store::Kind::Model && m.trained_on.contains(&dataset))
+    });
+    let evaluation = model.and_then(|m| {
+        let e: atelier_train::Evaluation =
+            serde_json::from_value(m.metrics["test"].clone()).ok()?;
+        let mut metrics = std::collections::BTreeMap::new();
+        metrics.insert("test accuracy".to_owned(), e.accuracy);
+        metrics.insert("macro F1".to_owned(), e.macro_f1);
+        for (class, c) in &e.classes {
+            metrics.insert(format!("F1 {class}"), c.f1);
+        }
+        Some(report::Evaluation {
+            model: format!("{} {} ({} test documents)", m.name, m.id, e.examples),
+            metrics,
+            curve_label: String::new(),
+            curve: Vec::new(),
+        })
+    });
+    (Some(dataset), evaluation)
+}
+
 /// `atelier bill`.
 pub fn bill(recipe: &Path, json: bool, country: Option<&str>) -> Result<ExitCode> {
     let recipe = load(recipe)?;
@@ -121,14 +159,15 @@ pub fn report(recipe: &Path, output: Option<&Path>) -> Result<ExitCode> {
     let summary = summary(&recipe)?;
     let bill = render_bill(&summary, &settings(&recipe)?)?;
     let scan = report::scan_shards(&summary.shards)?;
+    let (version, evaluation) = model_evaluation(&recipe);
     let page = report::html(&ReportInput {
         dataset: &summary.dataset,
-        version: None,
+        version: version.as_deref(),
         stats: &summary.stats,
         bill: Some(&bill),
         languages: Some(&scan.languages),
         lengths: Some(&scan.lengths),
-        evaluation: None,
+        evaluation: evaluation.as_ref(),
     })?;
     let path = output.map_or_else(|| recipe.output.path.join("report.html"), Path::to_path_buf);
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;

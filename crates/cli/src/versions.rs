@@ -3,7 +3,8 @@
 
 use anyhow::{Context, Result, bail};
 use atelier_core::stats::human_bytes;
-use atelier_store::{GcOptions, Manifest, ProjectLock, Store, VersionDiff};
+use atelier_store::{GcOptions, Kind, Manifest, ProjectLock, Store, VersionDiff};
+use atelier_train::Evaluation;
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -269,7 +270,21 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
             s.path.display()
         )?;
     }
-    writeln!(out, "steps:")?;
+    if m.kind == Kind::Model {
+        if let Some(train) = m.settings.get("train") {
+            writeln!(out, "settings: {train}")?;
+        }
+        if let Ok(e) = serde_json::from_value::<Evaluation>(m.metrics["test"].clone()) {
+            writeln!(
+                out,
+                "test accuracy {:.4} on {} documents (macro F1 {:.4})",
+                e.accuracy, e.examples, e.macro_f1
+            )?;
+            write!(out, "{}", e.to_text())?;
+        }
+    } else {
+        writeln!(out, "steps:")?;
+    }
     for (i, s) in m.steps.iter().enumerate() {
         writeln!(
             out,

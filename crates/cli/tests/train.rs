@@ -58,6 +58,15 @@ fn the_bundled_example_ends_with_a_spam_filter_and_its_bill() {
         "{}",
         stdout(&out)
     );
+    // The report shows the model's evaluation.
+    let out = atelier(&["report", r]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = std::fs::read_to_string(dir.path().join("out/dataset/report.html")).unwrap();
+    assert!(
+        page.contains("Model <code>spam-filter v2"),
+        "no model in the report"
+    );
+    assert!(page.contains("<td>test accuracy</td>"));
     let out = atelier(&["versions", r]);
     let listing = stdout(&out);
     assert!(

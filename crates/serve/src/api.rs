@@ -212,10 +212,7 @@ async fn classify(State(app): State<Arc<App>>, request: Request) -> Response {
     } else {
         match tokio::task::spawn_blocking(move || classify_bytes(&live, &limits, &bytes)).await {
             Ok(done) => done,
-            Err(e) => (
-                error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
-                0,
-            ),
+            Err(e) => (error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e), 0),
         }
     };
     app.metrics.add_texts(texts);
@@ -485,8 +482,10 @@ fn authorize(app: &App, headers: &HeaderMap) -> Result<(), Response> {
     };
     let unauthorized = |code: &str, message: &str, challenge: &'static str| {
         let mut r = error(StatusCode::UNAUTHORIZED, code, message);
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(challenge),
+        );
         r
     };
     let given = headers
@@ -563,7 +562,10 @@ async fn activate(State(app): State<Arc<App>>, request: Request) -> Response {
         Err(r) => return r,
     };
     if app.log {
-        log(format_args!("admin: activate {} (from {peer})", body.version));
+        log(format_args!(
+            "admin: activate {} (from {peer})",
+            body.version
+        ));
     }
     match app.models.activate(body.version).await {
         Ok(s) => json(

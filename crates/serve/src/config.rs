@@ -124,10 +124,19 @@ mod tests {
     fn model_specs_parse() {
         let mut m = ModelChoice::default();
         m.parse_model("spam@v7");
-        assert_eq!((m.name.as_deref(), m.version.as_deref()), (Some("spam"), Some("v7")));
+        assert_eq!(
+            (m.name.as_deref(), m.version.as_deref()),
+            (Some("spam"), Some("v7"))
+        );
         m.parse_model("spam");
-        assert_eq!((m.name.as_deref(), m.version.as_deref()), (Some("spam"), None));
+        assert_eq!(
+            (m.name.as_deref(), m.version.as_deref()),
+            (Some("spam"), None)
+        );
         m.parse_model("@prod");
-        assert_eq!((m.name.as_deref(), m.version.as_deref()), (None, Some("prod")));
+        assert_eq!(
+            (m.name.as_deref(), m.version.as_deref()),
+            (None, Some("prod"))
+        );
     }
 }

@@ -103,8 +103,8 @@ const N_ROUTE: usize = Route::ALL.len();
 /// Upper bounds of the latency histogram's buckets, in seconds (the last, +Inf, is
 /// implicit).
 const BUCKETS: [f64; 16] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 10.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 10.0,
 ];
 const N_BUCKET: usize = BUCKETS.len() + 1;
 
@@ -442,11 +442,7 @@ impl Metrics {
             "atelier_serve_connections_total {}",
             self.connections_total.load(Relaxed)
         );
-        let live = self
-            .live
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner()).clone();
         head(
             o,
             "atelier_serve_model_info",
@@ -614,9 +610,9 @@ mod tests {
                 );
             }
         }
-        assert!(text.contains(
-            "atelier_serve_requests_total{route=\"/v1/classify\",status=\"200\"} 2"
-        ));
+        assert!(
+            text.contains("atelier_serve_requests_total{route=\"/v1/classify\",status=\"200\"} 2")
+        );
         assert!(text.contains(
             "atelier_serve_request_errors_total{route=\"/v1/classify\",status=\"413\"} 1"
         ));

@@ -143,10 +143,7 @@ fn check_model(manifest: &Manifest, choice: &ModelChoice) -> Result<(), ModelErr
     {
         return Err(ModelError::NotAModel {
             version: manifest.id.clone(),
-            what: format!(
-                "is model `{}`; this server serves `{name}`",
-                manifest.name
-            ),
+            what: format!("is model `{}`; this server serves `{name}`", manifest.name),
         });
     }
     Ok(())
@@ -635,7 +632,15 @@ mod tests {
 
     #[test]
     fn request_names_cannot_be_paths() {
-        for bad in ["", "../v1", "/etc/passwd", "v1/../../x", ".hidden", "a b", "v1\0"] {
+        for bad in [
+            "",
+            "../v1",
+            "/etc/passwd",
+            "v1/../../x",
+            ".hidden",
+            "a b",
+            "v1\0",
+        ] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         for good in ["v1", "12", "prod", "model-2.1_a"] {

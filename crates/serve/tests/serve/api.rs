@@ -8,14 +8,23 @@ use std::time::Duration;
 fn classifies_one_text_and_batches() {
     let p = Project::two_models();
     let s = Running::start(p.config());
-    let r = s.post("/v1/classify", br#"{"text": "buy cheap pills now, winner"}"#);
+    let r = s.post(
+        "/v1/classify",
+        br#"{"text": "buy cheap pills now, winner"}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"));
     let j = r.json();
-    assert_eq!((j["model"].as_str(), j["version"].as_str()), (Some("spam"), Some("v2")));
+    assert_eq!(
+        (j["model"].as_str(), j["version"].as_str()),
+        (Some("spam"), Some("v2"))
+    );
     let predictions = j["predictions"].as_array().unwrap();
     assert_eq!(predictions.len(), 1, "k defaults to 1");
-    assert_eq!(predictions[0]["label"], "spam", "the __label__ prefix is stripped");
+    assert_eq!(
+        predictions[0]["label"], "spam",
+        "the __label__ prefix is stripped"
+    );
     let prob = predictions[0]["prob"].as_f64().unwrap();
     assert!(prob > 0.5 && prob <= 1.0001, "{prob}");
 
@@ -40,20 +49,42 @@ fn classifies_one_text_and_batches() {
     }
 
     let r = s.post("/v1/classify", br#"{"texts": [], "threshold": 0.5}"#);
-    assert_eq!((r.status, r.json()["results"].as_array().unwrap().len()), (200, 0));
-    let r = s.post("/v1/classify", br#"{"text": "", "k": 2, "threshold": 0.99}"#);
+    assert_eq!(
+        (r.status, r.json()["results"].as_array().unwrap().len()),
+        (200, 0)
+    );
+    let r = s.post(
+        "/v1/classify",
+        br#"{"text": "", "k": 2, "threshold": 0.99}"#,
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["predictions"].as_array().unwrap().len() <= 1);
-    assert_eq!(s.metrics.requests(atelier_serve::metrics::Route::Classify, 200), 4);
+    assert_eq!(
+        s.metrics
+            .requests(atelier_serve::metrics::Route::Classify, 200),
+        4
+    );
 }
 
 #[test]
 fn malformed_json_is_400() {
     let p = Project::two_models();
     let s = Running::start(p.config());
-    for body in [&b"{\"text\": "[..], b"not json", b"{'text': 'a'}", b"", b"{\"text\": \"a\"} x"] {
+    for body in [
+        &b"{\"text\": "[..],
+        b"not json",
+        b"{'text': 'a'}",
+        b"",
+        b"{\"text\": \"a\"} x",
+    ] {
         let r = s.post("/v1/classify", body);
-        assert_eq!(r.status, 400, "{:?}: {}", String::from_utf8_lossy(body), r.text());
+        assert_eq!(
+            r.status,
+            400,
+            "{:?}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
         assert_eq!(r.code(), "malformed_json");
     }
 }
@@ -151,10 +182,18 @@ fn ten_thousand_texts_and_long_texts_are_413() {
     let s = Running::start(p.config());
     let texts = vec!["hello"; 10_000];
     let body = serde_json::json!({ "texts": texts }).to_string();
-    assert!(body.len() < 1 << 20, "under the body limit: the batch limit answers");
+    assert!(
+        body.len() < 1 << 20,
+        "under the body limit: the batch limit answers"
+    );
     let r = s.post("/v1/classify", body.as_bytes());
     assert_eq!((r.status, r.code().as_str()), (413, "too_many_texts"));
-    assert!(r.json()["error"]["message"].as_str().unwrap().contains("10000"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10000")
+    );
 
     let long = "word ".repeat(40_000);
     let body = serde_json::json!({ "texts": ["short", long] }).to_string();
@@ -179,7 +218,9 @@ fn a_slow_client_that_never_finishes_its_body_is_cut_off() {
 
     let mut c = Client::connect(s.addr);
     c.stream()
-        .write_all(b"POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"text\":")
+        .write_all(
+            b"POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n{\"text\":",
+        )
         .unwrap();
     let r = c.read_reply().unwrap();
     assert_eq!((r.status, r.code().as_str()), (408, "timeout"));
@@ -197,7 +238,11 @@ fn a_slow_client_that_never_finishes_its_body_is_cut_off() {
     let mut c = Client::connect(s.addr);
     assert_eq!(c.request("GET", "/healthz", &[], b"").status, 200);
     assert!(c.closed_by_server());
-    assert_eq!(s.metrics.requests(atelier_serve::metrics::Route::Classify, 408), 1);
+    assert_eq!(
+        s.metrics
+            .requests(atelier_serve::metrics::Route::Classify, 408),
+        1
+    );
     wait_for("connections to close", Duration::from_secs(10), || {
         s.metrics.connections_now() == 0
     });
@@ -212,11 +257,15 @@ fn over_the_concurrency_limit_is_503_and_probes_still_answer() {
     // A request that holds the only slot: its body is not finished yet.
     let mut slow = Client::connect(s.addr);
     slow.stream()
-        .write_all(b"POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-length: 20\r\n\r\n{\"text\": ")
+        .write_all(
+            b"POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-length: 20\r\n\r\n{\"text\": ",
+        )
         .unwrap();
-    wait_for("the slow request to hold its slot", Duration::from_secs(10), || {
-        s.metrics.in_flight_now() == 1
-    });
+    wait_for(
+        "the slow request to hold its slot",
+        Duration::from_secs(10),
+        || s.metrics.in_flight_now() == 1,
+    );
     let r = s.post("/v1/classify", br#"{"text": "a"}"#);
     assert_eq!((r.status, r.code().as_str()), (503, "overloaded"));
     assert_eq!(r.header("retry-after"), Some("1"));
@@ -299,10 +348,20 @@ fn without_a_token_admin_routes_are_disabled() {
 fn no_request_can_name_a_path() {
     let p = Project::two_models();
     let s = Running::start(p.config());
-    for version in ["../../../etc/passwd", "/etc/passwd", "..", ".atelier", "v2/../v3"] {
+    for version in [
+        "../../../etc/passwd",
+        "/etc/passwd",
+        "..",
+        ".atelier",
+        "v2/../v3",
+    ] {
         let body = serde_json::json!({ "version": version }).to_string();
         let r = s.admin("/v1/admin/activate", body.as_bytes());
-        assert_eq!((r.status, r.code().as_str()), (400, "bad_version_name"), "{version}");
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (400, "bad_version_name"),
+            "{version}"
+        );
     }
     for path in [
         "/v1/models/..%2F..%2Fetc%2Fpasswd/bill",
@@ -326,7 +385,10 @@ fn models_bills_probes_and_unknown_routes() {
     assert_eq!(j["alias"], "prod");
     assert_eq!(j["admin"], true);
     let models = j["models"].as_array().unwrap();
-    let ids: Vec<&str> = models.iter().map(|m| m["version"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = models
+        .iter()
+        .map(|m| m["version"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["v3", "v2"], "model versions only, newest first");
     assert_eq!(models[1]["live"], true);
     assert_eq!(models[1]["aliases"], serde_json::json!(["prod"]));
@@ -338,7 +400,11 @@ fn models_bills_probes_and_unknown_routes() {
     let bill = s.get("/v1/models/v2/bill");
     assert_eq!(bill.status, 200);
     assert_eq!(bill.json()["steps"][0]["name"], "train");
-    assert_eq!(s.get("/v1/models/prod/bill").status, 200, "aliases work too");
+    assert_eq!(
+        s.get("/v1/models/prod/bill").status,
+        200,
+        "aliases work too"
+    );
     let r = s.get("/v1/models/v1/bill");
     assert_eq!((r.status, r.code().as_str()), (404, "not_a_model"));
     let r = s.get("/v1/models/v99/bill");
@@ -346,14 +412,28 @@ fn models_bills_probes_and_unknown_routes() {
 
     assert_eq!(s.get("/healthz").json()["status"], "ok");
     let ready = s.get("/readyz").json();
-    assert_eq!((ready["ready"].as_bool(), ready["version"].as_str()), (Some(true), Some("v2")));
+    assert_eq!(
+        (ready["ready"].as_bool(), ready["version"].as_str()),
+        (Some(true), Some("v2"))
+    );
 
     let page = s.get("/");
     assert_eq!(page.status, 200);
-    assert!(page.header("content-type").unwrap().starts_with("text/html"));
-    assert!(page.header("content-security-policy").unwrap().contains("default-src 'none'"));
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.header("content-security-policy")
+            .unwrap()
+            .contains("default-src 'none'")
+    );
     assert!(page.text().contains("id=\"try-button\""));
-    assert!(!page.text().contains("http://") && !page.text().contains("https://"), "no CDN");
+    assert!(
+        !page.text().contains("http://") && !page.text().contains("https://"),
+        "no CDN"
+    );
 
     let r = s.get("/nope");
     assert_eq!((r.status, r.code().as_str()), (404, "not_found"));
@@ -363,7 +443,12 @@ fn models_bills_probes_and_unknown_routes() {
     assert_eq!(r.status, 405);
 
     let metrics = s.get("/metrics");
-    assert!(metrics.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
     let m = metrics.text();
     for line in [
         "atelier_serve_requests_total{route=\"/v1/models\",status=\"200\"} 1",
@@ -395,7 +480,12 @@ fn the_server_starts_on_what_it_is_told() {
         .enable_all()
         .build()
         .unwrap();
-    let bind = |config| runtime.block_on(atelier_serve::Server::bind(config)).unwrap_err().to_string();
+    let bind = |config| {
+        runtime
+            .block_on(atelier_serve::Server::bind(config))
+            .unwrap_err()
+            .to_string()
+    };
     let mut config = p.config();
     config.model.parse_model("other");
     assert!(bind(config).contains("no model version named `other`"));

@@ -161,7 +161,10 @@ fn the_page_loads_and_its_try_box_returns_a_label() {
         d.js("return document.querySelectorAll('#versions-table tr[data-version]').length") == 2
     });
     assert_eq!(d.text_of("#live-version"), "v2");
-    assert!(d.text_of("tr.live").contains("prod"), "the live row shows its alias");
+    assert!(
+        d.text_of("tr.live").contains("prod"),
+        "the live row shows its alias"
+    );
     assert!(d.text_of("#versions").contains("0.97"), "metrics are shown");
     wait_for("the bill", Duration::from_secs(20), || {
         d.text_of("#bill").contains("train")
@@ -180,11 +183,19 @@ fn the_page_loads_and_its_try_box_returns_a_label() {
     wait_for("a label", Duration::from_secs(20), || {
         d.text_of("#try-result .label") == "spam"
     });
-    assert!(d.text_of("#try-status").contains("spam v2"), "{}", d.text_of("#try-status"));
+    assert!(
+        d.text_of("#try-status").contains("spam v2"),
+        "{}",
+        d.text_of("#try-status")
+    );
     assert!(d.text_of("#try-result").contains('%'));
 
     // A swap shows on the page without a reload.
-    assert_eq!(s.admin("/v1/admin/activate", br#"{"version": "v3"}"#).status, 200);
+    assert_eq!(
+        s.admin("/v1/admin/activate", br#"{"version": "v3"}"#)
+            .status,
+        200
+    );
     wait_for("the page to show v3", Duration::from_secs(20), || {
         d.text_of("#live-version") == "v3"
     });
@@ -192,7 +203,11 @@ fn the_page_loads_and_its_try_box_returns_a_label() {
     wait_for("v3's answer", Duration::from_secs(20), || {
         d.text_of("#try-status").contains("v3")
     });
-    assert_eq!(d.text_of("#try-result .label"), "ham", "v3 has its labels flipped");
+    assert_eq!(
+        d.text_of("#try-result .label"),
+        "ham",
+        "v3 has its labels flipped"
+    );
 
     let png = d.session("GET", "/screenshot", None);
     let png = decode_base64(png.as_str().unwrap());

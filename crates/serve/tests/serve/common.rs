@@ -15,7 +15,11 @@ pub const TOKEN: &str = "test-token-0123456789abcdef";
 
 /// Training data: two labels with distinct words.
 fn data(flip: bool) -> Vec<u8> {
-    let (a, b) = if flip { ("ham", "spam") } else { ("spam", "ham") };
+    let (a, b) = if flip {
+        ("ham", "spam")
+    } else {
+        ("spam", "ham")
+    };
     let mut out = String::new();
     for i in 0..200 {
         out.push_str(&format!(

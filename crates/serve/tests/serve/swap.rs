@@ -32,16 +32,12 @@ impl Load {
                         br#"{"texts": ["meeting agenda", "buy now", "lunch"], "k": 2}"#.to_vec()
                     };
                     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                        let (status, version) = match client.try_request(
-                            "POST",
-                            "/v1/classify",
-                            &[],
-                            &body,
-                        ) {
-                            Ok(r) if r.status == 200 => (200, version_of(&r)),
-                            Ok(r) => (r.status, r.text()),
-                            Err(e) => (0, e.to_string()),
-                        };
+                        let (status, version) =
+                            match client.try_request("POST", "/v1/classify", &[], &body) {
+                                Ok(r) if r.status == 200 => (200, version_of(&r)),
+                                Ok(r) => (r.status, r.text()),
+                                Err(e) => (0, e.to_string()),
+                            };
                         *seen.entry((status, version)).or_insert(0) += 1;
                     }
                     seen
@@ -87,11 +83,16 @@ fn hot_swaps_under_load_fail_no_request() {
         assert_eq!(r.json()["live"], target);
         last = answered(&s);
     }
-    wait_for("requests after the last swap", Duration::from_secs(20), || {
-        answered(&s) >= last + 50
-    });
+    wait_for(
+        "requests after the last swap",
+        Duration::from_secs(20),
+        || answered(&s) >= last + 50,
+    );
     let seen = load.finish();
-    let failed: Vec<_> = seen.iter().filter(|((status, _), _)| *status != 200).collect();
+    let failed: Vec<_> = seen
+        .iter()
+        .filter(|((status, _), _)| *status != 200)
+        .collect();
     assert!(failed.is_empty(), "failed requests: {failed:?}");
     let versions: Vec<&str> = seen.keys().map(|(_, v)| v.as_str()).collect();
     assert_eq!(versions, ["v2", "v3"], "both versions answered");
@@ -111,9 +112,18 @@ fn a_broken_model_is_refused_and_the_old_one_keeps_serving() {
     // By the admin route.
     let body = serde_json::json!({ "version": broken.id }).to_string();
     let r = s.admin("/v1/admin/activate", body.as_bytes());
-    assert_eq!((r.status, r.code().as_str()), (422, "model_load_failed"), "{}", r.text());
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (422, "model_load_failed"),
+        "{}",
+        r.text()
+    );
     assert_eq!(s.live(), "v2");
-    assert_eq!(p.store.alias("prod").unwrap().as_deref(), Some("v2"), "prod not moved");
+    assert_eq!(
+        p.store.alias("prod").unwrap().as_deref(),
+        Some("v2"),
+        "prod not moved"
+    );
 
     // By moving the alias: refused once, not retried while the alias stays.
     p.store.set_alias("prod", &broken.id).unwrap();
@@ -144,9 +154,15 @@ fn a_broken_model_is_refused_and_the_old_one_keeps_serving() {
     assert!(r.text().contains("content hash"), "{}", r.text());
 
     let seen = load.finish();
-    assert!(seen.keys().all(|(status, v)| *status == 200 && v == "v2"), "{seen:?}");
+    assert!(
+        seen.keys().all(|(status, v)| *status == 200 && v == "v2"),
+        "{seen:?}"
+    );
     let m = s.get("/metrics").text();
-    assert!(m.contains("atelier_serve_swap_failures_total{reason=\"load\"} 3"), "{m}");
+    assert!(
+        m.contains("atelier_serve_swap_failures_total{reason=\"load\"} 3"),
+        "{m}"
+    );
     assert!(m.contains("atelier_serve_model_info{name=\"spam\",version=\"v2\"} 1"));
 
     // Moving the alias again to a good version is followed.
@@ -163,14 +179,22 @@ fn a_version_of_another_kind_or_name_is_refused() {
     let mut config = p.config();
     config.model.parse_model("spam");
     let s = Running::start(config);
-    for (version, code) in [("v1", "not_a_model"), ("v4", "not_a_model"), ("v9", "unknown_version")] {
+    for (version, code) in [
+        ("v1", "not_a_model"),
+        ("v4", "not_a_model"),
+        ("v9", "unknown_version"),
+    ] {
         let body = serde_json::json!({ "version": version }).to_string();
         let r = s.admin("/v1/admin/activate", body.as_bytes());
         assert_eq!(r.code(), code, "{version}: {}", r.text());
     }
     assert_eq!(s.live(), "v2");
     let listed = s.get("/v1/models").json();
-    assert_eq!(listed["models"].as_array().unwrap().len(), 2, "only `spam` models");
+    assert_eq!(
+        listed["models"].as_array().unwrap().len(),
+        2,
+        "only `spam` models"
+    );
 }
 
 #[test]
@@ -178,13 +202,24 @@ fn rollback_goes_back_and_moves_prod() {
     let p = Project::two_models();
     p.model("spam", false, &[]); // v4
     let s = Running::start(p.config());
-    assert_eq!(s.admin("/v1/admin/activate", br#"{"version": "v3"}"#).status, 200);
-    assert_eq!(s.admin("/v1/admin/activate", br#"{"version": "v4"}"#).status, 200);
+    assert_eq!(
+        s.admin("/v1/admin/activate", br#"{"version": "v3"}"#)
+            .status,
+        200
+    );
+    assert_eq!(
+        s.admin("/v1/admin/activate", br#"{"version": "v4"}"#)
+            .status,
+        200
+    );
     assert_eq!(s.get("/v1/models").json()["previous"], "v3");
 
     let r = s.admin("/v1/admin/rollback", b"");
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!((r.json()["live"].as_str(), r.json()["previous"].as_str()), (Some("v3"), Some("v4")));
+    assert_eq!(
+        (r.json()["live"].as_str(), r.json()["previous"].as_str()),
+        (Some("v3"), Some("v4"))
+    );
     assert_eq!(p.store.alias("prod").unwrap().as_deref(), Some("v3"));
     let r = s.admin("/v1/admin/rollback", b"");
     assert_eq!(r.json()["live"], "v2");
@@ -195,7 +230,10 @@ fn rollback_goes_back_and_moves_prod() {
     assert_eq!((r.status, r.code().as_str()), (409, "no_previous_version"));
     // Activating the live version changes nothing.
     let r = s.admin("/v1/admin/activate", br#"{"version": "prod"}"#);
-    assert_eq!((r.status, r.json()["changed"].as_bool()), (200, Some(false)));
+    assert_eq!(
+        (r.status, r.json()["changed"].as_bool()),
+        (200, Some(false))
+    );
     drop(s);
 
     // A restarted server serves what prod names, and rolls back through the store.
@@ -203,7 +241,11 @@ fn rollback_goes_back_and_moves_prod() {
     let s = Running::start(p.config());
     assert_eq!(s.live(), "v4");
     let r = s.admin("/v1/admin/rollback", b"");
-    assert_eq!(r.json()["live"], "v3", "the newest model older than the live one");
+    assert_eq!(
+        r.json()["live"],
+        "v3",
+        "the newest model older than the live one"
+    );
 }
 
 #[test]
@@ -212,14 +254,22 @@ fn the_server_follows_the_prod_alias() {
     let s = Running::start(p.config());
     let load = Load::start(&s, 2);
     p.store.set_alias("prod", "v3").unwrap();
-    wait_for("the swap to v3", Duration::from_secs(10), || s.live() == "v3");
+    wait_for("the swap to v3", Duration::from_secs(10), || {
+        s.live() == "v3"
+    });
     let r = s.post("/v1/classify", br#"{"text": "cheap pills winner"}"#);
     assert_eq!(version_of(&r), "v3");
-    assert_eq!(r.json()["predictions"][0]["label"], "ham", "v3 has the labels flipped");
+    assert_eq!(
+        r.json()["predictions"][0]["label"],
+        "ham",
+        "v3 has the labels flipped"
+    );
     assert_eq!(s.get("/v1/models").json()["previous"], "v2");
     // A new model committed by a trainer that promotes it.
     let v4 = p.model("spam", false, &["model", "prod"]);
-    wait_for("the swap to v4", Duration::from_secs(10), || s.live() == v4.id);
+    wait_for("the swap to v4", Duration::from_secs(10), || {
+        s.live() == v4.id
+    });
     // The alias removed: the live model stays.
     p.store.remove_alias("prod").unwrap();
     let polls = s.metrics.alias_polls();
@@ -230,7 +280,10 @@ fn the_server_follows_the_prod_alias() {
     let seen = load.finish();
     assert!(seen.keys().all(|(status, _)| *status == 200), "{seen:?}");
     let m = s.get("/metrics").text();
-    assert!(m.contains("atelier_serve_swaps_total{trigger=\"alias\"} 2"), "{m}");
+    assert!(
+        m.contains("atelier_serve_swaps_total{trigger=\"alias\"} 2"),
+        "{m}"
+    );
 
     // With no alias followed, moving it does nothing.
     let mut config = p.config();
@@ -238,9 +291,17 @@ fn the_server_follows_the_prod_alias() {
     config.model.version = Some("v2".into());
     let s = Running::start(config);
     p.store.set_alias("prod", "v3").unwrap();
-    assert_eq!(s.admin("/v1/admin/activate", br#"{"version": "v3"}"#).status, 200);
+    assert_eq!(
+        s.admin("/v1/admin/activate", br#"{"version": "v3"}"#)
+            .status,
+        200
+    );
     assert_eq!(s.admin("/v1/admin/rollback", b"").json()["live"], "v2");
-    assert_eq!(p.store.alias("prod").unwrap().as_deref(), Some("v3"), "untouched");
+    assert_eq!(
+        p.store.alias("prod").unwrap().as_deref(),
+        Some("v3"),
+        "untouched"
+    );
 }
 
 #[test]
@@ -250,7 +311,9 @@ fn shutdown_drains_requests_in_flight() {
     // A request in flight: its head is in, its body is not finished.
     let mut busy = Client::connect(s.addr);
     busy.stream()
-        .write_all(b"POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-length: 30\r\n\r\n{\"text\": ")
+        .write_all(
+            b"POST /v1/classify HTTP/1.1\r\nhost: x\r\ncontent-length: 30\r\n\r\n{\"text\": ",
+        )
         .unwrap();
     // An idle keep-alive connection.
     let mut idle = Client::connect(s.addr);
@@ -265,7 +328,10 @@ fn shutdown_drains_requests_in_flight() {
     wait_for("the listener to close", Duration::from_secs(10), || {
         std::net::TcpStream::connect(addr).is_err()
     });
-    assert!(idle.closed_by_server(), "idle connections are closed at once");
+    assert!(
+        idle.closed_by_server(),
+        "idle connections are closed at once"
+    );
     // The request in flight still gets its answer, then the server exits.
     busy.stream().write_all(b"\"cheap pills winner\"}").unwrap();
     let r = busy.read_reply().unwrap();
