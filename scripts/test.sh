@@ -15,6 +15,20 @@ else
   echo "note: not root, so no local Slurm: the Slurm executor's tests are skipped" >&2
 fi
 
+# The web page of `atelier serve` is tested in a real headless Chromium, driven through
+# ChromeDriver (Debian's chromium and chromium-driver). As root (as on CI) they are
+# installed and the test must run; elsewhere, without them, it says it is skipped.
+if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+  export ATELIER_REQUIRE_BROWSER=1
+elif [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    chromium chromium-driver >/dev/null
+  export ATELIER_REQUIRE_BROWSER=1
+else
+  echo "note: no chromium and chromedriver, and not root: the page's browser test is skipped" >&2
+fi
+
 if [ ! -d ../shared/data ]; then
   echo "note: ../shared/data is absent; tests that read it are skipped" >&2
 fi

@@ -269,8 +269,11 @@ fn train(cli: &TrainCli) -> Result<ExitCode> {
     };
     let data = read_input(&cli.input)?;
     let trained = match &cli.autotune_validation {
-        None => atelier_fasttext::train(&args, &data)
-            .with_context(|| format!("training on {}", cli.input.display()))?,
+        None => {
+            let bar = crate::progress::TrainingBar::new("training");
+            atelier_fasttext::train_with_progress(&args, &data, &|p| bar.report(p))
+                .with_context(|| format!("training on {}", cli.input.display()))?
+        }
         Some(valid_path) => {
             let valid = read_input(valid_path)?;
             let label = match cli.autotune_metric.as_str() {

@@ -4,6 +4,7 @@ mod bill;
 mod classifier;
 mod commands;
 mod oneshot;
+mod progress;
 mod registry;
 mod serve;
 mod train;

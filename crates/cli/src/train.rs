@@ -48,14 +48,17 @@ pub fn train(recipe: &Recipe, dataset: Option<&str>, out: &mut impl Write) -> Re
         bail!("{name} is a model version ({}), not a dataset", version.id);
     }
     let bill = crate::bill::settings(recipe)?;
+    let bar = crate::progress::TrainingBar::new("train");
     let outcome = train_model(&TrainRequest {
         recipe,
         settings: &train,
         bill: &bill,
         store: &store,
         dataset: &version,
+        progress: Some(&|p| bar.report(p)),
     })
     .with_context(|| format!("training on {} of {}", version.id, recipe.path.display()))?;
+    drop(bar);
     print_outcome(out, &outcome)?;
     Ok(outcome)
 }

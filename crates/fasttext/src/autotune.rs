@@ -96,7 +96,7 @@ pub fn autotune(
             Some((_, b)) => propose(b, &tune.fixed, t, &mut rng),
         };
         trials += 1;
-        let trained = match train_until(&trial, data, Some(start + tune.duration)) {
+        let trained = match train_until(&trial, data, Some(start + tune.duration), None) {
             Ok(t) => t,
             // A diverging draw (too high a learning rate) is skipped, as fastText does; a
             // trial the budget cuts short ends the search.

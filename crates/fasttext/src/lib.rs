@@ -74,7 +74,7 @@ pub use model::{Model, Prediction, Predictor};
 pub use output::Output;
 pub use prepare::Preprocess;
 pub use quantize::QuantizeArgs;
-pub use train::{TrainArgs, TrainStats, Trained, train};
+pub use train::{Progress, TrainArgs, TrainStats, Trained, train, train_with_progress};
 pub use vectors::Vectors;
 
 use std::path::PathBuf;

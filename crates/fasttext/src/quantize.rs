@@ -118,7 +118,7 @@ impl Model {
                     deadline: None,
                 };
                 let dim = input.cols();
-                sgd.run(&corpus, input.values_mut(), output.values_mut(), dim)?;
+                sgd.run(&corpus, input.values_mut(), output.values_mut(), dim, None)?;
             }
         }
         let quant_input = quantize_matrix(&input, qargs.dsub, qargs.qnorm, qargs)?;

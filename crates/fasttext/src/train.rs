@@ -223,7 +223,20 @@ pub struct Trained {
 /// Trains a supervised model on `data`, lines of text in fastText's format
 /// (`__label__x words ...`), as `fasttext supervised` does.
 pub fn train(args: &TrainArgs, data: &[u8]) -> Result<Trained, Error> {
-    train_until(args, data, None)
+    train_until(args, data, None, None)
+}
+
+/// Reports how far a training is, as the share of its tokens processed (0 to 1), a few
+/// times a second from a thread of its own, and once more at the end.
+pub type Progress<'a> = &'a (dyn Fn(f64) + Sync);
+
+/// As [`train`], reporting its progress.
+pub fn train_with_progress(
+    args: &TrainArgs,
+    data: &[u8],
+    progress: Progress<'_>,
+) -> Result<Trained, Error> {
+    train_until(args, data, None, Some(progress))
 }
 
 /// As [`train`], giving up with [`Error::Train`] once `deadline` has passed.
@@ -231,6 +244,7 @@ pub(crate) fn train_until(
     args: &TrainArgs,
     data: &[u8],
     deadline: Option<Instant>,
+    progress: Option<Progress<'_>>,
 ) -> Result<Trained, Error> {
     let start = Instant::now();
     let stored = args.stored()?;
@@ -325,7 +339,7 @@ pub(crate) fn train_until(
         loss: TrainLoss::new(args.loss, args.neg, dict.label_counts()),
         deadline,
     };
-    let (loss, steps) = sgd.run(&corpus, &mut compact, output.values_mut(), dim)?;
+    let (loss, steps) = sgd.run(&corpus, &mut compact, output.values_mut(), dim, progress)?;
     let input = if origin.len() == nrows {
         DenseMatrix::new(nrows, dim, compact)
     } else {
@@ -377,9 +391,9 @@ fn warm_start(
         row.fill(0.0);
         from.add_row_to(row, i);
     };
-    for id in 0..dict.nwords() {
+    for (id, &slot) in slots[..dict.nwords()].iter().enumerate() {
         if let Some(old_id) = old.id(dict.entry(id).word).filter(|&i| i < old.nwords()) {
-            let slot = slots[id] as usize;
+            let slot = slot as usize;
             copy(
                 &mut compact[slot * dim..(slot + 1) * dim],
                 previous.input(),
@@ -504,6 +518,17 @@ impl Tables {
     }
 }
 
+/// Reports `tokens / total` every 200 ms until `finished`, then once more. Parked, not
+/// sleeping, so that the end of training wakes it at once.
+fn watch(tokens: &AtomicI64, total: i64, finished: &AtomicBool, report: Progress<'_>) {
+    let share = || (tokens.load(Ordering::Relaxed) as f64 / total.max(1) as f64).min(1.0);
+    while !finished.load(Ordering::Acquire) {
+        report(share());
+        std::thread::park_timeout(std::time::Duration::from_millis(200));
+    }
+    report(share());
+}
+
 /// One thread's buffers.
 struct State {
     hidden: Vec<f32>,
@@ -535,6 +560,7 @@ impl Sgd {
         input: &mut [f32],
         output: &mut [f32],
         dim: usize,
+        progress: Option<Progress<'_>>,
     ) -> Result<(f32, u64), Error> {
         let wi = SharedRows::new(input, dim);
         let wo = SharedRows::new(output, dim);
@@ -542,24 +568,21 @@ impl Sgd {
         let tokens = AtomicI64::new(0);
         let diverged = AtomicBool::new(false);
         let late = AtomicBool::new(false);
+        let finished = AtomicBool::new(false);
         let tables = Tables::new();
         let threads = self.threads.max(1);
-        let results: Vec<(f64, u64)> = if threads == 1 {
-            vec![self.worker(
-                0,
-                corpus,
-                wi,
-                wo,
-                &tokens,
-                total,
-                [&diverged, &late],
-                &tables,
-            )]
-        } else {
-            std::thread::scope(|s| {
+        let flags = [&diverged, &late];
+        let results: Vec<(f64, u64)> = std::thread::scope(|s| {
+            let watcher = progress.map(|report| {
+                let (tokens, finished) = (&tokens, &finished);
+                s.spawn(move || watch(tokens, total, finished, report))
+            });
+            let results = if threads == 1 {
+                vec![self.worker(0, corpus, wi, wo, &tokens, total, flags, &tables)]
+            } else {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
-                        let (tokens, flags, tables) = (&tokens, [&diverged, &late], &tables);
+                        let (tokens, tables) = (&tokens, &tables);
                         s.spawn(move || {
                             self.worker(t, corpus, wi, wo, tokens, total, flags, tables)
                         })
@@ -569,8 +592,13 @@ impl Sgd {
                     .into_iter()
                     .map(|h| h.join().expect("a training thread panicked"))
                     .collect()
-            })
-        };
+            };
+            if let Some(w) = watcher {
+                finished.store(true, Ordering::Release);
+                w.thread().unpark();
+            }
+            results
+        });
         let (loss, steps) = results
             .iter()
             .fold((0.0, 0), |(l, n), &(tl, tn)| (l + tl, n + tn));

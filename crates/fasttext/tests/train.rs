@@ -337,6 +337,23 @@ fn warm_start_carries_what_the_previous_model_learned() {
 }
 
 #[test]
+fn progress_rises_to_the_end() {
+    let data = labelled(&lines(2000, 3, 30));
+    for threads in [1, 2] {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let args = TrainArgs {
+            threads,
+            ..small_args()
+        };
+        atelier_fasttext::train_with_progress(&args, &data, &|p| seen.lock().unwrap().push(p))
+            .unwrap();
+        let seen = seen.into_inner().unwrap();
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        assert_eq!(seen.last(), Some(&1.0), "{seen:?}");
+    }
+}
+
+#[test]
 fn lines_without_labels_and_empty_lines_are_counted_and_left_out() {
     let mut data = labelled(&lines(200, 3, 10));
     data.extend_from_slice(b"no label on this line\n\n   \t \n__label__food\n");

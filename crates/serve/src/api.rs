@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 use crate::metrics::Metrics;
-use crate::models::{Loaded, ModelError, Models, check_name};
+use crate::models::{Loaded, ModelError, Models, Swapped, check_name};
 use crate::{Limits, log};
 
 /// Bodies larger than this are parsed and predicted on the blocking pool, so that a
@@ -62,26 +62,69 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// A JSON error answer.
-pub(crate) fn error(status: StatusCode, code: &str, message: impl std::fmt::Display) -> Response {
-    #[derive(Serialize)]
-    struct Body<'a> {
-        error: Inner<'a>,
+/// An error answer: a status, a machine-readable code and a message, sent as
+/// `{"error": {"code": ..., "message": ...}}`.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    /// A `WWW-Authenticate` challenge, for 401.
+    challenge: Option<&'static str>,
+}
+
+impl ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        ApiError {
+            status,
+            code,
+            message: message.to_string(),
+            challenge: None,
+        }
     }
-    #[derive(Serialize)]
-    struct Inner<'a> {
-        code: &'a str,
-        message: String,
-    }
-    json(
-        status,
-        &Body {
-            error: Inner {
-                code,
-                message: message.to_string(),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: Inner<'a>,
+        }
+        #[derive(Serialize)]
+        struct Inner<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+        let mut response = json(
+            self.status,
+            &Body {
+                error: Inner {
+                    code: self.code,
+                    message: &self.message,
+                },
             },
-        },
-    )
+        );
+        if let Some(challenge) = self.challenge {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}
+
+/// A JSON error answer.
+pub(crate) fn error(
+    status: StatusCode,
+    code: &'static str,
+    message: impl std::fmt::Display,
+) -> Response {
+    ApiError::new(status, code, message).into_response()
 }
 
 fn json(status: StatusCode, value: &impl Serialize) -> Response {
@@ -113,9 +156,9 @@ async fn method_not_allowed() -> Response {
 
 /// Reads a body up to `limit` bytes: 413 above it (at once when `Content-Length` says
 /// so, without reading), 400 when the client breaks off.
-async fn read_body(request: Request, limit: usize) -> Result<Bytes, Response> {
+async fn read_body(request: Request, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
-        error(
+        ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
             format!("the body is over the limit of {limit} bytes"),
@@ -132,7 +175,7 @@ async fn read_body(request: Request, limit: usize) -> Result<Bytes, Response> {
     match Limited::new(request.into_body(), limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(error(
+        Err(e) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "body_unreadable",
             format!("the body could not be read: {e}"),
@@ -142,12 +185,12 @@ async fn read_body(request: Request, limit: usize) -> Result<Bytes, Response> {
 
 /// Parses a JSON body: 400 when it is not JSON (or not UTF-8), 422 when it is JSON of
 /// the wrong shape.
-fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Response> {
+fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
-            error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e)
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e)
         }
-        _ => error(
+        _ => ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
             format!("the body is not JSON in UTF-8: {e}"),
@@ -199,11 +242,8 @@ struct Many<'a> {
     results: Vec<Predictions<'a>>,
 }
 
-async fn classify(State(app): State<Arc<App>>, request: Request) -> Response {
-    let bytes = match read_body(request, app.limits.max_body_bytes).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+async fn classify(State(app): State<Arc<App>>, request: Request) -> Result<Response, ApiError> {
+    let bytes = read_body(request, app.limits.max_body_bytes).await?;
     // The model answering this request, whatever swaps happen meanwhile.
     let live = app.models.live();
     let limits = app.limits.clone();
@@ -216,14 +256,14 @@ async fn classify(State(app): State<Arc<App>>, request: Request) -> Response {
         }
     };
     app.metrics.add_texts(texts);
-    response
+    Ok(response)
 }
 
 /// Parses, checks and answers one classify body; also returns the texts classified.
 fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u64) {
     let request: ClassifyRequest<'_> = match parse(bytes) {
         Ok(r) => r,
-        Err(response) => return (response, 0),
+        Err(e) => return (e.into_response(), 0),
     };
     let invalid = |message: String| {
         (
@@ -421,25 +461,26 @@ async fn models(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /v1/models/{version}/bill`: the bill (`bill.json`) a model version carries.
-async fn bill(State(app): State<Arc<App>>, Path(version): Path<String>) -> Response {
-    if let Err(e) = check_name(&version) {
-        return error(StatusCode::BAD_REQUEST, e.code(), e);
-    }
+async fn bill(
+    State(app): State<Arc<App>>,
+    Path(version): Path<String>,
+) -> Result<Response, ApiError> {
+    check_name(&version).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e))?;
     let models = Arc::clone(&app.models);
-    let found = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Response> {
+    let found = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let store = models.store();
         let manifest = store
             .resolve(&version)
-            .map_err(|e| error(StatusCode::NOT_FOUND, "unknown_version", e))?;
+            .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, "unknown_version", e))?;
         if !models.serves(&manifest) {
-            return Err(error(
+            return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "not_a_model",
                 format!("{} is not a model this server serves", manifest.id),
             ));
         }
         let no_bill = || {
-            error(
+            ApiError::new(
                 StatusCode::NOT_FOUND,
                 "no_bill",
                 format!("{} carries no bill.json", manifest.id),
@@ -454,7 +495,7 @@ async fn bill(State(app): State<Arc<App>>, Path(version): Path<String>) -> Respo
         let bytes = std::fs::read(&path).map_err(|_| no_bill())?;
         // Checked as JSON, so that the page never receives anything else.
         serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
-            error(
+            ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "bad_bill",
                 format!("{}'s bill.json is not JSON: {e}", manifest.id),
@@ -464,29 +505,28 @@ async fn bill(State(app): State<Arc<App>>, Path(version): Path<String>) -> Respo
     })
     .await;
     match found {
-        Ok(Ok(bytes)) => json_bytes(StatusCode::OK, bytes),
-        Ok(Err(response)) => response,
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
+        Ok(found) => found.map(|bytes| json_bytes(StatusCode::OK, bytes)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            e,
+        )),
     }
 }
 
 /// Checks the admin bearer token.
-fn authorize(app: &App, headers: &HeaderMap) -> Result<(), Response> {
+fn authorize(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(expected) = app.admin else {
-        return Err(error(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "admin_disabled",
             "admin routes are disabled: start the server with ATELIER_ADMIN_TOKEN set or \
              --admin-token-file",
         ));
     };
-    let unauthorized = |code: &str, message: &str, challenge: &'static str| {
-        let mut r = error(StatusCode::UNAUTHORIZED, code, message);
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
-        r
+    let unauthorized = |code: &'static str, message: &str, challenge: &'static str| ApiError {
+        challenge: Some(challenge),
+        ..ApiError::new(StatusCode::UNAUTHORIZED, code, message)
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -529,13 +569,13 @@ struct ActivateRequest {
 }
 
 #[derive(Serialize)]
-struct SwapAnswer {
-    live: String,
-    previous: String,
+struct SwapAnswer<'a> {
+    live: &'a str,
+    previous: &'a str,
     changed: bool,
 }
 
-fn model_error(e: &ModelError) -> Response {
+fn model_error(e: &ModelError) -> ApiError {
     let status = match e {
         ModelError::Unknown(_) => StatusCode::NOT_FOUND,
         ModelError::BadName(_) => StatusCode::BAD_REQUEST,
@@ -545,59 +585,48 @@ fn model_error(e: &ModelError) -> Response {
         ModelError::NoPrevious => StatusCode::CONFLICT,
         ModelError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    error(status, e.code(), e)
+    ApiError::new(status, e.code(), e)
 }
 
-async fn activate(State(app): State<Arc<App>>, request: Request) -> Response {
-    if let Err(r) = authorize(&app, request.headers()) {
-        return r;
-    }
+async fn activate(State(app): State<Arc<App>>, request: Request) -> Result<Response, ApiError> {
+    authorize(&app, request.headers())?;
     let peer = peer_of(&request);
-    let bytes = match read_body(request, app.limits.max_body_bytes).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let body: ActivateRequest = match parse(&bytes) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
+    let bytes = read_body(request, app.limits.max_body_bytes).await?;
+    let body: ActivateRequest = parse(&bytes)?;
     if app.log {
         log(format_args!(
             "admin: activate {} (from {peer})",
             body.version
         ));
     }
-    match app.models.activate(body.version).await {
-        Ok(s) => json(
-            StatusCode::OK,
-            &SwapAnswer {
-                live: s.to,
-                previous: s.from,
-                changed: s.changed,
-            },
-        ),
-        Err(e) => model_error(&e),
-    }
+    app.models
+        .activate(body.version)
+        .await
+        .map(|s| swap_answer(&s))
+        .map_err(|e| model_error(&e))
 }
 
-async fn rollback(State(app): State<Arc<App>>, request: Request) -> Response {
-    if let Err(r) = authorize(&app, request.headers()) {
-        return r;
-    }
+fn swap_answer(s: &Swapped) -> Response {
+    json(
+        StatusCode::OK,
+        &SwapAnswer {
+            live: &s.to,
+            previous: &s.from,
+            changed: s.changed,
+        },
+    )
+}
+
+async fn rollback(State(app): State<Arc<App>>, request: Request) -> Result<Response, ApiError> {
+    authorize(&app, request.headers())?;
     if app.log {
         log(format_args!("admin: rollback (from {})", peer_of(&request)));
     }
-    match app.models.rollback().await {
-        Ok(s) => json(
-            StatusCode::OK,
-            &SwapAnswer {
-                live: s.to,
-                previous: s.from,
-                changed: s.changed,
-            },
-        ),
-        Err(e) => model_error(&e),
-    }
+    app.models
+        .rollback()
+        .await
+        .map(|s| swap_answer(&s))
+        .map_err(|e| model_error(&e))
 }
 
 async fn healthz() -> Response {

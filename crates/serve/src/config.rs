@@ -18,8 +18,10 @@ pub struct Limits {
     /// Most texts in one `texts` batch (413 above). Default 1,000.
     pub max_texts: usize,
     /// Time a request may take from its head to its answer, body included (408
-    /// after). A connection that sends no complete request head in this time, idle
-    /// keep-alive connections included, is closed. Default 10 s.
+    /// after; admin requests, which may load a large model, get at least 5 minutes). A
+    /// connection that sends no complete request head in this time (idle keep-alive
+    /// connections included), or does not read its answers for this long, is closed.
+    /// Default 10 s.
     pub request_timeout: Duration,
     /// Requests handled at once, probes and metrics excepted (503 with `Retry-After`
     /// above). Default 1,024.

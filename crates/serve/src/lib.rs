@@ -206,6 +206,9 @@ pub fn run_until_signal(
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads.max(1))
+        // Big batches, model loads and store reads: a few per core is plenty, and
+        // bounds the threads a flood of big batches can start.
+        .max_blocking_threads(4 * threads.max(1) + 4)
         .thread_name("atelier-serve")
         .enable_all()
         .build()

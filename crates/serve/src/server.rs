@@ -8,16 +8,108 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
+use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Instant;
-use tokio::net::TcpListener;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service;
 
 use crate::api::{self, App, Peer};
 use crate::log;
 use crate::metrics::Route;
+
+/// How long an admin request may take.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A connection whose writes fail once they have waited `limit` for the client to read:
+/// hyper has no write timeout, and a client that sends requests but never reads the
+/// answers would otherwise hold its connection forever.
+struct WriteTimeout {
+    inner: TcpStream,
+    limit: Duration,
+    /// Started when a write first has to wait; cleared when one goes through.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl WriteTimeout {
+    /// Maps a write's `Pending` to a timeout error once the timer has run out.
+    fn wait<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(r) => {
+                self.timer = None;
+                Poll::Ready(r)
+            }
+            Poll::Pending => {
+                let limit = self.limit;
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the client does not read its answers",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+}
+
+impl AsyncRead for WriteTimeout {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for WriteTimeout {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        this.wait(cx, polled)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        this.wait(cx, polled)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_flush(cx);
+        this.wait(cx, polled)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
 
 /// A slot under the concurrency limit, given back when dropped.
 struct Slot<'a>(&'a std::sync::atomic::AtomicU64);
@@ -68,7 +160,13 @@ async fn handle(
     } else {
         request.extensions_mut().insert(Peer(peer));
         let request = request.map(Body::new);
-        match tokio::time::timeout(app.limits.request_timeout, router.call(request)).await {
+        // An admin swap may load a large model: it gets longer (its client is trusted,
+        // and a swap cut off still completes in its own task).
+        let limit = match route {
+            Route::Activate | Route::Rollback => app.limits.request_timeout.max(ADMIN_TIMEOUT),
+            _ => app.limits.request_timeout,
+        };
+        match tokio::time::timeout(limit, router.call(request)).await {
             Ok(Ok(response)) => response,
             Ok(Err(never)) => match never {},
             Err(_) => {
@@ -76,10 +174,7 @@ async fn handle(
                 let mut r = api::error(
                     StatusCode::REQUEST_TIMEOUT,
                     "timeout",
-                    format!(
-                        "the request was not complete within {:?}",
-                        app.limits.request_timeout
-                    ),
+                    format!("the request was not complete within {limit:?}"),
                 );
                 r.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -139,6 +234,11 @@ pub(crate) async fn serve(
                 let router = router.clone();
                 async move { Ok::<_, Infallible>(handle(app, router, peer, request).await) }
             })
+        };
+        let stream = WriteTimeout {
+            inner: stream,
+            limit: app.limits.request_timeout,
+            timer: None,
         };
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         let metrics = Arc::clone(&app.metrics);

@@ -28,7 +28,7 @@ pub use settings::TrainSettings;
 use atelier_bill::energy::rss_bytes;
 use atelier_bill::{Bill, BillError, BillSettings, Ledger, Summary, TaskMeter, render_bill};
 use atelier_core::{Recipe, StepStats, TaskStats};
-use atelier_fasttext::{Autotune, QuantizeArgs};
+use atelier_fasttext::{Autotune, Progress, QuantizeArgs, train_with_progress};
 use atelier_store::{Hash, Kind, Manifest, NewVersion, RecipeInfo, Store, StoreError};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -80,6 +80,8 @@ pub struct TrainRequest<'a> {
     pub store: &'a Store,
     /// The dataset version to train on.
     pub dataset: &'a Manifest,
+    /// Told how far the training is (not the autotune search), when given.
+    pub progress: Option<Progress<'a>>,
 }
 
 /// What a training made.
@@ -159,7 +161,10 @@ pub fn train_model(req: &TrainRequest<'_>) -> Result<TrainOutcome, TrainError> {
     }
     args.warm_start = warm_from.and_then(|m| full_model_file(req.store, m));
     let (trained, tuned) = match settings.autotune_seconds {
-        None => (atelier_fasttext::train(&args, &ex.train)?, None),
+        None => match req.progress {
+            Some(report) => (train_with_progress(&args, &ex.train, report)?, None),
+            None => (atelier_fasttext::train(&args, &ex.train)?, None),
+        },
         Some(seconds) => {
             let tune = Autotune {
                 duration: Duration::from_secs(seconds),

@@ -96,6 +96,7 @@ fn train(recipe: &Recipe, store: &Store, dataset: &Manifest) -> Result<TrainOutc
         bill: &BillSettings::default(),
         store,
         dataset,
+        progress: None,
     })
 }
 
@@ -170,7 +171,7 @@ fn the_same_settings_on_the_same_dataset_train_once() {
     let next = train(&recipe, &store, &grown).unwrap();
     assert!(!next.reused);
     assert_eq!(next.model.parent.as_deref(), Some(first.model.id.as_str()));
-    assert_eq!(next.model.trained_on, [grown.id.clone()]);
+    assert_eq!(next.model.trained_on, std::slice::from_ref(&grown.id));
 }
 
 #[test]

@@ -249,6 +249,30 @@ fn a_slow_client_that_never_finishes_its_body_is_cut_off() {
 }
 
 #[test]
+fn a_client_that_never_reads_its_answers_is_disconnected() {
+    let p = Project::two_models();
+    let mut config = p.config();
+    config.limits.request_timeout = Duration::from_millis(500);
+    let s = Running::start(config);
+    let mut c = Client::connect(s.addr);
+    // Pipelined requests whose answers (several KB each) fill the socket buffers.
+    let request = b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n".repeat(100);
+    c.stream()
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut sent = 0;
+    while sent < 20_000 && c.stream().write_all(&request).is_ok() {
+        sent += 100;
+    }
+    wait_for(
+        "the server to drop the connection",
+        Duration::from_secs(30),
+        || s.metrics.connections_now() == 0,
+    );
+    assert_eq!(s.get("/healthz").status, 200);
+}
+
+#[test]
 fn over_the_concurrency_limit_is_503_and_probes_still_answer() {
     let p = Project::two_models();
     let mut config = p.config();
