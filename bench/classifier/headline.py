@@ -34,16 +34,23 @@ test split once (loading dominates); for MiniLM, embedding the test split once a
 classifying it (the model is loaded before the phase).
 """
 
-import json
 import os
-import pickle
-import platform
-import resource
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
+
+# MiniLM runs on one core, as atelier predicts on one thread. OpenBLAS's threads wait for
+# each other by spinning: on this shared 2-core machine (load 3-5) two threads took 17
+# times the CPU time of one for the same embeddings (460 s against 27 s, SMS test split),
+# which would charge MiniLM for contention rather than work. Set before NumPy loads.
+MINILM_THREADS = os.environ.setdefault("OPENBLAS_NUM_THREADS",
+                                       os.environ.get("HEADLINE_MINILM_THREADS", "1"))
+
+import json  # noqa: E402
+import pickle  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, here)
@@ -130,6 +137,13 @@ def self_phase(tracker, name, fn):
                  "bill": bill_joules(cpu, wall, rss), "codecarbon": cc_joules(cc)}
 
 
+def cpu_model():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
 def atelier(at, tracker, folder, work):
     train, test = os.path.join(folder, "train.txt"), os.path.join(folder, "test.txt")
     test_lines = sum(1 for _ in open(test, encoding="utf-8"))
@@ -138,7 +152,7 @@ def atelier(at, tracker, folder, work):
             "--seed", "0"]
     for k, v in HYPER.items():
         args += ["--" + k, v]
-    tr = child_phase(tracker, "atelier-train", args)
+    tr = child_phase(tracker, f"{folder} atelier-train", args)
     trained = [l for l in tr.pop("log").splitlines() if l.startswith("Trained in ")]
     tr["train_only_s"] = float(trained[0].split()[2].rstrip("s:")) if trained else None
     subprocess.run([at, "classifier", "quantize", model, "--input", train, "--cutoff", "100000",
@@ -160,7 +174,7 @@ def atelier(at, tracker, folder, work):
         m = {"accuracy": p_at_1([at, "classifier", "test", path, test]),
              "bytes": os.path.getsize(path), "disk_bytes": os.stat(path).st_blocks * 512}
         for what, file, n in (("repeated", big, count), ("once", test, test_lines)):
-            ph = child_phase(tracker, f"atelier-predict-{kind}-{what}",
+            ph = child_phase(tracker, f"{folder} atelier-predict-{kind}-{what}",
                              [at, "classifier", "predict", path, file, "--threads", "1"])
             ph.pop("log")
             ph["lines"] = n
@@ -186,9 +200,10 @@ def minilm(tracker, folder, max_tokens, work):
     def fit():
         return LogisticRegression(max_iter=2000).fit(m.embed(xtr), ytr)
 
-    clf, tr = self_phase(tracker, "minilm-train", fit)
+    clf, tr = self_phase(tracker, f"{folder} minilm-train", fit)
     print(f"{folder} minilm train: {tr['wall_s']:.1f} s", file=sys.stderr)
-    pred, ph = self_phase(tracker, "minilm-predict", lambda: clf.predict(m.embed(xte)))
+    pred, ph = self_phase(tracker, f"{folder} minilm-predict",
+                         lambda: clf.predict(m.embed(xte)))
     ph["lines"] = len(xte)
     ph["predictions_per_s"] = len(xte) / ph["wall_s"]
     ph["j_per_1000"] = per_1000(ph, len(xte))
@@ -200,7 +215,7 @@ def minilm(tracker, folder, max_tokens, work):
     skip = {"README.md", ".gitattributes", "data_config.json"}
     files = {os.path.relpath(os.path.join(d, f), MODEL): os.path.getsize(os.path.join(d, f))
              for d, _, fs in os.walk(MODEL) for f in fs if f not in skip}
-    res = {"max_tokens": max_tokens, "accuracy": float(np.mean(pred == np.array(yte))),
+    res = {"threads": int(MINILM_THREADS), "max_tokens": max_tokens, "accuracy": float(np.mean(pred == np.array(yte))),
            "train": tr, "predict_once": ph, "model_files": files,
            "model_bytes": sum(files.values()), "lr_pickle_bytes": os.path.getsize(lr),
            "lr_coef_bytes": clf.coef_.nbytes + clf.intercept_.nbytes}
@@ -224,14 +239,15 @@ def main():
                                       save_to_file=False, log_level="error")
     os.makedirs(WORK, exist_ok=True)
     work = tempfile.mkdtemp(prefix="headline-", dir=WORK)
-    out = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": platform.processor(),
+    out = {"date": time.strftime("%Y-%m-%d %H:%M:%S %z"), "machine": cpu_model(),
            "cpus": os.cpu_count(), "hyperparameters": HYPER,
            "atelier_commit": subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                             capture_output=True, text=True).stdout.strip(),
            "codecarbon": codecarbon.__version__, "country": COUNTRY,
            "bill_model": {"watts_per_core": WATTS_PER_CORE,
                           "memory_watts_per_gib": MEMORY_WATTS_PER_GIB},
-           "repeat_bytes": REPEAT_BYTES, "datasets": []}
+           "repeat_bytes": REPEAT_BYTES, "minilm_threads": int(MINILM_THREADS),
+           "datasets": []}
     for spec in data:
         folder, _, tokens = spec.partition(":")
         if not os.path.exists(os.path.join(folder, "test.txt")):
@@ -239,7 +255,6 @@ def main():
         out["datasets"].append({"data": os.path.relpath(folder, ROOT),
                                 "atelier": atelier(at, tracker, folder, work),
                                 "minilm": minilm(tracker, folder, int(tokens or 256), work)})
-    tracker.stop()
     shutil.rmtree(work)
     print(json.dumps(out, indent=1))
 
@@ -261,13 +276,13 @@ def table(path):
             p = x["predict_repeated"]
             size = (f"{x['bytes'] / 2**20:.0f} MiB ({x['disk_bytes'] / 2**20:.0f} MiB on disk)"
                     if kind == "bin" else f"{x['bytes'] / 2**20:.1f} MiB")
-            train = (f"{t['wall_s']:.2f} s ({t['cpu_s']:.2f} CPU s)" if kind == "bin"
+            train = (f"{t['wall_s']:.2f} s ({t['train_only_s']:.2f} s training)" if kind == "bin"
                      else "+ quantization")
             print(f"| {name} | atelier `.{kind}`, 1 thread | {x['accuracy']:.3f} | {train} "
                   f"| {p['predictions_per_s']:,.0f} "
                   f"| {p['j_per_1000']['bill']:.3f} / {p['j_per_1000']['codecarbon']:.3f} | {size} |")
         p = m["predict_once"]
-        print(f"| {name} | MiniLM-L6 + LR, 2 cores | {m['accuracy']:.3f} "
+        print(f"| {name} | MiniLM-L6 + LR, {m.get('threads', 2)} thread{'s' if m.get('threads', 2) > 1 else ''} | {m['accuracy']:.3f} "
               f"| {m['train']['wall_s']:.1f} s ({m['train']['cpu_s']:.1f} CPU s) "
               f"| {p['predictions_per_s']:,.1f} "
               f"| {p['j_per_1000']['bill']:,.0f} / {p['j_per_1000']['codecarbon']:,.0f} "

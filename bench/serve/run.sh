@@ -25,7 +25,9 @@ if ! command -v wrk >/dev/null; then
     echo "wrk not found: apt-get install wrk" >&2; exit 1; fi
 fi
 
-cargo build --release --locked -p atelier -p atelier-serve --example commit_model
+# Two commands: `--example` alone would select no binary of `-p atelier`.
+cargo build --release --locked -p atelier --bin atelier
+cargo build --release --locked -p atelier-serve --example commit_model
 ATELIER=$ROOT/target/release/atelier
 COMMIT=$ROOT/target/release/examples/commit_model
 

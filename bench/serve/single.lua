@@ -1,4 +1,4 @@
--- One text per request (about 300 bytes: a short mail).
+-- One text per request: a 288-byte spam mail (a 300-byte body).
 dofile(os.getenv("BENCH_DIR") .. "/report.lua")
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"

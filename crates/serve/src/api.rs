@@ -322,21 +322,13 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
         );
     }
     let mut predictor = live.model.predictor();
-    let mut line = Vec::new();
     let mut results = Vec::with_capacity(texts.len());
     for text in texts {
-        // fastText reads one line: a newline inside a text counts as a space, so the
-        // whole text is classified (the trainer writes each example on one line).
-        let bytes = text.as_bytes();
-        let bytes = if memchr::memchr(b'\n', bytes).is_some() {
-            line.clear();
-            line.extend(bytes.iter().map(|&b| if b == b'\n' { b' ' } else { b }));
-            &line[..]
-        } else {
-            bytes
-        };
+        // The text as the trainer prepared the training text: one line (fastText would
+        // stop at a newline), lowercased and punctuation set apart if the model's were.
+        let line = live.preprocess.line(text);
         let predictions = predictor
-            .predict_bytes(bytes, k, threshold)
+            .predict(&line, k, threshold)
             .iter()
             .map(|p| Labelled {
                 label: &live.labels[p.label],
@@ -391,8 +383,15 @@ struct LiveInfo<'a> {
     version: &'a str,
     name: &'a str,
     labels: &'a [String],
+    preprocess: PreprocessInfo,
     loaded_unix: f64,
     load_seconds: f64,
+}
+
+#[derive(Serialize)]
+struct PreprocessInfo {
+    lowercase: bool,
+    split_punctuation: bool,
 }
 
 #[derive(Serialize)]
@@ -449,6 +448,10 @@ async fn models(State(app): State<Arc<App>>) -> Response {
                 version: &live.id,
                 name: &live.name,
                 labels: &live.labels,
+                preprocess: PreprocessInfo {
+                    lowercase: live.preprocess.lowercase,
+                    split_punctuation: live.preprocess.split_punctuation,
+                },
                 loaded_unix: live.loaded_unix,
                 load_seconds: live.load_seconds,
             },

@@ -11,7 +11,7 @@
 //! that hangs up mid-swap cannot leave one half done.
 
 use arc_swap::ArcSwap;
-use atelier_fasttext::{LABEL_PREFIX, Model};
+use atelier_fasttext::{LABEL_PREFIX, Model, Preprocess};
 use atelier_store::{Hash, Kind, Manifest, Store, StoreError};
 use std::path::{Component, Path};
 use std::sync::Arc;
@@ -35,6 +35,10 @@ pub struct Loaded {
     pub model: Model,
     /// Its labels without fastText's `__label__` prefix, in the model's order.
     pub labels: Vec<String>,
+    /// How a request's text becomes the line the model reads: what the trainer did to
+    /// the training text, as the manifest records it (`settings.preprocess`). Versions
+    /// that record none get their whitespace joined into one line and nothing else.
+    pub preprocess: Preprocess,
     /// When it went live, seconds since 1970.
     pub loaded_unix: f64,
     /// How long loading, verifying and warming took, in seconds.
@@ -198,7 +202,8 @@ pub(crate) fn load_manifest(
         .map_err(|panic| load_err(format!("the model reader failed: {panic}")))?
         .map_err(|e| load_err(e.to_string()))?;
     let labels = labels_of(&model);
-    let warm = catch(|| warm_up(&model))
+    let preprocess = preprocess_of(manifest);
+    let warm = catch(|| warm_up(&model, &preprocess))
         .unwrap_or_else(|panic| Err(format!("prediction failed: {panic}")));
     warm.map_err(|message| ModelError::Warm {
         version: id.clone(),
@@ -209,6 +214,7 @@ pub(crate) fn load_manifest(
         name: manifest.name.clone(),
         model,
         labels,
+        preprocess,
         loaded_unix: unix_now(),
         load_seconds: started.elapsed().as_secs_f64(),
     })
@@ -224,15 +230,27 @@ fn labels_of(model: &Model) -> Vec<String> {
         .collect()
 }
 
-/// Predicts the warm-up texts; every one must give one well-formed answer per label.
-fn warm_up(model: &Model) -> Result<(), String> {
+/// The preprocessing a model version's manifest records (`settings.preprocess`, written
+/// by the trainer), or none.
+fn preprocess_of(manifest: &Manifest) -> Preprocess {
+    let recorded = &manifest.settings["preprocess"];
+    let flag = |name: &str| recorded[name].as_bool().unwrap_or(false);
+    Preprocess {
+        lowercase: flag("lowercase"),
+        split_punctuation: flag("split_punctuation"),
+    }
+}
+
+/// Predicts the warm-up texts as requests are predicted; every one must give one
+/// well-formed answer per label.
+fn warm_up(model: &Model, preprocess: &Preprocess) -> Result<(), String> {
     let n = model.labels().len();
     if n == 0 {
         return Err("the model has no labels (not a classifier)".into());
     }
     let mut predictor = model.predictor();
     for text in WARM_UP {
-        let predictions = predictor.predict(text, n, 0.0);
+        let predictions = predictor.predict(&preprocess.line(text), n, 0.0);
         if predictions.len() != n {
             return Err(format!(
                 "asked for {n} labels of {text:?}, got {}",

@@ -67,6 +67,43 @@ fn classifies_one_text_and_batches() {
 }
 
 #[test]
+fn texts_are_prepared_as_the_training_text_was() {
+    let p = Project::two_models();
+    let v2 = p.store.resolve("v2").unwrap();
+    let file = p.store.version_dir("v2").join(&v2.shards[0].path);
+    // The same model, with no preprocessing recorded.
+    let raw = p.commit_model_with("spam", &file, &[], serde_json::json!({}));
+    let s = Running::start(p.config());
+    let shouted = br#"{"text": "BUY CHEAP PILLS NOW!!! WINNER, PRIZE..."}"#;
+    let prob = |r: &Reply| r.json()["predictions"][0]["prob"].as_f64().unwrap();
+    let prepared = s.post("/v1/classify", shouted);
+    assert_eq!(prepared.json()["predictions"][0]["label"], "spam");
+    let j = s.get("/v1/models").json();
+    assert_eq!(j["live"]["preprocess"]["lowercase"], true);
+    assert_eq!(j["live"]["preprocess"]["split_punctuation"], true);
+
+    let body = serde_json::json!({ "version": raw.id }).to_string();
+    assert_eq!(s.admin("/v1/admin/activate", body.as_bytes()).status, 200);
+    let as_is = s.post("/v1/classify", shouted);
+    assert_eq!(version_of(&as_is), raw.id);
+    assert!(
+        prob(&prepared) > 0.9 && prob(&prepared) > prob(&as_is) + 0.01,
+        "lowercased: {}, as sent: {}",
+        prob(&prepared),
+        prob(&as_is)
+    );
+    // The same text in lowercase, no punctuation: the same answer either way.
+    let plain = br#"{"text": "buy cheap pills now winner prize"}"#;
+    let a = prob(&s.post("/v1/classify", plain));
+    assert_eq!(
+        s.admin("/v1/admin/activate", br#"{"version": "v2"}"#)
+            .status,
+        200
+    );
+    assert_eq!(prob(&s.post("/v1/classify", plain)), a);
+}
+
+#[test]
 fn malformed_json_is_400() {
     let p = Project::two_models();
     let s = Running::start(p.config());

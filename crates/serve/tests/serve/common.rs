@@ -88,8 +88,23 @@ impl Project {
         self.commit_model(name, &path, aliases)
     }
 
-    /// Commits `file` as a model version, with metrics and a bill.
+    /// Commits `file` as a model version, with metrics, a bill and the preprocessing
+    /// the trainer records (lowercase, punctuation set apart).
     pub fn commit_model(&self, name: &str, file: &Path, aliases: &[&str]) -> Manifest {
+        let settings = serde_json::json!({
+            "preprocess": {"lowercase": true, "split_punctuation": true}
+        });
+        self.commit_model_with(name, file, aliases, settings)
+    }
+
+    /// As [`Project::commit_model`], with these manifest settings.
+    pub fn commit_model_with(
+        &self,
+        name: &str,
+        file: &Path,
+        aliases: &[&str],
+        settings: serde_json::Value,
+    ) -> Manifest {
         let bill = self.path().join("bill.json");
         write_new(
             &bill,
@@ -122,6 +137,7 @@ impl Project {
                     "train_seconds": 0.5
                 }),
                 aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                settings,
                 ..NewVersion::default()
             })
             .unwrap()
