@@ -28,29 +28,49 @@ impl Preprocess {
 
     /// `text` as one line, without its newline.
     pub fn line(&self, text: &str) -> String {
-        let mut spaced = String::with_capacity(text.len() + text.len() / 8);
-        for c in text.chars() {
-            if self.split_punctuation && is_punctuation(c) {
-                spaced.push(' ');
-                spaced.push(c);
-                spaced.push(' ');
-            } else if self.lowercase && c.is_uppercase() {
-                spaced.extend(c.to_lowercase());
-            } else {
-                spaced.push(c);
-            }
-        }
-        let mut line = String::with_capacity(spaced.len());
-        for token in spaced.split_whitespace() {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(match token.strip_prefix("__") {
-                Some(rest) if token.starts_with(LABEL_PREFIX) => rest,
-                _ => token,
-            });
-        }
+        let mut line = String::with_capacity(text.len() + text.len() / 8);
+        self.line_into(text, &mut line);
         line
+    }
+
+    /// As [`line`](Self::line), into `out` (cleared first), in one pass: a server keeps
+    /// one buffer for all the texts of a request.
+    pub fn line_into(&self, text: &str, out: &mut String) {
+        out.clear();
+        // Where the token being written starts in `out`, if one is open.
+        let mut token: Option<usize> = None;
+        let close = |out: &mut String, token: &mut Option<usize>| {
+            if let Some(start) = token.take()
+                && out[start..].starts_with(LABEL_PREFIX)
+            {
+                out.replace_range(start..start + 2, "");
+            }
+        };
+        for c in text.chars() {
+            if c.is_whitespace() {
+                close(out, &mut token);
+                continue;
+            }
+            let alone = self.split_punctuation && is_punctuation(c);
+            if alone {
+                close(out, &mut token);
+            }
+            if token.is_none() {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                token = Some(out.len());
+            }
+            if self.lowercase && c.is_uppercase() {
+                out.extend(c.to_lowercase());
+            } else {
+                out.push(c);
+            }
+            if alone {
+                token = None;
+            }
+        }
+        close(out, &mut token);
     }
 }
 
@@ -84,9 +104,23 @@ mod tests {
     }
 
     #[test]
+    fn one_buffer_serves_many_texts() {
+        let mut buf = String::from("left over");
+        Preprocess::STANDARD.line_into("A, b", &mut buf);
+        assert_eq!(buf, "a , b");
+        Preprocess::STANDARD.line_into(" \n ", &mut buf);
+        assert_eq!(buf, "");
+    }
+
+    #[test]
     fn text_cannot_smuggle_a_label() {
-        let line = Preprocess::default().line("buy __label__ham now");
-        assert_eq!(line, "buy label__ham now");
+        let line = Preprocess::default().line("buy __label__ham now __label__");
+        assert_eq!(line, "buy label__ham now label__");
+        let lower = Preprocess {
+            lowercase: true,
+            split_punctuation: false,
+        };
+        assert_eq!(lower.line("__LABEL__Spam x"), "label__spam x");
         let punct = Preprocess::STANDARD.line("__label__ham");
         assert!(
             !punct.split(' ').any(|t| t.starts_with(LABEL_PREFIX)),

@@ -323,10 +323,11 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
     }
     let mut predictor = live.model.predictor();
     let mut results = Vec::with_capacity(texts.len());
+    let mut line = String::new();
     for text in texts {
         // The text as the trainer prepared the training text: one line (fastText would
         // stop at a newline), lowercased and punctuation set apart if the model's were.
-        let line = live.preprocess.line(text);
+        live.preprocess.line_into(text, &mut line);
         let predictions = predictor
             .predict(&line, k, threshold)
             .iter()
