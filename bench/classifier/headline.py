@@ -17,7 +17,8 @@ so both figures are estimates of the same phase, made side by side:
   children) times the power per core of the detected processor (crates/bill/src/
   hardware.rs: family 6 model 207 is taken as a Xeon Platinum 8592+, 350 W / 64 cores),
   plus 0.375 W per GiB of resident memory over the phase's wall time (settings.rs
-  default, CodeCarbon's 3 W per 8 GB), with the peak resident memory of the phase;
+  default, CodeCarbon's 3 W per 8 GB), with the peak resident memory of the phase
+  (atelier: its VmHWM; MiniLM: the larger of this process's VmRSS at start and stop);
 - CodeCarbon (PyPI `codecarbon`, OfflineEmissionsTracker, country FRA, process tracking
   mode): one task per phase. Without RAPL it estimates the processor from the process
   tree's CPU load and a TDP it looks up by model name (unknown here: 4 W per thread) and
@@ -80,11 +81,18 @@ def cc_joules(d):
             "gco2": d.emissions * 1000}
 
 
-def vm_rss():
-    for line in open("/proc/self/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
+def vm_kib(pid, field):
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return 0
+
+
+def vm_rss():
+    return vm_kib("self", "VmRSS:") * 1024
 
 
 def per_1000(phase, lines):
@@ -102,7 +110,14 @@ def child_phase(tracker, name, cmd, stdout=subprocess.DEVNULL):
         t0 = time.perf_counter()
         p.stdin.write(b"\n")
         p.stdin.close()
-        os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT)
+        # Peak resident memory: the child's VmHWM, read every 5 ms for the first second,
+        # then every 50 ms, until it exits (the
+        # ru_maxrss of wait4 would include this process's memory at the fork, which
+        # Linux carries over the exec).
+        hwm = 0
+        while os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+            hwm = max(hwm, vm_kib(p.pid, "VmHWM:") * 1024)
+            time.sleep(0.005 if time.perf_counter() - t0 < 1 else 0.05)
         wall = time.perf_counter() - t0
         cc = tracker.stop_task(name)
         _, status, ru = os.wait4(p.pid, 0)
@@ -111,7 +126,7 @@ def child_phase(tracker, name, cmd, stdout=subprocess.DEVNULL):
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{cmd} failed:\n{log}")
     cpu = ru.ru_utime + ru.ru_stime
-    rss = ru.ru_maxrss * 1024
+    rss = hwm
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": rss / 2**20,
             "load_1min": [load0, os.getloadavg()[0]],
             "bill": bill_joules(cpu, wall, rss), "codecarbon": cc_joules(cc), "log": log}
