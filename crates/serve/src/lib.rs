@@ -237,37 +237,7 @@ pub(crate) fn log(args: std::fmt::Arguments<'_>) {
     let now = std::time::UNIX_EPOCH.elapsed().unwrap_or_default();
     eprintln!(
         "{}.{:03}Z atelier serve: {args}",
-        utc(now.as_secs()),
+        atelier_store::utc(now.as_secs()).trim_end_matches('Z'),
         now.subsec_millis()
     );
-}
-
-/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SS`.
-fn utc(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rest = secs % 86_400;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn log_times_are_utc() {
-        assert_eq!(super::utc(951_782_400), "2000-02-29T00:00:00");
-    }
 }

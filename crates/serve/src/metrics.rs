@@ -468,34 +468,20 @@ impl Metrics {
             "atelier_serve_model_loaded_timestamp_seconds {:.3}",
             live.loaded_unix
         );
-        head(
+        counters(
             o,
             "atelier_serve_swaps_total",
-            "counter",
             "Model swaps that went live, by what triggered them.",
+            "trigger",
+            Trigger::ALL.map(|t| (t.label(), self.swaps[t as usize].load(Relaxed))),
         );
-        for t in Trigger::ALL {
-            let _ = writeln!(
-                o,
-                "atelier_serve_swaps_total{{trigger=\"{}\"}} {}",
-                t.label(),
-                self.swaps[t as usize].load(Relaxed)
-            );
-        }
-        head(
+        counters(
             o,
             "atelier_serve_swap_failures_total",
-            "counter",
             "Model swaps refused (the old model stayed live), by reason.",
+            "reason",
+            SwapFailure::ALL.map(|f| (f.label(), self.swap_failures[f as usize].load(Relaxed))),
         );
-        for f in SwapFailure::ALL {
-            let _ = writeln!(
-                o,
-                "atelier_serve_swap_failures_total{{reason=\"{}\"}} {}",
-                f.label(),
-                self.swap_failures[f as usize].load(Relaxed)
-            );
-        }
         head(
             o,
             "atelier_serve_alias_polls_total",
@@ -537,6 +523,20 @@ impl Metrics {
 fn head(o: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(o, "# HELP {name} {help}");
     let _ = writeln!(o, "# TYPE {name} {kind}");
+}
+
+/// A counter family with one label.
+fn counters<'a>(
+    o: &mut String,
+    name: &str,
+    help: &str,
+    key: &str,
+    values: impl IntoIterator<Item = (&'a str, u64)>,
+) {
+    head(o, name, "counter", help);
+    for (label, value) in values {
+        let _ = writeln!(o, "{name}{{{key}=\"{label}\"}} {value}");
+    }
 }
 
 fn status_label(i: usize) -> String {

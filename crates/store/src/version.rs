@@ -489,8 +489,8 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ`.
-pub(crate) fn utc(secs: u64) -> String {
+/// Seconds since 1970 as `YYYY-MM-DDTHH:MM:SSZ` (RFC 3339, UTC).
+pub fn utc(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rest = secs % 86_400;
     // Howard Hinnant's civil_from_days.
