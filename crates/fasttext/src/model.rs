@@ -177,6 +177,19 @@ impl Model {
         }
         let quant_output = cur.bool("the output matrix")?;
         let output_matrix = Matrix::read(cur, quant_input && quant_output)?;
+        Self::assemble(version, args, dict, input, output_matrix)
+    }
+
+    /// Checks the parts of a model (as read from a file, or trained) and puts them
+    /// together: the matrices must have `args.dim` columns, the input matrix a row for
+    /// every word and kept bucket, the output matrix a row per output.
+    fn assemble(
+        version: i32,
+        args: Args,
+        dict: Dictionary,
+        input: Matrix,
+        output_matrix: Matrix,
+    ) -> Result<Self, Error> {
         let dim = args.dim as usize;
         if input.cols() != dim || output_matrix.cols() != dim {
             return Err(Error::Invalid(format!(
@@ -234,43 +247,17 @@ impl Model {
         })
     }
 
-    /// A model from its parts, checked as a model file is checked: the matrices must
-    /// have `args.dim` columns, the input matrix a row for every word and kept bucket,
-    /// the output matrix a row per label.
+    /// A supervised model from its parts, checked as a model file is checked.
     pub(crate) fn from_parts(
         args: Args,
         dict: Dictionary,
         input: Matrix,
         output_matrix: Matrix,
     ) -> Result<Self, Error> {
-        let dim = args.dim as usize;
-        if input.cols() != dim || output_matrix.cols() != dim {
-            return Err(Error::Invalid(format!(
-                "matrices of {} and {} columns for dimension {dim}",
-                input.cols(),
-                output_matrix.cols()
-            )));
+        if args.model != ModelKind::Supervised {
+            return Err(Error::Invalid("not a supervised model".into()));
         }
-        if args.model != ModelKind::Supervised || output_matrix.rows() != dict.nlabels() {
-            return Err(Error::Invalid(format!(
-                "output matrix of {} rows for {} labels",
-                output_matrix.rows(),
-                dict.nlabels()
-            )));
-        }
-        let output = Output::new(args.loss, dict.label_counts());
-        let labels = (dict.nwords()..dict.len())
-            .map(|i| String::from_utf8_lossy(dict.entry(i).word).into_owned())
-            .collect();
-        Ok(Model {
-            version: VERSION,
-            args,
-            dict,
-            input,
-            output_matrix,
-            output,
-            labels,
-        })
+        Self::assemble(VERSION, args, dict, input, output_matrix)
     }
 
     /// The file format version the model was read from.
