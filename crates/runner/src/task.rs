@@ -210,6 +210,20 @@ pub fn run_map(
 
     sink.finish().map_err(fail)?;
     quarantine.finish().map_err(fail)?;
+    close_stats(&mut stats, rank, &clock)?;
+    Ok(MapResult {
+        stats,
+        keys: Vec::new(),
+    })
+}
+
+/// Ends a task's counters: checks that every document is accounted for, and records
+/// the task's time and the process's peak memory.
+pub(crate) fn close_stats(
+    stats: &mut TaskStats,
+    rank: usize,
+    clock: &Stopwatch,
+) -> Result<(), RunError> {
     stats
         .check()
         .map_err(|e| RunError::Counts(format!("task {rank}: {e}")))?;
@@ -217,10 +231,7 @@ pub fn run_map(
     stats.wall_seconds = wall;
     stats.cpu_seconds = cpu;
     stats.peak_rss_bytes = peak_rss_bytes();
-    Ok(MapResult {
-        stats,
-        keys: Vec::new(),
-    })
+    Ok(())
 }
 
 /// Runtime objects of steps, with their names.

@@ -25,7 +25,7 @@ use atelier_io::{ReadOptions, Records, Unit, read_unit};
 use atelier_store::{Hash, Store};
 use std::io;
 
-use crate::measure::{Stopwatch, peak_rss_bytes};
+use crate::measure::Stopwatch;
 use crate::quarantine::Quarantine;
 use crate::reuse::{Chain, Docs, Lines, MemberWriter, PrefixWriter, ShardFile, UnitRecord};
 use crate::run::RunError;
@@ -220,13 +220,7 @@ impl FirstStage<'_> {
         }
         out.shard.finish().map_err(fail)?;
         out.quarantine.finish().map_err(fail)?;
-        stats
-            .check()
-            .map_err(|e| RunError::Counts(format!("task {rank}: {e}")))?;
-        let (wall, cpu) = clock.elapsed();
-        stats.wall_seconds = wall;
-        stats.cpu_seconds = cpu;
-        stats.peak_rss_bytes = peak_rss_bytes();
+        crate::task::close_stats(&mut stats, rank, &clock)?;
         Ok(MapResult { stats, keys })
     }
 }
