@@ -360,6 +360,26 @@ pub fn render_bill(summary: &Summary, settings: &BillSettings) -> Result<Bill, B
 
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;
 
+impl Cost {
+    /// The cost of metered work under the bill's prices, PUE and grid (work metered
+    /// outside a run, such as a server's generations).
+    pub fn of(record: &EnergyRecord, settings: &BillSettings) -> Result<Cost, BillError> {
+        let gco2_per_kwh = settings
+            .gco2_per_kwh()
+            .ok_or_else(|| BillError::Country(settings.country.clone()))?;
+        let prices = Prices {
+            settings,
+            gco2_per_kwh,
+        };
+        Ok(prices.cost(
+            record.wall_seconds,
+            record.cpu_seconds,
+            record.gpu_seconds / 3600.0,
+            record.joules(),
+        ))
+    }
+}
+
 struct Prices<'a> {
     settings: &'a BillSettings,
     gco2_per_kwh: f64,

@@ -3,6 +3,7 @@
 mod bill;
 mod classifier;
 mod commands;
+mod lm;
 mod oneshot;
 mod progress;
 mod registry;
@@ -164,6 +165,12 @@ enum Command {
     /// and writes (`.bin`, `.ftz`), with fastText's options and output formats.
     #[command(subcommand)]
     Classifier(classifier::ClassifierCommand),
+    /// Language models (GGUF, llama family): generate, tokenize, import into the
+    /// project store, re-quantize, describe.
+    #[command(subcommand)]
+    Lm(lm::LmCommand),
+    /// Chat with a language model in the terminal, its answers streamed as they come.
+    Chat(lm::ChatArgs),
     /// Remove exact or near duplicates (MinHash-LSH, FineWeb defaults) from JSONL files
     /// into one JSONL file; the first copy in input order is kept.
     Dedup {
@@ -234,6 +241,8 @@ fn main() -> ExitCode {
         Command::Steps { example } => commands::steps(example),
         Command::Init { dir } => commands::init(&dir),
         Command::Classifier(command) => classifier::run(command),
+        Command::Lm(command) => lm::run(command),
+        Command::Chat(args) => lm::chat(&args),
         Command::Train {
             recipe,
             dataset,

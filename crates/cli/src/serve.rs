@@ -55,6 +55,29 @@ pub struct ServeArgs {
     /// Worker threads (default: the number of CPUs).
     #[arg(short, long)]
     workers: Option<usize>,
+    /// Language models: re-quantize weights as they load (q8_0: candle's fastest CPU
+    /// path; q4_k; f16).
+    #[arg(long, value_parser = atelier_lm::Requantize::parse)]
+    requantize: Option<atelier_lm::Requantize>,
+    /// Language models: compute threads shared by all generations (default: the
+    /// physical cores).
+    #[arg(short, long)]
+    threads: Option<usize>,
+    /// Language models: run on the first CUDA GPU (a build with the `cuda` feature).
+    #[arg(long)]
+    gpu: bool,
+    /// Language models: generations at once, each with its own KV cache (503 above).
+    #[arg(long, default_value_t = Limits::default().max_generations)]
+    max_generations: usize,
+    /// Language models: most tokens a prompt may have.
+    #[arg(long, default_value_t = Limits::default().max_prompt_tokens)]
+    max_prompt_tokens: usize,
+    /// Language models: most tokens one request may generate.
+    #[arg(long, default_value_t = Limits::default().max_new_tokens)]
+    max_new_tokens: usize,
+    /// Language models: seconds one generation may run.
+    #[arg(long, default_value_t = Limits::default().generation_timeout.as_secs_f64())]
+    generation_timeout: f64,
 }
 
 /// Where the token comes from: the file, else the environment.
@@ -94,12 +117,20 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }
+    if !(args.generation_timeout.is_finite() && args.generation_timeout > 0.0) {
+        bail!("--generation-timeout must be a positive number of seconds");
+    }
+    crate::lm::set_threads(args.threads);
     let mut config = Config::new(project);
     config.addr = args.addr;
     if let Some(model) = &args.model {
         config.model.parse_model(model);
     }
     config.model.alias = (!args.no_follow).then(|| args.follow.clone());
+    config.model.lm = atelier_serve::LmSettings {
+        requantize: args.requantize,
+        gpu: args.gpu,
+    };
     config.admin_token = admin_token(args)?;
     config.limits = Limits {
         max_body_bytes: args.max_body,
@@ -108,6 +139,10 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         request_timeout: Duration::from_secs_f64(args.timeout),
         max_in_flight: args.max_in_flight.max(1),
         max_connections: args.max_connections.max(1),
+        max_prompt_tokens: args.max_prompt_tokens.max(1),
+        max_new_tokens: args.max_new_tokens.max(1),
+        max_generations: args.max_generations.max(1),
+        generation_timeout: Duration::from_secs_f64(args.generation_timeout),
     };
     let threads = crate::commands::workers(args.workers);
     atelier_serve::run_until_signal(config, threads, |server| {

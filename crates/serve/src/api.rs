@@ -37,6 +37,8 @@ pub(crate) struct App {
     /// BLAKE3 of the admin token: comparing two hashes is constant-time
     /// (`blake3::Hash`'s equality is), and hashing first hides the token's length too.
     pub admin: Option<blake3::Hash>,
+    /// Slots for language-model generations (`Limits::max_generations`).
+    pub generations: Arc<tokio::sync::Semaphore>,
     pub draining: AtomicBool,
     pub log: bool,
 }
@@ -50,6 +52,11 @@ pub(crate) fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/", get(page))
         .route("/v1/classify", post(classify))
+        .route(
+            "/v1/chat/completions",
+            post(crate::openai::chat_completions),
+        )
+        .route("/v1/completions", post(crate::openai::completions))
         .route("/v1/models", get(models))
         .route("/v1/models/{version}/bill", get(bill))
         .route("/v1/admin/activate", post(activate))
@@ -62,13 +69,15 @@ pub(crate) fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-/// An error answer: a status, a machine-readable code and a message, sent as
-/// `{"error": {"code": ..., "message": ...}}`.
+/// An error answer: a status, a machine-readable code and a message, sent in OpenAI's
+/// shape, `{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`.
 #[derive(Debug)]
 pub(crate) struct ApiError {
-    status: StatusCode,
+    pub(crate) status: StatusCode,
     code: &'static str,
     message: String,
+    /// The request field at fault, if one is.
+    pub(crate) param: Option<&'static str>,
     /// A `WWW-Authenticate` challenge, for 401.
     challenge: Option<&'static str>,
 }
@@ -83,31 +92,49 @@ impl ApiError {
             status,
             code,
             message: message.to_string(),
+            param: None,
             challenge: None,
         }
+    }
+
+    /// The same error, naming the request field at fault.
+    pub(crate) fn param(mut self, param: &'static str) -> Self {
+        self.param = Some(param);
+        self
+    }
+
+    /// OpenAI's error type for the status.
+    fn kind(&self) -> &'static str {
+        match self.status.as_u16() {
+            401 | 403 => "authentication_error",
+            429 | 503 => "overloaded_error",
+            s if s >= 500 => "server_error",
+            _ => "invalid_request_error",
+        }
+    }
+
+    /// The error as JSON text (also sent inside a stream).
+    pub(crate) fn body(&self) -> String {
+        serde_json::json!({
+            "error": {
+                "message": self.message,
+                "type": self.kind(),
+                "param": self.param,
+                "code": self.code,
+            }
+        })
+        .to_string()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            error: Inner<'a>,
+        let mut response = json_bytes(self.status, self.body().into_bytes());
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
-        #[derive(Serialize)]
-        struct Inner<'a> {
-            code: &'a str,
-            message: &'a str,
-        }
-        let mut response = json(
-            self.status,
-            &Body {
-                error: Inner {
-                    code: self.code,
-                    message: &self.message,
-                },
-            },
-        );
         if let Some(challenge) = self.challenge {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -127,12 +154,12 @@ pub(crate) fn error(
     ApiError::new(status, code, message).into_response()
 }
 
-fn json(status: StatusCode, value: &impl Serialize) -> Response {
+pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> Response {
     let bytes = serde_json::to_vec(value).expect("answers serialize");
     json_bytes(status, bytes)
 }
 
-fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
+pub(crate) fn json_bytes(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     response.headers_mut().insert(
@@ -156,7 +183,7 @@ async fn method_not_allowed() -> Response {
 
 /// Reads a body up to `limit` bytes: 413 above it (at once when `Content-Length` says
 /// so, without reading), 400 when the client breaks off.
-async fn read_body(request: Request, limit: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(request: Request, limit: usize) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -271,6 +298,20 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
             0,
         )
     };
+    let Some(classifier) = live.classifier() else {
+        return (
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "wrong_model_kind",
+                format!(
+                    "{} ({}) is a language model: use POST /v1/chat/completions or \
+                     /v1/completions",
+                    live.name, live.id
+                ),
+            ),
+            0,
+        );
+    };
     let k = request.k.unwrap_or(1);
     if k == 0 {
         return invalid("`k` must be at least 1".into());
@@ -321,18 +362,18 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
             0,
         );
     }
-    let mut predictor = live.model.predictor();
+    let mut predictor = classifier.model.predictor();
     let mut results = Vec::with_capacity(texts.len());
     let mut line = String::new();
     for text in texts {
         // The text as the trainer prepared the training text: one line (fastText would
         // stop at a newline), lowercased and punctuation set apart if the model's were.
-        live.preprocess.line_into(text, &mut line);
+        classifier.preprocess.line_into(text, &mut line);
         let predictions = predictor
             .predict(&line, k, threshold)
             .iter()
             .map(|p| Labelled {
-                label: &live.labels[p.label],
+                label: &classifier.labels[p.label],
                 prob: p.prob,
             })
             .collect();
@@ -383,10 +424,26 @@ struct FileInfo {
 struct LiveInfo<'a> {
     version: &'a str,
     name: &'a str,
-    labels: &'a [String],
-    preprocess: PreprocessInfo,
+    /// `classifier` or `lm`.
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    labels: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    preprocess: Option<PreprocessInfo>,
+    /// A language model's architecture, size, quantization and context.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lm: Option<&'a atelier_lm::ModelInfo>,
     loaded_unix: f64,
     load_seconds: f64,
+}
+
+/// One entry of OpenAI's model list: the name clients put in `model`.
+#[derive(Serialize)]
+struct OpenAiModel<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    owned_by: &'static str,
 }
 
 #[derive(Serialize)]
@@ -397,6 +454,9 @@ struct PreprocessInfo {
 
 #[derive(Serialize)]
 struct ModelsAnswer<'a> {
+    /// OpenAI's list shape (`object`, `data`), for clients' `models.list()`.
+    object: &'static str,
+    data: Vec<OpenAiModel<'a>>,
     live: LiveInfo<'a>,
     previous: Option<String>,
     alias: Option<&'a str>,
@@ -442,17 +502,27 @@ async fn models(State(app): State<Arc<App>>) -> Response {
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, "store_error", e),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e),
     };
+    let classifier = live.classifier();
     json(
         StatusCode::OK,
         &ModelsAnswer {
+            object: "list",
+            data: vec![OpenAiModel {
+                id: &live.name,
+                object: "model",
+                created: live.loaded_unix as u64,
+                owned_by: "atelier",
+            }],
             live: LiveInfo {
                 version: &live.id,
                 name: &live.name,
-                labels: &live.labels,
-                preprocess: PreprocessInfo {
-                    lowercase: live.preprocess.lowercase,
-                    split_punctuation: live.preprocess.split_punctuation,
-                },
+                kind: live.kind(),
+                labels: classifier.map(|c| c.labels.as_slice()),
+                preprocess: classifier.map(|c| PreprocessInfo {
+                    lowercase: c.preprocess.lowercase,
+                    split_punctuation: c.preprocess.split_punctuation,
+                }),
+                lm: live.lm().map(|lm| &lm.info),
                 loaded_unix: live.loaded_unix,
                 load_seconds: live.load_seconds,
             },
@@ -471,6 +541,7 @@ async fn bill(
 ) -> Result<Response, ApiError> {
     check_name(&version).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.code(), e))?;
     let models = Arc::clone(&app.models);
+    let metrics = Arc::clone(&app.metrics);
     let found = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ApiError> {
         let store = models.store();
         let manifest = store
@@ -482,6 +553,24 @@ async fn bill(
                 "not_a_model",
                 format!("{} is not a model this server serves", manifest.id),
             ));
+        }
+        if manifest.kind == atelier_store::Kind::Lm {
+            // A language model's bill: its training bill if it has one, and what serving
+            // it here has cost so far.
+            let training = manifest
+                .files
+                .iter()
+                .find(|f| f.path == "bill.json")
+                .and_then(|f| std::fs::read(store.version_dir(&manifest.id).join(&f.path)).ok())
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+            let answer = serde_json::json!({
+                "version": manifest.id,
+                "name": manifest.name,
+                "kind": "lm",
+                "training": training,
+                "serving": metrics.usage().report(&manifest.id),
+            });
+            return Ok(answer.to_string().into_bytes());
         }
         let no_bill = || {
             ApiError::new(

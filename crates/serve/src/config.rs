@@ -29,6 +29,18 @@ pub struct Limits {
     /// Client connections open at once; more wait in the kernel's accept queue.
     /// Default 4,096.
     pub max_connections: usize,
+    /// Language models: most tokens in a prompt (400 above; the model's context is a
+    /// limit too). Default 8,192.
+    pub max_prompt_tokens: usize,
+    /// Language models: most tokens one request may generate (400 above; the default
+    /// when a request names none). Default 1,024.
+    pub max_new_tokens: usize,
+    /// Language models: generations running at once, each with its own KV cache (503
+    /// with `Retry-After` above). Default 16.
+    pub max_generations: usize,
+    /// Language models: how long one generation may run; a longer one ends with
+    /// `finish_reason` `length`. Default 300 s.
+    pub generation_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -40,8 +52,21 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             max_in_flight: 1_024,
             max_connections: 4_096,
+            max_prompt_tokens: 8_192,
+            max_new_tokens: 1_024,
+            max_generations: 16,
+            generation_timeout: Duration::from_secs(300),
         }
     }
+}
+
+/// How language-model versions are loaded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LmSettings {
+    /// Re-quantize weight matrices as they load (`q8_0`: candle's fastest CPU path).
+    pub requantize: Option<atelier_lm::Requantize>,
+    /// Run on the first CUDA GPU.
+    pub gpu: bool,
 }
 
 /// Which model to serve and how to follow the store.
@@ -58,6 +83,8 @@ pub struct ModelChoice {
     pub alias: Option<String>,
     /// How often the alias is read.
     pub poll: Duration,
+    /// How language models load.
+    pub lm: LmSettings,
 }
 
 impl Default for ModelChoice {
@@ -67,6 +94,7 @@ impl Default for ModelChoice {
             version: None,
             alias: Some("prod".to_owned()),
             poll: Duration::from_millis(250),
+            lm: LmSettings::default(),
         }
     }
 }

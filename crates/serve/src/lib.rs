@@ -42,11 +42,13 @@ mod api;
 mod config;
 pub mod metrics;
 pub mod models;
+mod openai;
 mod server;
+pub mod usage;
 
-pub use config::{Config, Limits, MIN_TOKEN_BYTES, ModelChoice};
+pub use config::{Config, Limits, LmSettings, MIN_TOKEN_BYTES, ModelChoice};
 pub use metrics::Metrics;
-pub use models::{Loaded, ModelError, Models};
+pub use models::{Classifier, Engine, Loaded, ModelError, Models};
 
 use atelier_store::Store;
 use std::net::SocketAddr;
@@ -152,6 +154,9 @@ impl Server {
             metrics,
             limits: config.limits.clone(),
             admin,
+            generations: Arc::new(tokio::sync::Semaphore::new(
+                config.limits.max_generations.max(1),
+            )),
             draining: AtomicBool::new(false),
             log: config.log,
         });

@@ -11,6 +11,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use crate::usage::Usage;
+
 /// The routes requests are counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
@@ -18,6 +20,10 @@ pub enum Route {
     Page,
     /// `POST /v1/classify`.
     Classify,
+    /// `POST /v1/chat/completions`.
+    ChatCompletions,
+    /// `POST /v1/completions`.
+    Completions,
     /// `GET /v1/models`.
     Models,
     /// `GET /v1/models/{version}/bill`.
@@ -37,9 +43,11 @@ pub enum Route {
 }
 
 impl Route {
-    const ALL: [Route; 10] = [
+    const ALL: [Route; 12] = [
         Route::Page,
         Route::Classify,
+        Route::ChatCompletions,
+        Route::Completions,
         Route::Models,
         Route::Bill,
         Route::Activate,
@@ -55,6 +63,8 @@ impl Route {
         match path {
             "/" => Route::Page,
             "/v1/classify" => Route::Classify,
+            "/v1/chat/completions" => Route::ChatCompletions,
+            "/v1/completions" => Route::Completions,
             "/v1/models" => Route::Models,
             "/v1/admin/activate" => Route::Activate,
             "/v1/admin/rollback" => Route::Rollback,
@@ -71,6 +81,8 @@ impl Route {
         match self {
             Route::Page => "/",
             Route::Classify => "/v1/classify",
+            Route::ChatCompletions => "/v1/chat/completions",
+            Route::Completions => "/v1/completions",
             Route::Models => "/v1/models",
             Route::Bill => "/v1/models/{version}/bill",
             Route::Activate => "/v1/admin/activate",
@@ -86,6 +98,11 @@ impl Route {
     /// overload, so that an overloaded server can still be seen.
     pub fn is_limited(self) -> bool {
         !matches!(self, Route::Healthz | Route::Readyz | Route::Metrics)
+    }
+
+    /// Whether the route generates text: its time limit is the generation limit.
+    pub fn generates(self) -> bool {
+        matches!(self, Route::ChatCompletions | Route::Completions)
     }
 
     fn index(self) -> usize {
@@ -107,6 +124,59 @@ const BUCKETS: [f64; 16] = [
     1.0, 2.5, 10.0,
 ];
 const N_BUCKET: usize = BUCKETS.len() + 1;
+
+/// Buckets of the time to first token, in seconds.
+const TTFT_BUCKETS: [f64; 14] = [
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 30.0, 60.0,
+];
+/// Buckets of the time per output token, in seconds.
+const TPOT_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// A histogram with fixed buckets.
+#[derive(Debug)]
+struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, seconds: f64) {
+        let b = self
+            .bounds
+            .iter()
+            .position(|&le| seconds <= le)
+            .unwrap_or(self.bounds.len());
+        self.counts[b].fetch_add(1, Relaxed);
+        self.sum_nanos.fetch_add((seconds * 1e9) as u64, Relaxed);
+    }
+
+    fn render(&self, o: &mut String, name: &str, help: &str) {
+        head(o, name, "histogram", help);
+        let mut cumulative = 0;
+        for (i, n) in self.counts.iter().enumerate() {
+            cumulative += n.load(Relaxed);
+            let le = self
+                .bounds
+                .get(i)
+                .map_or("+Inf".to_owned(), |b| b.to_string());
+            let _ = writeln!(o, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+        }
+        let sum = self.sum_nanos.load(Relaxed) as f64 / 1e9;
+        let _ = writeln!(o, "{name}_sum {sum}");
+        let _ = writeln!(o, "{name}_count {cumulative}");
+    }
+}
 
 fn status_index(status: u16) -> usize {
     STATUSES
@@ -195,6 +265,12 @@ pub struct Metrics {
     live: Mutex<LiveInfo>,
     ready: AtomicU64,
     start_unix: f64,
+    generations: AtomicU64,
+    prompt_tokens: AtomicU64,
+    generated_tokens: AtomicU64,
+    time_to_first_token: Histogram,
+    time_per_output_token: Histogram,
+    usage: Usage,
 }
 
 impl Default for Metrics {
@@ -213,6 +289,12 @@ impl Default for Metrics {
             live: Mutex::new(LiveInfo::default()),
             ready: AtomicU64::new(0),
             start_unix: unix_now(),
+            generations: AtomicU64::new(0),
+            prompt_tokens: AtomicU64::new(0),
+            generated_tokens: AtomicU64::new(0),
+            time_to_first_token: Histogram::new(&TTFT_BUCKETS),
+            time_per_output_token: Histogram::new(&TPOT_BUCKETS),
+            usage: Usage::default(),
         }
     }
 }
@@ -279,8 +361,52 @@ impl Metrics {
         self.set_live(name, version);
     }
 
+    /// A generation started.
+    pub(crate) fn generation_started(&self) {
+        self.generations.fetch_add(1, Relaxed);
+    }
+
+    /// A generation ended (finished, failed or cancelled).
+    pub(crate) fn generation_ended(&self) {
+        self.generations.fetch_sub(1, Relaxed);
+    }
+
+    /// Generations running now.
+    pub fn generations_now(&self) -> u64 {
+        self.generations.load(Relaxed)
+    }
+
+    /// Counts a finished generation's tokens and timings.
+    pub(crate) fn generated(
+        &self,
+        prompt_tokens: u64,
+        tokens: u64,
+        first_token_seconds: Option<f64>,
+        per_token_seconds: Option<f64>,
+    ) {
+        self.prompt_tokens.fetch_add(prompt_tokens, Relaxed);
+        self.generated_tokens.fetch_add(tokens, Relaxed);
+        if let Some(t) = first_token_seconds {
+            self.time_to_first_token.observe(t);
+        }
+        if let Some(t) = per_token_seconds {
+            self.time_per_output_token.observe(t);
+        }
+    }
+
+    /// Tokens generated so far.
+    pub fn generated_tokens(&self) -> u64 {
+        self.generated_tokens.load(Relaxed)
+    }
+
+    /// What serving each version cost.
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
     /// Records the live model (at start and after each swap).
     pub(crate) fn set_live(&self, name: &str, version: &str) {
+        self.usage.live(version);
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
         *live = LiveInfo {
             name: name.to_owned(),
@@ -408,6 +534,49 @@ impl Metrics {
             o,
             "atelier_serve_texts_classified_total {}",
             self.texts.load(Relaxed)
+        );
+        head(
+            o,
+            "atelier_serve_generations_in_flight",
+            "gauge",
+            "Language-model generations running (streams included).",
+        );
+        let _ = writeln!(
+            o,
+            "atelier_serve_generations_in_flight {}",
+            self.generations.load(Relaxed)
+        );
+        head(
+            o,
+            "atelier_serve_prompt_tokens_total",
+            "counter",
+            "Prompt tokens read by finished generations.",
+        );
+        let _ = writeln!(
+            o,
+            "atelier_serve_prompt_tokens_total {}",
+            self.prompt_tokens.load(Relaxed)
+        );
+        head(
+            o,
+            "atelier_serve_generated_tokens_total",
+            "counter",
+            "Tokens generated by finished generations.",
+        );
+        let _ = writeln!(
+            o,
+            "atelier_serve_generated_tokens_total {}",
+            self.generated_tokens.load(Relaxed)
+        );
+        self.time_to_first_token.render(
+            o,
+            "atelier_serve_time_to_first_token_seconds",
+            "From a generation's start to its first token (the prompt's reading).",
+        );
+        self.time_per_output_token.render(
+            o,
+            "atelier_serve_time_per_output_token_seconds",
+            "Mean time per generated token after the first, one sample per generation.",
         );
         head(
             o,

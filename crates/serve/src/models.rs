@@ -12,6 +12,7 @@
 
 use arc_swap::ArcSwap;
 use atelier_fasttext::{LABEL_PREFIX, Model, Preprocess};
+use atelier_lm::{Lm, LoadOptions};
 use atelier_store::{Hash, Kind, Manifest, Store, StoreError};
 use std::path::{Component, Path};
 use std::sync::Arc;
@@ -24,13 +25,9 @@ use crate::{ModelChoice, ServeError};
 /// The previous versions remembered for rollback.
 const HISTORY: usize = 64;
 
-/// A model version loaded, verified and warmed up.
+/// A classifier: a fastText model and how its texts are prepared.
 #[derive(Debug)]
-pub struct Loaded {
-    /// Its version id (`v7`).
-    pub id: String,
-    /// The model's name.
-    pub name: String,
+pub struct Classifier {
     /// The model.
     pub model: Model,
     /// Its labels without fastText's `__label__` prefix, in the model's order.
@@ -39,10 +36,56 @@ pub struct Loaded {
     /// the training text, as the manifest records it (`settings.preprocess`). Versions
     /// that record none get their whitespace joined into one line and nothing else.
     pub preprocess: Preprocess,
+}
+
+/// What a loaded version runs.
+#[derive(Debug)]
+pub enum Engine {
+    /// A text classifier (`kind = "model"` versions).
+    Classifier(Box<Classifier>),
+    /// A language model (`kind = "lm"` versions).
+    Lm(Box<Lm>),
+}
+
+/// A model version loaded, verified and warmed up.
+#[derive(Debug)]
+pub struct Loaded {
+    /// Its version id (`v7`).
+    pub id: String,
+    /// The model's name.
+    pub name: String,
+    /// The model.
+    pub engine: Engine,
     /// When it went live, seconds since 1970.
     pub loaded_unix: f64,
     /// How long loading, verifying and warming took, in seconds.
     pub load_seconds: f64,
+}
+
+impl Loaded {
+    /// The classifier, if this version is one.
+    pub fn classifier(&self) -> Option<&Classifier> {
+        match &self.engine {
+            Engine::Classifier(c) => Some(c),
+            Engine::Lm(_) => None,
+        }
+    }
+
+    /// The language model, if this version is one.
+    pub fn lm(&self) -> Option<&Lm> {
+        match &self.engine {
+            Engine::Lm(lm) => Some(lm),
+            Engine::Classifier(_) => None,
+        }
+    }
+
+    /// `classifier` or `lm`.
+    pub fn kind(&self) -> &'static str {
+        match &self.engine {
+            Engine::Classifier(_) => "classifier",
+            Engine::Lm(_) => "lm",
+        }
+    }
 }
 
 /// Why a version could not be made live.
@@ -136,7 +179,7 @@ pub(crate) fn check_name(name: &str) -> Result<(), ModelError> {
 
 /// Whether a manifest is a model this server may serve.
 fn check_model(manifest: &Manifest, choice: &ModelChoice) -> Result<(), ModelError> {
-    if manifest.kind != Kind::Model {
+    if manifest.kind == Kind::Dataset {
         return Err(ModelError::NotAModel {
             version: manifest.id.clone(),
             what: format!("is dataset `{}`, not a model", manifest.name),
@@ -198,26 +241,69 @@ pub(crate) fn load_manifest(
             shard.hash.short()
         )));
     }
-    let model = catch(|| Model::load(&path))
-        .map_err(|panic| load_err(format!("the model reader failed: {panic}")))?
-        .map_err(|e| load_err(e.to_string()))?;
-    let labels = labels_of(&model);
-    let preprocess = preprocess_of(manifest);
-    let warm = catch(|| warm_up(&model, &preprocess))
-        .unwrap_or_else(|panic| Err(format!("prediction failed: {panic}")));
-    warm.map_err(|message| ModelError::Warm {
+    let warm_err = |message| ModelError::Warm {
         version: id.clone(),
         message,
-    })?;
+    };
+    let engine = if manifest.kind == Kind::Lm {
+        let options = LoadOptions {
+            requantize: choice.lm.requantize,
+            gpu: choice.lm.gpu,
+            tokenizer: None,
+        };
+        let lm = catch(|| Lm::load(&path, &options))
+            .map_err(|panic| load_err(format!("the model reader failed: {panic}")))?
+            .map_err(|e| load_err(e.to_string()))?;
+        catch(|| warm_up_lm(&lm))
+            .unwrap_or_else(|panic| Err(format!("generation failed: {panic}")))
+            .map_err(warm_err)?;
+        Engine::Lm(Box::new(lm))
+    } else {
+        let model = catch(|| Model::load(&path))
+            .map_err(|panic| load_err(format!("the model reader failed: {panic}")))?
+            .map_err(|e| load_err(e.to_string()))?;
+        let labels = labels_of(&model);
+        let preprocess = preprocess_of(manifest);
+        catch(|| warm_up(&model, &preprocess))
+            .unwrap_or_else(|panic| Err(format!("prediction failed: {panic}")))
+            .map_err(warm_err)?;
+        Engine::Classifier(Box::new(Classifier {
+            model,
+            labels,
+            preprocess,
+        }))
+    };
     Ok(Loaded {
         id,
         name: manifest.name.clone(),
-        model,
-        labels,
-        preprocess,
+        engine,
         loaded_unix: unix_now(),
         load_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// Reads a short prompt as requests are read; the next-token logits must be finite.
+fn warm_up_lm(lm: &Lm) -> Result<(), String> {
+    let prompt = lm
+        .chat_prompt(&[atelier_lm::Message::new("user", "Hello")])
+        .map_err(|e| e.to_string())?;
+    let mut session = lm.session();
+    let logits = session.feed(&prompt, false).map_err(|e| e.to_string())?;
+    let row = atelier_lm::model::rows(&logits)
+        .map_err(|e| e.to_string())?
+        .pop()
+        .unwrap_or_default();
+    if row.len() != lm.info.vocab {
+        return Err(format!(
+            "{} logits for a vocabulary of {}",
+            row.len(),
+            lm.info.vocab
+        ));
+    }
+    if let Some(bad) = row.iter().find(|x| !x.is_finite()) {
+        return Err(format!("the next-token logits are not finite ({bad})"));
+    }
+    Ok(())
 }
 
 /// The model's labels without fastText's `__label__` prefix (a model file does not

@@ -162,8 +162,12 @@ async fn handle(
         let request = request.map(Body::new);
         // An admin swap may load a large model: it gets longer (its client is trusted,
         // and a swap cut off still completes in its own task).
+        // A generation has its own limit (and reads its body under the request limit).
         let limit = match route {
             Route::Activate | Route::Rollback => app.limits.request_timeout.max(ADMIN_TIMEOUT),
+            r if r.generates() => {
+                app.limits.request_timeout + app.limits.generation_timeout + ADMIN_TIMEOUT
+            }
             _ => app.limits.request_timeout,
         };
         match tokio::time::timeout(limit, router.call(request)).await {

@@ -26,8 +26,11 @@ pub enum Kind {
     /// A dataset: shards of documents.
     #[default]
     Dataset,
-    /// A model, trained on dataset versions named in [`Manifest::trained_on`].
+    /// A classifier model, trained on dataset versions named in
+    /// [`Manifest::trained_on`].
     Model,
+    /// A language model: one GGUF file (imported, or trained on dataset versions).
+    Lm,
 }
 
 /// The recipe a version was made with.

