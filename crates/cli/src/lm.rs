@@ -210,19 +210,8 @@ fn model_file(model: &str, project: &Path) -> Result<PathBuf> {
     Ok(store.version_dir(&manifest.id).join(&shard.path))
 }
 
-/// Sets the compute threads; must run before candle starts its pool.
-pub fn set_threads(threads: Option<usize>) {
-    if let Some(n) = threads.filter(|&n| n > 0) {
-        // SAFETY: called from the command's start, before any other thread exists.
-        unsafe {
-            std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
-            std::env::set_var("RAYON_NUM_THREADS", n.to_string());
-        }
-    }
-}
-
 fn load(args: &ModelArgs) -> Result<Lm> {
-    set_threads(args.threads);
+    atelier_lm::set_threads(args.threads);
     let path = model_file(&args.model, &args.project)?;
     let options = LoadOptions {
         requantize: args.requantize,

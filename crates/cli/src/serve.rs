@@ -120,7 +120,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
     if !(args.generation_timeout.is_finite() && args.generation_timeout > 0.0) {
         bail!("--generation-timeout must be a positive number of seconds");
     }
-    crate::lm::set_threads(args.threads);
+    atelier_lm::set_threads(args.threads);
     let mut config = Config::new(project);
     config.addr = args.addr;
     if let Some(model) = &args.model {

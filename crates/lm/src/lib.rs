@@ -24,6 +24,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod gemv;
 pub mod generate;
 pub mod gguf;
 pub mod model;
@@ -197,6 +198,22 @@ pub struct Lm {
     pub tokenizer: Tokenizer,
     /// The chat template.
     pub template: ChatTemplate,
+}
+
+/// Sets the CPU threads candle computes with: `threads`, or every CPU the process may
+/// use. Call it at the start of the program, before any other thread exists and
+/// before the first model loads: candle reads the setting once, and without it asks
+/// `/proc/cpuinfo` at every matrix product.
+pub fn set_threads(threads: Option<usize>) -> usize {
+    let n = threads
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // SAFETY: documented above: called before other threads exist.
+    unsafe {
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+    }
+    n
 }
 
 /// The device for `gpu`: the first CUDA GPU, or the CPU.

@@ -14,6 +14,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use std::sync::Arc;
 
 use crate::LmError;
+use crate::gemv::Q8Matrix;
 use crate::gguf::{GgufFile, Requantize};
 
 /// The architectures this engine runs (GGUF's `general.architecture`).
@@ -134,16 +135,30 @@ impl Config {
 /// MB, freed at once) and calling the f32 GEMM.
 const DENSE_ROWS: usize = 8;
 
-/// A quantized weight matrix.
+/// Largest matrix (in weights) the many-rows path dequantizes whole; larger ones (an
+/// output head over a big vocabulary) are multiplied row by row instead.
+const DENSE_WEIGHTS: usize = 1 << 22;
+
+/// A weight matrix.
 #[derive(Debug)]
-struct Linear {
-    matmul: QMatMul,
-    tensor: Arc<QTensor>,
+enum Linear {
+    /// Q8_0 on the CPU: this crate's one-row kernel ([`crate::gemv`]).
+    Q8(Arc<Q8Matrix>),
+    /// Any other type or device: candle's kernels.
+    Candle {
+        matmul: QMatMul,
+        tensor: Arc<QTensor>,
+    },
 }
 
 impl Linear {
     fn new(tensor: Arc<QTensor>) -> candle_core::Result<Linear> {
-        Ok(Linear {
+        if tensor.device().is_cpu()
+            && let Some(m) = Q8Matrix::from_qtensor(&tensor)
+        {
+            return Ok(Linear::Q8(Arc::new(m)));
+        }
+        Ok(Linear::Candle {
             matmul: QMatMul::from_arc(Arc::clone(&tensor))?,
             tensor,
         })
@@ -152,12 +167,57 @@ impl Linear {
     /// `x` (1, rows, k) times the transposed weights (n, k): (1, rows, n).
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let (_, rows, k) = x.dims3()?;
-        if rows >= DENSE_ROWS && x.device().is_cpu() {
-            let w = self.tensor.dequantize(x.device())?;
-            let n = w.dim(0)?;
-            return x.reshape((rows, k))?.matmul(&w.t()?)?.reshape((1, rows, n));
+        match self {
+            Linear::Q8(m) => {
+                let n = m.rows();
+                if rows >= DENSE_ROWS && n * k <= DENSE_WEIGHTS {
+                    let mut w = vec![0f32; n * k];
+                    for (r, row) in w.chunks_exact_mut(k).enumerate() {
+                        m.row_into(r, row);
+                    }
+                    let w = Tensor::from_vec(w, (n, k), x.device())?;
+                    return x.reshape((rows, k))?.matmul(&w.t()?)?.reshape((1, rows, n));
+                }
+                let xs: Vec<f32> = x.flatten_all()?.to_vec1()?;
+                let mut out = vec![0f32; rows * n];
+                for (x, o) in xs.chunks_exact(k).zip(out.chunks_exact_mut(n)) {
+                    m.gemv(x, o);
+                }
+                Tensor::from_vec(out, (1, rows, n), x.device())
+            }
+            Linear::Candle { matmul, tensor } => {
+                if rows >= DENSE_ROWS && x.device().is_cpu() {
+                    let w = tensor.dequantize(x.device())?;
+                    let n = w.dim(0)?;
+                    return x.reshape((rows, k))?.matmul(&w.t()?)?.reshape((1, rows, n));
+                }
+                matmul.forward(x)
+            }
         }
-        self.matmul.forward(x)
+    }
+}
+
+/// The token embedding: rows of a weight matrix, looked up by token id.
+#[derive(Debug)]
+enum Embedding {
+    Q8(Arc<Q8Matrix>),
+    Candle(Arc<QTensor>),
+}
+
+impl Embedding {
+    /// The rows of `ids`: (1, ids, width).
+    fn lookup(&self, ids: &[u32], device: &Device) -> candle_core::Result<Tensor> {
+        match self {
+            Embedding::Q8(m) => {
+                let k = m.cols();
+                let mut out = vec![0f32; ids.len() * k];
+                for (&id, row) in ids.iter().zip(out.chunks_exact_mut(k)) {
+                    m.row_into(id as usize, row);
+                }
+                Tensor::from_vec(out, (1, ids.len(), k), device)
+            }
+            Embedding::Candle(t) => t.embedding(&Tensor::new(ids, device)?)?.unsqueeze(0),
+        }
     }
 }
 
@@ -184,10 +244,10 @@ pub struct Weights {
     /// Its shape.
     pub config: Config,
     device: Device,
-    embedding: Arc<QTensor>,
+    embedding: Embedding,
     blocks: Vec<Block>,
     norm: Tensor,
-    output: QMatMul,
+    output: Linear,
     cos: Tensor,
     sin: Tensor,
 }
@@ -241,13 +301,16 @@ impl Weights {
         } else {
             None
         };
-        let embedding = Arc::new(r.quantized("token_embd.weight", &[c.vocab, c.width])?);
+        let table = r.matrix("token_embd.weight", c.vocab, c.width)?;
+        let embedding = match &table {
+            Linear::Q8(m) => Embedding::Q8(Arc::clone(m)),
+            Linear::Candle { tensor, .. } => Embedding::Candle(Arc::clone(tensor)),
+        };
         let output = if gguf.has_tensor("output.weight") {
-            r.matrix("output.weight", c.vocab, c.width)?.matmul
+            r.matrix("output.weight", c.vocab, c.width)?
         } else {
             // Tied embeddings (SmolLM): the output head is the embedding matrix.
-            QMatMul::from_arc(Arc::clone(&embedding))
-                .map_err(|e| LmError::bad_file(&gguf.path, e))?
+            table
         };
         let (cos, sin) = rope_tables(&config, freq_factors.as_ref(), device)?;
         Ok(Weights {
@@ -413,8 +476,7 @@ impl Session {
     ) -> candle_core::Result<Tensor> {
         let c = &w.config;
         let n = tokens.len();
-        let ids = Tensor::new(tokens, &w.device)?;
-        let mut x = w.embedding.embedding(&ids)?.unsqueeze(0)?;
+        let mut x = w.embedding.lookup(tokens, &w.device)?;
         let cos = w.cos.narrow(0, past, n)?;
         let sin = w.sin.narrow(0, past, n)?;
         let mask = if n > 1 {

@@ -84,8 +84,13 @@ fn chat_prompts_render_as_the_models_template_does() {
     }
 }
 
+/// Greedy generations follow llama.cpp's, except where llama.cpp itself was nearly
+/// tied: its logits are up to 0.36 (0.08 on average) away from exact float64
+/// arithmetic on this model, atelier's 0.11 (0.02), as `bench/lm/numpy_ref.py`
+/// measured; so a divergence is allowed only where llama.cpp's top two logits were
+/// closer than 0.4. Prompt log-probabilities agree within the same error.
 #[test]
-fn greedy_generations_follow_llama_cpp() {
+fn greedy_generations_follow_llama_cpp_but_at_near_ties() {
     let Some(lm) = model() else { return };
     let cases = fixture("smollm2_greedy.jsonl");
     let mut identical = 0;
@@ -94,22 +99,42 @@ fn greedy_generations_follow_llama_cpp() {
         let request = Request {
             prompt: ids(&case["prompt_ids"]),
             max_tokens: Some(32),
+            prompt_logprobs: true,
             ..Request::default()
         };
-        let got = lm.generate(&request, |_| true).unwrap().tokens;
+        let out = lm.generate(&request, |_| true).unwrap();
+        let got = &out.tokens;
         let shared = got
             .iter()
             .zip(&expected)
             .take_while(|(a, b)| a == b)
             .count();
+        if *got == expected {
+            identical += 1;
+        } else {
+            let gap = case["top2_gap"][shared].as_f64().unwrap();
+            assert!(
+                gap < 0.4,
+                "diverged at token {shared} where llama.cpp's top-2 gap was {gap}: \
+                 {got:?} / {expected:?}"
+            );
+        }
+        let theirs = case["prompt_logprobs"].as_array().unwrap();
+        let ours = out.prompt_logprobs.unwrap();
+        let diffs: Vec<f64> = ours
+            .iter()
+            .zip(theirs)
+            .filter_map(|(a, b)| Some((f64::from((*a)?) - b.as_f64()?).abs()))
+            .collect();
+        let mean = diffs.iter().sum::<f64>() / diffs.len() as f64;
+        let max = diffs.iter().copied().fold(0.0, f64::max);
         assert!(
-            shared >= 8,
-            "only {shared} tokens in common: {got:?} / {expected:?}"
+            mean < 0.15 && max < 0.6,
+            "prompt log-probs off by {mean} (max {max})"
         );
-        identical += usize::from(got == expected);
     }
     assert!(
-        identical * 4 >= cases.len() * 3,
+        identical * 2 >= cases.len(),
         "{identical} of {} identical",
         cases.len()
     );

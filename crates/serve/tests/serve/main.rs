@@ -5,4 +5,5 @@ mod api;
 mod browser;
 mod common;
 mod lm;
+mod openai;
 mod swap;
