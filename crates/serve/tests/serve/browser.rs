@@ -135,8 +135,8 @@ impl Drop for Driver {
     }
 }
 
-#[test]
-fn the_page_loads_and_its_try_box_returns_a_label() {
+/// ChromeDriver and Chromium, or `None` after saying the test is skipped.
+fn browser() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("ATELIER_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let driver = find("ATELIER_CHROMEDRIVER", &["chromedriver"]);
     let chromium = find("ATELIER_CHROMIUM", &["chromium", "chromium-browser"]);
@@ -149,6 +149,87 @@ fn the_page_loads_and_its_try_box_returns_a_label() {
             "skipped: no chromium and chromedriver on PATH (apt-get install chromium \
              chromium-driver; scripts/test.sh does it as root)"
         );
+        return None;
+    };
+    Some((driver, chromium))
+}
+
+/// The script errors and blocked requests the browser logged.
+fn severe_logs(d: &Driver) -> Vec<Value> {
+    let logs = d.session("POST", "/se/log", Some(json!({"type": "browser"})));
+    logs.as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|e| e["level"] == "SEVERE")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_page_chats_with_a_live_language_model() {
+    let Some((driver, chromium)) = browser() else {
+        return;
+    };
+    let p = Project::new();
+    let path = p.path().join("tiny.gguf");
+    atelier_lm::tiny::write(&path, &atelier_lm::tiny::Spec::endless());
+    p.store
+        .commit(atelier_store::NewVersion {
+            kind: atelier_store::Kind::Lm,
+            name: "tiny".into(),
+            shards: vec![("model.gguf".into(), path)],
+            aliases: vec!["prod".into()],
+            ..atelier_store::NewVersion::default()
+        })
+        .unwrap();
+    let s = Running::start(p.config());
+    let profile = tempfile::tempdir().unwrap();
+    let d = Driver::start(&driver, &chromium, profile.path());
+    d.session("POST", "/url", Some(json!({"url": s.url("/")})));
+    wait_for("the chat box", Duration::from_secs(20), || {
+        d.js("return !document.getElementById('chat-box').hidden") == true
+    });
+    assert_eq!(d.js("return document.getElementById('try').hidden"), true);
+    let max = d.element("#chat-max-tokens");
+    d.session("POST", &format!("/element/{max}/clear"), Some(json!({})));
+    d.session(
+        "POST",
+        &format!("/element/{max}/value"),
+        Some(json!({"text": "12"})),
+    );
+    let input = d.element("#chat-input");
+    d.session(
+        "POST",
+        &format!("/element/{input}/value"),
+        Some(json!({"text": "hello there"})),
+    );
+    let send = d.element("#chat-send");
+    d.session("POST", &format!("/element/{send}/click"), Some(json!({})));
+    wait_for("a streamed answer", Duration::from_secs(20), || {
+        d.text_of("#chat-status").contains("answered by tiny v1")
+            && d.text_of("#chat-status").contains("cut at max tokens")
+    });
+    let answer = d.js(
+        "const m = document.querySelector('#chat-log .msg.assistant'); \
+         return m.textContent.length - m.querySelector('.who').textContent.length",
+    );
+    assert!(answer.as_i64().unwrap() > 0, "the answer has text");
+    assert!(
+        d.text_of("#chat-status").contains("12 tokens"),
+        "{}",
+        d.text_of("#chat-status")
+    );
+    assert!(d.text_of("#chat-log .msg.user").contains("hello there"));
+    assert_eq!(s.metrics.generations_now(), 0);
+    let severe = severe_logs(&d);
+    assert!(severe.is_empty(), "browser errors: {severe:?}");
+}
+
+#[test]
+fn the_page_loads_and_its_try_box_returns_a_label() {
+    let Some((driver, chromium)) = browser() else {
         return;
     };
     let p = Project::two_models();
@@ -215,11 +296,7 @@ fn the_page_loads_and_its_try_box_returns_a_label() {
     std::fs::write(artefacts().join("page.png"), png).unwrap();
 
     // No script error, no blocked request.
-    let logs = d.session("POST", "/se/log", Some(json!({"type": "browser"})));
-    let severe: Vec<&Value> = logs
-        .as_array()
-        .map(|a| a.iter().filter(|e| e["level"] == "SEVERE").collect())
-        .unwrap_or_default();
+    let severe = severe_logs(&d);
     assert!(severe.is_empty(), "browser errors: {severe:?}");
 }
 
