@@ -408,6 +408,14 @@ fn rope_tables(
     ))
 }
 
+/// One forward pass at a time in the process. Every pass already uses all the compute
+/// threads (candle's pool and its own kernels split each product among them), and that
+/// pool's threads spin while they wait for each other: sequences computing at once would
+/// oversubscribe the cores, and a spinning thread waiting for a preempted one wastes its
+/// whole time slice (measured: 16 concurrent streams on 2 cores slowed to a crawl).
+/// Taking turns per step, sequences interleave token by token instead.
+static COMPUTE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// One sequence being read or written: its KV cache and its tokens so far.
 #[derive(Debug)]
 pub struct Session {
@@ -460,9 +468,11 @@ impl Session {
                 c.vocab
             )));
         }
-        let logits = self
-            .forward(&w, tokens, past, all)
-            .map_err(LmError::device)?;
+        let logits = {
+            let _turn = COMPUTE.lock().unwrap_or_else(|e| e.into_inner());
+            self.forward(&w, tokens, past, all)
+                .map_err(LmError::device)?
+        };
         self.tokens.extend_from_slice(tokens);
         Ok(logits)
     }
