@@ -17,6 +17,7 @@ Prints a short table on stderr and the JSON summary on stdout. Standard library 
 """
 
 import argparse
+import collections
 import http.client
 import json
 import math
@@ -60,20 +61,26 @@ def percentile(values, p):
 def stream_chat(port, prompt, max_tokens, seed):
     """One streamed chat completion over plain HTTP, reading the server-sent events.
 
-    Returns {ok, error, ttft, total, tokens, versions, finish}: times in seconds from
-    sending the request; versions: the set of `system_fingerprint`s of its chunks."""
+    Returns {ok, rejected, error, ttft, total, tokens, chunks, versions, finish}: times
+    in seconds from sending the request; rejected: the seconds of Retry-After when the
+    server answered 503 (too many generations, not a failure); versions: the set of
+    `system_fingerprint`s of its chunks."""
     body = json.dumps({
         "model": "smollm2", "messages": [{"role": "user", "content": prompt}],
         "max_tokens": max_tokens, "temperature": 0.7, "seed": seed, "stream": True,
         "stream_options": {"include_usage": True},
     })
-    out = {"ok": False, "error": None, "ttft": None, "total": None, "tokens": 0,
-           "versions": set(), "finish": None}
+    out = {"ok": False, "rejected": None, "error": None, "ttft": None, "total": None,
+           "tokens": 0, "chunks": 0, "versions": set(), "finish": None}
     started = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     try:
         conn.request("POST", "/v1/chat/completions", body, {"content-type": "application/json"})
         r = conn.getresponse()
+        if r.status == 503:
+            out["rejected"] = float(r.getheader("retry-after") or 1)
+            r.read()
+            return out
         if r.status != 200:
             out["error"] = f"HTTP {r.status}: {r.read()[:300].decode(errors='replace')}"
             return out
@@ -87,6 +94,7 @@ def stream_chat(port, prompt, max_tokens, seed):
                 done = True
                 break
             chunk = json.loads(data)
+            out["chunks"] += 1
             if "error" in chunk:
                 out["error"] = f"error event: {chunk['error']}"
                 return out
@@ -100,17 +108,20 @@ def stream_chat(port, prompt, max_tokens, seed):
                     out["finish"] = choice["finish_reason"]
         out["total"] = time.perf_counter() - started
         if not done or out["finish"] is None:
-            out["error"] = f"stream ended without {'[DONE]' if not done else 'a finish_reason'}"
+            missing = "[DONE]" if not done else "a finish_reason"
+            out["error"] = f"stream ended without {missing} after {out['chunks']} chunks"
         else:
             out["ok"] = True
     except Exception as e:  # a broken connection is a failed stream, not a crash
-        out["error"] = f"{type(e).__name__}: {e}"
+        out["error"] = f"{type(e).__name__}: {e} (after {out['chunks']} chunks)"
     finally:
         conn.close()
     return out
 
 
 def summarize(results, wall):
+    rejected = [r for r in results if r["rejected"] is not None]
+    results = [r for r in results if r["rejected"] is None]
     good = [r for r in results if r["ok"]]
     tokens = sum(r["tokens"] for r in good)
     ms = lambda v: None if v is None else round(v * 1000, 1)
@@ -121,7 +132,10 @@ def summarize(results, wall):
     return {
         "streams": len(results),
         "failed": len(results) - len(good),
-        "errors": sorted({r["error"] for r in results if r["error"]})[:5],
+        "rejected_503": len(rejected),
+        # The commonest errors, each with how many streams it ended.
+        "errors": collections.Counter(r["error"][:200] for r in results
+                                      if r["error"]).most_common(5),
         "mixed_versions": sum(len(r["versions"]) > 1 for r in good),
         "finished_on": dict(sorted(by_version.items())),
         "generated_tokens": tokens,
@@ -135,13 +149,19 @@ def summarize(results, wall):
 
 
 def load_round(port, streams, max_tokens):
-    """`streams` streams started together (a barrier), each once."""
-    results = [None] * streams
+    """`streams` streams started together (a barrier), each once (again after a 503)."""
+    results, lock = [], threading.Lock()
     barrier = threading.Barrier(streams)
 
     def worker(i):
         barrier.wait()
-        results[i] = stream_chat(port, PROMPTS[i % len(PROMPTS)], max_tokens, seed=i)
+        while True:
+            r = stream_chat(port, PROMPTS[i % len(PROMPTS)], max_tokens, seed=i)
+            with lock:
+                results.append(r)
+            if r["rejected"] is None:
+                return
+            time.sleep(r["rejected"])
 
     started = time.perf_counter()
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(streams)]
@@ -181,6 +201,8 @@ def swap_round(port, token, streams, max_tokens, swaps, interval, versions):
             with lock:
                 results.append(r)
             n += 1
+            if not r["ok"]:  # no tight loop of refused requests
+                time.sleep(r["rejected"] or 1)
 
     def swapper():
         try:
@@ -220,8 +242,10 @@ def main():
     ap.add_argument("--streams", type=int, default=16)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--swaps", type=int, default=10)
-    ap.add_argument("--swap-interval", type=float, default=2.0,
-                    help="seconds between one swap's answer and the next swap (default 2)")
+    ap.add_argument("--swap-interval", type=float,
+                    help="seconds between one swap's answer and the next (default: half the "
+                         "load round's p50 stream time, 1 to 30 s, so that streams start on "
+                         "both versions)")
     args = ap.parse_args()
     for path in (args.binary, args.model_file):
         if not os.path.isfile(path):
@@ -262,8 +286,11 @@ def main():
         # A warm-up request, so that the first round measures serving, not first use.
         stream_chat(port, PROMPTS[0], 4, seed=0)
         load = load_round(port, args.streams, args.max_tokens)
-        swaps = swap_round(port, token, args.streams, args.max_tokens, args.swaps,
-                           args.swap_interval, versions)
+        interval = args.swap_interval
+        if interval is None:
+            interval = min(30.0, max(1.0, (load["total_p50_ms"] or 2000) / 2000))
+        swaps = swap_round(port, token, args.streams, args.max_tokens, args.swaps, interval,
+                           versions)
     finally:
         if server is not None:
             server.terminate()
@@ -275,9 +302,9 @@ def main():
         "threads": args.threads, "cpus": os.cpu_count(), "streams": args.streams,
         "max_tokens": args.max_tokens, "load": load, "swaps": swaps,
     }
-    cols = ["streams", "failed", "generated_tokens", "tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
+    cols = ["streams", "failed", "rejected_503", "generated_tokens", "tokens_per_s", "ttft_p50_ms", "ttft_p99_ms",
             "total_p50_ms", "total_p99_ms"]
-    heads = ["streams", "failed", "tokens", "tok/s", "ttft p50 ms", "ttft p99 ms", "total p50 ms",
+    heads = ["streams", "failed", "503", "tokens", "tok/s", "ttft p50 ms", "ttft p99 ms", "total p50 ms",
              "total p99 ms"]
     print(f"{'round':<8}" + "".join(f"{h:>13}" for h in heads), file=sys.stderr)
     for name, r in (("load", load), ("swaps", swaps)):
@@ -287,8 +314,8 @@ def main():
           f"{swaps['swap_s_max']} s (max); streams finished on {swaps['finished_on']}; "
           f"streams spanning two versions: {swaps['mixed_versions']}", file=sys.stderr)
     for r in (load, swaps):
-        for e in r["errors"]:
-            print(f"error: {e}", file=sys.stderr)
+        for e, n in r["errors"]:
+            print(f"error ({n} streams): {e}", file=sys.stderr)
     for s in swaps["swaps_failed"]:
         print(f"failed swap: {s}", file=sys.stderr)
     print(json.dumps(summary, indent=1))
