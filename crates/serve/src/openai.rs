@@ -489,6 +489,24 @@ impl Drop for InFlight {
     }
 }
 
+/// A generation's slot under `--max-generations` and its in-flight count, given back
+/// when dropped: as soon as the generation ends, before its last chunks are sent.
+struct Slot(
+    #[allow(dead_code)] tokio::sync::OwnedSemaphorePermit,
+    #[allow(dead_code)] InFlight,
+);
+
+/// Runs a generation on a thread of its own. Not on tokio's blocking pool: a generation
+/// holds its thread for its whole life, and that pool (a few threads per core) is also
+/// what model loads, store reads and the model list wait for.
+fn generation_thread(f: impl FnOnce() + Send + 'static) -> Result<(), String> {
+    std::thread::Builder::new()
+        .name("atelier-generate".into())
+        .spawn(f)
+        .map(|_| ())
+        .map_err(|e| format!("no thread for the generation: {e}"))
+}
+
 /// Sets a flag when dropped: a handler future dropped with its connection stops its
 /// generation.
 struct CancelOnDrop(Arc<AtomicBool>);
@@ -516,13 +534,15 @@ async fn run(app: Arc<App>, p: Prepared) -> Response {
     let id = response_id(p.api);
     let created = unix_seconds();
     let deadline = Instant::now() + app.limits.generation_timeout;
+    let slot = Slot(permit, in_flight);
     if p.stream {
         let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(STREAM_BUFFER);
         let app2 = Arc::clone(&app);
-        tokio::task::spawn_blocking(move || {
-            let _slot = (permit, in_flight);
-            stream(&app2, &p, &id, created, deadline, &tx);
-        });
+        let started =
+            generation_thread(move || stream(&app2, &p, &id, created, deadline, slot, &tx));
+        if let Err(e) = started {
+            return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e).into_response();
+        }
         let mut response = Response::new(Body::new(SseBody { rx }));
         let h = response.headers_mut();
         h.insert(
@@ -535,24 +555,29 @@ async fn run(app: Arc<App>, p: Prepared) -> Response {
     let cancel = Arc::new(AtomicBool::new(false));
     let _guard = CancelOnDrop(Arc::clone(&cancel));
     let app2 = Arc::clone(&app);
-    let joined = tokio::task::spawn_blocking(move || {
-        let _slot = (permit, in_flight);
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let started = generation_thread(move || {
         let mut timed_out = false;
         let result = p.live.lm().expect("checked").generate(&p.request, |_| {
             timed_out = Instant::now() >= deadline;
             !timed_out && !cancel.load(Relaxed)
         });
+        drop(slot);
         if let Ok(g) = &result {
             record(&app2, &p.live, g);
         }
-        (p, result, timed_out)
-    })
-    .await;
-    let (p, result, timed_out) = match joined {
-        Ok(done) => done,
-        Err(e) => {
-            return ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e).into_response();
-        }
+        let _ = done.send((p, result, timed_out));
+    });
+    if let Err(e) = started {
+        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", e).into_response();
+    }
+    let Ok((p, result, timed_out)) = answer.await else {
+        return ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the generation thread ended without an answer",
+        )
+        .into_response();
     };
     let generated = match result {
         Ok(g) => g,
@@ -687,6 +712,7 @@ fn stream(
     id: &str,
     created: u64,
     deadline: Instant,
+    slot: Slot,
     tx: &tokio::sync::mpsc::Sender<Bytes>,
 ) {
     let lm = p.live.lm().expect("checked");
@@ -755,6 +781,7 @@ fn stream(
         };
         send(event(&chunk(choice)))
     });
+    drop(slot);
     let generated = match result {
         Ok(g) => g,
         Err(e) => {
