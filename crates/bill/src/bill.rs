@@ -242,13 +242,7 @@ pub struct Bill {
 /// Makes the bill of a run from its summary, with the recipe's settings.
 pub fn render_bill(summary: &Summary, settings: &BillSettings) -> Result<Bill, BillError> {
     settings.validate().map_err(BillError::Settings)?;
-    let gco2_per_kwh = settings
-        .gco2_per_kwh()
-        .ok_or_else(|| BillError::Country(settings.country.clone()))?;
-    let prices = Prices {
-        settings,
-        gco2_per_kwh,
-    };
+    let prices = Prices::new(settings)?;
 
     let stats = &summary.stats;
     let (joules, energy_basis, measured) = match &summary.energy {
@@ -344,7 +338,7 @@ pub fn render_bill(summary: &Summary, settings: &BillSettings) -> Result<Bill, B
     Ok(Bill {
         dataset: summary.dataset.clone(),
         country: settings.country.to_ascii_uppercase(),
-        gco2_per_kwh,
+        gco2_per_kwh: prices.gco2_per_kwh,
         pue: settings.pue,
         measured,
         energy_basis,
@@ -364,14 +358,7 @@ impl Cost {
     /// The cost of metered work under the bill's prices, PUE and grid (work metered
     /// outside a run, such as a server's generations).
     pub fn of(record: &EnergyRecord, settings: &BillSettings) -> Result<Cost, BillError> {
-        let gco2_per_kwh = settings
-            .gco2_per_kwh()
-            .ok_or_else(|| BillError::Country(settings.country.clone()))?;
-        let prices = Prices {
-            settings,
-            gco2_per_kwh,
-        };
-        Ok(prices.cost(
+        Ok(Prices::new(settings)?.cost(
             record.wall_seconds,
             record.cpu_seconds,
             record.gpu_seconds / 3600.0,
@@ -386,6 +373,16 @@ struct Prices<'a> {
 }
 
 impl Prices<'_> {
+    fn new(settings: &BillSettings) -> Result<Prices<'_>, BillError> {
+        let gco2_per_kwh = settings
+            .gco2_per_kwh()
+            .ok_or_else(|| BillError::Country(settings.country.clone()))?;
+        Ok(Prices {
+            settings,
+            gco2_per_kwh,
+        })
+    }
+
     fn cost(&self, wall: f64, cpu: f64, gpu_hours: f64, joules: f64) -> Cost {
         let s = self.settings;
         let kwh = joules * s.pue / 3.6e6;

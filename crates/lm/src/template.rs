@@ -84,22 +84,12 @@ fn raise_exception(message: String) -> Result<Value, Error> {
     Err(Error::new(ErrorKind::InvalidOperation, message))
 }
 
-/// `strftime_now(format)`, which Llama 3 templates call for the date.
+/// `strftime_now(format)`, which Llama 3 templates call for the date (`%d`, `%m`, `%Y`,
+/// `%b`, `%B`).
 fn strftime_now(format: String) -> String {
-    let secs = std::time::UNIX_EPOCH
-        .elapsed()
-        .map_or(0, |d| d.as_secs() as i64);
-    let days = secs.div_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let secs = std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs());
+    let date = atelier_store::utc(secs);
+    let (year, month, day) = (&date[..4], &date[5..7], &date[8..10]);
     const MONTHS: [&str; 12] = [
         "January",
         "February",
@@ -114,11 +104,11 @@ fn strftime_now(format: String) -> String {
         "November",
         "December",
     ];
-    let name = MONTHS[(month - 1) as usize];
+    let name = MONTHS[month.parse::<usize>().unwrap_or(1).clamp(1, 12) - 1];
     format
-        .replace("%d", &format!("{day:02}"))
-        .replace("%m", &format!("{month:02}"))
-        .replace("%Y", &year.to_string())
+        .replace("%d", day)
+        .replace("%m", month)
+        .replace("%Y", year)
         .replace("%b", &name[..3])
         .replace("%B", name)
 }

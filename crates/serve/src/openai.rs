@@ -350,11 +350,7 @@ fn unix_seconds() -> u64 {
 
 /// `POST /v1/chat/completions`.
 pub(crate) async fn chat_completions(State(app): State<Arc<App>>, request: Request) -> Response {
-    let body = match read(&app, request).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let parsed: ChatBody = match parse(&body) {
+    let parsed: ChatBody = match read(&app, request).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -405,11 +401,7 @@ pub(crate) async fn chat_completions(State(app): State<Arc<App>>, request: Reque
 
 /// `POST /v1/completions`.
 pub(crate) async fn completions(State(app): State<Arc<App>>, request: Request) -> Response {
-    let body = match read(&app, request).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let parsed: CompletionBody = match parse(&body) {
+    let parsed: CompletionBody = match read(&app, request).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -452,16 +444,16 @@ pub(crate) async fn completions(State(app): State<Arc<App>>, request: Request) -
     }
 }
 
-/// Reads a body within the request time limit (the route's own limit is the longer
-/// generation limit).
-async fn read(app: &App, request: Request) -> Result<Bytes, ApiError> {
+/// Reads and parses a body within the request time limit (the route's own limit is the
+/// longer generation limit).
+async fn read<T: for<'de> Deserialize<'de>>(app: &App, request: Request) -> Result<T, ApiError> {
     match tokio::time::timeout(
         app.limits.request_timeout,
         read_body(request, app.limits.max_body_bytes),
     )
     .await
     {
-        Ok(read) => read,
+        Ok(read) => parse(&read?),
         Err(_) => Err(ApiError::new(
             StatusCode::REQUEST_TIMEOUT,
             "timeout",
