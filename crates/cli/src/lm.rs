@@ -372,7 +372,7 @@ fn requantize(input: &Path, to: Requantize, output: &Path) -> Result<ExitCode> {
     names.sort();
     let mut tensors = Vec::with_capacity(names.len());
     for name in names {
-        let t = reader.read(&name, &candle_core::Device::Cpu, Some(to))?;
+        let t = reader.read(&name, Some(to))?;
         tensors.push((name, t));
     }
     let file_type = candle_core::quantized::gguf_file::Value::U32(match to {

@@ -5,9 +5,9 @@
 //! size); this module turns its metadata into typed settings with errors that name the
 //! file and the key.
 
+use candle_core::Device;
 use candle_core::quantized::gguf_file::{self, Content, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
-use candle_core::{Device, Tensor};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -283,13 +283,9 @@ pub struct TensorReader<'a> {
 
 impl TensorReader<'_> {
     /// A tensor as stored, or re-quantized to `requantize` when it is a weight matrix
-    /// whose rows fit that type's blocks (norms and biases stay as they are).
-    pub fn read(
-        &mut self,
-        name: &str,
-        device: &Device,
-        requantize: Option<Requantize>,
-    ) -> Result<QTensor, LmError> {
+    /// whose rows fit that type's blocks (norms and biases stay as they are); in the
+    /// CPU's memory.
+    pub fn read(&mut self, name: &str, requantize: Option<Requantize>) -> Result<QTensor, LmError> {
         let path = &self.gguf.path;
         if !self.gguf.has_tensor(name) {
             return Err(LmError::MissingTensor {
@@ -316,15 +312,7 @@ impl TensorReader<'_> {
             }
             _ => tensor,
         };
-        if device.is_cpu() {
-            return Ok(tensor);
-        }
-        // Off the CPU: re-made on the device from its bytes.
-        let dense: Tensor = tensor
-            .dequantize(&Device::Cpu)
-            .map_err(|e| LmError::bad_file(path, format!("tensor `{name}`: {e}")))?;
-        QTensor::quantize_onto(&dense, tensor.dtype(), device)
-            .map_err(|e| LmError::Device(format!("tensor `{name}`: {e}")))
+        Ok(tensor)
     }
 }
 

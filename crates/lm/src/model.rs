@@ -9,7 +9,7 @@
 //! pairs; Qwen2 rotates halves (NeoX) and has biases on q, k and v, as llama.cpp reads
 //! them.
 
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 use std::sync::Arc;
 
@@ -144,18 +144,29 @@ const DENSE_WEIGHTS: usize = 1 << 22;
 enum Linear {
     /// Q8_0 on the CPU: this crate's one-row kernel ([`crate::gemv`]).
     Q8(Arc<Q8Matrix>),
-    /// Any other type or device: candle's kernels.
+    /// Any other type on the CPU: candle's kernels.
     Candle {
         matmul: QMatMul,
         tensor: Arc<QTensor>,
     },
+    /// On a GPU: candle's kernels for the quantized type (or a dense matrix for float
+    /// types).
+    Device(QMatMul),
 }
 
 impl Linear {
-    fn new(tensor: Arc<QTensor>) -> candle_core::Result<Linear> {
-        if tensor.device().is_cpu()
-            && let Some(m) = Q8Matrix::from_qtensor(&tensor)
-        {
+    /// A matrix read on the CPU, kept there or moved to `device`.
+    fn new(tensor: Arc<QTensor>, device: &Device) -> candle_core::Result<Linear> {
+        if !device.is_cpu() {
+            let dense = tensor.dequantize(&Device::Cpu)?;
+            return Ok(Linear::Device(match tensor.dtype() {
+                GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16 => {
+                    QMatMul::Tensor(dense.to_device(device)?)
+                }
+                dtype => QMatMul::from_qtensor(QTensor::quantize_onto(&dense, dtype, device)?)?,
+            }));
+        }
+        if let Some(m) = Q8Matrix::from_qtensor(&tensor) {
             return Ok(Linear::Q8(Arc::new(m)));
         }
         Ok(Linear::Candle {
@@ -193,6 +204,7 @@ impl Linear {
                 }
                 matmul.forward(x)
             }
+            Linear::Device(matmul) => matmul.forward(x),
         }
     }
 }
@@ -202,6 +214,8 @@ impl Linear {
 enum Embedding {
     Q8(Arc<Q8Matrix>),
     Candle(Arc<QTensor>),
+    /// On a GPU: the dequantized table.
+    Device(Tensor),
 }
 
 impl Embedding {
@@ -217,6 +231,7 @@ impl Embedding {
                 Tensor::from_vec(out, (1, ids.len(), k), device)
             }
             Embedding::Candle(t) => t.embedding(&Tensor::new(ids, device)?)?.unsqueeze(0),
+            Embedding::Device(t) => t.index_select(&Tensor::new(ids, device)?, 0)?.unsqueeze(0),
         }
     }
 }
@@ -305,6 +320,14 @@ impl Weights {
         let embedding = match &table {
             Linear::Q8(m) => Embedding::Q8(Arc::clone(m)),
             Linear::Candle { tensor, .. } => Embedding::Candle(Arc::clone(tensor)),
+            Linear::Device(_) => {
+                let t = r.quantized("token_embd.weight", &[c.vocab, c.width])?;
+                let dense = t
+                    .dequantize(&Device::Cpu)
+                    .and_then(|t| t.to_device(device))
+                    .map_err(LmError::device)?;
+                Embedding::Device(dense)
+            }
         };
         let output = if gguf.has_tensor("output.weight") {
             r.matrix("output.weight", c.vocab, c.width)?
@@ -340,8 +363,9 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
+    /// A tensor as read (on the CPU), its shape checked.
     fn quantized(&mut self, name: &str, shape: &[usize]) -> Result<QTensor, LmError> {
-        let t = self.reader.read(name, self.device, self.requantize)?;
+        let t = self.reader.read(name, self.requantize)?;
         if t.shape().dims() != shape {
             return Err(LmError::bad_file(
                 &self.gguf.path,
@@ -356,13 +380,13 @@ impl Loader<'_> {
 
     fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> Result<Linear, LmError> {
         let t = self.quantized(name, &[rows, cols])?;
-        Linear::new(Arc::new(t))
+        Linear::new(Arc::new(t), self.device)
             .map_err(|e| LmError::bad_file(&self.gguf.path, format!("tensor `{name}`: {e}")))
     }
 
     /// A norm, bias or frequency vector, in f32.
     fn vector(&mut self, name: &str, len: usize) -> Result<Tensor, LmError> {
-        let t = self.reader.read(name, self.device, None)?;
+        let t = self.reader.read(name, None)?;
         if t.shape().dims() != [len] {
             return Err(LmError::bad_file(
                 &self.gguf.path,
@@ -372,7 +396,8 @@ impl Loader<'_> {
                 ),
             ));
         }
-        t.dequantize(self.device)
+        t.dequantize(&Device::Cpu)
+            .and_then(|t| t.to_device(self.device))
             .map_err(|e| LmError::bad_file(&self.gguf.path, e))
     }
 }
