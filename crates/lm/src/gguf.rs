@@ -54,7 +54,7 @@ pub struct GgufFile {
     content: Content,
 }
 
-/// A GGUF metadata value as JSON-friendly text, for reports.
+/// What kind of value a metadata entry holds, for error messages.
 fn value_type_name(v: &Value) -> &'static str {
     match v {
         Value::String(_) => "a string",
