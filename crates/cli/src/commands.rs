@@ -55,11 +55,12 @@ pub fn run(recipe: &Path, how: &RunHow) -> Result<ExitCode> {
                 &RunOptions {
                     workers: workers(how.workers),
                     progress,
+                    after: crate::tokens::stage(&recipe)?,
                 },
             )
         }
         ExecutorKind::Slurm => {
-            let job = Job::new(&recipe, Mode::Plan)?;
+            let job = Job::new(&recipe, Mode::Plan, crate::tokens::stage(&recipe)?)?;
             let options = SlurmOptions {
                 program: std::env::current_exe().context("locating the atelier program")?,
                 detach: how.detach,
@@ -118,7 +119,7 @@ pub fn run(recipe: &Path, how: &RunHow) -> Result<ExitCode> {
 /// `atelier status`.
 pub fn status(recipe: &Path) -> Result<ExitCode> {
     let recipe = load(recipe)?;
-    let job = Job::new(&recipe, Mode::Task)?;
+    let job = Job::new(&recipe, Mode::Task, crate::tokens::stage(&recipe)?)?;
     let stages = atelier_runner::slurm::status(&job)?;
     let mut out = std::io::stdout().lock();
     writeln!(
@@ -153,7 +154,7 @@ pub fn status(recipe: &Path) -> Result<ExitCode> {
 /// `atelier task`.
 pub fn task(recipe: &Path, stage: &str, rank: usize) -> Result<ExitCode> {
     let recipe = load(recipe)?;
-    let job = Job::new(&recipe, Mode::Task)?;
+    let job = Job::new(&recipe, Mode::Task, crate::tokens::stage(&recipe)?)?;
     let Some(index) = job.stage_named(stage) else {
         let names: Vec<&str> = job.stages().iter().map(|s| s.name.as_str()).collect();
         bail!(
@@ -286,7 +287,10 @@ pub fn workers(asked: Option<usize>) -> usize {
 /// `atelier check`.
 pub fn check(recipe_path: &Path) -> Result<ExitCode> {
     let recipe = load(recipe_path)?;
-    let steps: Vec<&str> = recipe.steps.iter().map(|s| s.config.name()).collect();
+    let mut steps: Vec<&str> = recipe.steps.iter().map(|s| s.config.name()).collect();
+    if crate::tokens::stage(&recipe)?.is_some() {
+        steps.push(atelier_tokens::STEP);
+    }
     println!(
         "{}: ok ({} source(s), steps: {})",
         recipe_path.display(),

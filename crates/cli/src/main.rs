@@ -8,6 +8,7 @@ mod oneshot;
 mod progress;
 mod registry;
 mod serve;
+mod tokens;
 mod train;
 mod versions;
 
@@ -196,6 +197,12 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Turn JSON-lines documents into token shards that trainers memory-map (datatrove,
+    /// llm.c, Megatron layouts), with the tokenizer and an index beside them.
+    Tokenize(tokens::TokenizeArgs),
+    /// Train a byte-level BPE tokenizer, or export a GGUF model's as tokenizer.json.
+    #[command(subcommand)]
+    Tokenizer(tokens::TokenizerCommand),
     /// Write a commented starter recipe and its folder layout.
     Init {
         /// The project folder to create or fill.
@@ -254,6 +261,8 @@ fn main() -> ExitCode {
         Command::Gc(args) => versions::gc(&args),
         Command::Alias(args) => versions::alias(&args),
         Command::Serve(args) => serve::serve(&args),
+        Command::Tokenize(args) => tokens::tokenize(&args),
+        Command::Tokenizer(command) => tokens::tokenizer(&command),
         Command::Dedup {
             input,
             output,

@@ -48,6 +48,7 @@ pub fn run(
         text: String::new(),
     };
     let options = RunOptions {
+        after: None,
         workers,
         progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
     };

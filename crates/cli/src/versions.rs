@@ -302,6 +302,9 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
         human_bytes(shard_bytes(m)),
         m.documents
     )?;
+    if let Some(tokens) = m.stages.get(atelier_tokens::STEP) {
+        print_tokens(out, tokens)?;
+    }
     for f in m.shards.iter().chain(&m.files) {
         writeln!(
             out,
@@ -314,6 +317,34 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
     writeln!(out, "store records: {}", m.keys.len())?;
     if !m.stats.steps.is_empty() {
         print_funnel(out, &m.stats)?;
+    }
+    Ok(())
+}
+
+/// The token shards of a dataset version: its tokenizer and the tokens per split.
+fn print_tokens(out: &mut impl Write, report: &serde_json::Value) -> std::io::Result<()> {
+    let tokenizer = &report["tokenizer"];
+    writeln!(
+        out,
+        "tokens:  tokenizer {} ({} ids, EOS {}), {} ids",
+        tokenizer["hash"]
+            .as_str()
+            .unwrap_or("?")
+            .get(..12)
+            .unwrap_or("?"),
+        tokenizer["vocab_size"],
+        tokenizer["eos"],
+        report["dtype"].as_str().unwrap_or("?")
+    )?;
+    if let Some(splits) = report["splits"].as_object() {
+        for (split, count) in splits {
+            writeln!(
+                out,
+                "  {split:<10} {:>10} documents {:>14} tokens",
+                count["documents"].as_u64().unwrap_or(0),
+                count["tokens"].as_u64().unwrap_or(0)
+            )?;
+        }
     }
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod document;
 pub mod format;
 pub mod recipe;
 pub mod registry;
+pub mod split;
 pub mod stats;
 pub mod step;
 
@@ -15,8 +16,9 @@ pub use document::{Document, Metadata};
 pub use format::Format;
 pub use recipe::{Recipe, RecipeError, RecipeErrors};
 pub use registry::{Registry, StepKind};
+pub use split::{Split, split_of};
 pub use stats::{StepStats, TaskStats};
 pub use step::{
-    Barrier, BarrierContext, BarrierStage, ConfiguredStep, Observer, StageTask, Step, StepConfig,
-    StepError, Verdict,
+    Barrier, BarrierContext, BarrierStage, ConfiguredStep, Observer, ShardStage, StageError,
+    StageTask, Step, StepConfig, StepError, Verdict,
 };

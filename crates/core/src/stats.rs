@@ -131,9 +131,15 @@ impl TaskStats {
         self.steps.iter().map(|s| s.quarantined).sum()
     }
 
-    /// Documents written to the dataset.
+    /// Documents written to the dataset: what `write` kept (the stages after the dataset,
+    /// such as `tokenize`, come after it).
     pub fn written(&self) -> u64 {
-        self.steps.last().map_or(0, |s| s.kept)
+        self.steps
+            .iter()
+            .rev()
+            .find(|s| s.name == "write")
+            .or(self.steps.last())
+            .map_or(0, |s| s.kept)
     }
 
     /// CPU seconds that work reused from the project store saved, over all steps.

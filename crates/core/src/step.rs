@@ -187,3 +187,34 @@ pub struct BarrierStage {
     /// Runs task `rank` of this stage.
     pub run: StageTask,
 }
+
+/// A failure of a [`ShardStage`] task, with its causes.
+pub type StageError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A stage that runs on the dataset once it is written, one task per dataset shard,
+/// and writes files of its own in a folder of the output (token shards, for example).
+/// Like the map stages, its tasks leave markers, so it resumes and runs as job arrays;
+/// its files become part of the dataset version, and its settings with them.
+pub trait ShardStage: Debug + Send + Sync {
+    /// The stage's name, also its step's name in counters and bills (`tokenize`).
+    fn name(&self) -> &str;
+    /// Its folder in the output (`tokens`).
+    fn folder(&self) -> &str;
+    /// Changes whenever its files would: the stage starts over when it does.
+    fn fingerprint(&self) -> String;
+    /// Its settings, as a version records them.
+    fn settings(&self) -> serde_json::Value;
+    /// Task `rank`: reads the dataset shard (none when the task kept no document) and
+    /// writes its files under `folder`; `project` is the project folder when the recipe
+    /// keeps a store. Returns the step's counters (documents in are the shard's).
+    fn run(
+        &self,
+        rank: usize,
+        shard: Option<&Path>,
+        folder: &Path,
+        project: Option<&Path>,
+    ) -> Result<crate::StepStats, StageError>;
+    /// Once every task has run: completes the folder (an index), and returns a summary
+    /// for the version's manifest.
+    fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, StageError>;
+}

@@ -52,6 +52,7 @@ fn go(recipe: &Recipe) -> RunSummary {
         &RunOptions {
             workers: 2,
             progress: false,
+            after: None,
         },
     )
     .unwrap()

@@ -467,6 +467,19 @@ impl Tokenizer {
             .unwrap_or_default()
     }
 
+    /// The tokenizer as a `tokenizer.json` (Hugging Face's format, which Python
+    /// `tokenizers` and `transformers` load as it is).
+    pub fn to_json(&self) -> Result<String, LmError> {
+        self.inner
+            .to_string(false)
+            .map_err(|e| LmError::Input(format!("serializing the tokenizer: {e}")))
+    }
+
+    /// The id of a token written as its text (`<|endoftext|>`), if the vocabulary has it.
+    pub fn token_id(&self, text: &str) -> Option<u32> {
+        self.inner.token_to_id(text)
+    }
+
     /// The number of tokens.
     pub fn vocab_size(&self) -> usize {
         self.pieces.len()

@@ -10,11 +10,12 @@
 
 use atelier_bill::{BillSettings, EnergyRecord, Ledger, TaskMeter};
 use atelier_core::recipe::RecipeStep;
-use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, TaskStats};
+use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, ShardStage, TaskStats};
 use atelier_io::ReadOptions;
 use atelier_store::{FileHashes, Hash, ProjectLock, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::measure::{Stopwatch, peak_rss_bytes};
 use crate::plan::{Plan, plan};
@@ -49,6 +50,8 @@ enum What {
     Map(usize),
     /// A barrier's middle stage.
     Middle { segment: usize, stage: BarrierStage },
+    /// The stage after the dataset ([`ShardStage`]).
+    After,
 }
 
 /// A run of per-document steps, and the barrier step that ends it (if any).
@@ -85,6 +88,8 @@ pub struct Job<'a> {
     hashes: HashMap<PathBuf, Hash>,
     /// For each recipe step, a hash of its own input files' contents.
     step_inputs: Vec<Hash>,
+    /// The stage that runs on the written dataset, if any (tokenizing).
+    after: Option<Arc<dyn ShardStage>>,
     /// The project lock, held by the process that drives a run.
     _lock: Option<ProjectLock>,
 }
@@ -107,8 +112,13 @@ pub fn project_dir(recipe: &Recipe) -> Option<PathBuf> {
 impl<'a> Job<'a> {
     /// Plans a recipe and prepares its output folder as `mode` says. In `Plan` mode it
     /// first takes the project's lock, so that a second run of the project is refused
-    /// instead of mixing with this one.
-    pub fn new(recipe: &'a Recipe, mode: Mode) -> Result<Job<'a>, RunError> {
+    /// instead of mixing with this one. `after` runs on the written dataset (the recipe's
+    /// `[tokenize]`, which the runner does not read itself).
+    pub fn new(
+        recipe: &'a Recipe,
+        mode: Mode,
+        after: Option<Arc<dyn ShardStage>>,
+    ) -> Result<Job<'a>, RunError> {
         let project = project_dir(recipe);
         let lock = match (&project, mode) {
             (Some(dir), Mode::Plan) => Some(ProjectLock::acquire(
@@ -172,6 +182,21 @@ impl<'a> Job<'a> {
                 }
             }
         }
+        if let Some(stage) = &after {
+            stages.push(StageInfo {
+                name: stage.name().to_owned(),
+                tasks: world,
+                bytes: 0,
+                what: What::After,
+            });
+            if mode == Mode::Plan {
+                prepare_after(
+                    &layout,
+                    &after_fingerprint(&plan, stage.as_ref()),
+                    stage.folder(),
+                )?;
+            }
+        }
         let bill: BillSettings = recipe
             .section("bill")
             .map_err(|e| RunError::Step(e.to_string()))?;
@@ -186,6 +211,7 @@ impl<'a> Job<'a> {
             store,
             hashes,
             step_inputs,
+            after,
             _lock: lock,
         })
     }
@@ -220,10 +246,19 @@ impl<'a> Job<'a> {
         let name = &self.stages[stage].name;
         let bytes = std::fs::read(self.layout.marker(name, rank)).ok()?;
         let marker: Marker = serde_json::from_slice(&bytes).ok()?;
-        let ours = marker.fingerprint == self.plan.fingerprint
+        let ours = marker.fingerprint == self.fingerprint(stage)
             && marker.rank == rank
             && &marker.stage == name;
         ours.then_some(marker)
+    }
+
+    /// What a stage's markers must carry: the plan's fingerprint, and for the stage after
+    /// the dataset, its own settings too (a new tokenizer redoes only that stage).
+    fn fingerprint(&self, stage: usize) -> String {
+        match (&self.stages[stage].what, &self.after) {
+            (What::After, Some(after)) => after_fingerprint(&self.plan, after.as_ref()),
+            _ => self.plan.fingerprint.clone(),
+        }
     }
 
     /// Runs one task and leaves its marker. `progress` gets input bytes as they are read.
@@ -265,9 +300,10 @@ impl<'a> Job<'a> {
                     ..TaskStats::default()
                 }
             }
+            What::After => self.run_after_task(rank)?,
         };
         let marker = Marker {
-            fingerprint: self.plan.fingerprint.clone(),
+            fingerprint: self.fingerprint(stage),
             stage: info.name.clone(),
             rank,
             stats,
@@ -344,10 +380,50 @@ impl<'a> Job<'a> {
         run_map(task, &self.layout, progress)
     }
 
+    fn run_after_task(&self, rank: usize) -> Result<TaskStats, RunError> {
+        let after = self.after.as_ref().expect("an After stage has its stage");
+        let shard = self
+            .layout
+            .shard(rank, self.recipe.output.compression.suffix());
+        let clock = Stopwatch::start();
+        let step = after
+            .run(
+                rank,
+                shard.exists().then_some(shard.as_path()),
+                &self.layout.root.join(after.folder()),
+                self.store.as_ref().map(Store::project),
+            )
+            .map_err(|e| RunError::Step(format!("{} task {rank}: {e}", after.name())))?;
+        let (wall_seconds, cpu_seconds) = clock.elapsed();
+        Ok(TaskStats {
+            tasks: 1,
+            steps: vec![step],
+            wall_seconds,
+            cpu_seconds,
+            peak_rss_bytes: peak_rss_bytes(),
+            ..TaskStats::default()
+        })
+    }
+
     /// Once every task has its marker: [`Job::summarize`], then, with a project store,
     /// commits the dataset as a new version and moves `latest` to it.
     pub fn finish(&self, tasks_resumed: usize) -> Result<RunSummary, RunError> {
         let mut summary = self.summarize(tasks_resumed)?;
+        let after = match &self.after {
+            Some(stage) => {
+                let folder = self.layout.root.join(stage.folder());
+                let report = stage
+                    .finish(&folder, self.plan.tasks.len())
+                    .map_err(|e| RunError::Step(format!("{}: {e}", stage.name())))?;
+                Some(crate::version::After {
+                    name: stage.name().to_owned(),
+                    folder: stage.folder().to_owned(),
+                    settings: stage.settings(),
+                    report,
+                })
+            }
+            None => None,
+        };
         if let Some(store) = &self.store {
             let mut keys = BTreeSet::new();
             for rank in 0..self.plan.tasks.len() {
@@ -373,6 +449,7 @@ impl<'a> Job<'a> {
                 sources,
                 keys.into_iter().collect(),
                 &summary,
+                after.as_ref(),
             )?;
             summary.version = Some(manifest.id);
         }
@@ -405,7 +482,7 @@ impl<'a> Job<'a> {
                 energy += &task.energy;
             }
             match &info.what {
-                What::Map(_) => stats = concat(stats, sum),
+                What::Map(_) | What::After => stats = concat(stats, sum),
                 What::Middle { segment, .. } => {
                     let position = self.segments[*segment]
                         .barrier
@@ -461,6 +538,34 @@ impl<'a> Job<'a> {
         }
         Ok(summary)
     }
+}
+
+/// The fingerprint of the stage after the dataset: the plan's and the stage's own.
+fn after_fingerprint(plan: &Plan, stage: &dyn ShardStage) -> String {
+    Hash::key("atelier-after-stage")
+        .text(&plan.fingerprint)
+        .text(stage.name())
+        .text(&stage.fingerprint())
+        .finish()
+        .hex()
+}
+
+/// Starts the stage after the dataset over when its fingerprint changed since the last
+/// run (another tokenizer, other layouts): its folder is removed, which also drops the
+/// files of ranks a smaller plan no longer has.
+fn prepare_after(layout: &Layout<'_>, fingerprint: &str, folder: &str) -> Result<(), RunError> {
+    let record = layout.state().join("after.json");
+    let same = std::fs::read_to_string(&record).is_ok_and(|f| f.trim() == fingerprint);
+    if !same {
+        let dir = layout.root.join(folder);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
+        }
+        write_atomic(&record, fingerprint.as_bytes())
+            .map_err(|e| RunError::Io(format!("{}: {e}", record.display())))?;
+    }
+    Ok(())
 }
 
 /// Content hashes of the input files, by path, remembered in the store so that

@@ -2,12 +2,12 @@
 //! process. Also the types every executor shares: options, errors, the summary.
 
 use atelier_bill::EnergyRecord;
-use atelier_core::{Recipe, TaskStats};
+use atelier_core::{Recipe, ShardStage, TaskStats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::job::{Job, Mode};
 
@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub workers: usize,
     /// Draw a progress bar on stderr (only when it is a terminal).
     pub progress: bool,
+    /// The stage run on the written dataset (the recipe's `[tokenize]`), if any.
+    pub after: Option<Arc<dyn ShardStage>>,
 }
 
 /// Why a run failed.
@@ -94,7 +96,7 @@ pub struct RunSummary {
 /// Runs a recipe to completion with worker threads, resuming an interrupted run of the
 /// same plan.
 pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError> {
-    let job = Job::new(recipe, Mode::Plan)?;
+    let job = Job::new(recipe, Mode::Plan, options.after.clone())?;
     let mut tasks_resumed = 0;
     for stage in 0..job.stages().len() {
         let resumed = run_stage(&job, stage, options)?;

@@ -9,6 +9,18 @@ use std::path::{Path, PathBuf};
 
 use crate::run::{RunError, RunSummary};
 
+/// What the stage after the dataset adds to its version.
+pub(crate) struct After {
+    /// The stage's name (`tokenize`).
+    pub name: String,
+    /// Its folder in the output (`tokens`).
+    pub folder: String,
+    /// Its settings, recorded with the dataset's.
+    pub settings: serde_json::Value,
+    /// Its report, for the manifest.
+    pub report: serde_json::Value,
+}
+
 /// Commits the dataset a run just wrote as a new version, and moves `latest` to it.
 pub(crate) fn commit(
     store: &Store,
@@ -16,6 +28,7 @@ pub(crate) fn commit(
     sources: Vec<SourceFile>,
     keys: Vec<Hash>,
     summary: &RunSummary,
+    after: Option<&After>,
 ) -> Result<Manifest, RunError> {
     let root = &recipe.output.path;
     let named = |path: &Path| -> (String, PathBuf) {
@@ -33,6 +46,19 @@ pub(crate) fn commit(
     walk(&index, &mut found).map_err(|e| RunError::Io(format!("{}: {e}", index.display())))?;
     found.sort();
     files.extend(found.iter().map(|p| named(p)));
+    if let Some(after) = after {
+        let folder = root.join(&after.folder);
+        let mut found = Vec::new();
+        walk(&folder, &mut found)
+            .map_err(|e| RunError::Io(format!("{}: {e}", folder.display())))?;
+        // Work files of the stage's tasks stay out of the version.
+        found.retain(|p| {
+            !p.strip_prefix(&folder)
+                .is_ok_and(|rel| rel.starts_with(".tasks") || rel.starts_with(".building"))
+        });
+        found.sort();
+        files.extend(found.iter().map(|p| named(p)));
+    }
     let summary_file = root.join("summary.json");
     if summary_file.is_file() {
         files.push(named(&summary_file));
@@ -46,10 +72,15 @@ pub(crate) fn commit(
             settings: s.config.settings(),
         })
         .collect();
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "dataset": recipe.dataset,
         "output": recipe.output,
     });
+    let mut stages = std::collections::BTreeMap::new();
+    if let Some(after) = after {
+        settings[&after.name] = after.settings.clone();
+        stages.insert(after.name.clone(), after.report.clone());
+    }
     let recipe_info = RecipeInfo::new(&recipe.path, &recipe.text);
     let parent = store.alias("latest")?;
     // Running again what made `latest` (a resumed or repeated run) makes no new version.
@@ -83,6 +114,7 @@ pub(crate) fn commit(
         documents: summary.stats.written(),
         stats: summary.stats.clone(),
         keys,
+        stages,
         aliases: vec!["latest".to_owned()],
         ..NewVersion::default()
     };

@@ -186,6 +186,7 @@ fn barrier_sees_all_tasks_before_deciding() {
         &RunOptions {
             workers: 2,
             progress: false,
+            after: None,
         },
     )
     .unwrap();
@@ -210,6 +211,7 @@ fn a_run_resumes_stage_by_stage() {
     let options = RunOptions {
         workers: 2,
         progress: false,
+        after: None,
     };
     let first = run(&recipe, &options).unwrap();
     let shards: Vec<Vec<u8>> = first

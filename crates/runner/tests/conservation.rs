@@ -85,7 +85,7 @@ proptest! {
         );
         let registry = Registry::new().register::<Chaos>();
         let recipe = Recipe::parse(&recipe_text, &dir.path().join("atelier.toml"), &registry).unwrap();
-        let summary = run(&recipe, &RunOptions { workers: 2, progress: false }).unwrap();
+        let summary = run(&recipe, &RunOptions { workers: 2, progress: false, after: None }).unwrap();
 
         let s = &summary.stats;
         prop_assert_eq!(s.records(), lines.len() as u64);

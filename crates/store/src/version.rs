@@ -135,6 +135,10 @@ pub struct Manifest {
     /// training figures, as the trainer wrote them.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub metrics: serde_json::Value,
+    /// For a dataset: the reports of the stages run on it once written, by name
+    /// (`tokenize`: the tokenizer, documents and tokens per split).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<String, serde_json::Value>,
     /// The store records (cached work) the run used or made.
     #[serde(default)]
     pub keys: Vec<Hash>,
@@ -169,6 +173,8 @@ pub struct NewVersion {
     pub stats: TaskStats,
     /// For a model, its evaluation and training figures.
     pub metrics: serde_json::Value,
+    /// For a dataset, the reports of the stages after it, by name.
+    pub stages: BTreeMap<String, serde_json::Value>,
     /// Store records used.
     pub keys: Vec<Hash>,
     /// Aliases to move to the new version (`latest` for every run).
@@ -389,6 +395,7 @@ impl Store {
             files,
             documents: new.documents,
             metrics: new.metrics,
+            stages: new.stages,
             stats: new.stats,
             keys: new.keys,
         };

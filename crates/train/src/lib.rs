@@ -21,8 +21,9 @@ mod evaluate;
 mod examples;
 mod settings;
 
+pub use atelier_core::{Split, split_of};
 pub use evaluate::{ClassScores, Evaluation, evaluate};
-pub use examples::{ExampleCounts, Examples, Split, examples, line_text, split_of};
+pub use examples::{ExampleCounts, Examples, examples, line_text};
 pub use settings::TrainSettings;
 
 use atelier_bill::energy::rss_bytes;

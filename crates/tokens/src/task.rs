@@ -1,0 +1,629 @@
+//! One tokenize task: JSON-lines files in, one shard set per split out.
+//!
+//! Documents are read line by line and encoded one at a time, so memory holds one
+//! document and the shard's document ends, whatever the dataset's size. Each input unit
+//! (a gzip member or zstd frame of a dataset shard, a whole plain file) is keyed by the
+//! hash of its content and of the tokenize settings: with a project store, a unit seen
+//! before is replayed from its cached tokens instead of being encoded again, so a new
+//! dataset version tokenizes only its new units.
+
+use atelier_core::{Split, StepStats, split_of};
+use atelier_store::{Hash, Record, Store};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::layout::{Dtype, ShardSet, ShardSpec, ShardWriter};
+use crate::{Layout, TokenizeSettings, TokenizerFile, TokensError, TooLong};
+
+/// The step name in counters and bills.
+pub const STEP: &str = "tokenize";
+
+/// Texts longer than this are encoded in pieces cut before a space between two ASCII
+/// letters, where every pre-tokenizer atelier reads also cuts: the same ids, without the
+/// tokenizer's per-byte bookkeeping of a 100 MB string.
+const PIECE_BYTES: usize = 1 << 20;
+
+/// A tokenize run made ready: the tokenizer loaded and the special ids resolved.
+pub struct Tokenize {
+    /// The settings.
+    pub settings: TokenizeSettings,
+    /// The tokenizer.
+    pub tokenizer: TokenizerFile,
+    /// The id after every document.
+    pub eos: u32,
+    /// The id before every document, if any.
+    pub bos: Option<u32>,
+    /// How ids are stored.
+    pub dtype: Dtype,
+}
+
+/// What one task wrote and counted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskOutcome {
+    /// The task's rank.
+    pub rank: usize,
+    /// Documents in, kept, dropped (`empty`, `too_long`), quarantined.
+    pub stats: StepStats,
+    /// Shard sets by split.
+    pub shards: Vec<ShardEntry>,
+    /// Documents by their number of tokens: `histogram[k]` counts those with
+    /// `2^k ..= 2^(k+1) - 1` tokens.
+    pub histogram: Vec<u64>,
+    /// Documents and tokens by source (`metadata.source`, else the input file).
+    pub sources: BTreeMap<String, Count>,
+    /// The task's quarantine file, if anything went there (relative to the token folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
+}
+
+/// Documents and tokens.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Count {
+    /// Documents (pieces of split documents count once each).
+    pub documents: u64,
+    /// Tokens, BOS and EOS included.
+    pub tokens: u64,
+}
+
+impl std::ops::AddAssign for Count {
+    fn add_assign(&mut self, other: Count) {
+        self.documents += other.documents;
+        self.tokens += other.tokens;
+    }
+}
+
+/// One shard set in one layout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardEntry {
+    /// Its layout.
+    pub layout: Layout,
+    /// `train` or `validation`.
+    pub split: String,
+    /// The task that wrote it.
+    pub rank: usize,
+    /// Its files, relative to the token folder, the token file first.
+    pub files: Vec<String>,
+    /// Documents in it.
+    pub documents: u64,
+    /// Tokens in it.
+    pub tokens: u64,
+}
+
+/// What is cached for one input unit.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct UnitData {
+    stats: StepStats,
+    histogram: Vec<u64>,
+    sources: BTreeMap<String, Count>,
+    quarantine: Vec<String>,
+}
+
+/// One input unit: a byte range of a file (one gzip member, one zstd frame, or all of a
+/// plain file) and the hash of its decompressed content.
+struct Unit {
+    start: u64,
+    content: Hash,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Codec {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+fn codec_of(path: &Path) -> Codec {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => Codec::Gzip,
+        Some("zst" | "zstd") => Codec::Zstd,
+        _ => Codec::Plain,
+    }
+}
+
+impl Tokenize {
+    /// Loads the tokenizer and resolves EOS and BOS.
+    pub fn new(settings: TokenizeSettings) -> Result<Tokenize, TokensError> {
+        settings.validate().map_err(TokensError::Settings)?;
+        let tokenizer = TokenizerFile::load(&settings.tokenizer)?;
+        let eos = match &settings.eos {
+            Some(text) => tokenizer.id_of(text)?,
+            None => tokenizer
+                .tokenizer
+                .eos
+                .ok_or_else(|| TokensError::Tokenizer {
+                    path: tokenizer.path.clone(),
+                    message: "names no end-of-sequence token: set `eos` to the token's text".into(),
+                })?,
+        };
+        let bos = settings
+            .bos
+            .as_deref()
+            .map(|text| tokenizer.id_of(text))
+            .transpose()?;
+        let dtype = Dtype::for_vocab(tokenizer.tokenizer.vocab_size());
+        Ok(Tokenize {
+            settings,
+            tokenizer,
+            eos,
+            bos,
+            dtype,
+        })
+    }
+
+    /// The settings as a version records them: the tokenizer by its hash, the special
+    /// ids resolved.
+    pub fn describe(&self) -> serde_json::Value {
+        let mut settings = serde_json::to_value(&self.settings).expect("settings serialize");
+        settings["tokenizer"] = serde_json::json!({
+            "path": self.tokenizer.path,
+            "hash": self.tokenizer.hash.hex(),
+            "vocab_size": self.tokenizer.tokenizer.vocab_size(),
+            "eos": self.eos,
+            "bos": self.bos,
+        });
+        settings["dtype"] = serde_json::to_value(self.dtype).expect("dtype serializes");
+        settings
+    }
+
+    /// The key of everything that decides the tokens of a unit (not the layouts or the
+    /// shuffle, which only arrange them).
+    pub fn key(&self) -> Hash {
+        let s = &self.settings;
+        Hash::key("atelier-tokens-unit/1")
+            .hash(&self.tokenizer.hash)
+            .number(u64::from(self.eos))
+            .number(self.bos.map_or(u64::MAX, u64::from))
+            .number(s.max_tokens.unwrap_or(0))
+            .number(s.too_long as u64)
+            .number(s.validation.to_bits())
+            .finish()
+    }
+
+    /// Runs one task: reads `inputs` in order, writes shard sets `part-<rank>` under
+    /// `root`, and leaves `.tasks/<rank>.json` for [`crate::finish`].
+    pub fn run_task(
+        &self,
+        inputs: &[PathBuf],
+        rank: usize,
+        root: &Path,
+        store: Option<&Store>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<TaskOutcome, TokensError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |e: io::Error| TokensError::Io {
+                path: path.clone(),
+                source: e,
+            }
+        };
+        let stem = format!("part-{rank:05}");
+        let spec = |split: &str| ShardSpec {
+            root: root.to_path_buf(),
+            split: split.to_owned(),
+            stem: stem.clone(),
+            layouts: self.settings.layouts.clone(),
+            dtype: self.dtype,
+            tokenizer_name: self.tokenizer.path.to_string_lossy().into_owned(),
+            shuffle: self
+                .settings
+                .seed
+                .map(|s| s ^ (rank as u64).wrapping_mul(0x9E37)),
+        };
+        let mut train = ShardWriter::create(spec("train")).map_err(io(root))?;
+        let mut validation = if self.settings.validation > 0.0 {
+            Some(ShardWriter::create(spec("validation")).map_err(io(root))?)
+        } else {
+            None
+        };
+        let mut outcome = TaskOutcome {
+            rank,
+            stats: StepStats::named(STEP),
+            ..TaskOutcome::default()
+        };
+        let mut quarantine = Vec::new();
+        let key = self.key();
+        for path in inputs {
+            let codec = codec_of(path);
+            let units = match store {
+                Some(_) => scan_units(path, codec).map_err(io(path))?,
+                None => vec![Unit {
+                    start: 0,
+                    content: Hash::of(b""),
+                }],
+            };
+            for (u, unit) in units.iter().enumerate() {
+                let unit_key = Hash::key("atelier-tokens-unit")
+                    .hash(&unit.content)
+                    .hash(&key)
+                    .finish();
+                let cached = store.and_then(|s| cached_unit(s, &unit_key));
+                if let Some((data, pieces)) = cached {
+                    replay(&pieces, &mut train, validation.as_mut()).map_err(io(root))?;
+                    merge_unit(&mut outcome, &mut quarantine, data, true);
+                    continue;
+                }
+                let cpu = atelier_bill::energy::thread_cpu_seconds();
+                let wall = Instant::now();
+                let reader = open_unit(path, codec, unit.start, store.is_some() || u > 0)
+                    .map_err(io(path))?;
+                let mut cache = store.map(|_| Vec::new());
+                let mut data = self.encode_unit(
+                    path,
+                    reader,
+                    &mut train,
+                    validation.as_mut(),
+                    cache.as_mut(),
+                    progress,
+                )?;
+                data.stats.cpu_seconds = atelier_bill::energy::thread_cpu_seconds() - cpu;
+                data.stats.wall_seconds = wall.elapsed().as_secs_f64();
+                if let (Some(store), Some(pieces)) = (store, cache) {
+                    let object = store.put_bytes(&pieces)?;
+                    store.put_record(
+                        &unit_key,
+                        &Record {
+                            objects: vec![object],
+                            records: Vec::new(),
+                            data: data.clone(),
+                        },
+                    )?;
+                }
+                merge_unit(&mut outcome, &mut quarantine, data, false);
+            }
+        }
+        for (split, writer) in [("train", Some(train)), ("validation", validation)] {
+            let Some(writer) = writer else { continue };
+            let set: ShardSet = writer.finish().map_err(io(root))?;
+            for (layout, files) in set.files {
+                outcome.shards.push(ShardEntry {
+                    layout,
+                    split: split.to_owned(),
+                    rank,
+                    files,
+                    documents: set.documents,
+                    tokens: set.tokens,
+                });
+            }
+        }
+        if !quarantine.is_empty() {
+            let rel = format!("quarantine/{stem}.jsonl");
+            let mut text = quarantine.join("\n");
+            text.push('\n');
+            write_atomic(&root.join(&rel), text.as_bytes()).map_err(io(root))?;
+            outcome.quarantine = Some(rel);
+        }
+        let json = serde_json::to_vec_pretty(&outcome).expect("outcomes serialize");
+        let marker = root.join(".tasks").join(format!("{rank:05}.json"));
+        write_atomic(&marker, &json).map_err(io(&marker))?;
+        Ok(outcome)
+    }
+
+    /// Encodes one unit's documents into the writers (and the cache, when kept).
+    fn encode_unit(
+        &self,
+        path: &Path,
+        mut reader: Box<dyn BufRead + '_>,
+        train: &mut ShardWriter,
+        mut validation: Option<&mut ShardWriter>,
+        mut cache: Option<&mut Vec<u8>>,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<UnitData, TokensError> {
+        let mut data = UnitData {
+            stats: StepStats::named(STEP),
+            ..UnitData::default()
+        };
+        let io = |e: io::Error| TokensError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        };
+        let file_name = path.to_string_lossy().into_owned();
+        let mut line = Vec::new();
+        let mut number = 0u64;
+        let mut doc = Vec::new();
+        loop {
+            line.clear();
+            let n = reader.read_until(b'\n', &mut line).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            progress(n as u64);
+            number += 1;
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            data.stats.documents_in += 1;
+            data.stats.bytes_in += n as u64;
+            let parsed: Result<Line<'_>, String> =
+                serde_json::from_slice(&line).map_err(|e| e.to_string());
+            let parsed = match parsed {
+                Ok(Line {
+                    text: Some(text),
+                    id,
+                    metadata,
+                }) => Ok((text, id, metadata)),
+                Ok(_) => Err("no `text` string".to_owned()),
+                Err(e) => Err(format!("not a JSON document: {e}")),
+            };
+            let (text, id, metadata) = match parsed {
+                Ok(p) => p,
+                Err(reason) => {
+                    data.stats.quarantined += 1;
+                    data.quarantine.push(
+                        serde_json::json!({
+                            "file": file_name, "line": number, "step": STEP, "error": reason,
+                        })
+                        .to_string(),
+                    );
+                    continue;
+                }
+            };
+            let ids = self
+                .encode_text(&text)
+                .map_err(|message| TokensError::Encode {
+                    path: path.to_path_buf(),
+                    line: number,
+                    message,
+                })?;
+            if ids.is_empty() {
+                *data.stats.dropped.entry("empty".into()).or_default() += 1;
+                continue;
+            }
+            let id_text = match &id {
+                Some(serde_json::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => format!("{file_name}:{number}"),
+            };
+            let split = match split_of(&id_text, self.settings.validation, 0.0) {
+                Split::Validation => 1u8,
+                _ => 0u8,
+            };
+            let bos = usize::from(self.bos.is_some());
+            let max = self.settings.max_tokens.map_or(usize::MAX, |m| m as usize);
+            let budget = max.saturating_sub(bos + 1).max(1);
+            if ids.len() > budget && self.settings.too_long == TooLong::Drop {
+                *data.stats.dropped.entry("too_long".into()).or_default() += 1;
+                continue;
+            }
+            data.stats.kept += 1;
+            data.stats.bytes_out += text.len() as u64;
+            let pieces = ids.chunks(budget);
+            if pieces.len() > 1 {
+                *data.stats.counts.entry("split".into()).or_default() += 1;
+                *data.stats.counts.entry("pieces".into()).or_default() += pieces.len() as u64;
+            }
+            let source = metadata
+                .as_ref()
+                .and_then(|m| m.source.clone())
+                .unwrap_or_else(|| file_name.clone());
+            for piece in ids.chunks(budget) {
+                doc.clear();
+                doc.extend(self.bos);
+                doc.extend_from_slice(piece);
+                doc.push(self.eos);
+                if let Some(big) = doc.iter().find(|&&id| id > self.dtype.max_id()) {
+                    return Err(TokensError::Encode {
+                        path: path.to_path_buf(),
+                        line: number,
+                        message: format!("id {big} does not fit {:?}", self.dtype),
+                    });
+                }
+                let writer = match (split, validation.as_deref_mut()) {
+                    (1, Some(v)) => v,
+                    _ => &mut *train,
+                };
+                writer.push(&doc).map_err(io)?;
+                let tokens = doc.len() as u64;
+                let bucket = 63 - tokens.leading_zeros() as usize;
+                if data.histogram.len() <= bucket {
+                    data.histogram.resize(bucket + 1, 0);
+                }
+                data.histogram[bucket] += 1;
+                *data.sources.entry(source.clone()).or_default() += Count {
+                    documents: 1,
+                    tokens,
+                };
+                *data.stats.counts.entry("tokens".into()).or_default() += tokens;
+                if let Some(cache) = cache.as_deref_mut() {
+                    cache.push(split);
+                    cache.extend_from_slice(&(doc.len() as u32).to_le_bytes());
+                    cache.extend(doc.iter().flat_map(|id| id.to_le_bytes()));
+                }
+            }
+        }
+        Ok(data)
+    }
+
+    /// The ids of a text, encoded as text (special tokens written in it are spelled
+    /// out), long texts in pieces.
+    pub fn encode_text(&self, text: &str) -> Result<Vec<u32>, String> {
+        let encode = |t: &str| {
+            self.tokenizer
+                .tokenizer
+                .encode(t)
+                .map_err(|e| e.to_string())
+        };
+        if text.len() <= PIECE_BYTES {
+            return encode(text);
+        }
+        let mut ids = Vec::new();
+        let mut rest = text;
+        while rest.len() > PIECE_BYTES {
+            let bytes = rest.as_bytes();
+            let cut = (PIECE_BYTES..bytes.len() - 1).find(|&i| {
+                bytes[i] == b' '
+                    && bytes[i - 1].is_ascii_alphabetic()
+                    && bytes[i + 1].is_ascii_alphabetic()
+            });
+            let Some(cut) = cut else { break };
+            ids.extend(encode(&rest[..cut])?);
+            rest = &rest[cut..];
+        }
+        ids.extend(encode(rest)?);
+        Ok(ids)
+    }
+}
+
+/// The fields of a JSON line that tokenizing reads.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    text: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    metadata: Option<LineMetadata>,
+}
+
+#[derive(Deserialize)]
+struct LineMetadata {
+    #[serde(default)]
+    source: Option<String>,
+}
+
+fn merge_unit(
+    outcome: &mut TaskOutcome,
+    quarantine: &mut Vec<String>,
+    data: UnitData,
+    reused: bool,
+) {
+    let mut stats = data.stats;
+    if reused {
+        stats.reused_documents = stats.documents_in;
+        stats.saved_cpu_seconds = stats.cpu_seconds;
+        stats.saved_wall_seconds = stats.wall_seconds;
+        stats.cpu_seconds = 0.0;
+        stats.wall_seconds = 0.0;
+    }
+    outcome.stats += &stats;
+    if outcome.histogram.len() < data.histogram.len() {
+        outcome.histogram.resize(data.histogram.len(), 0);
+    }
+    for (k, n) in data.histogram.iter().enumerate() {
+        outcome.histogram[k] += n;
+    }
+    for (source, count) in data.sources {
+        *outcome.sources.entry(source).or_default() += count;
+    }
+    quarantine.extend(data.quarantine);
+}
+
+/// A cached unit: its counters and its pieces (`split u8, length u32, ids u32...`).
+fn cached_unit(store: &Store, key: &Hash) -> Option<(UnitData, Vec<u8>)> {
+    let record: Record<UnitData> = store.record(key)?;
+    let object = record.objects.first()?;
+    let bytes = std::fs::read(store.object_path(object)).ok()?;
+    (Hash::of(&bytes) == *object).then_some((record.data, bytes))
+}
+
+fn replay(
+    pieces: &[u8],
+    train: &mut ShardWriter,
+    mut validation: Option<&mut ShardWriter>,
+) -> io::Result<()> {
+    let mut at = 0;
+    let mut ids = Vec::new();
+    while at + 5 <= pieces.len() {
+        let split = pieces[at];
+        let n = u32::from_le_bytes(pieces[at + 1..at + 5].try_into().expect("4")) as usize;
+        at += 5;
+        let end = at + 4 * n;
+        if end > pieces.len() {
+            return Err(io::Error::other("a cached unit is truncated"));
+        }
+        ids.clear();
+        ids.extend(
+            pieces[at..end]
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes(b.try_into().expect("4"))),
+        );
+        at = end;
+        match (split, validation.as_deref_mut()) {
+            (1, Some(v)) => v.push(&ids)?,
+            _ => train.push(&ids)?,
+        }
+    }
+    Ok(())
+}
+
+/// Counts the bytes a reader gives, so that the end of a compressed member is known.
+struct Counting<R> {
+    inner: R,
+    read: u64,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The units of a file with the hash of each one's content (one pass over the file).
+fn scan_units(path: &Path, codec: Codec) -> io::Result<Vec<Unit>> {
+    let file = Counting {
+        inner: File::open(path)?,
+        read: 0,
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut units = Vec::new();
+    loop {
+        let start = reader.get_ref().read - reader.buffer().len() as u64;
+        if reader.fill_buf()?.is_empty() {
+            break;
+        }
+        let content = match codec {
+            Codec::Plain => Hash::of_reader(&mut reader)?,
+            Codec::Gzip => Hash::of_reader(flate2::bufread::GzDecoder::new(&mut reader))?,
+            Codec::Zstd => Hash::of_reader(
+                zstd::stream::read::Decoder::with_buffer(&mut reader)?.single_frame(),
+            )?,
+        };
+        units.push(Unit { start, content });
+    }
+    if units.is_empty() {
+        units.push(Unit {
+            start: 0,
+            content: Hash::of(b""),
+        });
+    }
+    Ok(units)
+}
+
+/// A reader of one unit's decompressed lines (`single`: only the unit starting at
+/// `start`; else every member from there to the end of the file).
+fn open_unit(path: &Path, codec: Codec, start: u64, single: bool) -> io::Result<Box<dyn BufRead>> {
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(start))?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    Ok(match (codec, single) {
+        (Codec::Plain, _) => Box::new(reader),
+        (Codec::Gzip, true) => Box::new(BufReader::new(flate2::bufread::GzDecoder::new(reader))),
+        (Codec::Gzip, false) => {
+            Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(reader)))
+        }
+        (Codec::Zstd, true) => Box::new(BufReader::new(
+            zstd::stream::read::Decoder::with_buffer(reader)?.single_frame(),
+        )),
+        (Codec::Zstd, false) => Box::new(BufReader::new(zstd::stream::read::Decoder::with_buffer(
+            reader,
+        )?)),
+    })
+}
+
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut file = File::create(&tmp)?;
+    file.write_all(&bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
