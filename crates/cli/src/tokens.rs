@@ -4,7 +4,7 @@
 use anyhow::{Context, Result, bail};
 use atelier_core::{Recipe, ShardStage};
 use atelier_tokens::{
-    Index, Layout, Tokenize, TokenizeSettings, TokenizeStage, TokenizerFile, TooLong,
+    Dtype, Index, Layout, Tokenize, TokenizeSettings, TokenizeStage, TokenizerFile, TooLong,
     TrainTokenizer,
 };
 use clap::{Args, Subcommand};
@@ -48,6 +48,9 @@ pub struct TokenizeArgs {
     /// Shuffle each shard's documents with this seed.
     #[arg(long)]
     seed: Option<u64>,
+    /// How ids are stored: uint16 or uint32 (default: the narrowest that holds them).
+    #[arg(long)]
+    dtype: Option<String>,
     /// Tasks: input file `i` goes to task `i % tasks`, each writes its own shard set.
     #[arg(long, default_value_t = 1)]
     tasks: usize,
@@ -133,6 +136,12 @@ pub fn tokenize(args: &TokenizeArgs) -> Result<ExitCode> {
         validation: args.validation,
         seed: args.seed,
         layouts,
+        dtype: match args.dtype.as_deref() {
+            None => None,
+            Some("uint16") => Some(Dtype::Uint16),
+            Some("uint32") => Some(Dtype::Uint32),
+            Some(other) => bail!("--dtype is `uint16` or `uint32`, not `{other}`"),
+        },
     };
     let tokenize = Tokenize::new(settings)?;
     let inputs = json_lines(&args.inputs)?;

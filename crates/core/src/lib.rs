@@ -5,6 +5,7 @@
 //! `atelier-runner` drives steps over them.
 
 pub mod document;
+pub mod fault;
 pub mod format;
 pub mod recipe;
 pub mod registry;

@@ -14,8 +14,6 @@ use atelier_store::Hash;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::measure::{Stopwatch, peak_rss_bytes};
 use crate::quarantine::{Quarantine, Quarantined};
@@ -425,23 +423,10 @@ impl Sink {
     }
 }
 
-/// Failure injection for the resume tests: with `ATELIER_CRASH_AFTER_DOCUMENTS=N` in the
-/// environment, the process kills itself with SIGKILL after handing on N documents.
+/// The map stages' crash point (`ATELIER_CRASH_AFTER_DOCUMENTS=N`: killed after handing
+/// on N documents).
 pub(crate) fn crash_point() {
-    static LIMIT: OnceLock<Option<u64>> = OnceLock::new();
-    static DONE: AtomicU64 = AtomicU64::new(0);
-    let limit = LIMIT.get_or_init(|| {
-        std::env::var("ATELIER_CRASH_AFTER_DOCUMENTS")
-            .ok()?
-            .parse()
-            .ok()
-    });
-    if let Some(limit) = *limit
-        && DONE.fetch_add(1, Ordering::SeqCst) + 1 >= limit
-    {
-        // SAFETY: sending a signal to our own pid has no memory-safety preconditions.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
-    }
+    atelier_core::fault::crash_point("ATELIER_CRASH_AFTER_DOCUMENTS");
 }
 
 /// Writes a file under a temporary name, syncs it, and renames it into place.

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::layout::{Dtype, read_documents};
-use crate::task::{Count, ShardEntry, TaskOutcome, write_atomic};
+use crate::layout::{Dtype, read_documents, write_atomic};
+use crate::task::{Count, ShardEntry, TaskOutcome};
 use crate::{Layout, Tokenize, TokensError};
 use atelier_core::StepStats;
 

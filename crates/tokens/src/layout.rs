@@ -391,7 +391,12 @@ fn temporary(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes a file under a temporary name (its folder created), syncs it, and renames it
+/// into place.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     let tmp = temporary(path);
     let mut file = File::create(&tmp)?;
     file.write_all(bytes)?;
@@ -441,7 +446,7 @@ pub fn read_documents(
 ) -> Result<Vec<Vec<u32>>, ReadError> {
     let bytes = read_file(token_file)?;
     let payload_of = |bytes: &[u8]| -> Result<Vec<u32>, ReadError> {
-        if bytes.len() % dtype.width() != 0 {
+        if !bytes.len().is_multiple_of(dtype.width()) {
             return Err(read_error(
                 token_file,
                 format!(
@@ -478,7 +483,7 @@ pub fn read_documents(
         Layout::Datatrove => {
             let index_path = PathBuf::from(format!("{}.index", token_file.display()));
             let index = read_file(&index_path)?;
-            if index.len() % 8 != 0 {
+            if !index.len().is_multiple_of(8) {
                 return Err(read_error(&index_path, "not a whole number of uint64 ends"));
             }
             let ends: Vec<u64> = index
@@ -572,7 +577,7 @@ pub fn read_documents(
                 let pointer = u64_at(34 + 4 * n + 8 * i);
                 let start = (pointer / width) as usize;
                 let end = start + size.max(0) as usize;
-                if pointer % width != 0 || end > ids.len() {
+                if !pointer.is_multiple_of(width) || end > ids.len() {
                     return Err(bad(&format!("document {i} points outside the .bin")));
                 }
                 docs.push(ids[start..end].to_vec());

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use crate::Layout;
+use crate::{Dtype, Layout};
 
 /// What to do with a document longer than `max_tokens`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +38,9 @@ pub struct TokenizeSettings {
     pub seed: Option<u64>,
     /// File layouts to write: `datatrove`, `llmc`, `llmc-raw`, `megatron`.
     pub layouts: Vec<Layout>,
+    /// How ids are stored: `uint16` or `uint32` (default: the narrowest that holds the
+    /// tokenizer's vocabulary).
+    pub dtype: Option<Dtype>,
 }
 
 impl Default for TokenizeSettings {
@@ -51,6 +54,7 @@ impl Default for TokenizeSettings {
             validation: 0.0,
             seed: None,
             layouts: vec![Layout::Datatrove],
+            dtype: None,
         }
     }
 }

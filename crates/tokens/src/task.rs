@@ -12,11 +12,11 @@ use atelier_store::{Hash, Record, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::layout::{Dtype, ShardSet, ShardSpec, ShardWriter};
+use crate::layout::{Dtype, ShardSet, ShardSpec, ShardWriter, write_atomic};
 use crate::{Layout, TokenizeSettings, TokenizerFile, TokensError, TooLong};
 
 /// The step name in counters and bills.
@@ -144,7 +144,19 @@ impl Tokenize {
             .as_deref()
             .map(|text| tokenizer.id_of(text))
             .transpose()?;
-        let dtype = Dtype::for_vocab(tokenizer.tokenizer.vocab_size());
+        let vocab = tokenizer.tokenizer.vocab_size();
+        let dtype = match settings.dtype {
+            None => Dtype::for_vocab(vocab),
+            Some(dtype) if vocab as u64 - 1 > u64::from(dtype.max_id()) => {
+                return Err(TokensError::Settings(vec![format!(
+                    "`dtype` is {dtype:?} but the tokenizer {} has ids up to {}: use \
+                     uint32, or leave `dtype` out",
+                    tokenizer.path.display(),
+                    vocab - 1
+                )]));
+            }
+            Some(dtype) => dtype,
+        };
         Ok(Tokenize {
             settings,
             tokenizer,
@@ -207,7 +219,13 @@ impl Tokenize {
             stem: stem.clone(),
             layouts: self.settings.layouts.clone(),
             dtype: self.dtype,
-            tokenizer_name: self.tokenizer.path.to_string_lossy().into_owned(),
+            // The file's name, not its folder: the same shards from another folder are
+            // the same bytes.
+            tokenizer_name: self
+                .tokenizer
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             shuffle: self
                 .settings
                 .seed
@@ -416,6 +434,7 @@ impl Tokenize {
                     _ => &mut *train,
                 };
                 writer.push(&doc).map_err(io)?;
+                atelier_core::fault::crash_point("ATELIER_CRASH_AFTER_TOKENIZED");
                 let tokens = doc.len() as u64;
                 let bucket = 63 - tokens.leading_zeros() as usize;
                 if data.histogram.len() <= bucket {
@@ -613,17 +632,4 @@ fn open_unit(path: &Path, codec: Codec, start: u64, single: bool) -> io::Result<
             reader,
         )?)),
     })
-}
-
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let mut file = File::create(&tmp)?;
-    file.write_all(&bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
