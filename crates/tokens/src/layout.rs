@@ -268,7 +268,13 @@ impl ShardWriter {
                     link_or_copy(&payload_path, &token_file)?;
                     let index: Vec<u8> = ends.iter().flat_map(|e| e.to_le_bytes()).collect();
                     write_atomic(&dir.join(&names[1]), &index)?;
-                    let metadata = format!("{}|{}\n", spec.tokenizer_name, self.tokens);
+                    let metadata = format!(
+                        "{}|{}\n{}\n{}",
+                        spec.tokenizer_name,
+                        spec.dtype.width(),
+                        self.tokens,
+                        metric(self.tokens, "T")
+                    );
                     write_atomic(&dir.join(&names[2]), metadata.as_bytes())?;
                 }
                 Layout::LlmcRaw => link_or_copy(&payload_path, &token_file)?,
@@ -342,6 +348,32 @@ impl ShardWriter {
             tokens: self.tokens,
             files,
         })
+    }
+}
+
+/// A count with an SI prefix and three significant digits (`68.0 T`, `7.14 MT`), as
+/// datatrove's `.ds.metadata` writes it (Python `humanize.metric`).
+fn metric(value: u64, unit: &str) -> String {
+    const PREFIXES: [&str; 11] = ["", "k", "M", "G", "T", "P", "E", "Z", "Y", "R", "Q"];
+    let mut exponent = if value == 0 {
+        0
+    } else {
+        value.ilog10() as usize
+    };
+    loop {
+        let ordinal = (exponent / 3).min(PREFIXES.len() - 1);
+        let scaled = value as f64 / 10f64.powi(3 * ordinal as i32);
+        let decimals = 2usize.saturating_sub(exponent - 3 * ordinal);
+        let text = format!("{scaled:.decimals$}");
+        // 999,999 rounds to `1000 k`: written `1.00 M`.
+        if text
+            .parse::<f64>()
+            .is_ok_and(|v| v >= 10f64.powi((exponent % 3 + 1) as i32))
+        {
+            exponent += 1;
+            continue;
+        }
+        return format!("{text} {}{unit}", PREFIXES[ordinal]);
     }
 }
 
@@ -583,6 +615,27 @@ pub fn read_documents(
                 docs.push(ids[start..end].to_vec());
             }
             Ok(docs)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metric_counts_read_as_datatrove_writes_them() {
+        let cases = [
+            (0, "0.00 T"),
+            (7, "7.00 T"),
+            (68, "68.0 T"),
+            (999, "999 T"),
+            (1_000, "1.00 kT"),
+            (7_140_000, "7.14 MT"),
+            (71_350_970, "71.4 MT"),
+            (999_999, "1.00 MT"),
+            (9_995, "9.99 kT"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(super::metric(n, "T"), text, "{n}");
         }
     }
 }

@@ -13,6 +13,7 @@
 //! markers and store records like every stage); [`tokenize_files`] runs the same tasks on
 //! threads for `atelier tokenize`.
 
+mod encoder;
 mod index;
 pub mod layout;
 mod settings;

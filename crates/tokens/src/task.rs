@@ -16,11 +16,16 @@ use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::encoder::{FastBpe, WordCache};
 use crate::layout::{Dtype, ShardSet, ShardSpec, ShardWriter, write_atomic};
 use crate::{Layout, TokenizeSettings, TokenizerFile, TokensError, TooLong};
 
 /// The step name in counters and bills.
 pub const STEP: &str = "tokenize";
+
+/// Words kept in a task's cache of encoded words before it is emptied (memory stays
+/// bounded on any data).
+const CACHED_WORDS: usize = 1 << 20;
 
 /// Texts longer than this are encoded in pieces cut before a space between two ASCII
 /// letters, where every pre-tokenizer atelier reads also cuts: the same ids, without the
@@ -39,6 +44,8 @@ pub struct Tokenize {
     pub bos: Option<u32>,
     /// How ids are stored.
     pub dtype: Dtype,
+    /// The fast encoder, when the tokenizer is one it reproduces.
+    fast: Option<FastBpe>,
 }
 
 /// What one task wrote and counted.
@@ -157,12 +164,14 @@ impl Tokenize {
             }
             Some(dtype) => dtype,
         };
+        let fast = FastBpe::from_json(&tokenizer.json);
         Ok(Tokenize {
             settings,
             tokenizer,
             eos,
             bos,
             dtype,
+            fast,
         })
     }
 
@@ -341,6 +350,7 @@ impl Tokenize {
         let file_name = path.to_string_lossy().into_owned();
         let mut line = Vec::new();
         let mut number = 0u64;
+        let mut words = WordCache::default();
         let mut doc = Vec::new();
         loop {
             line.clear();
@@ -379,13 +389,13 @@ impl Tokenize {
                     continue;
                 }
             };
-            let ids = self
-                .encode_text(&text)
-                .map_err(|message| TokensError::Encode {
-                    path: path.to_path_buf(),
-                    line: number,
-                    message,
-                })?;
+            let ids =
+                self.encode_cached(&text, &mut words)
+                    .map_err(|message| TokensError::Encode {
+                        path: path.to_path_buf(),
+                        line: number,
+                        message,
+                    })?;
             if ids.is_empty() {
                 *data.stats.dropped.entry("empty".into()).or_default() += 1;
                 continue;
@@ -456,9 +466,32 @@ impl Tokenize {
         Ok(data)
     }
 
-    /// The ids of a text, encoded as text (special tokens written in it are spelled
-    /// out), long texts in pieces.
+    /// The ids of a text, encoded as text: special tokens written in it are spelled out,
+    /// as llama.cpp does (`tokenizers` would make them specials, letting a web page
+    /// end a document early).
     pub fn encode_text(&self, text: &str) -> Result<Vec<u32>, String> {
+        self.encode_cached(text, &mut WordCache::default())
+    }
+
+    /// Whether the fast byte-level BPE encoder runs (else `tokenizers` itself).
+    pub fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    fn encode_cached(&self, text: &str, cache: &mut WordCache) -> Result<Vec<u32>, String> {
+        if let Some(fast) = &self.fast {
+            if cache.len() > CACHED_WORDS {
+                cache.clear();
+            }
+            let mut ids = Vec::with_capacity(text.len() / 3);
+            fast.encode(text, cache, &mut ids, &|word| self.encode_slow(word))?;
+            return Ok(ids);
+        }
+        self.encode_slow(text)
+    }
+
+    /// `tokenizers` itself, long texts in pieces.
+    fn encode_slow(&self, text: &str) -> Result<Vec<u32>, String> {
         let encode = |t: &str| {
             self.tokenizer
                 .tokenizer

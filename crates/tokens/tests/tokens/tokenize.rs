@@ -200,6 +200,41 @@ fn a_huge_document_is_encoded_in_pieces_with_the_same_ids() {
 }
 
 #[test]
+fn the_fast_encoder_runs_for_byte_level_tokenizers_and_gives_tokenizers_ids() {
+    let mut models = vec![trained().to_path_buf()];
+    models.extend(smollm2());
+    for model in models {
+        let tokenize = Tokenize::new(settings(&model)).unwrap();
+        assert!(
+            tokenize.is_fast(),
+            "{} takes the fast path",
+            model.display()
+        );
+        let tricky = [
+            "",
+            " ",
+            "  leading and trailing  ",
+            "\t\tb",
+            "x\n\n\ny",
+            "1234567 digits 3.14",
+            "don't we'll THEY'RE",
+            "\u{0}\u{7f} control",
+            "😀😀😀",
+            "a\u{301}",
+            "<|endoftext|> literal",
+        ];
+        for text in TEXTS.iter().chain(&tricky) {
+            assert_eq!(
+                tokenize.encode_text(text).unwrap(),
+                tokenize.tokenizer.tokenizer.encode(text).unwrap(),
+                "{text:?} with {}",
+                model.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn smollm2_tokenizer_from_gguf_matches_its_exported_json() {
     let Some(model) = smollm2() else { return };
     let from_gguf = TokenizerFile::load(&model).unwrap();

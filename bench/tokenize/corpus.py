@@ -1,0 +1,168 @@
+"""Build the tokenization corpus from the real texts in ../shared/data.
+
+One JSON object a line, {"id": ..., "text": ...}, in a fixed order:
+  1. extraction/scrapinghub ground-truth articleBody, keys sorted        (id "scrapinghub/<sha256>")
+  2. extraction/wcxb-dev ground_truth.main_content, files sorted          (id "wcxb/<NNNN>")
+  3. langid/lingua-sentences, languages sorted, 20 sentences a document
+     joined with "\n" (a language's last group may be shorter)           (id "lingua/<lang>/<k>")
+  4. classification/sms-spam, one document per message, file order      (id "sms/<line>")
+Empty texts are left out (datatrove's readers skip them too).
+
+  corpus.py [--data DIR] [-o FILE]            bench/.work/tokenize/corpus.jsonl
+  corpus.py --times K [-o FILE]               K copies with distinct ids ("<id>#<copy>"),
+                                              bench/.work/tokenize/corpus-x<K>.jsonl
+  corpus.py --parts N [--times K]            the same documents cut into N contiguous files of
+                                              about equal size, <stem>-parts<N>/part-RRRRR.jsonl
+                                              (for --tasks N: both tools give input file i to
+                                              task i % N)
+  corpus.py --edge [-o FILE]                  a few edge cases, bench/.work/tokenize/edge.jsonl
+Prints a JSON summary (documents, bytes, characters, per source) on stdout.
+"""
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = ROOT / "bench" / ".work" / "tokenize"
+LINGUA_GROUP = 20
+
+
+def default_data() -> Path:
+    for cand in (ROOT.parent / "shared" / "data", ROOT / "shared" / "data", Path("/work/shared/data")):
+        if (cand / "README.md").is_file():
+            return cand
+    sys.exit("corpus.py: cannot find shared/data (use --data)")
+
+
+def documents(data: Path):
+    """Yield (source, id, text) in the corpus order."""
+    gt = json.loads((data / "extraction/scrapinghub/ground-truth.json").read_text(encoding="utf-8"))
+    for key in sorted(gt):
+        yield "scrapinghub", f"scrapinghub/{key}", gt[key].get("articleBody") or ""
+
+    wdir = data / "extraction/wcxb-dev/ground-truth"
+    for name in sorted(os.listdir(wdir)):
+        if not name.endswith(".json"):
+            continue
+        d = json.loads((wdir / name).read_text(encoding="utf-8"))
+        yield "wcxb", f"wcxb/{name[:-5]}", (d.get("ground_truth") or {}).get("main_content") or ""
+
+    ldir = data / "langid/lingua-sentences"
+    for name in sorted(os.listdir(ldir)):
+        if not name.endswith(".txt"):
+            continue
+        lang = name[:-4]
+        lines = (ldir / name).read_text(encoding="utf-8").splitlines()
+        lines = [line for line in lines if line.strip()]
+        for k in range(0, len(lines), LINGUA_GROUP):
+            yield "lingua", f"lingua/{lang}/{k // LINGUA_GROUP}", "\n".join(lines[k : k + LINGUA_GROUP])
+
+    with open(data / "classification/sms-spam/SMSSpamCollection", encoding="utf-8", newline="") as f:
+        for i, line in enumerate(f):
+            if i == 0:
+                continue  # header "Label<TAB>SMS"
+            line = line.rstrip("\r\n")
+            _, _, text = line.partition("\t")
+            yield "sms", f"sms/{i}", text
+
+
+# Edge cases for parity with datatrove's JsonlReader + DocumentTokenizer. datatrove skips
+# lines whose text is missing or empty ("Found document without text, skipping") and
+# lines that are not JSON (a warning), but keeps whitespace-only texts. A special token
+# written literally in a text is matched as that special token by HF tokenizers (even
+# with add_special_tokens=False).
+EDGE = [
+    {"id": "plain", "text": "Hello world. This is a plain document."},
+    {"id": "empty", "text": ""},
+    {"id": "space", "text": " "},
+    {"id": "newlines", "text": "\n\n\n"},
+    {"id": "crlf", "text": "line one\r\nline two\r\n"},
+    {"id": "no-text-key", "content": "this line has no text field"},
+    {"id": "literal-eos", "text": "before <|endoftext|> after"},
+    {"id": "literal-im", "text": "<|im_start|>user\nhi<|im_end|>"},
+    {"id": "unicode", "text": "Grüße aus Köln – 東京 😀 ﬁ e\u0301 \u2028 tab\tend"},
+    {"id": "digits", "text": "1234567890 3.14159 2026-12-04"},
+    {"id": "spaces", "text": "   leading and trailing   "},
+    {"id": "long-word", "text": "a" * 5000},
+    {"id": "null-text", "text": None},
+    {"id": "last", "text": "The last document."},
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=None)
+    ap.add_argument("-o", "--out", type=Path, default=None)
+    ap.add_argument("--times", type=int, default=1, help="write K copies with distinct ids")
+    ap.add_argument("--parts", type=int, default=1, help="cut into N files")
+    ap.add_argument("--edge", action="store_true", help="write the edge-case file instead")
+    args = ap.parse_args()
+
+    if args.edge:
+        out = args.out or WORK / "edge.jsonl"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "w", encoding="utf-8", newline="\n") as f:
+            for d in EDGE:
+                f.write(json.dumps(d, ensure_ascii=False) + "\n")
+            f.write("this line is not JSON\n")
+        print(json.dumps({"file": str(out), "lines": len(EDGE) + 1}))
+        return
+
+    data = args.data or default_data()
+    k = args.times
+    out = args.out or WORK / ("corpus.jsonl" if k == 1 else f"corpus-x{k}.jsonl")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    docs = [(s, i, t) for s, i, t in documents(data) if t]
+    per = {}
+    for s, _, t in docs:
+        p = per.setdefault(s, {"documents": 0, "bytes": 0})
+        p["documents"] += 1
+        p["bytes"] += len(t.encode("utf-8"))
+    lines = [
+        json.dumps({"id": i if k == 1 else f"{i}#{c}", "text": t}, ensure_ascii=False) + "\n"
+        for c in range(k)
+        for _, i, t in docs
+    ]
+    files = []
+    if args.parts == 1:
+        files.append((out, lines))
+    else:
+        folder = out.with_name(f"{out.stem}-parts{args.parts}")
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.glob("part-*.jsonl"):
+            old.unlink()
+        total = sum(len(x.encode("utf-8")) for x in lines)
+        cuts, acc, r = [], 0, 1
+        for n, x in enumerate(lines):
+            if r < args.parts and acc >= total * r / args.parts:
+                cuts.append(n)
+                r += 1
+            acc += len(x.encode("utf-8"))
+        bounds = [0] + cuts + [len(lines)] * (args.parts - len(cuts))
+        for r in range(args.parts):
+            files.append((folder / f"part-{r:05d}.jsonl", lines[bounds[r] : bounds[r + 1]]))
+    for path, part in files:
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(part)
+        os.replace(tmp, path)
+    print(
+        json.dumps(
+            {
+                "files": [str(p) for p, _ in files],
+                "documents_per_file": [len(part) for _, part in files],
+                "copies": k,
+                "documents": len(docs) * k,
+                "text_bytes": sum(p["bytes"] for p in per.values()) * k,
+                "characters": sum(len(t) for _, _, t in docs) * k,
+                "sources": per,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
