@@ -174,6 +174,21 @@ pub struct ReportInput<'a> {
     pub lengths: Option<&'a LengthHistogram>,
     /// The model's evaluation.
     pub evaluation: Option<&'a Evaluation>,
+    /// The token shards, when the recipe tokenizes.
+    pub tokens: Option<&'a TokensSection>,
+}
+
+/// What the report shows of a dataset's token shards.
+#[derive(Debug, Clone, Default)]
+pub struct TokensSection {
+    /// The tokenizer's hash.
+    pub tokenizer: String,
+    /// Documents and tokens per split.
+    pub splits: Vec<(String, u64, u64)>,
+    /// Documents by their number of tokens: `histogram[k]` counts `2^k ..= 2^(k+1) - 1`.
+    pub histogram: Vec<u64>,
+    /// Documents and tokens per source.
+    pub sources: Vec<(String, u64, u64)>,
 }
 
 /// Plot titles, which the tests and readers look for.
@@ -188,6 +203,8 @@ pub mod titles {
     pub const BILL: &str = "Bill per step (EUR)";
     /// The evaluation plot.
     pub const EVALUATION: &str = "Evaluation";
+    /// The tokens-per-document plot.
+    pub const TOKENS: &str = "Tokens per document";
 }
 
 const WIDTH: u32 = 860;
@@ -313,6 +330,10 @@ pub fn html(input: &ReportInput<'_>) -> Result<String, ReportError> {
     }
     out.push_str("</section>\n");
 
+    if let Some(tokens) = input.tokens {
+        tokens_section(&mut out, tokens)?;
+    }
+
     // Evaluation.
     out.push_str("<section id=\"evaluation\">\n<h2>Evaluation</h2>\n");
     match input.evaluation {
@@ -344,6 +365,62 @@ pub fn html(input: &ReportInput<'_>) -> Result<String, ReportError> {
          </body>\n</html>\n",
     );
     Ok(out)
+}
+
+/// The token shards: tokens per document, per split and per source.
+fn tokens_section(out: &mut String, t: &TokensSection) -> Result<(), ReportError> {
+    const SOURCES: usize = 20;
+    out.push_str("<section id=\"tokens\">\n<h2>Tokens</h2>\n");
+    let _ = writeln!(
+        out,
+        "<p>Tokenizer <code>{}</code>.</p>",
+        escape(t.tokenizer.get(..12).unwrap_or(&t.tokenizer))
+    );
+    if let Some(first) = t.histogram.iter().position(|&c| c > 0) {
+        let names: Vec<String> = (first..t.histogram.len())
+            .map(|k| format!("{}", 1u64 << k))
+            .collect();
+        let values: Vec<f64> = t.histogram[first..].iter().map(|&c| c as f64).collect();
+        out.push_str(&bars_svg(
+            "tokens",
+            titles::TOKENS,
+            "documents (tokens from)",
+            &names,
+            &values,
+            PALETTE[2],
+        )?);
+    }
+    out.push_str("<table>\n<tr><th>split</th><th>documents</th><th>tokens</th></tr>\n");
+    for (split, docs, tokens) in &t.splits {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{docs}</td><td>{tokens}</td></tr>",
+            escape(split)
+        );
+    }
+    out.push_str("</table>\n");
+    let mut sources = t.sources.clone();
+    sources.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+    out.push_str("<table>\n<tr><th>source</th><th>documents</th><th>tokens</th></tr>\n");
+    for (source, docs, tokens) in sources.iter().take(SOURCES) {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{docs}</td><td>{tokens}</td></tr>",
+            escape(source)
+        );
+    }
+    if sources.len() > SOURCES {
+        let (docs, tokens) = sources[SOURCES..]
+            .iter()
+            .fold((0, 0), |(d, t), s| (d + s.1, t + s.2));
+        let _ = writeln!(
+            out,
+            "<tr><td>{} other sources</td><td>{docs}</td><td>{tokens}</td></tr>",
+            sources.len() - SOURCES
+        );
+    }
+    out.push_str("</table>\n</section>\n");
+    Ok(())
 }
 
 const STYLE: &str = "body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}\

@@ -73,6 +73,7 @@ fn full_report() -> String {
         bill: Some(&bill),
         languages: Some(&languages),
         lengths: Some(&lengths),
+        tokens: None,
         evaluation: Some(&evaluation),
     })
     .unwrap()
@@ -133,6 +134,7 @@ fn missing_inputs_are_said_not_drawn() {
         bill: None,
         languages: None,
         lengths: None,
+        tokens: None,
         evaluation: None,
     })
     .unwrap();

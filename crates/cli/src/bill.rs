@@ -160,6 +160,7 @@ pub fn report(recipe: &Path, output: Option<&Path>) -> Result<ExitCode> {
     let bill = render_bill(&summary, &settings(&recipe)?)?;
     let scan = report::scan_shards(&summary.shards)?;
     let (version, evaluation) = model_evaluation(&recipe);
+    let tokens = crate::tokens::report_section(&recipe.output.path.join(atelier_tokens::FOLDER));
     let page = report::html(&ReportInput {
         dataset: &summary.dataset,
         version: version.as_deref(),
@@ -168,6 +169,7 @@ pub fn report(recipe: &Path, output: Option<&Path>) -> Result<ExitCode> {
         languages: Some(&scan.languages),
         lengths: Some(&scan.lengths),
         evaluation: evaluation.as_ref(),
+        tokens: tokens.as_ref(),
     })?;
     let path = output.map_or_else(|| recipe.output.path.join("report.html"), Path::to_path_buf);
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;

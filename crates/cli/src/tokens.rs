@@ -2,6 +2,7 @@
 //! (train one, or export a GGUF model's), on top of `atelier-tokens`.
 
 use anyhow::{Context, Result, bail};
+use atelier_bill::report::TokensSection;
 use atelier_core::{Recipe, ShardStage};
 use atelier_tokens::{
     Dtype, Index, Layout, Tokenize, TokenizeSettings, TokenizeStage, TokenizerFile, TooLong,
@@ -216,6 +217,25 @@ pub fn print_index(out: &mut impl Write, index: &Index, root: &Path) -> std::io:
         layouts.into_iter().collect::<Vec<_>>().join(", "),
         root.display()
     )
+}
+
+/// The report's section on a token folder, when the output has one.
+pub fn report_section(folder: &Path) -> Option<TokensSection> {
+    let index = atelier_tokens::TokenShards::open(folder).ok()?.index;
+    Some(TokensSection {
+        tokenizer: index.tokenizer.hash,
+        splits: index
+            .splits
+            .into_iter()
+            .map(|(split, c)| (split, c.documents, c.tokens))
+            .collect(),
+        histogram: index.histogram,
+        sources: index
+            .sources
+            .into_iter()
+            .map(|(source, c)| (source, c.documents, c.tokens))
+            .collect(),
+    })
 }
 
 /// Runs `atelier tokenizer ...`.

@@ -103,6 +103,12 @@ fn a_recipe_tokenizes_its_dataset_into_the_version() {
     assert!(text.contains("tokens:  tokenizer"), "{text}");
     assert!(text.contains("validation"), "{text}");
 
+    let report = atelier(&["report", recipe.to_str().unwrap()]);
+    assert!(report.status.success(), "{}", stderr(&report));
+    let page = std::fs::read_to_string(dir.path().join("out/dataset/report.html")).unwrap();
+    assert!(page.contains("id=\"tokens\"") && page.contains("Tokens per document"));
+    assert!(page.contains("easy-ham-1.jsonl.gz"), "tokens per source");
+
     // Another layout: the documents are not tokenized again, the version is new.
     let recipe = example_recipe(
         dir.path(),
