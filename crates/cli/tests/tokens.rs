@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{atelier, example_recipe, repo, run_json, stderr, stdout};
+use common::{atelier, example_recipe, repo, run_json, stderr, stdout, step};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,15 +31,6 @@ fn tokenize_section(layouts: &str) -> String {
         "[tokenize]\ntokenizer = \"tokenizer.json\"\neos = \"<|endoftext|>\"\nvalidation = \
          0.1\nlayouts = [{layouts}]\n"
     )
-}
-
-fn step<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["stats"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name}"))
 }
 
 /// Every file under a token folder but the tasks' work files, with its bytes' hash.
@@ -108,6 +99,10 @@ fn a_recipe_tokenizes_its_dataset_into_the_version() {
     let page = std::fs::read_to_string(dir.path().join("out/dataset/report.html")).unwrap();
     assert!(page.contains("id=\"tokens\"") && page.contains("Tokens per document"));
     assert!(page.contains("easy-ham-1.jsonl.gz"), "tokens per source");
+
+    // The version keeps its cached units alive: gc removes none of them.
+    let gc = atelier(&["gc", "-p", dir.path().to_str().unwrap()]);
+    assert!(gc.status.success(), "{}", stderr(&gc));
 
     // Another layout: the documents are not tokenized again, the version is new.
     let recipe = example_recipe(

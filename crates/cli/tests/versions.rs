@@ -59,15 +59,6 @@ fn add_mail(data: &Path, count: usize) {
     std::fs::write(data.join("spam-3.jsonl.gz"), out.finish().unwrap()).unwrap();
 }
 
-fn step<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["stats"]["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name}"))
-}
-
 fn run_ok(args: &[&str]) -> String {
     let out = atelier(args);
     assert!(out.status.success(), "{args:?}: {}", stderr(&out));

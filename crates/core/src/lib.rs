@@ -21,5 +21,5 @@ pub use split::{Split, split_of};
 pub use stats::{StepStats, TaskStats};
 pub use step::{
     Barrier, BarrierContext, BarrierStage, ConfiguredStep, Observer, ShardStage, StageError,
-    StageTask, Step, StepConfig, StepError, Verdict,
+    StageOutcome, StageTask, Step, StepConfig, StepError, Verdict,
 };

@@ -188,6 +188,16 @@ pub struct BarrierStage {
     pub run: StageTask,
 }
 
+/// What one task of a [`ShardStage`] did.
+#[derive(Debug, Clone, Default)]
+pub struct StageOutcome {
+    /// The step's counters (documents in are the shard's).
+    pub stats: crate::StepStats,
+    /// The project store's records it used or made (hex hashes), which the version keeps
+    /// alive.
+    pub keys: Vec<String>,
+}
+
 /// A failure of a [`ShardStage`] task, with its causes.
 pub type StageError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -206,14 +216,14 @@ pub trait ShardStage: Debug + Send + Sync {
     fn settings(&self) -> serde_json::Value;
     /// Task `rank`: reads the dataset shard (none when the task kept no document) and
     /// writes its files under `folder`; `project` is the project folder when the recipe
-    /// keeps a store. Returns the step's counters (documents in are the shard's).
+    /// keeps a store.
     fn run(
         &self,
         rank: usize,
         shard: Option<&Path>,
         folder: &Path,
         project: Option<&Path>,
-    ) -> Result<crate::StepStats, StageError>;
+    ) -> Result<StageOutcome, StageError>;
     /// Once every task has run: completes the folder (an index), and returns a summary
     /// for the version's manifest.
     fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, StageError>;

@@ -300,7 +300,11 @@ impl<'a> Job<'a> {
                     ..TaskStats::default()
                 }
             }
-            What::After => self.run_after_task(rank)?,
+            What::After => {
+                let done = self.run_after_task(rank)?;
+                keys = done.1;
+                done.0
+            }
         };
         let marker = Marker {
             fingerprint: self.fingerprint(stage),
@@ -380,13 +384,13 @@ impl<'a> Job<'a> {
         run_map(task, &self.layout, progress)
     }
 
-    fn run_after_task(&self, rank: usize) -> Result<TaskStats, RunError> {
+    fn run_after_task(&self, rank: usize) -> Result<(TaskStats, Vec<Hash>), RunError> {
         let after = self.after.as_ref().expect("an After stage has its stage");
         let shard = self
             .layout
             .shard(rank, self.recipe.output.compression.suffix());
         let clock = Stopwatch::start();
-        let step = after
+        let outcome = after
             .run(
                 rank,
                 shard.exists().then_some(shard.as_path()),
@@ -395,14 +399,21 @@ impl<'a> Job<'a> {
             )
             .map_err(|e| RunError::Step(format!("{} task {rank}: {e}", after.name())))?;
         let (wall_seconds, cpu_seconds) = clock.elapsed();
-        Ok(TaskStats {
+        let keys = outcome
+            .keys
+            .iter()
+            .map(|k| k.parse::<Hash>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| RunError::Step(format!("{}: a store key {}", after.name(), e.0)))?;
+        let stats = TaskStats {
             tasks: 1,
-            steps: vec![step],
+            steps: vec![outcome.stats],
             wall_seconds,
             cpu_seconds,
             peak_rss_bytes: peak_rss_bytes(),
             ..TaskStats::default()
-        })
+        };
+        Ok((stats, keys))
     }
 
     /// Once every task has its marker: [`Job::summarize`], then, with a project store,
@@ -426,9 +437,16 @@ impl<'a> Job<'a> {
         };
         if let Some(store) = &self.store {
             let mut keys = BTreeSet::new();
-            for rank in 0..self.plan.tasks.len() {
-                if let Some(marker) = self.marker(0, rank) {
-                    keys.extend(marker.keys);
+            // The first map stage's records and the stage after the dataset's.
+            let after_stage = self
+                .stages
+                .iter()
+                .position(|s| matches!(s.what, What::After));
+            for stage in std::iter::once(0).chain(after_stage) {
+                for rank in 0..self.plan.tasks.len() {
+                    if let Some(marker) = self.marker(stage, rank) {
+                        keys.extend(marker.keys);
+                    }
                 }
             }
             let sources = self

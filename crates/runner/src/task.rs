@@ -38,7 +38,8 @@ pub struct Marker {
     /// The energy it used, measured or estimated.
     #[serde(default)]
     pub energy: EnergyRecord,
-    /// The records of the project store the task used or made (first map stage).
+    /// The records of the project store the task used or made (first map stage, and the
+    /// stage after the dataset).
     #[serde(default)]
     pub keys: Vec<Hash>,
 }

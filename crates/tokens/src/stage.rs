@@ -1,7 +1,7 @@
 //! Tokenizing as the runner's stage after the dataset: one task per dataset shard, its
 //! units cached in the project store, its folder and report part of the version.
 
-use atelier_core::{ShardStage, StageError, StepStats};
+use atelier_core::{ShardStage, StageError, StageOutcome};
 use atelier_store::Store;
 use std::path::Path;
 
@@ -44,13 +44,16 @@ impl ShardStage for TokenizeStage {
         shard: Option<&Path>,
         folder: &Path,
         project: Option<&Path>,
-    ) -> Result<StepStats, StageError> {
+    ) -> Result<StageOutcome, StageError> {
         let store = project.map(Store::open).transpose()?;
         let inputs: Vec<_> = shard.map(Path::to_path_buf).into_iter().collect();
         let outcome = self
             .0
             .run_task(&inputs, rank, folder, store.as_ref(), &|_| {})?;
-        Ok(outcome.stats)
+        Ok(StageOutcome {
+            stats: outcome.stats,
+            keys: outcome.keys.iter().map(|k| k.hex()).collect(),
+        })
     }
 
     fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, StageError> {

@@ -62,6 +62,9 @@ pub struct TaskOutcome {
     pub histogram: Vec<u64>,
     /// Documents and tokens by source (`metadata.source`, else the input file).
     pub sources: BTreeMap<String, Count>,
+    /// The store records of its units (made or replayed), when it ran with a store.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<Hash>,
     /// The task's quarantine file, if anything went there (relative to the token folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quarantine: Option<String>,
@@ -267,6 +270,9 @@ impl Tokenize {
                     .hash(&unit.content)
                     .hash(&key)
                     .finish();
+                if store.is_some() {
+                    outcome.keys.push(unit_key);
+                }
                 let cached = store.and_then(|s| cached_unit(s, &unit_key));
                 if let Some((data, pieces)) = cached {
                     replay(&pieces, &mut train, validation.as_mut()).map_err(io(root))?;

@@ -86,3 +86,13 @@ pub fn shards(summary: &Value) -> Vec<(String, Vec<u8>)> {
         })
         .collect()
 }
+
+/// The counters of one step in a run summary.
+pub fn step<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["stats"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name}"))
+}
