@@ -22,9 +22,70 @@ pub fn load(recipe: &Path) -> Result<Recipe> {
         let n = errors.0.len();
         anyhow::anyhow!("{errors}\n{n} problem(s) in the recipe")
     })?;
-    crate::bill::settings(&recipe)?;
-    crate::train::settings(&recipe)?;
+    let problems = section_problems(&recipe);
+    if !problems.is_empty() {
+        bail!(
+            "{}\n{} problem(s) in the recipe",
+            problems.join("\n"),
+            problems.len()
+        );
+    }
     Ok(recipe)
+}
+
+/// What is wrong with the sections other crates read (`[bill]`, `[train]`).
+fn section_problems(recipe: &Recipe) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Err(e) = crate::bill::settings(recipe) {
+        problems.push(format!("{e:#}"));
+    }
+    if let Err(e) = crate::train::settings(recipe) {
+        problems.push(format!("{e:#}"));
+    }
+    problems
+}
+
+/// What a run would meet before reading anything: sources that are missing or cannot
+/// be read, an output folder that cannot be made, a `[tokenize]` tokenizer that does
+/// not load.
+fn run_problems(recipe: &Recipe) -> Vec<String> {
+    let mut problems = Vec::new();
+    let file = recipe.path.display();
+    for source in &recipe.sources {
+        let path = &source.path;
+        let readable = if path.is_dir() {
+            std::fs::read_dir(path).map(|_| ())
+        } else {
+            std::fs::File::open(path).map(|_| ())
+        };
+        if let Err(e) = readable {
+            problems.push(format!("{file}: source {}: {e}", path.display()));
+        }
+    }
+    let mut dir = recipe.output.path.as_path();
+    while !dir.exists() {
+        match dir.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => dir = parent,
+            _ => break,
+        }
+    }
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => problems.push(format!(
+            "{file}: output {}: {} is a file, not a folder",
+            recipe.output.path.display(),
+            dir.display()
+        )),
+        Ok(m) if m.permissions().readonly() => problems.push(format!(
+            "{file}: output {}: {} is read-only",
+            recipe.output.path.display(),
+            dir.display()
+        )),
+        _ => {}
+    }
+    if let Err(e) = crate::tokens::stage(recipe) {
+        problems.push(format!("{e:#}"));
+    }
+    problems
 }
 
 /// How `atelier run` was asked to run.
@@ -284,9 +345,22 @@ pub fn workers(asked: Option<usize>) -> usize {
     asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// `atelier check`.
+/// `atelier check`: every problem of the recipe, then every problem a run would meet
+/// before reading anything, all at once.
 pub fn check(recipe_path: &Path) -> Result<ExitCode> {
-    let recipe = load(recipe_path)?;
+    let recipe = Recipe::load(recipe_path, &registry()).map_err(|errors| {
+        let n = errors.0.len();
+        anyhow::anyhow!("{errors}\n{n} problem(s) in the recipe")
+    })?;
+    let mut problems = section_problems(&recipe);
+    problems.extend(run_problems(&recipe));
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!("{} problem(s) in the recipe", problems.len());
+        return Ok(ExitCode::FAILURE);
+    }
     let mut steps: Vec<&str> = recipe.steps.iter().map(|s| s.config.name()).collect();
     if crate::tokens::stage(&recipe)?.is_some() {
         steps.push(atelier_tokens::STEP);

@@ -371,6 +371,72 @@ fn too_much_quarantine_fails_the_run_with_a_clear_message() {
 }
 
 #[test]
+fn check_reports_every_problem_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = dir.path().join("atelier.toml");
+    std::fs::write(
+        &recipe,
+        "[dataset]\ntask = 4\n\n[[source]]\npath = \"data\"\nformt = \"jsonl\"\n\n\
+         [output]\ncompression = \"gz\"\n",
+    )
+    .unwrap();
+    let out = atelier(&["check", recipe.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for key in ["`task`", "`formt`", "`compression`"] {
+        assert!(err.contains(key), "{key} in {err}");
+    }
+
+    // Well-formed, but a run would fail at once: every such problem in one check.
+    std::fs::write(
+        &recipe,
+        "[[source]]\npath = \"missing-folder\"\n\n[train]\nlabel = \"group\"\ntest = 2.0\n\n\
+         [tokenize]\ntokenizer = \"no-tokenizer.json\"\n",
+    )
+    .unwrap();
+    let out = atelier(&["check", recipe.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    for part in [
+        "missing-folder",
+        "[train]",
+        "no-tokenizer.json",
+        "3 problem(s)",
+    ] {
+        assert!(err.contains(part), "{part} in {err}");
+    }
+}
+
+#[test]
+fn sources_with_nothing_to_read_fail_naming_what_was_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("notes.xyz"), "not a known format").unwrap();
+    let recipe = dir.path().join("atelier.toml");
+    std::fs::write(&recipe, "[[source]]\npath = \"data\"\n").unwrap();
+    let out = atelier(&["run", recipe.to_str().unwrap(), "--quiet"]);
+    assert!(!out.status.success(), "an empty run is not a success");
+    let err = stderr(&out);
+    assert!(
+        err.contains("nothing to read") && err.contains("data") && err.contains("notes.xyz"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join(".atelier/versions/v1").exists(),
+        "no version is made"
+    );
+
+    std::fs::write(
+        &recipe,
+        "[dataset]\nallow_empty = true\n\n[[source]]\npath = \"data\"\n",
+    )
+    .unwrap();
+    let out = atelier(&["run", recipe.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
 fn extract_one_shot_writes_one_jsonl_file() {
     let dir = tempfile::tempdir().unwrap();
     let pages = dir.path().join("pages");

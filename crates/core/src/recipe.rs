@@ -37,6 +37,10 @@ pub struct DatasetSettings {
     /// (`.atelier/` beside the recipe) and reuse the work of earlier runs from it: only
     /// new input files, and the steps whose settings changed, are computed again.
     pub store: bool,
+    /// Accept sources that hold nothing to read (a run of 0 documents); by default such
+    /// a run fails, naming the folders and what was skipped in them.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_empty: bool,
 }
 
 impl Default for DatasetSettings {
@@ -48,6 +52,7 @@ impl Default for DatasetSettings {
             max_record_bytes: 64 << 20,
             max_quarantined_fraction: 0.01,
             store: true,
+            allow_empty: false,
         }
     }
 }
@@ -253,9 +258,8 @@ impl Recipe {
             root.get_mut().remove(*name);
         }
 
-        let file = RecipeFile::deserialize(root.into_deserializer())
-            .map_err(|e| errors.push(locate.toml_error(&e)))
-            .ok();
+        let root = Spanned::new(0..src.len(), DeValue::Table(root.into_inner()));
+        let file: Option<RecipeFile> = deserialize_all(root, &locate, &mut errors);
         let steps = match step_value {
             None => Vec::new(),
             Some(value) => parse_steps(value, registry, &recipe_dir(path), &locate, &mut errors),
@@ -365,6 +369,60 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
                 d.max_quarantined_fraction
             ),
         );
+    }
+}
+
+/// Deserializes a tree, reporting every bad key rather than the first: each one is
+/// recorded, removed from the tree, and the rest deserialized again, until it reads.
+/// A key reported missing because it was removed here is not reported twice.
+fn deserialize_all<T: serde::de::DeserializeOwned>(
+    mut value: Spanned<DeValue<'_>>,
+    locate: &Locator<'_>,
+    errors: &mut Vec<RecipeError>,
+) -> Option<T> {
+    const MOST: usize = 64;
+    let mut removed: Vec<String> = Vec::new();
+    for _ in 0..MOST {
+        match T::deserialize(value.clone().into_deserializer()) {
+            Ok(t) => return errors.is_empty().then_some(t),
+            Err(e) => {
+                let missing = e
+                    .message()
+                    .strip_prefix("missing field `")
+                    .and_then(|m| m.split('`').next());
+                if missing.is_some_and(|name| removed.iter().any(|r| r == name)) {
+                    return None;
+                }
+                errors.push(locate.toml_error(&e));
+                match e.span().and_then(|span| remove_key_at(&mut value, &span)) {
+                    Some(name) => removed.push(name),
+                    None => return None,
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Removes the key written at `span`, or whose value is written there, from whichever
+/// table holds it; returns its name.
+fn remove_key_at(value: &mut Spanned<DeValue<'_>>, span: &Range<usize>) -> Option<String> {
+    match value.get_mut() {
+        DeValue::Table(table) => {
+            let key = table
+                .iter()
+                .find(|(k, v)| k.span() == *span || v.span() == *span)
+                .map(|(k, _)| k.clone());
+            match key {
+                Some(key) => {
+                    table.remove(&key);
+                    Some(key.get_ref().to_string())
+                }
+                None => table.iter_mut().find_map(|(_, v)| remove_key_at(v, span)),
+            }
+        }
+        DeValue::Array(items) => items.iter_mut().find_map(|v| remove_key_at(v, span)),
+        _ => None,
     }
 }
 
@@ -586,6 +644,23 @@ mod tests {
                 .any(|e| e.contains("max_quarantined_fraction") && e.contains("between 0 and 1")),
             "{shown:#?}"
         );
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_at_once() {
+        let e = parse(
+            "[dataset]\ntask = 4\n\n[[source]]\npath = \"d\"\nformt = \"jsonl\"\n\n\
+             [output]\npath = \"o\"\ncompresion = \"gzip\"\n",
+        )
+        .unwrap_err();
+        let text = e.to_string();
+        assert_eq!(e.0.len(), 3, "{text}");
+        for (line, key) in [(2, "task"), (6, "formt"), (10, "compresion")] {
+            assert!(
+                text.contains(&format!(":{line}:1: key `{key}`: unknown field")),
+                "{text}"
+            );
+        }
     }
 
     #[test]

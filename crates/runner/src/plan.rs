@@ -96,6 +96,9 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
             );
         }
     }
+    if files.is_empty() && !recipe.dataset.allow_empty {
+        return Err(RunError::Input(nothing_to_read(recipe, &skipped)));
+    }
     let total: u64 = units.iter().map(|(b, _)| b).sum();
     let count = match recipe.dataset.tasks {
         Some(n) => n,
@@ -108,6 +111,35 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
         skipped,
         fingerprint: hasher.finalize().to_hex().to_string(),
     })
+}
+
+/// Why sources with no file to read make no run: what they are, and what was skipped.
+fn nothing_to_read(recipe: &Recipe, skipped: &[PathBuf]) -> String {
+    let sources: Vec<String> = recipe
+        .sources
+        .iter()
+        .map(|s| s.path.display().to_string())
+        .collect();
+    let mut message = format!("nothing to read in {}", sources.join(", "));
+    if skipped.is_empty() {
+        message.push_str(": no files");
+    } else {
+        const SHOWN: usize = 5;
+        let names: Vec<String> = skipped
+            .iter()
+            .take(SHOWN)
+            .map(|p| p.display().to_string())
+            .collect();
+        message.push_str(&format!(
+            ": {} file(s) skipped for an unknown extension ({}{}); set `format` on the \
+             source to read them",
+            skipped.len(),
+            names.join(", "),
+            if skipped.len() > SHOWN { ", ..." } else { "" }
+        ));
+    }
+    message.push_str(" (`allow_empty = true` in [dataset] accepts an empty run)");
+    message
 }
 
 /// One task per `task_bytes` of input, but at least 16 tasks (or one per unit when there
