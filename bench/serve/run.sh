@@ -45,7 +45,7 @@ cp -r examples/spam/atelier.toml examples/spam/data "$WORK/project/"
 sed 's/^epoch = 25/epoch = 20/' "$WORK/project/atelier.toml" > "$WORK/project/atelier-b.toml"
 (cd "$WORK/project" && "$ATELIER" train atelier-b.toml >/dev/null)
 "$ATELIER" alias prod v2 -p "$WORK/project" >/dev/null
-say "project: $("$ATELIER" versions "$WORK/project" | tail -n +2 | awk '{print $1, $3, $7}' | paste -sd ';')"
+say "project: $("$ATELIER" versions -p "$WORK/project" | tail -n +2 | awk '{print $1, $3, $7}' | paste -sd ';')"
 
 TOKEN=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 ATELIER_ADMIN_TOKEN=$TOKEN "$ATELIER" serve -p "$WORK/project" --addr "127.0.0.1:$PORT" \

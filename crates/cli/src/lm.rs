@@ -167,25 +167,13 @@ pub fn run(command: LmCommand) -> Result<ExitCode> {
     }
 }
 
-/// The project folder of a `-p` argument (a folder, or a recipe file in it).
-fn project_dir(p: &Path) -> PathBuf {
-    if p.is_file() {
-        match p.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    } else {
-        p.to_path_buf()
-    }
-}
-
 /// The GGUF file of a `--model`: a file, or the file of a store version.
 fn model_file(model: &str, project: &Path) -> Result<PathBuf> {
     let path = Path::new(model);
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    let project = project_dir(project);
+    let project = crate::versions::project_dir(project);
     let store = Store::open(&project).with_context(|| {
         format!(
             "`{model}` is not a file, and {} has no project store to look it up in",
@@ -393,7 +381,7 @@ fn requantize(input: &Path, to: Requantize, output: &Path) -> Result<ExitCode> {
 fn import(args: &ImportArgs) -> Result<ExitCode> {
     let lm = Lm::load(&args.file, &LoadOptions::default())
         .with_context(|| format!("{} is not a model this engine runs", args.file.display()))?;
-    let project = project_dir(&args.project);
+    let project = crate::versions::project_dir(&args.project);
     let store = Store::open(&project)?;
     let parent = store
         .versions()?

@@ -106,14 +106,7 @@ fn admin_token(args: &ServeArgs) -> Result<Option<String>> {
 
 /// Runs `atelier serve` until SIGINT or SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
-    let project = if args.project.is_file() {
-        match args.project.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    } else {
-        args.project.clone()
-    };
+    let project = crate::versions::project_dir(&args.project);
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }

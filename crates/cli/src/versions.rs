@@ -2,6 +2,7 @@
 //! read and printed.
 
 use anyhow::{Context, Result, bail};
+use atelier_core::recipe::normalize;
 use atelier_core::stats::human_bytes;
 use atelier_store::{GcOptions, Kind, Manifest, ProjectLock, Store, VersionDiff};
 use atelier_train::Evaluation;
@@ -12,7 +13,8 @@ use std::process::ExitCode;
 
 use crate::commands::print_funnel;
 
-/// Where the project is: a folder, or a recipe file (its folder).
+/// Where the project is: a recipe file (its folder), or a folder in it (the project is
+/// found upward from there). The same `-p` for every command on a project.
 #[derive(Args)]
 pub struct ProjectArg {
     /// The project: its folder, or its recipe file.
@@ -26,16 +28,25 @@ impl ProjectArg {
     }
 }
 
-/// The project folder of a path: the folder itself, or a recipe file's folder.
+/// The project a `-p` names: a recipe file's folder; or, from a folder, the first one
+/// up (as git looks for `.git`) that holds versions (`.atelier/versions`) or a recipe
+/// (`atelier.toml`), else the folder itself.
 pub(crate) fn project_dir(path: &Path) -> PathBuf {
     if path.is_file() {
-        match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    } else {
-        path.to_path_buf()
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        return normalize(dir);
     }
+    let start = normalize(path);
+    start
+        .ancestors()
+        .find(|dir| {
+            atelier_store::state_dir(dir).join("versions").is_dir()
+                || dir.join("atelier.toml").is_file()
+        })
+        .map_or_else(|| start.clone(), Path::to_path_buf)
 }
 
 fn open_project(path: &Path) -> Result<Store> {
@@ -52,9 +63,9 @@ fn open_project(path: &Path) -> Result<Store> {
 /// `atelier versions` arguments.
 #[derive(Args)]
 pub struct VersionsArgs {
-    /// The recipe (its versions), or a project folder (all of them).
-    #[arg(default_value = "atelier.toml")]
-    recipe: PathBuf,
+    /// The project: a recipe file (its versions) or a folder (all of them).
+    #[command(flatten)]
+    project: ProjectArg,
     /// Print the manifests as JSON.
     #[arg(long)]
     json: bool,
@@ -117,8 +128,21 @@ pub struct AliasArgs {
     /// Remove the alias instead (the version stays).
     #[arg(long, conflicts_with = "target")]
     remove: bool,
+    /// Move the alias even to a version of another kind than the one it names (a
+    /// dataset where it named a model).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     project: ProjectArg,
+}
+
+/// A kind of version, as people say it.
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Dataset => "dataset",
+        Kind::Model => "model",
+        Kind::Lm => "language model",
+    }
 }
 
 /// Aliases naming each version, for display.
@@ -137,11 +161,11 @@ fn shard_bytes(m: &Manifest) -> u64 {
 
 /// `atelier versions`.
 pub fn list(args: &VersionsArgs) -> Result<ExitCode> {
-    let store = open_project(&args.recipe)?;
-    let only = args
-        .recipe
+    let store = args.project.open()?;
+    let path = &args.project.project;
+    let only = path
         .is_file()
-        .then(|| args.recipe.file_name().map(|n| n.to_owned()))
+        .then(|| path.file_name().map(|n| n.to_owned()))
         .flatten();
     let versions: Vec<Manifest> = store
         .versions()?
@@ -495,6 +519,31 @@ pub fn alias(args: &AliasArgs) -> Result<ExitCode> {
         println!("removed alias {}", args.name);
     } else {
         let version = args.target.as_deref().expect("clap requires it");
+        let target = store.resolve(version)?;
+        let current = match store.alias(&args.name)? {
+            Some(id) => Some(store.resolve(&id)?),
+            None => None,
+        };
+        // A server follows `prod` (by default) to serve models: it would refuse a dataset.
+        let serves = current
+            .as_ref()
+            .map_or(args.name == "prod", |m| m.kind != Kind::Dataset);
+        let changes_kind = current.as_ref().is_some_and(|m| m.kind != target.kind);
+        if !args.force && ((serves && target.kind == Kind::Dataset) || changes_kind) {
+            let was = current.as_ref().map_or_else(
+                || "serves models (`atelier serve` follows it)".to_owned(),
+                |m| format!("names {} version {} ({})", kind_name(m.kind), m.id, m.name),
+            );
+            bail!(
+                "alias `{}` {was}, but {} is a {} version ({}): a server following it \
+                 would refuse it. Name a {} version, or use --force",
+                args.name,
+                target.id,
+                kind_name(target.kind),
+                target.name,
+                current.as_ref().map_or("model", |m| kind_name(m.kind)),
+            );
+        }
         let id = store.set_alias(&args.name, version)?;
         println!("{} -> {id}", args.name);
     }

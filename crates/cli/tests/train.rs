@@ -67,7 +67,7 @@ fn the_bundled_example_ends_with_a_spam_filter_and_its_bill() {
         "no model in the report"
     );
     assert!(page.contains("<td>test accuracy</td>"));
-    let out = atelier(&["versions", r]);
+    let out = atelier(&["versions", "-p", r]);
     let listing = stdout(&out);
     assert!(
         listing

@@ -112,7 +112,7 @@ fn new_files_are_the_only_ones_read_and_the_dataset_is_a_fresh_runs() {
     assert_eq!(diff["documents"]["removed"].as_array().unwrap().len(), 0);
     assert_eq!(diff["sources"]["added"].as_array().unwrap().len(), 1);
     assert_eq!(diff["sources"]["unchanged"], 5);
-    let listed = run_ok(&["versions", recipe.to_str().unwrap()]);
+    let listed = run_ok(&["versions", "-p", recipe.to_str().unwrap()]);
     assert!(listed.contains("v1") && listed.contains("v2"), "{listed}");
 }
 
@@ -162,7 +162,7 @@ fn a_changed_threshold_reruns_its_step_and_those_after_only() {
 }
 
 fn versions(dir: &Path) -> Vec<String> {
-    let out = run_ok(&["versions", dir.to_str().unwrap(), "--json"]);
+    let out = run_ok(&["versions", "-p", dir.to_str().unwrap(), "--json"]);
     let list: Vec<Value> = serde_json::from_str(&out).unwrap();
     list.iter()
         .map(|m| m["id"].as_str().unwrap().to_owned())
@@ -241,8 +241,8 @@ fn gc_keeps_what_versions_and_aliases_reach() {
         run_json(&recipe, "2");
     }
     assert_eq!(
-        run_ok(&["alias", "prod", "v1", "--project", p]).trim(),
-        "prod -> v1"
+        run_ok(&["alias", "keep", "v1", "--project", p]).trim(),
+        "keep -> v1"
     );
 
     let dry = run_ok(&["gc", "--project", p, "--dry-run", "--keep-last", "1"]);
@@ -254,8 +254,8 @@ fn gc_keeps_what_versions_and_aliases_reach() {
     );
     let done = run_ok(&["gc", "--project", p, "--keep-last", "1"]);
     assert!(done.contains("removed 1 version(s): v2"), "{done}");
-    assert_eq!(versions(dir.path()), ["v1", "v3"], "prod keeps v1");
-    for v in ["prod", "latest"] {
+    assert_eq!(versions(dir.path()), ["v1", "v3"], "keep keeps v1");
+    for v in ["keep", "latest"] {
         run_ok(&["show", v, "--project", p, "--verify"]);
     }
 
@@ -268,7 +268,108 @@ fn gc_keeps_what_versions_and_aliases_reach() {
     }
     let unknown = atelier(&["show", "v2", "--project", p]);
     assert!(stderr(&unknown).contains("no version or alias `v2`"));
-    run_ok(&["alias", "prod", "--remove", "--project", p]);
+    run_ok(&["alias", "keep", "--remove", "--project", p]);
     let gone = run_ok(&["gc", "--project", p, "--keep-last", "1"]);
     assert!(gone.contains("removed 2 version(s): v1, v3"), "{gone}");
+}
+
+/// Runs atelier in a folder.
+fn atelier_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The example without its model, in `<dir>/mk` with its data inside the project.
+fn example_project(dir: &Path) -> PathBuf {
+    let project = dir.join("mk");
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    for entry in std::fs::read_dir(repo().join("examples/spam/data"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(entry.path(), project.join("data").join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(repo().join("examples/spam/atelier.toml")).unwrap();
+    // Without its model, and without a name: the folder names the dataset.
+    let dataset_only = text[..text.find("[train]").unwrap()].replace("name = \"spam\"\n", "");
+    std::fs::write(project.join("atelier.toml"), dataset_only).unwrap();
+    project
+}
+
+#[test]
+fn one_project_however_its_recipe_path_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = example_project(dir.path());
+    let absolute = project.join("atelier.toml");
+    let spellings: [(&Path, &str); 4] = [
+        (&project, "atelier.toml"),
+        (&project.join("data"), "../atelier.toml"),
+        (dir.path(), "mk/./atelier.toml"),
+        (dir.path(), absolute.to_str().unwrap()),
+    ];
+    for (i, (cwd, recipe)) in spellings.iter().enumerate() {
+        let out = atelier_in(cwd, &["run", recipe, "--json", "--quiet"]);
+        assert!(out.status.success(), "{recipe}: {}", stderr(&out));
+        let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(summary["version"], "v1", "{recipe} makes no new version");
+        assert_eq!(
+            summary["dataset"], "mk",
+            "{recipe}: the name is the folder's"
+        );
+        if i > 0 {
+            assert_eq!(summary["tasks_resumed"], 4, "{recipe} reads nothing again");
+        }
+    }
+}
+
+#[test]
+fn every_project_command_takes_p_and_finds_the_project_upward() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = example_project(dir.path());
+    let out = atelier_in(&project, &["run", "atelier.toml", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sub = project.join("data");
+    for args in [
+        vec!["versions", "-p", "atelier.toml"],
+        vec!["versions", "-p", "data"],
+        vec!["show", "latest", "-p", "data"],
+        vec!["diff", "v1", "latest", "-p", "atelier.toml"],
+    ] {
+        let out = atelier_in(&project, &args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).contains("v1"), "{args:?}: {}", stdout(&out));
+    }
+    // From a subfolder, with no -p at all.
+    let out = atelier_in(&sub, &["versions"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("v1"), "{}", stdout(&out));
+}
+
+#[test]
+fn an_alias_that_serves_models_is_not_moved_to_a_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = example_project(dir.path());
+    let out = atelier_in(&project, &["run", "atelier.toml", "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = atelier_in(&project, &["alias", "prod", "v1"]);
+    assert!(
+        !out.status.success(),
+        "prod is what `atelier serve` follows"
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains("`prod`") && err.contains("v1 is a dataset version"),
+        "{err}"
+    );
+    let out = atelier_in(&project, &["alias", "staging", "v1"]);
+    assert!(
+        out.status.success(),
+        "a dataset alias is fine: {}",
+        stderr(&out)
+    );
+    let out = atelier_in(&project, &["alias", "prod", "v1", "--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
 }

@@ -244,7 +244,10 @@ impl Recipe {
                 message: format!("cannot read the recipe: {e}"),
             }])
         })?;
-        Recipe::parse(&src, path, registry)
+        let mut recipe = Recipe::parse(&src, path, registry)?;
+        // Messages name the recipe as it was written; the project is the canonical one.
+        recipe.path = normalize(path);
+        Ok(recipe)
     }
 
     /// Parses a recipe's text; `path` names it in messages and anchors relative paths.
@@ -276,12 +279,12 @@ impl Recipe {
                     .source
                     .into_iter()
                     .map(|s| SourceSettings {
-                        path: base.join(&s.path),
+                        path: normalize(&base.join(&s.path)),
                         ..s
                     })
                     .collect();
                 let output = OutputSettings {
-                    path: base.join(&file.output.path),
+                    path: normalize(&base.join(&file.output.path)),
                     ..file.output
                 };
                 Ok(Recipe {
@@ -318,23 +321,58 @@ impl Recipe {
         }
     }
 
-    /// The dataset name: the setting, else the recipe folder's name.
+    /// The dataset name: the setting, else the recipe folder's name (however the
+    /// recipe's path was written).
     pub fn name(&self) -> String {
         self.dataset.name.clone().unwrap_or_else(|| {
-            let dir = self.path.parent().and_then(|p| p.canonicalize().ok());
-            dir.and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+            recipe_dir(&self.path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "dataset".into())
         })
     }
 }
 
-/// The recipe's folder, absolute.
+/// The recipe's folder, absolute and canonical: `mk/data/../good.toml` and
+/// `/abs/mk/good.toml` name one project.
 fn recipe_dir(path: &Path) -> PathBuf {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf())
+    normalize(dir)
+}
+
+/// A path made absolute and canonical: symbolic links and `..` resolved for the part
+/// that exists, `.` and `..` removed by hand from the part that does not yet (an output
+/// folder).
+pub fn normalize(path: &Path) -> PathBuf {
+    if let Ok(canonical) = path.canonicalize() {
+        return canonical;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while let Some(parent) = existing.parent() {
+        if existing.exists() {
+            break;
+        }
+        rest.push(existing.file_name().map(|n| n.to_owned()));
+        existing = parent;
+    }
+    let mut out = existing
+        .canonicalize()
+        .unwrap_or_else(|_| existing.to_path_buf());
+    for name in rest.into_iter().rev() {
+        match name {
+            Some(name) => out.push(name),
+            // `..` has no file name: step out.
+            None => {
+                out.pop();
+            }
+        }
+    }
+    out
 }
 
 fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<RecipeError>) {

@@ -106,7 +106,7 @@ pub fn project_dir(recipe: &Recipe) -> Option<PathBuf> {
     } else {
         dir
     };
-    std::path::absolute(dir).ok()
+    Some(atelier_core::recipe::normalize(dir))
 }
 
 impl<'a> Job<'a> {
@@ -455,7 +455,12 @@ impl<'a> Job<'a> {
                 .iter()
                 .filter_map(|f| {
                     Some(atelier_store::SourceFile {
-                        path: f.path.clone(),
+                        // Relative to the project where it is inside: a moved project
+                        // keeps its versions' sources.
+                        path: f
+                            .path
+                            .strip_prefix(store.project())
+                            .map_or_else(|_| f.path.clone(), Path::to_path_buf),
                         size: f.size,
                         hash: *self.hashes.get(&f.path)?,
                     })

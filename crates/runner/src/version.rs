@@ -72,9 +72,14 @@ pub(crate) fn commit(
             settings: s.config.settings(),
         })
         .collect();
+    // The output folder relative to the project where it is inside, as the sources.
+    let mut output = recipe.output.clone();
+    if let Ok(rel) = output.path.strip_prefix(store.project()) {
+        output.path = rel.to_path_buf();
+    }
     let mut settings = serde_json::json!({
         "dataset": recipe.dataset,
-        "output": recipe.output,
+        "output": output,
     });
     let mut stages = std::collections::BTreeMap::new();
     if let Some(after) = after {
