@@ -1,7 +1,9 @@
 """Check an `atelier tokenize` output folder against datatrove and HF tokenizers.
 
   compare.py check --atelier OUT --datatrove DTDIR --input INPUT.jsonl... [--eos TOK] [--bos TOK]
-                   [--split train] [--json-out FILE]
+                   [--split train] [--literal-specials-may-differ] [--json-out FILE]
+  compare.py bigdoc --atelier OUT --input BIG.jsonl [--eos TOK] [--chunk-chars 100000]
+                   [--validate-chars 3000000] [--json-out FILE]
   compare.py expected --datatrove DTDIR --tokenizer tokenizer.json --eos TOK [--bos TOK]
                    [--layout L]... -o OUT
   compare.py selftest --datatrove DTDIR --tokenizer tokenizer.json --eos TOK --input INPUT.jsonl...
@@ -19,8 +21,13 @@ check (exit 1 on any mismatch):
            with exactly one "|" (DocumentTokenizerMerger splits line 1 on it).
   (b)      ids: every text of the input JSONL files that datatrove would read (lines that
            parse, with a non-empty "text") re-encoded with Tokenizer.from_file(OUT/
-           tokenizer.json).encode(text, add_special_tokens=False) + [EOS] (BOS first with
-           --bos) equals atelier's datatrove-layout document, one by one.
+           tokenizer.json), encode_special_tokens = True, .encode(text,
+           add_special_tokens=False) + [EOS] (BOS first with --bos) equals atelier's
+           datatrove-layout document, one by one. encode_special_tokens: atelier encodes a
+           special token written literally in a text ("a <|endoftext|> b") as ordinary
+           text, as llama.cpp does, so that a document cannot inject an EOS; datatrove's
+           encode_batch (tokenizers' default) writes the special id instead. The number of
+           documents containing a special token literally is printed.
   (c)      megatron layout: .idx read with the reader below (header, version 1, dtype
            code, counts, int32 lengths, int64 byte pointers, int64 document indices 0..N),
            .bin tokens equal the datatrove-layout documents of the same rank; with
@@ -30,6 +37,27 @@ check (exit 1 on any mismatch):
            magic 20240801 + version 7 (uint32, llm.c's llama-3 variant), header[2] = token
            count, the rest of the header 0, size = 1024 + count * itemsize; llmc-raw: the
            bare tokens. Both equal the datatrove-layout tokens of the same rank.
+
+--literal-specials-may-differ: (a) and (c) compare with datatrove document by document
+           instead of byte for byte: the same number of documents, every document
+           without a literal special token identical to datatrove's, and every document
+           that differs one with a literal special token, where datatrove's ids are
+           tokenizers' default encode (special tokens matched) + EOS. Without it, (a) and
+           (c) require byte identity and fail on such documents (corpus.py --edge writes
+           the edge cases with and without them).
+
+bigdoc: one huge document (corpus.py --bigdoc) against Python tokenizers. Encoding 100 MB
+at once takes tokenizers more than 16 GB, so the text is cut into chunks of about
+--chunk-chars characters, each cut in the middle of a "\n\n" between two letters
+(\p{L}), and the chunks are encoded (encode_special_tokens = True) and concatenated.
+That is exact for this tokenizer: no normalizer; pre-tokenizer \p{N} isolated, then
+the GPT-2 regex isolated (or ByteLevel with its regex), then bytes; in "x\n\ny" with
+letters x, y the regex always yields the pieces ..x | \n | \n | y.., and a chunk ending
+in "x\n" or starting with "\ny" yields the same pieces, so BPE (within pieces) gives
+the same ids. The tokenizer.json settings are checked to be those, and the chunked ids
+are checked against one whole encode on three windows of --validate-chars characters
+(start, middle, end). All of
+atelier's ids are compared, not only their count.
 
 expected: writes the folder atelier should produce, from datatrove's own output (.ds files
 copied, llm.c / raw / Megatron written here from the formats), for a byte-by-byte diff.
@@ -230,6 +258,44 @@ def input_texts(paths):
     return docs, skipped_empty, skipped_bad
 
 
+def special_contents(tok):
+    """The texts of the tokenizer's special added tokens."""
+    return sorted({a.content for a in tok.get_added_tokens_decoder().values() if a.special})
+
+
+def has_literal_special(text: str, specials) -> bool:
+    return any(s in text for s in specials)
+
+
+def compare_documents(rep, label, A, AE, D, DE, literal, expect_dt, show):
+    """Document by document: atelier (A, ends AE) vs datatrove (D, ends DE). Documents
+    without a literal special token must be identical; the ones that differ must all
+    hold one, and there datatrove's ids must be expect_dt(i)."""
+    n = len(AE)
+    if not rep.check(f"{label} same number of documents as datatrove and the input", n == len(DE) == len(literal),
+                     f"atelier {n}, datatrove {len(DE)}, input {len(literal)}"):
+        return
+    a_st = np.concatenate([[0], AE[:-1]]).astype(np.int64) if n else AE
+    d_st = np.concatenate([[0], DE[:-1]]).astype(np.int64) if n else DE
+    differ = [i for i in range(n) if not np.array_equal(A[a_st[i]:AE[i]], D[d_st[i]:DE[i]])]
+    bad = [i for i in differ if not literal[i]]
+    lit = sum(literal)
+    rep.check(
+        f"{label} documents identical to datatrove's, but for ones with literal special tokens",
+        not bad,
+        f"{n - len(differ)} of {n} identical; {len(differ)} differ, {len(differ) - len(bad)} of them with literal special tokens "
+        f"(of {lit} such documents)" + (f"; differing WITHOUT one: documents {bad[:5]} ({show(bad[0])})" if bad else ""),
+    )
+    wrong = [i for i in differ if literal[i] and not np.array_equal(D[d_st[i]:DE[i]].astype(np.int64), np.asarray(expect_dt(i), dtype=np.int64))]
+    rep.check(
+        f"{label} where they differ, datatrove's ids = tokenizers' default encode (special tokens matched)",
+        not wrong,
+        f"{len(differ) - len(wrong)} of {len(differ)}" + (f"; not: documents {wrong[:5]}" if wrong else ""),
+    )
+    if len(differ) < lit:
+        rep.info(f"{lit - len(differ)} document(s) with a literal special token identical in both tools")
+
+
 def first_diff(a: np.ndarray, b: np.ndarray):
     n = min(len(a), len(b))
     neq = np.nonzero(a[:n] != b[:n])[0]
@@ -290,7 +356,10 @@ def cmd_check(args) -> int:
     tok_path = out / "tokenizer.json"
     if not rep.check("tokenizer.json exists", tok_path.is_file()):
         return 1
-    tok = Tokenizer.from_file(str(tok_path))
+    tok = Tokenizer.from_file(str(tok_path))  # tokenizers' default: literal special tokens matched (datatrove)
+    tok_text = Tokenizer.from_file(str(tok_path))  # special tokens written in a text encoded as text (atelier)
+    tok_text.encode_special_tokens = True
+    specials = special_contents(tok)
     tj = json.loads(tok_path.read_text(encoding="utf-8"))
     ti = index.get("tokenizer", {})
     vocab = tok.get_vocab_size(with_added_tokens=True)
@@ -319,6 +388,25 @@ def cmd_check(args) -> int:
             rep.info(f"index dtype {index['dtype']} is not datatrove's choice for vocab {vocab} ({token_size} bytes); using {given}")
         token_size = given or token_size
     rep.info(f"vocab {vocab} -> {token_size}-byte tokens; eos {eos}, bos {bos}")
+
+    docs, literal = [], []
+    if args.input:
+        docs, skipped_empty, skipped_bad = input_texts(args.input)
+        literal = [has_literal_special(t, specials) for _, t in docs]
+        rep.info(f"input: {len(docs)} documents with text; skipped {skipped_empty} without text, {skipped_bad} unparsable lines")
+        rep.info(f"input: {sum(literal)} document(s) contain special tokens written literally"
+                 + (f" ({', '.join(repr(docs[i][0]) for i in range(len(docs)) if literal[i])[:300]})" if any(literal) else "")
+                 + f"; {len(specials)} special tokens")
+    may_differ = args.literal_specials_may_differ
+    if may_differ and not args.input:
+        sys.exit("compare.py: --literal-specials-may-differ needs --input")
+    with_bos = bos is not None and args.bos is not None
+
+    def want_ids(t, enc):
+        return ([bos] if with_bos else []) + enc.encode(t, add_special_tokens=False).ids + ([eos] if eos is not None else [])
+
+    def show_doc(i):
+        return f"id {docs[i][0]!r}, text {docs[i][1][:60]!r}" if i < len(docs) else f"document {i}"
 
     # ---- (a) datatrove layout
     ds_shards = load_shards(out, index, split, "datatrove", rep)
@@ -372,20 +460,27 @@ def cmd_check(args) -> int:
         D = np.concatenate(d_tokens) if d_tokens else np.zeros(0, token_dtype(token_size))
         DE = np.concatenate(d_ends) if d_ends else np.zeros(0, np.int64)
         rep.info(f"datatrove: {len(d_files)} file(s), {len(DE)} documents, {len(D)} tokens")
-        fd = first_diff(A, D)
+        if may_differ:
+            compare_documents(rep, "(a) .ds:", A, AE, D, DE, literal, lambda i: want_ids(docs[i][1], tok), show_doc)
+            d_files = []  # no byte comparison of the files
+        fd = first_diff(A, D) if not may_differ else None
         detail = f"{len(A) * token_size} bytes"
         if fd is not None:
             detail = (f"first difference at token {fd} (atelier doc {doc_of(AE, fd)}, datatrove doc {doc_of(DE, fd)}): "
                       f"atelier {A[max(0, fd - 3):fd + 5].tolist()} datatrove {D[max(0, fd - 3):fd + 5].tolist()}; "
                       f"lengths {len(A)} vs {len(D)}")
-        rep.check("(a) .ds bytes identical to datatrove's (concatenated in rank order)", fd is None, detail)
-        fe = first_diff(AE, DE)
-        rep.check(
-            "(a) .ds.index identical (global document ends)",
-            fe is None,
-            f"{len(AE)} ends" if fe is None else f"first difference at document {fe}: atelier {AE[fe:fe + 3].tolist()} datatrove {DE[fe:fe + 3].tolist()}; counts {len(AE)} vs {len(DE)}",
-        )
-        if len(d_files) == len(ds_shards):
+        if not may_differ:
+            rep.check("(a) .ds bytes identical to datatrove's (concatenated in rank order)", fd is None, detail)
+            fe = first_diff(AE, DE)
+            rep.check(
+                "(a) .ds.index identical (global document ends)",
+                fe is None,
+                f"{len(AE)} ends" if fe is None else f"first difference at document {fe}: atelier {AE[fe:fe + 3].tolist()} datatrove {DE[fe:fe + 3].tolist()}; counts {len(AE)} vs {len(DE)}",
+            )
+            if (fd is not None or fe is not None) and any(literal):
+                rep.info("the input has documents with literal special tokens, which datatrove encodes as special ids and "
+                         "atelier as text: --literal-specials-may-differ compares them apart")
+        if d_files and len(d_files) == len(ds_shards):
             same_split = all(
                 os.path.getsize(str(p) + ".index") == os.path.getsize(str(q) + ".index") for (_, p), q in zip(ds_shards, d_files)
             )
@@ -401,17 +496,15 @@ def cmd_check(args) -> int:
 
     # ---- (b) ids against Python tokenizers
     if args.input:
-        docs, skipped_empty, skipped_bad = input_texts(args.input)
-        rep.info(f"input: {len(docs)} documents with text; skipped {skipped_empty} without text, {skipped_bad} unparsable lines")
         starts = np.concatenate([[0], AE[:-1]]) if len(AE) else AE
         mism, first = 0, None
         n = min(len(docs), len(AE))
         B = 1000
         for b0 in range(0, n, B):
-            encs = tok.encode_batch([t for _, t in docs[b0 : b0 + B]], add_special_tokens=False)
+            encs = tok_text.encode_batch([t for _, t in docs[b0 : b0 + B]], add_special_tokens=False)
             for j, enc in enumerate(encs):
                 i = b0 + j
-                want = ([bos] if bos is not None and args.bos is not None else []) + enc.ids + ([eos] if eos is not None else [])
+                want = ([bos] if with_bos else []) + enc.ids + ([eos] if eos is not None else [])
                 got = A[starts[i] : AE[i]]
                 if len(got) != len(want) or not np.array_equal(got, np.asarray(want, dtype=got.dtype)):
                     mism += 1
@@ -422,13 +515,15 @@ def cmd_check(args) -> int:
                             f"document {i} (id {docs[i][0]!r}), token {p}: atelier {got[max(0, p - 2):p + 4].tolist()} "
                             f"{[tok.id_to_token(int(x)) for x in got[p:p + 4]]} vs tokenizers {want[max(0, p - 2):p + 4]} "
                             f"{[tok.id_to_token(int(x)) for x in want[p:p + 4]]}; lengths {len(got)} vs {len(want)}; "
+                            f"literal special token {literal[i]}; "
                             f"text {docs[i][1][:80]!r}"
                         )
         ok = mism == 0 and len(docs) == len(AE)
         rep.check(
-            "(b) ids = tokenizers encode(text, add_special_tokens=False) + EOS, per document",
+            "(b) ids = tokenizers encode(text, add_special_tokens=False) + EOS with encode_special_tokens=True, per document",
             ok,
-            f"{n} compared, {mism} differ; documents atelier {len(AE)} vs input {len(docs)}" + (f"; first: {first}" if first else ""),
+            f"{n} compared ({sum(literal[:n])} with literal special tokens), {mism} differ; documents atelier {len(AE)} vs input {len(docs)}"
+            + (f"; first: {first}" if first else ""),
         )
         try:
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")  # no "PyTorch was not found"
@@ -480,7 +575,14 @@ def cmd_check(args) -> int:
             same = np.array_equal(m["tokens"].astype(np.int64), toks.astype(np.int64)) and np.array_equal(m["lengths"].astype(np.int64), lens)
             rep.check(f"(c) megatron rank {r} documents = datatrove layout rank {r}", same, f"{n} documents")
         m_all.append((p, idx, m))
-    if dt is not None and (dt / "megatron").is_dir() and m_all:
+    if dt is not None and (dt / "megatron").is_dir() and m_all and may_differ:
+        dms = [read_megatron(d, d.with_suffix(".idx")) for d in part_files(dt / "megatron", ".bin")]
+        MA = np.concatenate([m["tokens"] for _, _, m in m_all])
+        MAE = np.cumsum(np.concatenate([m["lengths"] for _, _, m in m_all]).astype(np.int64))
+        MD = np.concatenate([m["tokens"] for m in dms]) if dms else np.zeros(0, np.uint16)
+        MDE = np.cumsum(np.concatenate([m["lengths"] for m in dms]).astype(np.int64)) if dms else np.zeros(0, np.int64)
+        compare_documents(rep, "(c) megatron:", MA, MAE, MD, MDE, literal, lambda i: want_ids(docs[i][1], tok), show_doc)
+    elif dt is not None and (dt / "megatron").is_dir() and m_all:
         dbins = part_files(dt / "megatron", ".bin")
         cat_a = b"".join(p.read_bytes() for p, _, _ in m_all)
         cat_d = b"".join(p.read_bytes() for p in dbins)
@@ -526,7 +628,143 @@ def cmd_check(args) -> int:
             rep.check(f"(d) {layout} stream = datatrove layout stream", np.array_equal(C.astype(np.int64), A.astype(np.int64)),
                       f"{len(C)} vs {len(A)} tokens")
 
-    summary = {"ok": not rep.failures, "failures": rep.failures, "documents": int(len(AE)), "tokens": int(len(A)), "checks": rep.results}
+    summary = {"ok": not rep.failures, "failures": rep.failures, "documents": int(len(AE)), "tokens": int(len(A)),
+               "literal_special_documents": int(sum(literal)), "literal_specials_may_differ": bool(may_differ), "checks": rep.results}
+    if args.json_out:
+        args.json_out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(f"{'ALL CHECKS PASSED' if not rep.failures else f'{len(rep.failures)} CHECK(S) FAILED'}")
+    return 0 if not rep.failures else 1
+
+
+# ----------------------------------------------------------------------------- bigdoc
+
+GPT2_REGEX = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)"
+
+
+def chunking_is_exact(tj: dict):
+    """Whether cutting "x\n|\ny" (letters x, y) leaves tokenizers' ids unchanged for this
+    tokenizer.json (see the module docstring): (ok, reason)."""
+    if tj.get("normalizer") is not None:
+        return False, f"normalizer {tj['normalizer']}"
+    if (tj.get("model") or {}).get("type") != "BPE":
+        return False, "not BPE"
+    pre = tj.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers") if pre.get("type") == "Sequence" else [pre]
+    regex_seen = False
+    for st in steps:
+        t = st.get("type")
+        if t == "Split" and st.get("behavior") == "Isolated" and not st.get("invert"):
+            pat = (st.get("pattern") or {}).get("Regex")
+            if pat == "\\p{N}":
+                continue
+            if pat in (GPT2_REGEX, GPT2_REGEX + "|\\s+"):
+                regex_seen = True
+                continue
+            return False, f"split pattern {pat!r}"
+        if t == "Digits":
+            continue
+        if t == "ByteLevel":
+            regex_seen |= bool(st.get("use_regex", True))
+            continue
+        return False, f"pre-tokenizer step {st}"
+    return (True, "ok") if regex_seen else (False, "no GPT-2 regex split")
+
+
+def cut_points(text: str, every: int):
+    """Cut positions p (a chunk ends at p): in "x\n\ny" with letters x, y, between the two
+    newlines; the first such place at least `every` characters after the previous cut."""
+    import unicodedata
+
+    cuts, pos = [], every
+    while pos < len(text):
+        p = text.find("\n\n", pos)
+        while p != -1 and not (p >= 1 and p + 2 < len(text) and unicodedata.category(text[p - 1])[0] == "L"
+                               and unicodedata.category(text[p + 2])[0] == "L"):
+            p = text.find("\n\n", p + 1)
+        if p == -1:
+            break
+        cuts.append(p + 1)
+        pos = p + 1 + every
+    return cuts
+
+
+def encode_chunked(tok, text: str, cuts, batch: int):
+    bounds = [0] + cuts + [len(text)]
+    out = []
+    for b0 in range(0, len(bounds) - 1, batch):
+        pieces = [text[bounds[k]:bounds[k + 1]] for k in range(b0, min(b0 + batch, len(bounds) - 1))]
+        for enc in tok.encode_batch(pieces, add_special_tokens=False):
+            out.append(np.asarray(enc.ids, dtype=np.uint32))
+    return np.concatenate(out) if out else np.zeros(0, np.uint32)
+
+
+def cmd_bigdoc(args) -> int:
+    import resource
+    import time
+
+    from tokenizers import Tokenizer
+
+    rep = Report()
+    out = args.atelier.resolve()
+    tok_path = out / "tokenizer.json"
+    tj = json.loads(tok_path.read_text(encoding="utf-8"))
+    tok = Tokenizer.from_file(str(tok_path))
+    tok.encode_special_tokens = True
+    index = json.loads((out / "index.json").read_text())
+    eos = tok.token_to_id(args.eos) if args.eos else index.get("tokenizer", {}).get("eos")
+    token_size = {"uint16": 2, "uint32": 4}.get(index.get("dtype"), token_size_for(tok.get_vocab_size(with_added_tokens=True)))
+
+    ok, why = chunking_is_exact(tj)
+    if not rep.check("bigdoc: the tokenizer's settings make chunking at \\n\\n between letters exact", ok, why):
+        return 1
+    with open(args.input, encoding="utf-8") as f:
+        lines = f.readlines()
+    texts = [json.loads(x).get("text") or "" for x in lines]
+    rep.check("bigdoc: the input is one document", len(texts) == 1, f"{len(texts)} lines")
+    text = texts[0]
+    specials = special_contents(tok)
+    lit = has_literal_special(text, specials)
+    rep.info(f"text: {len(text.encode('utf-8')):,} bytes, {len(text):,} characters; literal special tokens: {lit}")
+
+    shards = [s for s in index.get("shards", []) if s.get("layout") == "datatrove"]
+    A = np.concatenate([read_ds(out / [f for f in s["files"] if f.endswith(".ds")][0], token_size)[0] for s in shards])
+    ends = [read_ds(out / [f for f in s["files"] if f.endswith(".ds")][0], token_size)[1] for s in shards]
+    rep.check("bigdoc: atelier wrote one document", sum(len(e) for e in ends) == 1, f"{sum(len(e) for e in ends)} documents, {len(A):,} tokens")
+
+    # the chunking against one whole encode, on windows (from a cut to a cut) at the start,
+    # the middle and the end of the text
+    t0 = time.perf_counter()
+    cuts = cut_points(text, args.chunk_chars)
+    lens = np.diff([0] + cuts + [len(text)])
+    rep.info(f"{len(cuts) + 1} chunks, {int(lens.min()):,} to {int(lens.max()):,} characters (median {int(np.median(lens)):,})")
+    bounds = [0] + cuts + [len(text)]
+    for where, start in (("start", 0), ("middle", len(text) // 2), ("end", max(0, len(text) - args.validate_chars))):
+        a = min(b for b in bounds if b >= start) if start else 0
+        inner = [b for b in bounds if a < b <= a + args.validate_chars]
+        if len(inner) < 2:
+            rep.info(f"no window of several chunks at the {where}: chunking not validated there")
+            continue
+        z = inner[-1]
+        whole = np.asarray(tok.encode(text[a:z], add_special_tokens=False).ids, dtype=np.uint32)
+        chunked = encode_chunked(tok, text[a:z], [b - a for b in inner[:-1]], args.batch)
+        rep.check(f"bigdoc: chunked encode = one whole encode, window at the {where}", np.array_equal(whole, chunked),
+                  f"characters {a:,} to {z:,}, {len(inner) - 1} cuts, {len(whole):,} vs {len(chunked):,} tokens")
+
+    ids = encode_chunked(tok, text, cuts, args.batch)
+    py_s = time.perf_counter() - t0
+    want = np.concatenate([ids, np.asarray([eos] if eos is not None else [], dtype=np.uint32)])
+    fd = first_diff(A.astype(np.uint32), want)
+    rep.check(
+        "bigdoc: atelier's ids = tokenizers' (encode_special_tokens=True, chunked) + EOS",
+        fd is None,
+        f"{len(A):,} vs {len(want):,} tokens" + (f"; first difference at token {fd}: atelier {A[max(0, fd - 3):fd + 4].tolist()} "
+                                                  f"tokenizers {want[max(0, fd - 3):fd + 4].tolist()}" if fd is not None else ""),
+    )
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rep.info(f"Python check: {py_s:.1f} s, max RSS {rss:,.0f} MiB")
+    summary = {"ok": not rep.failures, "failures": rep.failures, "text_bytes": len(text.encode("utf-8")), "characters": len(text),
+               "chunks": len(cuts) + 1, "tokens_atelier": int(len(A)), "tokens_tokenizers": int(len(want)),
+               "python_s": round(py_s, 1), "python_max_rss_mib": round(rss), "checks": rep.results}
     if args.json_out:
         args.json_out.write_text(json.dumps(summary, indent=1) + "\n")
     print(f"{'ALL CHECKS PASSED' if not rep.failures else f'{len(rep.failures)} CHECK(S) FAILED'}")
@@ -596,7 +834,17 @@ def main():
     c.add_argument("--eos", default=None)
     c.add_argument("--bos", default=None)
     c.add_argument("--split", default="train")
+    c.add_argument("--literal-specials-may-differ", action="store_true",
+                   help="compare (a) and (c) with datatrove per document; only documents with literal special tokens may differ")
     c.add_argument("--json-out", type=Path, default=None)
+    g = sub.add_parser("bigdoc")
+    g.add_argument("--atelier", type=Path, required=True)
+    g.add_argument("--input", type=Path, required=True)
+    g.add_argument("--eos", default=None)
+    g.add_argument("--chunk-chars", type=int, default=100_000)
+    g.add_argument("--validate-chars", type=int, default=3_000_000, help="size of each window encoded whole")
+    g.add_argument("--batch", type=int, default=40, help="chunks per encode_batch")
+    g.add_argument("--json-out", type=Path, default=None)
     e = sub.add_parser("expected")
     e.add_argument("--datatrove", type=Path, required=True)
     e.add_argument("--tokenizer", type=Path, required=True)
@@ -615,12 +863,15 @@ def main():
         return cmd_check(args)
     if args.cmd == "expected":
         return cmd_expected(args)
+    if args.cmd == "bigdoc":
+        return cmd_bigdoc(args)
     args.out = args.datatrove / "expected"
     args.layout = []
     cmd_expected(args)
     args.atelier = args.out
     args.split = "train"
     args.json_out = None
+    args.literal_specials_may_differ = False
     return cmd_check(args)
 
 

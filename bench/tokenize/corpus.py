@@ -11,11 +11,20 @@ Empty texts are left out (datatrove's readers skip them too).
   corpus.py [--data DIR] [-o FILE]            bench/.work/tokenize/corpus.jsonl
   corpus.py --times K [-o FILE]               K copies with distinct ids ("<id>#<copy>"),
                                               bench/.work/tokenize/corpus-x<K>.jsonl
-  corpus.py --parts N [--times K]            the same documents cut into N contiguous files of
-                                              about equal size, <stem>-parts<N>/part-RRRRR.jsonl
-                                              (for --tasks N: both tools give input file i to
-                                              task i % N)
-  corpus.py --edge [-o FILE]                  a few edge cases, bench/.work/tokenize/edge.jsonl
+  corpus.py --parts N [--times K]            the same documents dealt round-robin into N files
+                                              (document i to part i % N, so the parts hold
+                                              similar numbers of tokens),
+                                              <stem>-parts<N>/part-RRRRR.jsonl (for --tasks N:
+                                              both tools give input file i to task i % N)
+  corpus.py --edge [--tokenizer T] [-o FILE]  a few edge cases, bench/.work/tokenize/edge.jsonl;
+                                              with the tokenizer.json T, also
+                                              <stem>-no-literal-specials.jsonl: the same lines
+                                              less the documents whose text contains a special
+                                              token of T written literally
+  corpus.py --bigdoc [--bytes B] [-o FILE]    one document, the corpus texts (in order, again
+                                              from the first when they run out) joined with
+                                              "\n\n" until the text reaches B bytes (default
+                                              100,000,000), bench/.work/tokenize/bigdoc.jsonl
 Prints a JSON summary (documents, bytes, characters, per source) on stdout.
 """
 
@@ -73,7 +82,9 @@ def documents(data: Path):
 # lines whose text is missing or empty ("Found document without text, skipping") and
 # lines that are not JSON (a warning), but keeps whitespace-only texts. A special token
 # written literally in a text is matched as that special token by HF tokenizers (even
-# with add_special_tokens=False).
+# with add_special_tokens=False), so datatrove writes its id; atelier encodes it as
+# ordinary text, as llama.cpp does (a web page cannot inject an EOS): these documents
+# are the one deliberate difference, checked apart (compare.py --literal-specials-may-differ).
 EDGE = [
     {"id": "plain", "text": "Hello world. This is a plain document."},
     {"id": "empty", "text": ""},
@@ -84,7 +95,10 @@ EDGE = [
     {"id": "literal-eos", "text": "before <|endoftext|> after"},
     {"id": "literal-im", "text": "<|im_start|>user\nhi<|im_end|>"},
     {"id": "unicode", "text": "Grüße aus Köln – 東京 😀 ﬁ e\u0301 \u2028 tab\tend"},
+    {"id": "literal-eos-only", "text": "<|endoftext|>"},
+    {"id": "near-specials", "text": "<|endoftext| > <|im_start <im_end|> <|endoftext|"},
     {"id": "digits", "text": "1234567890 3.14159 2026-12-04"},
+    {"id": "literal-glued", "text": "x<file_sep>y\n<jupyter_code>print(1)<|endoftext|><|endoftext|>"},
     {"id": "spaces", "text": "   leading and trailing   "},
     {"id": "long-word", "text": "a" * 5000},
     {"id": "null-text", "text": None},
@@ -92,26 +106,72 @@ EDGE = [
 ]
 
 
+def special_tokens(tokenizer_json: Path):
+    """The contents of the special added tokens of a tokenizer.json."""
+    j = json.loads(tokenizer_json.read_text(encoding="utf-8"))
+    return sorted({a["content"] for a in j.get("added_tokens", []) if a.get("special")})
+
+
+def has_literal_special(text, specials) -> bool:
+    return isinstance(text, str) and any(s in text for s in specials)
+
+
+def write_bigdoc(data: Path, out: Path, target: int):
+    texts = [t for _, _, t in documents(data) if t]
+    pieces, size, n, i = [], 0, 0, 0
+    while size < target:
+        t = texts[i % len(texts)]
+        if pieces:
+            pieces.append("\n\n")
+            size += 2
+        pieces.append(t)
+        size += len(t.encode("utf-8"))
+        n += 1
+        i += 1
+    text = "".join(pieces)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(json.dumps({"id": "bigdoc", "text": text}, ensure_ascii=False) + "\n")
+    os.replace(tmp, out)
+    return {"file": str(out), "documents_joined": n, "text_bytes": size, "characters": len(text), "line_bytes": out.stat().st_size}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=None)
     ap.add_argument("-o", "--out", type=Path, default=None)
     ap.add_argument("--times", type=int, default=1, help="write K copies with distinct ids")
-    ap.add_argument("--parts", type=int, default=1, help="cut into N files")
+    ap.add_argument("--parts", type=int, default=1, help="deal into N files round-robin")
     ap.add_argument("--edge", action="store_true", help="write the edge-case file instead")
+    ap.add_argument("--tokenizer", type=Path, default=None, help="with --edge: also write the file without literal special tokens")
+    ap.add_argument("--bigdoc", action="store_true", help="write one big document instead")
+    ap.add_argument("--bytes", type=int, default=100_000_000, help="with --bigdoc: the text's size at least")
     args = ap.parse_args()
 
     if args.edge:
         out = args.out or WORK / "edge.jsonl"
         out.parent.mkdir(parents=True, exist_ok=True)
-        with open(out, "w", encoding="utf-8", newline="\n") as f:
-            for d in EDGE:
-                f.write(json.dumps(d, ensure_ascii=False) + "\n")
-            f.write("this line is not JSON\n")
-        print(json.dumps({"file": str(out), "lines": len(EDGE) + 1}))
+        lines = [json.dumps(d, ensure_ascii=False) + "\n" for d in EDGE] + ["this line is not JSON\n"]
+        summary = {"file": str(out), "lines": len(lines)}
+        outputs = [(out, lines)]
+        if args.tokenizer:
+            specials = special_tokens(args.tokenizer)
+            keep = [x for d, x in zip(EDGE + [None], lines) if not (d and has_literal_special(d.get("text"), specials))]
+            clean = out.with_name(f"{out.stem}-no-literal-specials.jsonl")
+            outputs.append((clean, keep))
+            summary.update({"no_literal_specials": str(clean), "lines_kept": len(keep),
+                            "literal_special_documents": [d["id"] for d in EDGE if has_literal_special(d.get("text"), specials)]})
+        for path, part in outputs:
+            with open(path, "w", encoding="utf-8", newline="\n") as f:
+                f.writelines(part)
+        print(json.dumps(summary))
         return
 
     data = args.data or default_data()
+    if args.bigdoc:
+        print(json.dumps(write_bigdoc(data, args.out or WORK / "bigdoc.jsonl", args.bytes)))
+        return
     k = args.times
     out = args.out or WORK / ("corpus.jsonl" if k == 1 else f"corpus-x{k}.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -134,16 +194,8 @@ def main():
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.glob("part-*.jsonl"):
             old.unlink()
-        total = sum(len(x.encode("utf-8")) for x in lines)
-        cuts, acc, r = [], 0, 1
-        for n, x in enumerate(lines):
-            if r < args.parts and acc >= total * r / args.parts:
-                cuts.append(n)
-                r += 1
-            acc += len(x.encode("utf-8"))
-        bounds = [0] + cuts + [len(lines)] * (args.parts - len(cuts))
         for r in range(args.parts):
-            files.append((folder / f"part-{r:05d}.jsonl", lines[bounds[r] : bounds[r + 1]]))
+            files.append((folder / f"part-{r:05d}.jsonl", lines[r :: args.parts]))
     for path, part in files:
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "w", encoding="utf-8", newline="\n") as f:

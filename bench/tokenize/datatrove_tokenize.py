@@ -2,6 +2,7 @@
 
   datatrove_tokenize.py INPUT.jsonl... --tokenizer tokenizer.json --eos TOKEN -o DIR
                         [--bos TOKEN] [--tasks N] [--workers N] [--megatron] [--batch-size B]
+                        [--timeout-s S] [--max-rss-mib M]
 
 Pipeline: JsonlReader -> DocumentTokenizer(tokenizer_name_or_path=<tokenizer.json>,
 eos_token=<eos>, shuffle_documents=False, save_loss_metadata=False, save_index=True,
@@ -26,6 +27,10 @@ The pipeline runs in a child process; the parent reports wall seconds, CPU secon
 reaps), the largest single-process max RSS (ru_maxrss) and the peak of the summed RSS of
 the whole process tree (sampled every 20 ms), then the tokens and documents found in
 the output files. One JSON object on stdout (--json-out FILE writes it there too).
+--timeout-s / --max-rss-mib: the run (in a session of its own) is killed, SIGKILL to its
+process group, once its wall time or the summed RSS of its tree passes the limit; the
+JSON then says "stopped" (why), with the wall time and peak RSS reached, and the exit
+status is 0 (a measured outcome, not a failure).
 """
 
 import argparse
@@ -178,6 +183,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=10000, help="DocumentTokenizer default 10000")
     ap.add_argument("--megatron", action="store_true", help="also run MegatronDocumentTokenizer")
     ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument("--timeout-s", type=float, default=None, help="kill the run after this many seconds")
+    ap.add_argument("--max-rss-mib", type=float, default=None, help="kill the run when its tree's RSS passes this")
     # internal
     ap.add_argument("--_child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--input-folder", default=None, help=argparse.SUPPRESS)
@@ -235,12 +242,29 @@ def main():
     peak = [0]
     t0 = time.perf_counter()
     log = open(out / "datatrove.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    limited = args.timeout_s is not None or args.max_rss_mib is not None
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=limited)
     stop = threading.Event()
+    stopped = []
 
     def sample():
+        import signal
+
         while not stop.is_set():
-            peak[0] = max(peak[0], tree_rss_kib(proc.pid))
+            rss = tree_rss_kib(proc.pid)
+            peak[0] = max(peak[0], rss)
+            why = None
+            if args.max_rss_mib is not None and rss / 1024 > args.max_rss_mib:
+                why = f"tree RSS {rss / 1024:,.0f} MiB > {args.max_rss_mib:,.0f} MiB after {time.perf_counter() - t0:.0f} s"
+            elif args.timeout_s is not None and time.perf_counter() - t0 > args.timeout_s:
+                why = f"wall time > {args.timeout_s:.0f} s (tree RSS {rss / 1024:,.0f} MiB)"
+            if why and not stopped:
+                stopped.append(why)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                return
             stop.wait(0.02)
 
     th = threading.Thread(target=sample, daemon=True)
@@ -251,6 +275,28 @@ def main():
     th.join()
     log.close()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if stopped:
+        res = {
+            "tool": "datatrove",
+            "stopped": stopped[0],
+            "rc": rc,
+            "tasks": args.tasks,
+            "inputs": [str(p) for p in args.inputs],
+            "wall_s": round(wall, 3),
+            "cpu_s": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 3),
+            "max_rss_mib": round(after.ru_maxrss / 1024, 1),
+            "peak_tree_rss_mib": round(peak[0] / 1024, 1),
+            "timeout_s": args.timeout_s,
+            "max_rss_limit_mib": args.max_rss_mib,
+            "tokens": None,
+            "documents": None,
+        }
+        text = json.dumps(res, indent=1)
+        print(text)
+        if args.json_out:
+            args.json_out.parent.mkdir(parents=True, exist_ok=True)
+            args.json_out.write_text(text + "\n")
+        return
     if rc != 0:
         sys.stderr.write((out / "datatrove.log").read_text()[-4000:])
         sys.exit(f"datatrove_tokenize.py: the datatrove run failed (exit {rc}); log: {out / 'datatrove.log'}")

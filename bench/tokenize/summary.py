@@ -3,7 +3,7 @@
   summary.py RESULTS_DIR
 
 Reads speed-<tool>-t<tasks>-r<k>.json (measure.py / datatrove_tokenize.py), mem-*.json,
-train-*.json, compare-*.json. Speed: the run with the best wall time of each tool and
+train-*.json, bigdoc-*.json, compare-*.json. Speed: the run with the best wall time of each tool and
 task count; tokens per CPU-second is tokens / (user + sys seconds of the process tree).
 """
 
@@ -82,6 +82,27 @@ def main():
         print("\n## memory: corpus x1 vs x10 (tasks 1)\n")
         table(rows, ["tool", "tokens x1", "tokens x10", "10x tokens", "maxRSS x1", "maxRSS x10", "ratio", "wall x1", "wall x10"])
 
+    # ---- one 100 MB document
+    rows = []
+    bi = load(res / "bigdoc-input.json")
+    for tool in ("atelier", "datatrove"):
+        d = load(res / f"bigdoc-{tool}.json")
+        if d:
+            tok = d.get("tokens")
+            rows.append([tool, "stopped: " + d["stopped"] if d.get("stopped") else ("finished" if d.get("rc", 0) == 0 else f"exit {d.get('rc')}"),
+                         fmt(d.get("wall_s")), fmt(d.get("cpu_s")), fmt(tok),
+                         fmt(tok / d["wall_s"] if tok and d.get("wall_s") else None, 0),
+                         fmt(d.get("max_rss_mib"), 0), fmt(d.get("peak_tree_rss_mib"), 0)])
+    if rows:
+        size = f"{bi['text_bytes']:,} bytes, {bi['characters']:,} characters" if bi else "?"
+        print(f"\n## one document of {size} (tasks 1, datatrove layout)\n")
+        table(rows, ["tool", "outcome", "wall s", "CPU s", "tokens", "tok/s", "maxRSS MiB", "tree RSS MiB"])
+        ids = load(res / "compare-bigdoc-ids.json")
+        if ids:
+            print(f"ids vs Python tokenizers (encode_special_tokens=True, {ids.get('chunks')} chunks cut where exact): "
+                  f"{'identical' if ids.get('ok') else 'DIFFERENT'}, {fmt(ids.get('tokens_atelier'))} vs {fmt(ids.get('tokens_tokenizers'))} tokens; "
+                  f"Python {ids.get('python_s')} s, {fmt(ids.get('python_max_rss_mib'))} MiB")
+
     # ---- train
     rows = []
     for tool in ("atelier", "tokenizers"):
@@ -107,11 +128,13 @@ def main():
     for p in sorted(res.glob("compare-*.json")):
         d = load(p)
         if d:
-            rows.append([p.stem[len("compare-"):], "PASS" if d.get("ok") else "FAIL", fmt(d.get("documents")), fmt(d.get("tokens")),
+            mode = "per document" if d.get("literal_specials_may_differ") else ("ids only" if "tokens_atelier" in d else "bytes")
+            rows.append([p.stem[len("compare-"):], "PASS" if d.get("ok") else "FAIL", fmt(d.get("documents")),
+                         fmt(d.get("tokens", d.get("tokens_atelier"))), fmt(d.get("literal_special_documents")), mode,
                          ", ".join(d.get("failures", []))[:100]])
     if rows:
         print("\n## output checks (compare.py)\n")
-        table(rows, ["run", "result", "documents", "tokens", "failures"])
+        table(rows, ["run", "result", "documents", "tokens", "literal specials", "vs datatrove", "failures"])
 
 
 if __name__ == "__main__":

@@ -151,6 +151,7 @@ fn every_registered_step_parses_in_the_example_recipe() {
     let listed = stdout(&atelier(&["steps"]));
     let dir = tempfile::tempdir().unwrap();
     let recipe = dir.path().join("atelier.toml");
+    std::fs::create_dir(dir.path().join("data")).unwrap();
     std::fs::write(&recipe, format!("[[source]]\npath = \"data\"\n\n{steps}")).unwrap();
     let out = atelier(&["check", recipe.to_str().unwrap()]);
     assert!(out.status.success(), "{}\n{steps}", stderr(&out));
