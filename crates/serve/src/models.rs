@@ -370,6 +370,29 @@ fn catch<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 /// The version a server starts on: the one asked for, else the followed alias if it
 /// names a model version, else the newest model version (of the name asked for).
 pub(crate) fn initial(store: &Store, choice: &ModelChoice) -> Result<Manifest, ServeError> {
+    if let Some(name) = &choice.name {
+        let versions = store
+            .versions()
+            .map_err(|e| ServeError::Model(e.to_string()))?;
+        let mut names: Vec<&str> = versions
+            .iter()
+            .filter(|m| m.kind != Kind::Dataset)
+            .map(|m| m.name.as_str())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        if !names.contains(&name.as_str()) {
+            return Err(ServeError::Model(format!(
+                "no model named `{name}` in {}; {}",
+                store.project().display(),
+                if names.is_empty() {
+                    "it has no model version yet: train one first".to_owned()
+                } else {
+                    format!("its models: {}", names.join(", "))
+                }
+            )));
+        }
+    }
     if let Some(version) = &choice.version {
         check_name(version).map_err(|e| ServeError::Model(e.to_string()))?;
         let manifest = store

@@ -549,7 +549,7 @@ fn the_server_starts_on_what_it_is_told() {
     };
     let mut config = p.config();
     config.model.parse_model("other");
-    assert!(bind(config).contains("no model version named `other`"));
+    assert!(bind(config).contains("no model named `other`"));
     let mut config = p.config();
     config.model.parse_model("@v1");
     assert!(bind(config).contains("not a model"));
@@ -557,4 +557,24 @@ fn the_server_starts_on_what_it_is_told() {
     let mut config = p.config();
     config.project = empty.path().to_path_buf();
     assert!(bind(config).contains("has no versions yet"));
+}
+
+#[test]
+fn an_unknown_model_name_is_named_with_the_known_ones() {
+    let p = Project::two_models();
+    let mut config = p.config();
+    config.model.name = Some("spma".into());
+    config.model.version = Some("v2".into());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(atelier_serve::Server::bind(config))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("no model named `spma`") && err.contains("its models: spam"),
+        "{err}"
+    );
 }
