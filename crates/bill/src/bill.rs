@@ -178,6 +178,12 @@ pub struct StepBill {
 }
 
 impl StepBill {
+    /// This line with all its work reused: a step found done rather than done again.
+    pub fn all_reused(mut self) -> StepBill {
+        self.reused = self.total;
+        self
+    }
+
     /// The work done by this run: total less reused.
     pub fn spent(&self) -> Cost {
         self.total - self.reused
@@ -213,6 +219,9 @@ pub struct Comparison {
 pub struct Bill {
     /// The dataset's name.
     pub dataset: String,
+    /// The model trained on it, when the bill covers a training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// The country whose grid the bill uses.
     pub country: String,
     /// That grid's intensity, gCO2e/kWh.
@@ -337,6 +346,7 @@ pub fn render_bill(summary: &Summary, settings: &BillSettings) -> Result<Bill, B
 
     Ok(Bill {
         dataset: summary.dataset.clone(),
+        model: None,
         country: settings.country.to_ascii_uppercase(),
         gco2_per_kwh: prices.gco2_per_kwh,
         pue: settings.pue,
@@ -473,13 +483,46 @@ impl Bill {
         serde_json::to_string_pretty(self).expect("a bill serializes")
     }
 
+    /// This bill followed by the steps of another (a training after the run that made
+    /// its dataset). Each part keeps the energy split of its own run, so a step costs the
+    /// same in every bill that shows it; totals, reuse and storage add.
+    pub fn then(mut self, other: Bill) -> Bill {
+        if other.energy_basis != self.energy_basis {
+            let names: Vec<&str> = other.steps.iter().map(|s| s.name.as_str()).collect();
+            self.energy_basis = format!(
+                "{}; {}: {}",
+                self.energy_basis,
+                names.join(", "),
+                other.energy_basis
+            );
+        }
+        self.measured |= other.measured;
+        self.steps.extend(other.steps);
+        self.storage.bytes += other.storage.bytes;
+        self.storage.eur += other.storage.eur;
+        self.total += other.total;
+        self.reused += other.reused;
+        self.model = other.model.or(self.model);
+        self.comparison = None;
+        self
+    }
+
     /// The bill as a table for a terminal.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "bill of `{}`: {} task(s), {} resumed; {} grid at {:.1} gCO2e/kWh, PUE {:.2}",
-            self.dataset, self.tasks, self.tasks_resumed, self.country, self.gco2_per_kwh, self.pue
+            "bill of `{}`{}: {} task(s), {} resumed; {} grid at {:.1} gCO2e/kWh, PUE {:.2}",
+            self.dataset,
+            self.model
+                .as_ref()
+                .map(|m| format!(" and model `{m}`"))
+                .unwrap_or_default(),
+            self.tasks,
+            self.tasks_resumed,
+            self.country,
+            self.gco2_per_kwh,
+            self.pue
         );
         let _ = writeln!(out, "energy: {}", self.energy_basis);
         let _ = writeln!(

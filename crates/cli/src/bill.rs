@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use atelier_bill::report::{self, ReportInput};
-use atelier_bill::{BillSettings, Hardware, Summary, render_bill};
+use atelier_bill::{Bill, BillSettings, Hardware, Summary, render_bill};
 use atelier_core::Recipe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +16,29 @@ pub fn settings(recipe: &Recipe) -> Result<BillSettings> {
         bail!("{}: [bill]: {}", recipe.path.display(), problems.join("; "));
     }
     Ok(settings)
+}
+
+/// Where the bill of a run with a training is kept: the output folder's `bill.json`.
+pub fn bill_file(recipe: &Recipe) -> PathBuf {
+    recipe.output.path.join("bill.json")
+}
+
+/// The bill of the last run, as `atelier run` printed it: the output's `bill.json` when
+/// the run went on to a training (written after its `summary.json`), else the dataset
+/// run's, from `summary.json`. One computation, whoever prints it.
+fn last_bill(recipe: &Recipe) -> Result<Bill> {
+    let summary_path = recipe.output.path.join("summary.json");
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let bill_path = bill_file(recipe);
+    if let (Some(bill_time), Some(summary_time)) = (modified(&bill_path), modified(&summary_path))
+        && bill_time >= summary_time
+        && let Some(bill) = std::fs::read(&bill_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Bill>(&b).ok())
+    {
+        return Ok(bill);
+    }
+    Ok(render_bill(&summary(recipe)?, &settings(recipe)?)?)
 }
 
 fn summary(recipe: &Recipe) -> Result<Summary> {
@@ -71,7 +94,7 @@ fn model_evaluation(recipe: &Recipe) -> (Option<String>, Option<report::Evaluati
 /// `atelier bill`.
 pub fn bill(recipe: &Path, json: bool, country: Option<&str>) -> Result<ExitCode> {
     let recipe = load(recipe)?;
-    let mut bill = render_bill(&summary(&recipe)?, &settings(&recipe)?)?;
+    let mut bill = last_bill(&recipe)?;
     if let Some(country) = country {
         bill = bill.compare(country)?;
     }
@@ -157,7 +180,7 @@ pub fn estimate(a: &EstimateArgs) -> Result<ExitCode> {
 pub fn report(recipe: &Path, output: Option<&Path>) -> Result<ExitCode> {
     let recipe = load(recipe)?;
     let summary = summary(&recipe)?;
-    let bill = render_bill(&summary, &settings(&recipe)?)?;
+    let bill = last_bill(&recipe)?;
     let scan = report::scan_shards(&summary.shards)?;
     let (version, evaluation) = model_evaluation(&recipe);
     let tokens = crate::tokens::report_section(&recipe.output.path.join(atelier_tokens::FOLDER));

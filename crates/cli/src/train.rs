@@ -59,6 +59,12 @@ pub fn train(recipe: &Recipe, dataset: Option<&str>, out: &mut impl Write) -> Re
     })
     .with_context(|| format!("training on {} of {}", version.id, recipe.path.display()))?;
     drop(bar);
+    // The run's bill, training included, for `atelier bill` to print the same.
+    let bill_file = crate::bill::bill_file(recipe);
+    if bill_file.parent().is_some_and(Path::is_dir) {
+        std::fs::write(&bill_file, outcome.bill.to_json())
+            .with_context(|| format!("writing {}", bill_file.display()))?;
+    }
     print_outcome(out, &outcome)?;
     Ok(outcome)
 }

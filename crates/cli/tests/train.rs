@@ -25,7 +25,7 @@ fn the_bundled_example_ends_with_a_spam_filter_and_its_bill() {
         .unwrap_or_else(|| panic!("no test accuracy in {text}"));
     assert!(accuracy > 0.9, "{accuracy}");
     let bill = text
-        .split("bill of `spam-filter`")
+        .split("bill of `spam` and model `spam-filter`")
         .nth(1)
         .expect("the bill follows");
     for step in [
@@ -107,4 +107,52 @@ fn train_settings_are_checked_with_the_recipe() {
 
     let out = atelier(&["train", dir.path().join("missing.toml").to_str().unwrap()]);
     assert!(!out.status.success());
+}
+
+/// The bill part of `atelier run`'s output.
+fn bill_of(text: &str) -> String {
+    let start = text
+        .find("bill of `")
+        .unwrap_or_else(|| panic!("no bill in {text}"));
+    text[start..].to_owned()
+}
+
+#[test]
+fn a_rerun_bills_what_it_reused_and_atelier_bill_prints_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let recipe = example_recipe(dir.path(), "");
+    let r = recipe.to_str().unwrap();
+    let first = atelier(&["run", r, "--workers", "2"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let billed = stdout(&atelier(&["bill", r]));
+    assert_eq!(
+        bill_of(&stdout(&first)),
+        billed,
+        "one computation of the bill"
+    );
+
+    let again = atelier(&["run", r, "--workers", "2"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let bill = bill_of(&stdout(&again));
+    assert!(
+        bill.starts_with("bill of `spam` and model `spam-filter`: 4 task(s), 4 resumed"),
+        "{bill}"
+    );
+    let train = bill.lines().find(|l| l.starts_with("train")).unwrap();
+    let reused_eur = train.split_whitespace().last().unwrap();
+    assert_ne!(
+        reused_eur, "0",
+        "the training found done is reused: {train}"
+    );
+    assert!(bill.contains("reused from earlier runs"), "{bill}");
+    assert_eq!(
+        stdout(&atelier(&["bill", r])),
+        bill,
+        "`atelier bill` prints the run's bill"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&atelier(&["bill", r, "--json"]).stdout).unwrap();
+    assert_eq!(json["dataset"], "spam");
+    assert_eq!(json["model"], "spam-filter");
 }

@@ -243,15 +243,19 @@ pub fn train_model(req: &TrainRequest<'_>) -> Result<TrainOutcome, TrainError> {
         peak_rss_bytes: rss_bytes(),
     };
 
-    let mut summary = dataset_summary(req.store, req.dataset);
-    summary.dataset = name.clone();
-    summary.shards = shards.clone();
-    summary.shards.push(served.1.clone());
-    summary.stats.steps.push(step);
-    summary.stats.wall_seconds += energy.wall_seconds;
-    summary.stats.cpu_seconds += energy.cpu_seconds;
-    summary.energy = Some(summary.energy.unwrap_or_default() + &energy);
-    let bill = render_bill(&summary, req.bill)?;
+    // The dataset's bill, then the training's, each with the energy of its own run.
+    let training = Summary {
+        dataset: req.dataset.name.clone(),
+        tasks: 1,
+        tasks_resumed: 0,
+        shards: vec![served.1.clone()],
+        stats,
+        energy: Some(energy.clone()),
+        reused: None,
+    };
+    let mut bill =
+        render_bill(&run_summary(req), req.bill)?.then(render_bill(&training, req.bill)?);
+    bill.model = Some(name.clone());
     let bill_file = out_dir.join("bill.json");
     write(&bill_file, bill.to_json().as_bytes())?;
     files.push(("bill.json".to_owned(), bill_file));
@@ -305,7 +309,7 @@ pub fn train_model(req: &TrainRequest<'_>) -> Result<TrainOutcome, TrainError> {
         shards: vec![served],
         files,
         documents: c.train,
-        stats,
+        stats: training.stats,
         metrics,
         aliases,
         ..NewVersion::default()
@@ -347,10 +351,40 @@ fn reused(req: &TrainRequest<'_>, done: &Manifest) -> Result<TrainOutcome, Train
     let counts: ExampleCounts = serde_json::from_value(done.metrics["examples"].clone())
         .map_err(|e| corrupt(&format!("metrics.examples: {e}")))?;
     let bill_path = req.store.version_dir(&done.id).join("bill.json");
-    let bill: Bill = std::fs::read(&bill_path)
+    let made: Bill = std::fs::read(&bill_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(|| corrupt("bill.json is missing or unreadable"))?;
+    // This run's bill: its dataset's, then the training found done, all of it reused.
+    let train_line = made
+        .steps
+        .iter()
+        .rev()
+        .find(|s| s.name == "train")
+        .cloned()
+        .ok_or_else(|| corrupt("bill.json has no `train` step"))?
+        .all_reused();
+    let model_files: Vec<PathBuf> = done
+        .shards
+        .iter()
+        .map(|f| req.store.version_dir(&done.id).join(&f.path))
+        .collect();
+    let mut training = render_bill(
+        &Summary {
+            dataset: req.dataset.name.clone(),
+            tasks: 1,
+            tasks_resumed: 1,
+            shards: model_files,
+            ..Summary::default()
+        },
+        req.bill,
+    )?;
+    training.energy_basis = made.energy_basis.clone();
+    training.total += train_line.total;
+    training.reused += train_line.total;
+    training.steps = vec![train_line];
+    let mut bill = render_bill(&run_summary(req), req.bill)?.then(training);
+    bill.model = Some(done.name.clone());
     let promoted = req.settings.promote.clone().filter(|alias| {
         evaluation.accuracy >= req.settings.min_accuracy
             && req.store.alias(alias).ok().flatten().as_deref() == Some(done.id.as_str())
@@ -364,6 +398,29 @@ fn reused(req: &TrainRequest<'_>, done: &Manifest) -> Result<TrainOutcome, Train
         not_promoted: None,
         bill,
     })
+}
+
+/// The summary of the run that made (or found) the dataset: the output folder's
+/// `summary.json` when it describes this version (same shards), else the version's.
+fn run_summary(req: &TrainRequest<'_>) -> Summary {
+    let path = req.recipe.output.path.join("summary.json");
+    match Summary::load(&path) {
+        Ok(s) if same_shards(&s, req.dataset) => s,
+        _ => dataset_summary(req.store, req.dataset),
+    }
+}
+
+/// Whether a run's shards are a version's (by size, then by hash).
+fn same_shards(summary: &Summary, dataset: &Manifest) -> bool {
+    summary.shards.len() == dataset.shards.len()
+        && summary
+            .shards
+            .iter()
+            .zip(&dataset.shards)
+            .all(|(path, entry)| {
+                std::fs::metadata(path).is_ok_and(|m| m.len() == entry.bytes)
+                    && Hash::of_file(path).is_ok_and(|h| h == entry.hash)
+            })
 }
 
 /// The dataset run's summary as the bill reads it: the version's `summary.json`, else
