@@ -500,10 +500,12 @@ fn bill_report_and_estimate_from_the_command_line() {
     let bill: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(bill["country"], "DE");
     let steps = bill["steps"].as_array().unwrap();
+    // The run's steps, then the recipe's training.
     assert_eq!(
         steps.len(),
-        summary["stats"]["steps"].as_array().unwrap().len()
+        summary["stats"]["steps"].as_array().unwrap().len() + 1
     );
+    assert_eq!(steps.last().unwrap()["name"], "train");
     assert!(bill["total"]["kwh"].as_f64().unwrap() > 0.0);
     // CPU energy at 10 W per core is at least CPU seconds x 10 W.
     let cpu_kwh = bill["total"]["cpu_seconds"].as_f64().unwrap() * 10.0 / 3.6e6;

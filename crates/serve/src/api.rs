@@ -362,6 +362,22 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
             0,
         );
     }
+    // A text without a word would get the model's prior as if it were an answer.
+    if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
+        let which = if single {
+            "the text".to_owned()
+        } else {
+            format!("text {i}")
+        };
+        return (
+            error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "empty_text",
+                format!("{which} is empty: there is nothing to classify"),
+            ),
+            0,
+        );
+    }
     let mut predictor = classifier.model.predictor();
     let mut results = Vec::with_capacity(texts.len());
     let mut line = String::new();

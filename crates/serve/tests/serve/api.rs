@@ -55,7 +55,7 @@ fn classifies_one_text_and_batches() {
     );
     let r = s.post(
         "/v1/classify",
-        br#"{"text": "", "k": 2, "threshold": 0.99}"#,
+        br#"{"text": "zzzz", "k": 2, "threshold": 0.99}"#,
     );
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.json()["predictions"].as_array().unwrap().len() <= 1);
@@ -577,4 +577,22 @@ fn an_unknown_model_name_is_named_with_the_known_ones() {
         err.contains("no model named `spma`") && err.contains("its models: spam"),
         "{err}"
     );
+}
+
+#[test]
+fn an_empty_text_is_not_classified() {
+    let p = Project::two_models();
+    let s = Running::start(p.config());
+    let r = s.post("/v1/classify", br#"{"text": ""}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "empty_text"));
+    let r = s.post("/v1/classify", br#"{"texts": ["free money", " \t\n"]}"#);
+    assert_eq!((r.status, r.code().as_str()), (422, "empty_text"));
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("text 1")
+    );
+    let r = s.post("/v1/classify", br#"{"text": "free money"}"#);
+    assert_eq!(r.status, 200);
 }
