@@ -279,12 +279,15 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
         )?;
     }
     let source_bytes: u64 = m.sources.iter().map(|s| s.size).sum();
-    writeln!(
-        out,
-        "sources: {} file(s), {}",
-        m.sources.len(),
-        human_bytes(source_bytes)
-    )?;
+    // A model's inputs are its datasets (`trained on` above), not files.
+    if m.kind == Kind::Dataset || !m.sources.is_empty() {
+        writeln!(
+            out,
+            "sources: {} file(s), {}",
+            m.sources.len(),
+            human_bytes(source_bytes)
+        )?;
+    }
     for s in &m.sources {
         writeln!(
             out,

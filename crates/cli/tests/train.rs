@@ -67,6 +67,12 @@ fn the_bundled_example_ends_with_a_spam_filter_and_its_bill() {
         "no model in the report"
     );
     assert!(page.contains("<td>test accuracy</td>"));
+    let shown = stdout(&atelier(&["show", "model", "-p", r]));
+    assert!(shown.contains("trained on: v1"), "{shown}");
+    assert!(
+        !shown.contains("sources:"),
+        "a model has datasets, not files: {shown}"
+    );
     let out = atelier(&["versions", "-p", r]);
     let listing = stdout(&out);
     assert!(

@@ -77,13 +77,14 @@ pub enum ServeError {
     /// The admin token is unusable.
     #[error("{0}")]
     Token(String),
-    /// The address could not be bound.
-    #[error("listening on {addr}: {source}")]
+    /// The address could not be bound. The OS error is in the message, so it is not
+    /// also the error's `source` (an error chain would print it twice).
+    #[error("listening on {addr}: {error}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -130,9 +131,9 @@ impl Server {
         .map_err(|e| ServeError::Model(format!("loading the model: {e}")))??;
         let listener = tokio::net::TcpListener::bind(config.addr)
             .await
-            .map_err(|source| ServeError::Bind {
+            .map_err(|error| ServeError::Bind {
                 addr: config.addr,
-                source,
+                error,
             })?;
         let metrics = Arc::new(Metrics::default());
         if config.log {

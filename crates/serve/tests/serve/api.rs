@@ -596,3 +596,32 @@ fn an_empty_text_is_not_classified() {
     let r = s.post("/v1/classify", br#"{"text": "free money"}"#);
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn a_busy_address_is_said_once() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = Project::two_models();
+    let mut config = p.config();
+    config.addr = taken.local_addr().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let err = runtime
+        .block_on(atelier_serve::Server::bind(config))
+        .unwrap_err();
+    let chain = anyhow_like(&err);
+    assert_eq!(chain.matches("in use").count(), 1, "{chain}");
+}
+
+/// An error and its causes, as `{:#}` of anyhow prints them.
+fn anyhow_like(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
