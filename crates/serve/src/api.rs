@@ -339,16 +339,20 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
             0,
         );
     }
+    // How an error names a text of the request.
+    let which = |i: usize| {
+        if single {
+            "the text".to_owned()
+        } else {
+            format!("text {i}")
+        }
+    };
     if let Some((i, text)) = texts
         .iter()
         .enumerate()
         .find(|(_, t)| t.len() > limits.max_text_bytes)
     {
-        let which = if single {
-            "the text".to_owned()
-        } else {
-            format!("text {i}")
-        };
+        let which = which(i);
         return (
             error(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -364,11 +368,7 @@ fn classify_bytes(live: &Loaded, limits: &Limits, bytes: &[u8]) -> (Response, u6
     }
     // A text without a word would get the model's prior as if it were an answer.
     if let Some(i) = texts.iter().position(|t| t.trim().is_empty()) {
-        let which = if single {
-            "the text".to_owned()
-        } else {
-            format!("text {i}")
-        };
+        let which = which(i);
         return (
             error(
                 StatusCode::UNPROCESSABLE_ENTITY,
