@@ -105,7 +105,23 @@ def run_child(args):
         return JsonlReader(args.input_folder, glob_pattern=args.glob)
 
     timings = {}
-    step = DocumentTokenizer(
+
+    def run(name, step):
+        """One tokenizer step over the input, timed; `post` replaces its EOS template."""
+        if post is not None:
+            step.post_processor = post
+        t0 = time.perf_counter()
+        LocalPipelineExecutor(
+            [reader(), step],
+            tasks=args.tasks,
+            workers=args.workers,
+            logging_dir=str(out / "logs" / name),
+            skip_completed=False,
+            start_method="fork",
+        ).run()
+        timings[f"{name}_s"] = time.perf_counter() - t0
+
+    run("datatrove", DocumentTokenizer(
         output_folder=str(out / "datatrove"),
         tokenizer_name_or_path=args.tokenizer,
         eos_token=args.eos,
@@ -114,39 +130,14 @@ def run_child(args):
         save_index=True,
         save_final_metadata=True,
         batch_size=args.batch_size,
-    )
-    if post is not None:
-        step.post_processor = post
-    t0 = time.perf_counter()
-    LocalPipelineExecutor(
-        [reader(), step],
-        tasks=args.tasks,
-        workers=args.workers,
-        logging_dir=str(out / "logs" / "datatrove"),
-        skip_completed=False,
-        start_method="fork",
-    ).run()
-    timings["datatrove_s"] = time.perf_counter() - t0
-
+    ))
     if args.megatron:
-        mstep = MegatronDocumentTokenizer(
+        run("megatron", MegatronDocumentTokenizer(
             output_folder=str(out / "megatron"),
             tokenizer_name_or_path=args.tokenizer,
             eos_token=args.eos,
             batch_size=args.batch_size,
-        )
-        if post is not None:
-            mstep.post_processor = post
-        t0 = time.perf_counter()
-        LocalPipelineExecutor(
-            [reader(), mstep],
-            tasks=args.tasks,
-            workers=args.workers,
-            logging_dir=str(out / "logs" / "megatron"),
-            skip_completed=False,
-            start_method="fork",
-        ).run()
-        timings["megatron_s"] = time.perf_counter() - t0
+        ))
     with open(out / "child-timings.json", "w") as f:
         json.dump(timings, f)
 

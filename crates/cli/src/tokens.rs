@@ -252,7 +252,7 @@ pub fn tokenizer(command: &TokenizerCommand) -> Result<ExitCode> {
             if files.is_empty() {
                 bail!("no JSON-lines files in the inputs");
             }
-            let texts = atelier_tokens::Texts::new(files);
+            let texts = atelier_tokens::texts(files);
             let json = atelier_tokens::train(
                 &TrainTokenizer {
                     vocab_size: *vocab_size,

@@ -26,7 +26,7 @@ pub use layout::{Dtype, Layout};
 pub use settings::{TokenizeSettings, TooLong};
 pub use stage::{FOLDER, TokenizeStage};
 pub use task::{Count, STEP, ShardEntry, TaskOutcome, Tokenize};
-pub use tokenizer::{Texts, TokenizerFile, TrainTokenizer, train};
+pub use tokenizer::{TokenizerFile, TrainTokenizer, texts, train};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

@@ -3,9 +3,10 @@
 //! BPE. Whatever its origin, it is kept as a `tokenizer.json` whose BLAKE3 hash names it
 //! in store keys and in every shard index, so shards are never read with another one.
 
+use atelier_core::Format;
+use atelier_io::{ReadOptions, Unit, read_unit};
 use atelier_lm::{GgufFile, Tokenizer};
 use atelier_store::Hash;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -122,69 +123,19 @@ where
     tokenizer.to_string(true).map_err(failed)
 }
 
-/// The `text` of every line of some JSON-lines files, for training (lines without one
-/// are skipped).
-pub struct Texts {
-    files: std::vec::IntoIter<PathBuf>,
-    current: Option<Box<dyn BufRead + Send>>,
-}
-
-impl Texts {
-    /// The texts of these files, in order.
-    pub fn new(files: Vec<PathBuf>) -> Texts {
-        Texts {
-            files: files.into_iter(),
-            current: None,
-        }
-    }
-}
-
-impl Iterator for Texts {
-    type Item = String;
-    fn next(&mut self) -> Option<String> {
-        let mut line = String::new();
-        loop {
-            if self.current.is_none() {
-                let path = self.files.next()?;
-                let file = match std::fs::File::open(&path) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        eprintln!("warning: {}: {e}", path.display());
-                        continue;
-                    }
-                };
-                let name = path.to_string_lossy();
-                let reader: Box<dyn std::io::Read + Send> = if name.ends_with(".gz") {
-                    Box::new(flate2::read::MultiGzDecoder::new(file))
-                } else if name.ends_with(".zst") {
-                    match zstd::stream::read::Decoder::new(file) {
-                        Ok(d) => Box::new(d),
-                        Err(e) => {
-                            eprintln!("warning: {}: {e}", path.display());
-                            continue;
-                        }
-                    }
-                } else {
-                    Box::new(file)
-                };
-                self.current = Some(Box::new(std::io::BufReader::new(reader)));
-            }
-            line.clear();
-            match self
-                .current
-                .as_mut()
-                .expect("set above")
-                .read_line(&mut line)
-            {
-                Ok(0) | Err(_) => self.current = None,
-                Ok(_) => {
-                    if let Ok(serde_json::Value::Object(o)) = serde_json::from_str(&line)
-                        && let Some(serde_json::Value::String(text)) = o.get("text")
-                    {
-                        return Some(text.clone());
-                    }
+/// The texts of some JSON-lines files, in order, for training: read by atelier's own
+/// JSONL reader (gzip and zstd included); records that do not read are left out, with a
+/// warning.
+pub fn texts(files: Vec<PathBuf>) -> impl Iterator<Item = String> + Send {
+    files.into_iter().flat_map(|path| {
+        read_unit(&Unit::whole(path, Format::Jsonl), &ReadOptions::default()).filter_map(|record| {
+            match record {
+                Ok(doc) => Some(doc.text),
+                Err(e) => {
+                    eprintln!("warning: {e}");
+                    None
                 }
             }
-        }
-    }
+        })
+    })
 }

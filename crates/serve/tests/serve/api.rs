@@ -395,13 +395,7 @@ fn without_a_token_admin_routes_are_disabled() {
 
     let mut config = p.config();
     config.admin_token = Some("short".into());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let err = runtime
-        .block_on(atelier_serve::Server::bind(config))
-        .unwrap_err();
+    let err = bind_error(config);
     assert!(err.to_string().contains("at least 16"), "{err}");
 }
 
@@ -537,16 +531,7 @@ fn the_server_starts_on_what_it_is_told() {
     p.store.set_alias("prod", "v1").unwrap();
     assert_eq!(Running::start(p.config()).live(), "v3");
     // Errors that say what is wrong.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let bind = |config| {
-        runtime
-            .block_on(atelier_serve::Server::bind(config))
-            .unwrap_err()
-            .to_string()
-    };
+    let bind = |config| bind_error(config).to_string();
     let mut config = p.config();
     config.model.parse_model("other");
     assert!(bind(config).contains("no model named `other`"));
@@ -565,14 +550,7 @@ fn an_unknown_model_name_is_named_with_the_known_ones() {
     let mut config = p.config();
     config.model.name = Some("spma".into());
     config.model.version = Some("v2".into());
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let err = runtime
-        .block_on(atelier_serve::Server::bind(config))
-        .unwrap_err()
-        .to_string();
+    let err = bind_error(config).to_string();
     assert!(
         err.contains("no model named `spma`") && err.contains("its models: spam"),
         "{err}"
@@ -603,13 +581,7 @@ fn a_busy_address_is_said_once() {
     let p = Project::two_models();
     let mut config = p.config();
     config.addr = taken.local_addr().unwrap();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let err = runtime
-        .block_on(atelier_serve::Server::bind(config))
-        .unwrap_err();
+    let err = bind_error(config);
     let chain = anyhow_like(&err);
     assert_eq!(chain.matches("in use").count(), 1, "{chain}");
 }

@@ -427,3 +427,13 @@ pub fn artefacts() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Why a server refuses to start with this configuration.
+pub fn bind_error(config: Config) -> atelier_serve::ServeError {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(atelier_serve::Server::bind(config))
+        .unwrap_err()
+}
