@@ -452,12 +452,18 @@ impl TaskMeter {
         }
     }
 
+    /// The task's energy so far; the meter runs on.
+    pub fn so_far(&self) -> EnergyRecord {
+        let running = self.ledger.inner.running.load(Ordering::SeqCst).max(1);
+        let now = self.ledger.sample(running, self.whole_process);
+        attribute(&self.ledger.inner.model, &self.start, &now)
+    }
+
     /// Stops metering and returns the task's energy.
     pub fn stop(self) -> EnergyRecord {
-        let running = self.ledger.inner.running.load(Ordering::SeqCst).max(1);
-        let stop = self.ledger.sample(running, self.whole_process);
+        let record = self.so_far();
         self.ledger.inner.running.fetch_sub(1, Ordering::SeqCst);
-        attribute(&self.ledger.inner.model, &self.start, &stop)
+        record
     }
 }
 

@@ -33,6 +33,9 @@ pub enum LmCommand {
     },
     /// What a model is: architecture, parameters, quantization, context, template.
     Info(ModelArgs),
+    /// Train a small llama model on token shards: from scratch, or fine-tuning a base
+    /// (GGUF or Hugging Face folder) fully or with LoRA; resumes from its checkpoints.
+    Train(Box<crate::lmtrain::TrainArgs>),
 }
 
 fn parse_requantize(s: &str) -> Result<Requantize, String> {
@@ -158,6 +161,7 @@ pub fn run(command: LmCommand) -> Result<ExitCode> {
         LmCommand::Generate(args) => generate(&args),
         LmCommand::Tokenize(args) => tokenize(&args),
         LmCommand::Import(args) => import(&args),
+        LmCommand::Train(args) => crate::lmtrain::train(&args),
         LmCommand::Requantize { input, to, output } => requantize(&input, to, &output),
         LmCommand::Info(args) => {
             let lm = load(&args)?;

@@ -4,6 +4,7 @@ mod bill;
 mod classifier;
 mod commands;
 mod lm;
+mod lmtrain;
 mod oneshot;
 mod progress;
 mod registry;

@@ -186,7 +186,7 @@ pub struct Recipe {
 
 /// Sections whose settings belong to other crates: each reads its own with
 /// [`Recipe::section`], so that this crate does not depend on them.
-pub const SECTIONS: &[&str] = &["bill", "tokenize", "train"];
+pub const SECTIONS: &[&str] = &["bill", "lm", "tokenize", "train"];
 
 /// One problem in a recipe, located.
 #[derive(Debug, Clone, PartialEq, Eq)]

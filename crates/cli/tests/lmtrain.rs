@@ -1,0 +1,123 @@
+//! `atelier lm train`: a run killed with SIGKILL resumes to the weights of an
+//! uninterrupted run; a full disk while checkpointing keeps the previous checkpoint.
+
+mod common;
+
+use atelier_lm::tiny::{self, Spec};
+use candle_core::quantized::GgmlDType;
+use common::{atelier, stderr, stdout};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A tiny GGUF base, token shards made with its tokenizer, and settings checkpointing
+/// every 4 of 12 steps.
+fn setup(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let base = dir.join("tiny.gguf");
+    tiny::write(
+        &base,
+        &Spec {
+            dtype: GgmlDType::F32,
+            ..Spec::default()
+        },
+    );
+    let mut lines = String::new();
+    for i in 0..300 {
+        let text = format!("hello world number {} says the cat {}.", i % 7, i % 5);
+        lines.push_str(&serde_json::json!({"id": format!("d{i}"), "text": text}).to_string());
+        lines.push('\n');
+    }
+    let texts = dir.join("texts.jsonl");
+    std::fs::write(&texts, lines).unwrap();
+    let tokens = dir.join("tokens");
+    let out = atelier(&[
+        "tokenize",
+        texts.to_str().unwrap(),
+        "-t",
+        base.to_str().unwrap(),
+        "-o",
+        tokens.to_str().unwrap(),
+        "--validation",
+        "0.1",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let settings = dir.join("lm.toml");
+    std::fs::write(
+        &settings,
+        "steps = 12\nbatch = 4\ncontext = 32\nlr = 3e-3\nwarmup_steps = 2\n\
+         eval_every = 4\neval_windows = 4\ncheckpoint_every = 4\n",
+    )
+    .unwrap();
+    (base, tokens, settings)
+}
+
+fn train(setup: &(PathBuf, PathBuf, PathBuf), out: &Path, env: Option<(&str, &str)>) -> Output {
+    let (base, tokens, settings) = setup;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_atelier"));
+    cmd.args(["lm", "train", "--threads", "1", "--base"])
+        .arg(base)
+        .arg("--tokens")
+        .arg(tokens)
+        .arg("--settings")
+        .arg(settings)
+        .arg("-o")
+        .arg(out);
+    if let Some((k, v)) = env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn weights(out: &Path, step: usize) -> Vec<u8> {
+    std::fs::read(out.join(format!("checkpoints/step-{step:08}/weights.safetensors"))).unwrap()
+}
+
+#[test]
+fn a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let whole = dir.path().join("whole");
+    let out = train(&s, &whole, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("done: 12 of 12 steps"),
+        "{}",
+        stdout(&out)
+    );
+
+    let killed = dir.path().join("killed");
+    let out = train(&s, &killed, Some(("ATELIER_CRASH_AFTER_CHECKPOINTS", "2")));
+    assert_eq!(out.status.signal(), Some(9), "{}", stderr(&out));
+    assert!(killed.join("checkpoints/step-00000008").is_dir());
+    assert!(!killed.join("outcome.json").exists());
+    let out = train(&s, &killed, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming from"), "{}", stderr(&out));
+    assert!(
+        weights(&whole, 12) == weights(&killed, 12),
+        "final weights differ"
+    );
+    let gguf = |d: &Path| std::fs::read(d.join("model/model-f16.gguf")).unwrap();
+    assert!(gguf(&whole) == gguf(&killed), "exports differ");
+}
+
+#[test]
+fn a_full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let run = dir.path().join("run");
+    // The second checkpoint's first file fails as on a full disk.
+    let out = train(&s, &run, Some(("ATELIER_DISK_FULL_AT_CHECKPOINT", "3")));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains("step-00000008"), "{err}");
+    let left: Vec<String> = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["step-00000004"], "no partial checkpoint is left");
+    let out = train(&s, &run, None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("step 4 of 12"), "{}", stderr(&out));
+}

@@ -1,0 +1,7 @@
+//! Tests of language-model training.
+
+mod bad_input;
+mod common;
+mod model;
+mod torch;
+mod train;
