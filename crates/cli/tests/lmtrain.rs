@@ -121,3 +121,49 @@ fn a_full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("step 4 of 12"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_trained_model_becomes_a_version_and_prod_moves_only_on_a_better_perplexity() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(dir.path());
+    let project = dir.path().join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    let keep = |out: &str| {
+        let (base, tokens, settings) = &s;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_atelier"));
+        cmd.args(["lm", "train", "--threads", "1", "--base"])
+            .arg(base)
+            .arg("--tokens")
+            .arg(tokens)
+            .arg("--settings")
+            .arg(settings)
+            .arg("-o")
+            .arg(dir.path().join(out))
+            .args(["--name", "tiny", "--promote", "prod", "-p"])
+            .arg(&project);
+        cmd.output().unwrap()
+    };
+    let first = keep("a");
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("kept as v1 (tiny)"),
+        "{}",
+        stdout(&first)
+    );
+    assert!(!stdout(&first).contains("not moved"), "{}", stdout(&first));
+    // The same training again: the same perplexity, which is not an improvement.
+    let second = keep("b");
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stdout(&second).contains("kept as v2 (tiny)"),
+        "{}",
+        stdout(&second)
+    );
+    assert!(
+        stdout(&second).contains("`prod` not moved"),
+        "{}",
+        stdout(&second)
+    );
+    let show = atelier(&["show", "prod", "-p", project.to_str().unwrap()]);
+    assert!(stdout(&show).contains("v1"), "{}", stdout(&show));
+}
