@@ -3,8 +3,9 @@
 //! exports it and, if asked, keeps it as a version of the project's store.
 
 use anyhow::{Context, Result, bail};
-use atelier_bill::{BillSettings, Cost, Ledger, TaskMeter};
-use atelier_lmtrain::{Event, Job, LmSettings, LoraSettings, Meter, Outcome, Spent, Stop};
+use atelier_bill::hardware::GPUS;
+use atelier_bill::{BillSettings, Cost, EnergyRecord, Estimate, Hardware, Ledger, TaskMeter, plan};
+use atelier_lmtrain::{Event, Job, LmSettings, LoraSettings, Meter, Outcome, Source, Spent, Stop};
 use atelier_store::{Kind, NewVersion, Store};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -24,8 +25,12 @@ pub struct TrainArgs {
     settings: Option<PathBuf>,
     /// The token folder to train on (`atelier tokenize`'s output, or `<output>/tokens`
     /// of a run with a `[tokenize]` section).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "chat")]
     tokens: Option<PathBuf>,
+    /// Conversation files to instruction-tune on (JSON lines of OpenAI `messages`,
+    /// rendered with the base's chat template; only the assistant's turns are learned).
+    #[arg(long, num_args = 1..)]
+    chat: Vec<PathBuf>,
     /// The base model: a GGUF file or a Hugging Face folder. Without one, a model of
     /// the `[lm.shape]` is trained from scratch.
     #[arg(long)]
@@ -80,6 +85,10 @@ pub struct TrainArgs {
     /// Train on the first CUDA GPU (a build with the `cuda` feature).
     #[arg(long)]
     gpu: bool,
+    /// The GPU, as `atelier estimate --gpu` names it (h100-sxm, h200, l4...), to price
+    /// the run before it starts (default: recognized from the driver's name for it).
+    #[arg(long)]
+    gpu_model: Option<String>,
     /// Keep the trained model as a version of the project's store under this name.
     #[arg(long)]
     name: Option<String>,
@@ -171,12 +180,37 @@ fn settings(args: &TrainArgs) -> Result<(LmSettings, BillSettings, Option<PathBu
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     let threads = atelier_lm::set_threads(args.threads);
     let (settings, bill, tokens) = settings(args)?;
-    let tokens = tokens.context("give the token folder to train on with --tokens")?;
+    let source = if args.chat.is_empty() {
+        Source::Shards(tokens.context("give the token folder to train on with --tokens")?)
+    } else {
+        Source::Chats(args.chat.clone())
+    };
     let device = atelier_lm::device(args.gpu)?;
-    let mut job = Job::new(settings, &tokens, args.tokenizer.as_deref(), &device)
-        .with_context(|| format!("cannot train on {}", tokens.display()))?;
+    let mut job = Job::new(settings, &source, args.tokenizer.as_deref(), &device)
+        .context("cannot start the training")?;
     describe(&job, threads, args.gpu);
+    for s in job.data.skipped.iter().take(5) {
+        eprintln!("skipped: {s}");
+    }
+    if job.data.skipped.len() > 5 {
+        eprintln!(
+            "… {} lines skipped in all (outcome.json lists them)",
+            job.data.skipped.len()
+        );
+    }
 
+    let estimate = estimate(&job, args, &bill);
+    if let Some(e) = &estimate {
+        eprintln!(
+            "estimate: {:.0} tokens/s, {:.3} GPU-hours, {:.4} kWh, {:.4} EUR on {} at {:.0}% MFU",
+            e.tokens / (e.wall_hours * 3600.0),
+            e.gpu_hours,
+            e.kwh,
+            e.eur,
+            e.gpu,
+            e.mfu * 100.0
+        );
+    }
     let ledger = Ledger::new(&bill);
     let meter = BillMeter {
         meter: TaskMeter::start_process(&ledger),
@@ -191,7 +225,11 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     let report = serde_json::json!({
         "outcome": outcome,
         "settings": job.settings,
-        "tokens": tokens,
+        "data": match &source {
+            Source::Shards(dir) => serde_json::json!({ "tokens": dir }),
+            Source::Chats(files) => serde_json::json!({ "chats": files }),
+        },
+        "skipped": job.data.skipped,
         "base": job.base.as_ref().map(|b| serde_json::json!({
             "path": b.path, "stored_as": b.stored_as,
         })),
@@ -199,12 +237,16 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         "threads": threads,
         "energy": record,
         "cost_this_attempt": cost,
+        "estimate": estimate,
         "exports": exports,
     });
     let path = args.output.join("outcome.json");
     std::fs::write(&path, serde_json::to_string_pretty(&report)?)
         .with_context(|| format!("cannot write {}", path.display()))?;
     summary(&outcome, &cost, &exports);
+    if let Some(e) = &estimate {
+        side_by_side(e, &outcome, &record, &cost);
+    }
     if let Some(name) = &args.name {
         keep(args, name, &job, &outcome, &exports, &path)?;
     }
@@ -212,6 +254,49 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         Stop::Diverged { .. } => ExitCode::FAILURE,
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// The run priced before it starts, as `atelier estimate` prices a training: GPU runs
+/// only (its table is of GPUs).
+fn estimate(job: &Job, args: &TrainArgs, bill: &BillSettings) -> Option<Estimate> {
+    if !args.gpu {
+        return None;
+    }
+    let id = args.gpu_model.clone().or_else(|| {
+        let names = atelier_bill::energy::Nvml::open()?.names().to_vec();
+        let name = names.first()?.to_ascii_lowercase();
+        GPUS.iter()
+            .find(|g| name.contains(g.id.split('-').next().unwrap_or(g.id)))
+            .map(|g| g.id.to_owned())
+    })?;
+    let s = &job.settings;
+    let tokens = (job.total_steps() * s.batch * s.accumulate * job.context) as f64;
+    let parameters = job.model.config.parameters() as f64;
+    match plan(parameters, tokens, &Hardware::from_settings(&id, bill)) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            eprintln!("no estimate: {e}");
+            None
+        }
+    }
+}
+
+/// The estimate beside what the run measured.
+fn side_by_side(e: &Estimate, o: &Outcome, record: &EnergyRecord, cost: &Cost) {
+    let rows = [
+        (
+            "tokens/s",
+            e.tokens / (e.wall_hours * 3600.0),
+            o.step_tokens_per_s.unwrap_or(o.tokens_per_s),
+        ),
+        ("GPU-hours", e.gpu_hours, record.gpu_seconds / 3600.0),
+        ("kWh", e.kwh, cost.kwh),
+        ("EUR", e.eur, cost.eur),
+    ];
+    println!("{:<10} {:>12} {:>12}", "", "estimated", "measured");
+    for (what, estimated, measured) in rows {
+        println!("{what:<10} {estimated:>12.4} {measured:>12.4}");
+    }
 }
 
 /// Says what is about to be trained.

@@ -167,3 +167,48 @@ fn a_trained_model_becomes_a_version_and_prod_moves_only_on_a_better_perplexity(
     let show = atelier(&["show", "prod", "-p", project.to_str().unwrap()]);
     assert!(stdout(&show).contains("v1"), "{}", stdout(&show));
 }
+
+#[test]
+fn conversations_are_instruction_tuned_and_bad_lines_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, _, settings) = setup(dir.path());
+    let chats = dir.path().join("chats.jsonl");
+    let mut lines = String::new();
+    for i in 0..200 {
+        let answer = ["hello world", "the cat"][i % 2];
+        let messages = serde_json::json!([
+            {"role": "user", "content": format!("question {}", i % 4)},
+            {"role": "assistant", "content": answer},
+        ]);
+        lines.push_str(&serde_json::json!({ "messages": messages }).to_string());
+        lines.push('\n');
+    }
+    lines.push_str("{\"messages\": 3}\n");
+    std::fs::write(&chats, lines).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(["lm", "train", "--threads", "1", "--base"])
+        .arg(&base)
+        .arg("--chat")
+        .arg(&chats)
+        .arg("--settings")
+        .arg(&settings)
+        .arg("-o")
+        .arg(dir.path().join("run"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("skipped: ") && stderr(&out).contains("chats.jsonl:201"),
+        "{}",
+        stderr(&out)
+    );
+    let outcome: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("run/outcome.json")).unwrap())
+            .unwrap();
+    assert_eq!(outcome["skipped"].as_array().unwrap().len(), 1);
+    let o = &outcome["outcome"];
+    assert!(
+        o["validation"]["loss"].as_f64().unwrap() < o["base"]["loss"].as_f64().unwrap(),
+        "{o}"
+    );
+}

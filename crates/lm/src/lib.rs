@@ -257,15 +257,7 @@ impl Lm {
                 ),
             ));
         }
-        let (source, own) = match gguf.string("tokenizer.chat_template")? {
-            Some(t) => (t.to_owned(), true),
-            None => (template::CHATML.to_owned(), false),
-        };
-        let template = ChatTemplate::new(
-            &source,
-            tokenizer.token_text(tokenizer.bos),
-            tokenizer.token_text(tokenizer.eos),
-        )?;
+        let (template, source, own) = ChatTemplate::from_gguf(&gguf, &tokenizer)?;
         let device = device(options.gpu)?;
         let weights = Weights::load(&gguf, &device, options.requantize)?;
         let quantization = match options.requantize {
@@ -304,23 +296,13 @@ impl Lm {
     pub fn chat_prompt(&self, messages: &[Message]) -> Result<Vec<u32>, LmError> {
         let rendered = self.template.render(messages, true)?;
         let ids = rendered.tokens(&self.tokenizer)?;
-        Ok(self.with_bos(ids))
+        Ok(self.tokenizer.with_bos(ids))
     }
 
     /// The tokens of a raw prompt, in which control tokens stand for themselves.
     pub fn raw_prompt(&self, text: &str) -> Result<Vec<u32>, LmError> {
         let ids = self.tokenizer.encode_special(text)?;
-        Ok(self.with_bos(ids))
-    }
-
-    fn with_bos(&self, mut ids: Vec<u32>) -> Vec<u32> {
-        if let Some(bos) = self.tokenizer.bos
-            && self.tokenizer.add_bos
-            && ids.first() != Some(&bos)
-        {
-            ids.insert(0, bos);
-        }
-        ids
+        Ok(self.tokenizer.with_bos(ids))
     }
 
     /// Generates on a new session.

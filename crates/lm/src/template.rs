@@ -129,6 +129,24 @@ impl ChatTemplate {
         Ok(ChatTemplate { env, bos, eos })
     }
 
+    /// The template a GGUF model carries (ChatML when it has none), with the source and
+    /// whether it is the model's own.
+    pub fn from_gguf(
+        gguf: &crate::GgufFile,
+        tokenizer: &Tokenizer,
+    ) -> Result<(ChatTemplate, String, bool), LmError> {
+        let (source, own) = match gguf.string("tokenizer.chat_template")? {
+            Some(t) => (t.to_owned(), true),
+            None => (CHATML.to_owned(), false),
+        };
+        let template = ChatTemplate::new(
+            &source,
+            tokenizer.token_text(tokenizer.bos),
+            tokenizer.token_text(tokenizer.eos),
+        )?;
+        Ok((template, source, own))
+    }
+
     /// Renders messages; with `add_generation_prompt`, the prompt ends where the
     /// assistant's answer begins.
     pub fn render(

@@ -480,6 +480,17 @@ impl Tokenizer {
         self.inner.token_to_id(text)
     }
 
+    /// `ids` with BOS first when the model wants it and they do not start with it.
+    pub fn with_bos(&self, mut ids: Vec<u32>) -> Vec<u32> {
+        if let Some(bos) = self.bos
+            && self.add_bos
+            && ids.first() != Some(&bos)
+        {
+            ids.insert(0, bos);
+        }
+        ids
+    }
+
     /// The number of tokens.
     pub fn vocab_size(&self) -> usize {
         self.pieces.len()

@@ -6,14 +6,17 @@
 //! - [`model`]: the differentiable transformer; [`lora`]: its adapters.
 //! - [`weights`]: base models and the GGUF/Hugging Face naming; [`export`]: what other
 //!   tools load (safetensors folder, GGUF F16/Q8_0).
-//! - [`data`]: packed windows from token shards; [`optim`]: AdamW, schedule, clipping.
+//! - [`data`]: packed windows from token shards; [`chat`]: conversations with the loss
+//!   on the assistant's turns; [`optim`]: AdamW, schedule, clipping.
 //! - [`checkpoint`]: atomic, verified checkpoints; [`run`]: the loop that ties them,
 //!   resumes, evaluates, keeps to budgets and stops on divergence.
 
+pub mod chat;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod fused;
 pub mod lora;
 pub mod model;
 pub mod optim;
@@ -26,7 +29,7 @@ pub use config::LlamaConfig;
 pub use export::GgufType;
 pub use lora::LoraSettings;
 pub use model::{Batch, Llama};
-pub use run::{Eval, Event, Job, Meter, NoMeter, Outcome, Spent, StepReport, Stop};
+pub use run::{Eval, Event, Job, Meter, NoMeter, Outcome, Source, Spent, StepReport, Stop};
 pub use settings::{LmSettings, Shape};
 
 use std::path::{Path, PathBuf};

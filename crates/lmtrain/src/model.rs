@@ -267,10 +267,14 @@ impl Llama {
             )));
         }
         let logits = self.logits(&batch.inputs, dropout_seed)?;
-        let logp = log_softmax(&logits.to_dtype(DType::F32)?.reshape((b * t, ()))?)?;
-        let picked = logp.gather(&batch.targets.reshape((b * t, 1))?, 1)?;
-        let nll = picked.neg()?.reshape((b, t))?;
-        Ok((nll * &batch.mask)?.sum_all()?)
+        let logits = logits.to_dtype(DType::F32)?.reshape((b * t, ()))?;
+        let nll = if self.device.is_cpu() {
+            crate::fused::cross_entropy(&logits, &batch.targets.flatten_all()?)?
+        } else {
+            let logp = log_softmax(&logits)?;
+            logp.gather(&batch.targets.reshape((b * t, 1))?, 1)?.neg()?
+        };
+        Ok((nll.reshape((b, t))? * &batch.mask)?.sum_all()?)
     }
 
     /// Logits `[batch, length, vocab]` of `ids [batch, length]`.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::LmTrainError;
+use crate::chat;
 use crate::checkpoint::{self, State};
 use crate::data::{Loader, Stream};
 use crate::export;
@@ -150,12 +151,23 @@ pub struct Outcome {
     pub spent: Spent,
 }
 
-/// The data of a run: token shards read into memory.
+/// What a run trains on.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A token folder (`atelier tokenize`'s output, or a dataset's `tokens/`).
+    Shards(PathBuf),
+    /// Conversation files (JSON lines of OpenAI `messages`): instruction tuning.
+    Chats(Vec<PathBuf>),
+}
+
+/// The data of a run, in memory.
 pub struct Data {
     /// The training split.
     pub train: Stream,
     /// The validation split, if it has a window.
     pub validation: Option<Stream>,
+    /// Inputs skipped, each with its file, line and reason.
+    pub skipped: Vec<String>,
 }
 
 impl Data {
@@ -166,6 +178,7 @@ impl Data {
             for t in &stream.tokens {
                 h.update(&t.to_le_bytes());
             }
+            h.update(stream.mask.as_deref().unwrap_or_default());
             h.update(b"|");
         }
         h.finalize()
@@ -185,10 +198,15 @@ impl Data {
             .ok_or_else(|| LmTrainError::Data(format!("{}: no shards", dir.display())))?;
         let train = Stream::from_documents(shards.documents("train", layout)?);
         let validation = Stream::from_documents(shards.documents("validation", layout)?);
-        Ok(Data {
+        Ok(Data::new(train, validation, vec![]))
+    }
+
+    fn new(train: Stream, validation: Stream, skipped: Vec<String>) -> Data {
+        Data {
             train,
             validation: (!validation.tokens.is_empty()).then_some(validation),
-        })
+            skipped,
+        }
     }
 }
 
@@ -215,7 +233,7 @@ impl Job {
     /// context, adds adapters.
     pub fn new(
         settings: LmSettings,
-        tokens: &Path,
+        source: &Source,
         tokenizer: Option<&Path>,
         device: &Device,
     ) -> Result<Job, LmTrainError> {
@@ -249,7 +267,21 @@ impl Job {
                 (model, tokenizer, None)
             }
         };
-        let data = Data::from_shards(tokens, &tokenizer)?;
+        let data = match source {
+            Source::Shards(dir) => Data::from_shards(dir, &tokenizer)?,
+            Source::Chats(files) => {
+                let Some(base) = &base else {
+                    return Err(LmTrainError::Settings(
+                        "instruction tuning needs a base model (its chat template)".into(),
+                    ));
+                };
+                let template =
+                    chat::template_of(&base.path, base.gguf.as_ref(), &tokenizer.tokenizer)?;
+                let chats =
+                    chat::read(files, &template, &tokenizer.tokenizer, settings.validation)?;
+                Data::new(chats.train, chats.validation, chats.skipped)
+            }
+        };
         let model_context = model.config.max_position_embeddings;
         let context = settings.context.unwrap_or(model_context.min(512));
         if context > model_context {

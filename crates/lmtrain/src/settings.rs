@@ -102,6 +102,9 @@ pub struct LmSettings {
     pub keep_checkpoints: usize,
     /// Seed of the data order, fresh weights, adapters and dropout.
     pub seed: u64,
+    /// Share of the conversations held out (instruction tuning; token shards carry
+    /// their own validation split).
+    pub validation: f64,
     /// LoRA adapters instead of full fine-tuning.
     pub lora: Option<LoraSettings>,
     /// Stop (keeping a checkpoint) after this many hours.
@@ -141,6 +144,7 @@ impl Default for LmSettings {
             checkpoint_every: 50,
             keep_checkpoints: 2,
             seed: 0,
+            validation: 0.1,
             lora: None,
             max_hours: None,
             max_kwh: None,

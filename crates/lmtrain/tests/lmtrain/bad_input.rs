@@ -1,6 +1,6 @@
 //! Inputs a run must refuse or survive.
 
-use atelier_lmtrain::{Event, Job, LmSettings, LmTrainError, LoraSettings, NoMeter, Stop};
+use atelier_lmtrain::{Event, Job, LmSettings, LmTrainError, LoraSettings, NoMeter, Source, Stop};
 use atelier_tokens::{TrainTokenizer, train};
 use candle_core::Device;
 
@@ -30,7 +30,12 @@ fn shards_of_another_tokenizer_are_refused_before_training() {
     let other = dir.path().join("other.json");
     std::fs::write(&other, json).unwrap();
     let tokens = shards(dir.path(), &other, &texts, 0.0);
-    let e = error(Job::new(settings(&base), &tokens, None, &Device::Cpu));
+    let e = error(Job::new(
+        settings(&base),
+        &Source::Shards(tokens.clone()),
+        None,
+        &Device::Cpu,
+    ));
     assert!(
         e.contains("another tokenizer") || e.contains("tokenizer"),
         "{e}"
@@ -48,7 +53,7 @@ fn a_context_longer_than_the_models_is_refused() {
             context: Some(128),
             ..settings(&base)
         },
-        &tokens,
+        &Source::Shards(tokens.clone()),
         None,
         &Device::Cpu,
     ));
@@ -68,7 +73,7 @@ fn a_lora_rank_of_zero_is_refused() {
             }),
             ..settings(&base)
         },
-        &tokens,
+        &Source::Shards(tokens.clone()),
         None,
         &Device::Cpu,
     ));

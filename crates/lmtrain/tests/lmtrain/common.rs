@@ -1,7 +1,7 @@
 //! A tiny GGUF base model and token shards made with its tokenizer.
 
 use atelier_lm::tiny::{Spec, write};
-use atelier_lmtrain::{Job, LmSettings};
+use atelier_lmtrain::{Job, LmSettings, Source};
 use atelier_tokens::{Layout, Tokenize, TokenizeSettings, tokenize_files};
 use candle_core::Device;
 use candle_core::quantized::GgmlDType;
@@ -77,5 +77,11 @@ pub fn settings(base: &Path) -> LmSettings {
 pub fn job(dir: &Path, settings: impl FnOnce(LmSettings) -> LmSettings) -> Job {
     let base = tiny_base(dir);
     let tokens = shards(dir, &base, &sentences(400), 0.1);
-    Job::new(settings(self::settings(&base)), &tokens, None, &Device::Cpu).unwrap()
+    Job::new(
+        settings(self::settings(&base)),
+        &Source::Shards(tokens.clone()),
+        None,
+        &Device::Cpu,
+    )
+    .unwrap()
 }

@@ -1,6 +1,8 @@
 //! Training runs on the tiny model: learning, resuming, LoRA, from scratch.
 
-use atelier_lmtrain::{Event, Job, LmSettings, LoraSettings, NoMeter, Outcome, Shape, Stop};
+use atelier_lmtrain::{
+    Event, Job, LmSettings, LoraSettings, NoMeter, Outcome, Shape, Source, Stop,
+};
 use candle_core::Device;
 use std::path::Path;
 
@@ -133,7 +135,13 @@ fn a_model_trained_from_scratch_learns() {
         checkpoint_every: 40,
         ..LmSettings::default()
     };
-    let mut job = Job::new(settings, &tokens, Some(&tokenizer), &Device::Cpu).unwrap();
+    let mut job = Job::new(
+        settings,
+        &Source::Shards(tokens.clone()),
+        Some(&tokenizer),
+        &Device::Cpu,
+    )
+    .unwrap();
     let (out, _) = run(&mut job, &dir.path().join("run"));
     let (base, after) = (out.base.unwrap(), out.validation.unwrap());
     // Fresh weights predict about uniformly: ln(263) = 5.6 nats.
