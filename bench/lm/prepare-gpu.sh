@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares bench/.gpu for bench/lm/gpu.sh (which runs on the GPU machine): the CUDA
 # build of atelier (scripts/build-cuda.sh), SmolLM2's tokenizer, the ham mails' token
-# shards (bench/lm/ham), and the two model shapes as atelier settings and as
+# shards (examples/assistant), and the two model shapes as atelier settings and as
 # transformers configs. Everything fits the device tool's 64 MiB.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,9 +14,10 @@ cp "${CUDA_KIT:-target/cuda-kit}/nvidia/cu13/lib/libcudart.so.13" $g/
 bin=${ATELIER_BIN:-target/release/atelier}
 [ -n "${ATELIER_BIN:-}" ] || cargo build -q --release -p atelier
 model=bench/.work/lm/SmolLM2-135M-Instruct.Q4_1.gguf
-[ -f bench/.work/lm-train/ham/tokens/index.json ] || "$bin" run bench/lm/ham/atelier.toml
+[ -f examples/assistant/SmolLM2-135M-Instruct.Q4_1.gguf ] || cp "$model" examples/assistant/
+[ -f examples/assistant/out/dataset/tokens/index.json ] || "$bin" run examples/assistant/atelier.toml
 "$bin" tokenizer export "$model" -o $g/tokenizer.json
-cp -r bench/.work/lm-train/ham/tokens $g/tokens
+cp -r examples/assistant/out/dataset/tokens $g/tokens
 # 135M: SmolLM2's shape; 10M: ten million parameters besides the embedding.
 shape() { # file, layers, width, heads, kv, ffn
   cat > "$g/$1.toml" <<TOML
