@@ -282,11 +282,12 @@ impl Llama {
         let c = &self.config;
         let (b, t) = ids.dims2()?;
         let mut dropout = dropout_seed.map(SplitMix::new);
-        let mask = causal_mask(
-            t,
-            c.num_attention_heads / c.num_key_value_heads,
-            &self.device,
-        )?;
+        // The CPU's fused softmax masks by itself.
+        let rep = c.num_attention_heads / c.num_key_value_heads;
+        let mask = match self.device.is_cpu() {
+            true => None,
+            false => Some(causal_mask(t, rep, &self.device)?),
+        };
         let cos = self.cos.narrow(0, 0, t)?.to_dtype(self.compute)?;
         let sin = self.sin.narrow(0, 0, t)?.to_dtype(self.compute)?;
         let embed = self.weight("model.embed_tokens.weight")?;
@@ -294,7 +295,7 @@ impl Llama {
         for i in 0..c.num_hidden_layers {
             let p = format!("model.layers.{i}");
             let h = self.rms_norm(&x, &format!("{p}.input_layernorm.weight"))?;
-            let a = self.attention(&h, &p, (b, t), (&cos, &sin, &mask), &mut dropout)?;
+            let a = self.attention(&h, &p, (b, t), (&cos, &sin, mask.as_ref()), &mut dropout)?;
             x = (x + a)?;
             let h = self.rms_norm(&x, &format!("{p}.post_attention_layernorm.weight"))?;
             let gate = self.linear(&h, &format!("{p}.mlp.gate_proj.weight"), &mut dropout)?;
@@ -313,13 +314,14 @@ impl Llama {
 
     /// Self-attention of `h [b*t, width]`. The `rep` query heads sharing a key/value head
     /// are laid along the sequence axis, `[b, kv, rep*t, hd]`, so that one batched
-    /// product serves them all; the causal mask is tiled `rep` times to match.
+    /// product serves them all; the causal mask is tiled `rep` times to match (on the
+    /// CPU, `mask` is `None`: the fused softmax applies it).
     fn attention(
         &self,
         h: &Tensor,
         p: &str,
         (b, t): (usize, usize),
-        (cos, sin, mask): (&Tensor, &Tensor, &Tensor),
+        (cos, sin, mask): (&Tensor, &Tensor, Option<&Tensor>),
         dropout: &mut Option<SplitMix>,
     ) -> Result<Tensor, LmTrainError> {
         let c = &self.config;
@@ -343,8 +345,12 @@ impl Llama {
         let q = rope(&q, cos, sin)?.reshape((b, nkv, rep * t, hd))?;
         let k = rope(&k, cos, sin)?;
         let scores = q.matmul(&k.t()?)?.to_dtype(DType::F32)?;
-        let scores = (scores * (1.0 / (hd as f64).sqrt()))?.broadcast_add(mask)?;
-        let probs = softmax(&scores)?.to_dtype(self.compute)?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let probs = match mask {
+            Some(mask) => softmax(&(scores * scale)?.broadcast_add(mask)?)?,
+            None => crate::fused::causal_softmax(&scores, scale)?,
+        };
+        let probs = probs.to_dtype(self.compute)?;
         let out = probs
             .matmul(&v)?
             .reshape((b, nh, t, hd))?
