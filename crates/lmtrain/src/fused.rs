@@ -4,7 +4,9 @@
 //!   one pass over the row (`logsumexp - logit[target]`), backward as one tensor
 //!   (`(softmax - onehot) x grad`);
 //! - attention's causal softmax: scale, mask and softmax in one pass per row, backward
-//!   in one (`scale y (g - sum(g y))`).
+//!   in one (`scale y (g - sum(g y))`);
+//! - RMS norm, forward in one pass per row, backward in one for the input and one
+//!   reduction for the weight.
 //!
 //! Composed from candle's elementary operations, each keeps several temporaries of its
 //! input's size (the logits are rows x vocabulary: 400 MB for 2,048 positions of
@@ -221,5 +223,156 @@ impl CustomOp2 for CausalSoftmaxGrad {
                 }
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// RMS norm of the rows of `x [n, d]` (f32), scaled by `w [d]`:
+/// `x / sqrt(mean(x²) + eps) * w`.
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    x.contiguous()?
+        .apply_op2(&w.contiguous()?, RmsNorm { eps: eps as f32 })
+}
+
+struct RmsNorm {
+    eps: f32,
+}
+
+fn vector<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("rms norm: {what} must be f32")
+    };
+    let Some((start, end)) = l.contiguous_offsets() else {
+        candle_core::bail!("rms norm: {what} must be contiguous")
+    };
+    Ok(&v[start..end])
+}
+
+/// `1 / sqrt(mean(x²) + eps)` of a row.
+fn inverse_rms(row: &[f32], eps: f32) -> f32 {
+    let ms = row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32;
+    1.0 / (ms + eps).sqrt()
+}
+
+impl CustomOp2 for RmsNorm {
+    fn name(&self) -> &'static str {
+        "rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = vector(s1, l1, "the input")?;
+        let w = vector(s2, l2, "the weight")?;
+        let d = w.len();
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(d)
+            .zip(x.par_chunks(d))
+            .for_each(|(y, row)| {
+                let r = inverse_rms(row, self.eps);
+                for ((y, &v), &w) in y.iter_mut().zip(row).zip(w) {
+                    *y = v * r * w;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let eps = self.eps;
+        let dx = x.apply_op3_no_bwd(w, &grad, &RmsNormGradX { eps })?;
+        let dw = x.apply_op2_no_bwd(&grad, &RmsNormGradW { eps })?;
+        Ok((Some(dx), Some(dw)))
+    }
+}
+
+/// `dx = r (g w) - x r³ mean(g w x)` per row, `r` the row's inverse RMS.
+struct RmsNormGradX {
+    eps: f32,
+}
+
+impl CustomOp3 for RmsNormGradX {
+    fn name(&self) -> &'static str {
+        "rms-norm-grad-x"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = vector(s1, l1, "the input")?;
+        let w = vector(s2, l2, "the weight")?;
+        let g = vector(s3, l3, "the gradient")?;
+        let d = w.len();
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(d)
+            .zip(x.par_chunks(d).zip(g.par_chunks(d)))
+            .for_each(|(dx, (row, g))| {
+                let r = inverse_rms(row, self.eps);
+                let dot: f32 = row.iter().zip(g).zip(w).map(|((x, g), w)| x * g * w).sum();
+                let k = r * r * r * dot / d as f32;
+                for (((dx, &x), &g), &w) in dx.iter_mut().zip(row).zip(g).zip(w) {
+                    *dx = r * g * w - x * k;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `dw = sum over rows of g x r`.
+struct RmsNormGradW {
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNormGradW {
+    fn name(&self) -> &'static str {
+        "rms-norm-grad-w"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = vector(s1, l1, "the input")?;
+        let g = vector(s2, l2, "the gradient")?;
+        let d = *l1.dims().last().unwrap_or(&1);
+        let dw = x
+            .par_chunks(d)
+            .zip(g.par_chunks(d))
+            .fold(
+                || vec![0f32; d],
+                |mut acc, (row, g)| {
+                    let r = inverse_rms(row, self.eps);
+                    for ((a, &x), &g) in acc.iter_mut().zip(row).zip(g) {
+                        *a += g * x * r;
+                    }
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0f32; d],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    a
+                },
+            );
+        Ok((CpuStorage::F32(dw), Shape::from(d)))
     }
 }

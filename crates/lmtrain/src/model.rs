@@ -362,10 +362,13 @@ impl Llama {
 
     /// RMS norm in f32, as `transformers` computes it, scaled by the weight `name`.
     fn rms_norm(&self, x: &Tensor, name: &str) -> Result<Tensor, LmTrainError> {
+        let w = self.weights[name].as_tensor();
+        if self.device.is_cpu() && self.compute == DType::F32 {
+            return Ok(crate::fused::rms_norm(x, w, self.config.rms_norm_eps)?);
+        }
         let x32 = x.to_dtype(DType::F32)?;
         let ms = x32.sqr()?.mean_keepdim(D::Minus1)?;
         let normed = x32.broadcast_div(&(ms + self.config.rms_norm_eps)?.sqrt()?)?;
-        let w = self.weights[name].as_tensor();
         Ok(normed
             .to_dtype(self.compute)?
             .broadcast_mul(&w.to_dtype(self.compute)?)?)
