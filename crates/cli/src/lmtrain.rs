@@ -117,8 +117,18 @@ impl Meter for BillMeter {
     }
 }
 
+/// What a run is given: its settings, the bill's prices, the token folder and the
+/// dataset it belongs to (from a recipe).
+struct Given {
+    settings: LmSettings,
+    bill: BillSettings,
+    tokens: Option<PathBuf>,
+    dataset: Option<String>,
+}
+
 /// The settings: the recipe's `[lm]` (paths in it relative to the recipe), then flags.
-fn settings(args: &TrainArgs) -> Result<(LmSettings, BillSettings, Option<PathBuf>)> {
+fn settings(args: &TrainArgs) -> Result<Given> {
+    let mut dataset = None;
     let (mut s, bill, tokens) = match &args.recipe {
         Some(path) => {
             let recipe = crate::commands::load(path)?;
@@ -126,6 +136,7 @@ fn settings(args: &TrainArgs) -> Result<(LmSettings, BillSettings, Option<PathBu
             let dir = path.parent().unwrap_or(Path::new("."));
             s.base = s.base.map(|b| dir.join(b));
             let tokens = recipe.output.path.join(atelier_tokens::FOLDER);
+            dataset = Some(recipe.name());
             (s, crate::bill::settings(&recipe)?, Some(tokens))
         }
         None => match &args.settings {
@@ -172,14 +183,23 @@ fn settings(args: &TrainArgs) -> Result<(LmSettings, BillSettings, Option<PathBu
     set(&mut s.max_kwh, args.max_kwh);
     set(&mut s.max_eur, args.max_eur);
     s.seed = args.seed.unwrap_or(s.seed);
-    let tokens = args.tokens.clone().or(tokens);
-    Ok((s, bill, tokens))
+    Ok(Given {
+        settings: s,
+        bill,
+        tokens: args.tokens.clone().or(tokens),
+        dataset,
+    })
 }
 
 /// Runs `atelier lm train`.
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     let threads = atelier_lm::set_threads(args.threads);
-    let (settings, bill, tokens) = settings(args)?;
+    let Given {
+        settings,
+        bill,
+        tokens,
+        dataset,
+    } = settings(args)?;
     let source = if args.chat.is_empty() {
         Source::Shards(tokens.context("give the token folder to train on with --tokens")?)
     } else {
@@ -248,7 +268,14 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         side_by_side(e, &outcome, &record, &cost);
     }
     if let Some(name) = &args.name {
-        keep(args, name, &job, &outcome, &exports, &path)?;
+        keep(
+            args,
+            name,
+            dataset.as_deref(),
+            (&job, &outcome),
+            &exports,
+            &path,
+        )?;
     }
     Ok(match outcome.stopped {
         Stop::Diverged { .. } => ExitCode::FAILURE,
@@ -452,11 +479,13 @@ fn summary(o: &Outcome, cost: &Cost, exports: &[PathBuf]) {
 }
 
 /// Commits the model as a version (`kind = "lm"`), its GGUF served by `atelier serve`.
+/// The dataset version it was trained on is the newest of the recipe's dataset in the
+/// same store, when trained from a recipe.
 fn keep(
     args: &TrainArgs,
     name: &str,
-    job: &Job,
-    outcome: &Outcome,
+    dataset: Option<&str>,
+    (job, outcome): (&Job, &Outcome),
     exports: &[PathBuf],
     report: &Path,
 ) -> Result<()> {
@@ -474,6 +503,13 @@ fn keep(
         .rev()
         .find(|m| m.kind == Kind::Lm && m.name == name)
         .map(|m| m.id.clone());
+    let trained_on: Vec<String> = versions
+        .iter()
+        .rev()
+        .find(|m| m.kind == Kind::Dataset && Some(m.name.as_str()) == dataset)
+        .map(|m| m.id.clone())
+        .into_iter()
+        .collect();
     let perplexity = outcome.validation.map(|v| v.perplexity);
     let mut aliases = vec![format!("{name}-latest")];
     let mut not_promoted = None;
@@ -497,6 +533,7 @@ fn keep(
         kind: Kind::Lm,
         name: name.to_owned(),
         parent,
+        trained_on,
         settings: serde_json::to_value(&job.settings)?,
         shards: vec![("model.gguf".to_owned(), gguf.clone())],
         files: vec![("outcome.json".to_owned(), report.to_path_buf())],
