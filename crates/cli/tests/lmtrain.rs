@@ -6,6 +6,7 @@ mod common;
 use atelier_lm::tiny::{self, Spec};
 use candle_core::quantized::GgmlDType;
 use common::{atelier, stderr, stdout};
+use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -51,21 +52,31 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     (base, tokens, settings)
 }
 
-fn train(setup: &(PathBuf, PathBuf, PathBuf), out: &Path, env: Option<(&str, &str)>) -> Output {
-    let (base, tokens, settings) = setup;
+/// `atelier lm train` on one thread from the tiny base with the setup's settings, into
+/// `out`, with more arguments (the data) and an environment variable.
+fn lm_train(
+    (base, _, settings): &(PathBuf, PathBuf, PathBuf),
+    out: &Path,
+    more: &[&OsStr],
+    env: Option<(&str, &str)>,
+) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_atelier"));
     cmd.args(["lm", "train", "--threads", "1", "--base"])
         .arg(base)
-        .arg("--tokens")
-        .arg(tokens)
         .arg("--settings")
         .arg(settings)
         .arg("-o")
-        .arg(out);
+        .arg(out)
+        .args(more);
     if let Some((k, v)) = env {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
+}
+
+/// `atelier lm train` on the setup's token shards.
+fn train(setup: &(PathBuf, PathBuf, PathBuf), out: &Path, env: Option<(&str, &str)>) -> Output {
+    lm_train(setup, out, &["--tokens".as_ref(), setup.1.as_os_str()], env)
 }
 
 fn weights(out: &Path, step: usize) -> Vec<u8> {
@@ -129,19 +140,11 @@ fn a_trained_model_becomes_a_version_and_prod_moves_only_on_a_better_perplexity(
     let project = dir.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
     let keep = |out: &str| {
-        let (base, tokens, settings) = &s;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_atelier"));
-        cmd.args(["lm", "train", "--threads", "1", "--base"])
-            .arg(base)
-            .arg("--tokens")
-            .arg(tokens)
-            .arg("--settings")
-            .arg(settings)
-            .arg("-o")
-            .arg(dir.path().join(out))
-            .args(["--name", "tiny", "--promote", "prod", "-p"])
-            .arg(&project);
-        cmd.output().unwrap()
+        let flags = ["--name", "tiny", "--promote", "prod", "-p"].map(OsStr::new);
+        let mut more = vec![OsStr::new("--tokens"), s.1.as_os_str()];
+        more.extend(flags);
+        more.push(project.as_os_str());
+        lm_train(&s, &dir.path().join(out), &more, None)
     };
     let first = keep("a");
     assert!(first.status.success(), "{}", stderr(&first));
@@ -171,7 +174,7 @@ fn a_trained_model_becomes_a_version_and_prod_moves_only_on_a_better_perplexity(
 #[test]
 fn conversations_are_instruction_tuned_and_bad_lines_named() {
     let dir = tempfile::tempdir().unwrap();
-    let (base, _, settings) = setup(dir.path());
+    let s = setup(dir.path());
     let chats = dir.path().join("chats.jsonl");
     let mut lines = String::new();
     for i in 0..200 {
@@ -185,17 +188,8 @@ fn conversations_are_instruction_tuned_and_bad_lines_named() {
     }
     lines.push_str("{\"messages\": 3}\n");
     std::fs::write(&chats, lines).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(["lm", "train", "--threads", "1", "--base"])
-        .arg(&base)
-        .arg("--chat")
-        .arg(&chats)
-        .arg("--settings")
-        .arg(&settings)
-        .arg("-o")
-        .arg(dir.path().join("run"))
-        .output()
-        .unwrap();
+    let more = ["--chat".as_ref(), chats.as_os_str()];
+    let out = lm_train(&s, &dir.path().join("run"), &more, None);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("skipped: ") && stderr(&out).contains("chats.jsonl:201"),

@@ -24,25 +24,25 @@ pub fn cross_entropy(logits: &Tensor, targets: &Tensor) -> candle_core::Result<T
         .apply_op2(&targets.contiguous()?, CrossEntropy)
 }
 
-fn rows<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<(&'a [f32], usize, usize)> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("cross entropy: the logits must be f32")
-    };
-    let (n, vocab) = l.shape().dims2()?;
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("cross entropy: the logits must be contiguous")
-    };
-    Ok((&v[start..end], n, vocab))
-}
-
-fn ids<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [u32]> {
-    let CpuStorage::U32(v) = s else {
-        candle_core::bail!("cross entropy: the targets must be u32")
-    };
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("cross entropy: the targets must be contiguous")
+/// The f32 values of a contiguous CPU tensor, in order; `what` names it in errors.
+fn f32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let (CpuStorage::F32(v), Some((start, end))) = (s, l.contiguous_offsets()) else {
+        candle_core::bail!("{what} must be contiguous f32")
     };
     Ok(&v[start..end])
+}
+
+/// The u32 values of a contiguous CPU tensor, in order.
+fn u32s<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [u32]> {
+    let (CpuStorage::U32(v), Some((start, end))) = (s, l.contiguous_offsets()) else {
+        candle_core::bail!("{what} must be contiguous u32")
+    };
+    Ok(&v[start..end])
+}
+
+/// The length of a tensor's rows (its last axis).
+fn row_len(l: &Layout) -> usize {
+    *l.dims().last().unwrap_or(&1)
 }
 
 /// `(max, log of the sum of exp(x - max))` of a row.
@@ -66,8 +66,8 @@ impl CustomOp2 for CrossEntropy {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (logits, n, vocab) = rows(s1, l1)?;
-        let targets = ids(s2, l2)?;
+        let (logits, vocab) = (f32s(s1, l1, "the logits")?, row_len(l1));
+        let targets = u32s(s2, l2, "the targets")?;
         let out: Vec<f32> = logits
             .par_chunks(vocab)
             .zip(targets.par_iter())
@@ -76,7 +76,7 @@ impl CustomOp2 for CrossEntropy {
                 max + log_sum - row[t as usize]
             })
             .collect();
-        Ok((CpuStorage::F32(out), Shape::from(n)))
+        Ok((CpuStorage::F32(out), Shape::from(targets.len())))
     }
 
     fn bwd(
@@ -107,13 +107,10 @@ impl CustomOp3 for CrossEntropyGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (logits, n, vocab) = rows(s1, l1)?;
-        let targets = ids(s2, l2)?;
-        let CpuStorage::F32(grad) = s3 else {
-            candle_core::bail!("cross entropy: the gradient must be f32")
-        };
-        let grad = &grad[l3.start_offset()..];
-        let mut out = vec![0f32; n * vocab];
+        let (logits, vocab) = (f32s(s1, l1, "the logits")?, row_len(l1));
+        let targets = u32s(s2, l2, "the targets")?;
+        let grad = f32s(s3, l3, "the gradient")?;
+        let mut out = vec![0f32; logits.len()];
         out.par_chunks_mut(vocab)
             .zip(logits.par_chunks(vocab))
             .zip(targets.par_iter().zip(grad.par_iter()))
@@ -127,7 +124,7 @@ impl CustomOp3 for CrossEntropyGrad {
                 }
                 o[t as usize] -= g;
             });
-        Ok((CpuStorage::F32(out), Shape::from((n, vocab))))
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
 
@@ -144,24 +141,13 @@ struct CausalSoftmax {
     scale: f32,
 }
 
-fn matrix_rows<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<(&'a [f32], usize)> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("causal softmax: the scores must be f32")
-    };
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("causal softmax: the scores must be contiguous")
-    };
-    let t = *l.dims().last().unwrap_or(&1);
-    Ok((&v[start..end], t))
-}
-
 impl CustomOp1 for CausalSoftmax {
     fn name(&self) -> &'static str {
         "causal-softmax"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (x, t) = matrix_rows(s, l)?;
+        let (x, t) = (f32s(s, l, "the scores")?, row_len(l));
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(t)
             .zip(x.par_chunks(t))
@@ -211,8 +197,8 @@ impl CustomOp2 for CausalSoftmaxGrad {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (y, t) = matrix_rows(s1, l1)?;
-        let (g, _) = matrix_rows(s2, l2)?;
+        let (y, t) = (f32s(s1, l1, "the softmax")?, row_len(l1));
+        let g = f32s(s2, l2, "the gradient")?;
         let mut out = vec![0f32; y.len()];
         out.par_chunks_mut(t)
             .zip(y.par_chunks(t).zip(g.par_chunks(t)))
@@ -237,16 +223,6 @@ struct RmsNorm {
     eps: f32,
 }
 
-fn vector<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("rms norm: {what} must be f32")
-    };
-    let Some((start, end)) = l.contiguous_offsets() else {
-        candle_core::bail!("rms norm: {what} must be contiguous")
-    };
-    Ok(&v[start..end])
-}
-
 /// `1 / sqrt(mean(x²) + eps)` of a row.
 fn inverse_rms(row: &[f32], eps: f32) -> f32 {
     let ms = row.iter().map(|v| v * v).sum::<f32>() / row.len() as f32;
@@ -265,8 +241,8 @@ impl CustomOp2 for RmsNorm {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = vector(s1, l1, "the input")?;
-        let w = vector(s2, l2, "the weight")?;
+        let x = f32s(s1, l1, "the input")?;
+        let w = f32s(s2, l2, "the weight")?;
         let d = w.len();
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(d)
@@ -314,9 +290,9 @@ impl CustomOp3 for RmsNormGradX {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = vector(s1, l1, "the input")?;
-        let w = vector(s2, l2, "the weight")?;
-        let g = vector(s3, l3, "the gradient")?;
+        let x = f32s(s1, l1, "the input")?;
+        let w = f32s(s2, l2, "the weight")?;
+        let g = f32s(s3, l3, "the gradient")?;
         let d = w.len();
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(d)
@@ -350,29 +326,30 @@ impl CustomOp2 for RmsNormGradW {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = vector(s1, l1, "the input")?;
-        let g = vector(s2, l2, "the gradient")?;
-        let d = *l1.dims().last().unwrap_or(&1);
-        let dw = x
-            .par_chunks(d)
-            .zip(g.par_chunks(d))
-            .fold(
-                || vec![0f32; d],
-                |mut acc, (row, g)| {
+        let x = f32s(s1, l1, "the input")?;
+        let g = f32s(s2, l2, "the gradient")?;
+        let d = row_len(l1);
+        // Partial sums over fixed blocks of rows, added in order: the same bits whatever
+        // the threads (a resumed run must end where an uninterrupted one does).
+        const BLOCK: usize = 64;
+        let partials: Vec<Vec<f32>> = x
+            .par_chunks(d * BLOCK)
+            .zip(g.par_chunks(d * BLOCK))
+            .map(|(rows, grads)| {
+                let mut acc = vec![0f32; d];
+                for (row, g) in rows.chunks(d).zip(grads.chunks(d)) {
                     let r = inverse_rms(row, self.eps);
                     for ((a, &x), &g) in acc.iter_mut().zip(row).zip(g) {
                         *a += g * x * r;
                     }
-                    acc
-                },
-            )
-            .reduce(
-                || vec![0f32; d],
-                |mut a, b| {
-                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
-                    a
-                },
-            );
+                }
+                acc
+            })
+            .collect();
+        let mut dw = vec![0f32; d];
+        for p in partials {
+            dw.iter_mut().zip(p).for_each(|(a, b)| *a += b);
+        }
         Ok((CpuStorage::F32(dw), Shape::from(d)))
     }
 }

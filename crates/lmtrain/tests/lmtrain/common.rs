@@ -85,3 +85,18 @@ pub fn job(dir: &Path, settings: impl FnOnce(LmSettings) -> LmSettings) -> Job {
     )
     .unwrap()
 }
+
+/// The largest absolute value of a tensor.
+pub fn max_abs(t: &candle_core::Tensor) -> f32 {
+    t.abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+/// The largest absolute difference of two tensors.
+pub fn max_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    max_abs(&(a - b).unwrap())
+}

@@ -5,7 +5,7 @@ use atelier_lmtrain::weights::Base;
 use atelier_lmtrain::{GgufType, Llama, LoraSettings, export};
 use candle_core::{DType, Device, Tensor};
 
-use crate::common::tiny_base;
+use crate::common::{self, tiny_base};
 
 const IDS: [u32; 12] = [5, 72, 101, 108, 108, 111, 256, 259, 32, 119, 111, 10];
 
@@ -24,7 +24,7 @@ fn engine_logits(path: &std::path::Path) -> Vec<Vec<f32>> {
     session.feed(&IDS, true).unwrap().to_vec2().unwrap()
 }
 
-fn max_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+fn logit_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
     a.iter()
         .flatten()
         .zip(b.iter().flatten())
@@ -52,7 +52,7 @@ fn the_trainable_model_computes_what_the_inference_engine_computes() {
     let ours = logits(&model(&base));
     let engine = engine_logits(&path);
     assert_eq!(ours.len(), engine.len());
-    let diff = max_diff(&ours, &engine);
+    let diff = logit_diff(&ours, &engine);
     assert!(diff < 1e-3, "largest logit difference {diff}");
 }
 
@@ -86,14 +86,7 @@ fn a_lora_merge_is_the_base_plus_the_scaled_product() {
     let a = &vars["model.layers.1.self_attn.q_proj.lora_A.weight"];
     let b = &vars["model.layers.1.self_attn.q_proj.lora_B.weight"];
     let want = (&base.weights[name] + (b.matmul(a).unwrap() * 2.0).unwrap()).unwrap();
-    let diff = (&merged[name] - want)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = common::max_diff(&merged[name], &want);
     assert!(diff < 1e-6, "merge differs by {diff}");
     // Not-targeted weights are untouched.
     let k = "model.layers.0.self_attn.k_proj.weight";
@@ -103,7 +96,7 @@ fn a_lora_merge_is_the_base_plus_the_scaled_product() {
     );
     // The merged model computes what the model with adapters computes.
     let merged_model = Llama::new(base.config.clone(), merged, &Device::Cpu, DType::F32).unwrap();
-    let diff = max_diff(&logits(&m), &logits(&merged_model));
+    let diff = logit_diff(&logits(&m), &logits(&merged_model));
     assert!(diff < 1e-4, "logits differ by {diff}");
 }
 
@@ -124,7 +117,7 @@ fn exports_load_in_the_engine_and_back() {
             ty,
         )
         .unwrap();
-        let diff = max_diff(&engine_logits(&out), &original) / scale;
+        let diff = logit_diff(&engine_logits(&out), &original) / scale;
         assert!(
             diff < tolerance,
             "{}: logits differ by {diff} of the largest",
@@ -145,14 +138,7 @@ fn exports_load_in_the_engine_and_back() {
     assert_eq!(back.config, base.config);
     assert_eq!(back.tokenizer.hash, base.tokenizer.hash);
     for (name, t) in &base.weights {
-        let same = (t - &back.weights[name])
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let same = common::max_diff(t, &back.weights[name]);
         assert_eq!(same, 0.0, "{name} changed through the safetensors export");
     }
 }

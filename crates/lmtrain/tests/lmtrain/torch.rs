@@ -10,16 +10,10 @@ use candle_core::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::common::{max_abs, max_diff};
+
 fn relative(got: &Tensor, want: &Tensor) -> f32 {
-    let diff = (got - want).unwrap().abs().unwrap().max_all().unwrap();
-    let scale = want
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    diff.to_scalar::<f32>().unwrap() / scale.max(1e-12)
+    max_diff(got, want) / max_abs(want).max(1e-12)
 }
 
 #[test]
