@@ -4,6 +4,7 @@
 //! Nothing here reads files or runs tasks; `atelier-io` reads and writes documents and
 //! `atelier-runner` drives steps over them.
 
+pub mod atomic;
 pub mod document;
 pub mod fault;
 pub mod format;
@@ -20,6 +21,6 @@ pub use registry::{Registry, StepKind};
 pub use split::{Split, split_of};
 pub use stats::{StepStats, TaskStats};
 pub use step::{
-    Barrier, BarrierContext, BarrierStage, ConfiguredStep, Observer, ShardStage, StageError,
+    Barrier, BarrierContext, BarrierStage, BoxError, ConfiguredStep, Observer, ShardStage,
     StageOutcome, StageTask, Step, StepConfig, StepError, Verdict,
 };

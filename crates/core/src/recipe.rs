@@ -604,7 +604,7 @@ impl Locator<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Document, Step, StepConfig, StepError, Verdict};
+    use crate::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 
     #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
     #[serde(default, deny_unknown_fields)]
@@ -622,7 +622,7 @@ mod tests {
                 problems.push("keep must be at most 1000".into());
             }
         }
-        fn build(&self) -> Result<Box<dyn Step>, String> {
+        fn build(&self) -> Result<Box<dyn Step>, BoxError> {
             Err("not needed here".into())
         }
     }

@@ -80,11 +80,8 @@ pub trait StepConfig:
     /// Builds the runtime object of a per-document step for one task. Settings are
     /// already validated. Barrier steps keep the default and implement
     /// [`StepConfig::barrier`] instead.
-    fn build(&self) -> Result<Box<dyn Step>, String> {
-        Err(format!(
-            "`{}` is a barrier step, not a per-document one",
-            Self::NAME
-        ))
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
+        Err(format!("`{}` is a barrier step, not a per-document one", Self::NAME).into())
     }
 
     /// For a barrier step, its runtime object; `None` (the default) for per-document steps.
@@ -104,7 +101,7 @@ pub trait ConfiguredStep: Debug + Send + Sync {
     /// Files the step's output depends on besides its settings; see [`StepConfig::inputs`].
     fn inputs(&self) -> Vec<PathBuf>;
     /// Builds a per-document runtime object for one task.
-    fn build(&self) -> Result<Box<dyn Step>, String>;
+    fn build(&self) -> Result<Box<dyn Step>, BoxError>;
     /// The barrier runtime, for barrier steps.
     fn barrier(&self) -> Option<Box<dyn Barrier>>;
 }
@@ -122,7 +119,7 @@ impl<C: StepConfig> ConfiguredStep for C {
     fn inputs(&self) -> Vec<PathBuf> {
         StepConfig::inputs(self)
     }
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         StepConfig::build(self)
     }
     fn barrier(&self) -> Option<Box<dyn Barrier>> {
@@ -159,11 +156,11 @@ pub struct BarrierContext {
 /// so that a part killed midway can simply run again.
 pub trait Barrier: Send + Sync {
     /// The first part, for data task `rank`.
-    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, String>;
+    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, BoxError>;
     /// The middle stages, in order.
     fn stages(&self, ctx: &BarrierContext) -> Vec<BarrierStage>;
     /// The last part, for data task `rank`.
-    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, String>;
+    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, BoxError>;
 }
 
 /// Sees documents on their way to a barrier.
@@ -174,8 +171,12 @@ pub trait Observer: Send {
     fn finish(self: Box<Self>) -> io::Result<()>;
 }
 
+/// A failure of a step's or a stage's code, with its causes: building a step, a
+/// barrier's parts, a stage's tasks.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Runs one task of a barrier's middle stage.
-pub type StageTask = Arc<dyn Fn(usize) -> Result<(), String> + Send + Sync>;
+pub type StageTask = Arc<dyn Fn(usize) -> Result<(), BoxError> + Send + Sync>;
 
 /// One middle stage of a barrier: `tasks` independent tasks.
 #[derive(Clone)]
@@ -197,9 +198,6 @@ pub struct StageOutcome {
     /// alive.
     pub keys: Vec<String>,
 }
-
-/// A failure of a [`ShardStage`] task, with its causes.
-pub type StageError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A stage that runs on the dataset once it is written, one task per dataset shard,
 /// and writes files of its own in a folder of the output (token shards, for example).
@@ -223,8 +221,8 @@ pub trait ShardStage: Debug + Send + Sync {
         shard: Option<&Path>,
         folder: &Path,
         project: Option<&Path>,
-    ) -> Result<StageOutcome, StageError>;
+    ) -> Result<StageOutcome, BoxError>;
     /// Once every task has run: completes the folder (an index), and returns a summary
     /// for the version's manifest.
-    fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, StageError>;
+    fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, BoxError>;
 }

@@ -104,7 +104,7 @@ pub mod normalize;
 mod observe;
 pub mod signature;
 
-use atelier_core::{Barrier, BarrierContext, BarrierStage, Observer, Step};
+use atelier_core::{Barrier, BarrierContext, BarrierStage, BoxError, Observer, Step};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -127,12 +127,12 @@ pub const DUPLICATE_OF_INDEX: &str = "duplicate_of_index";
 #[derive(Debug, thiserror::Error)]
 pub enum DedupError {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What failed.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A file is not what this step wrote: truncated, damaged, or from another version.
     #[error("{}: {what}; delete the step's work folder to recompute it", path.display())]
@@ -151,7 +151,7 @@ impl DedupError {
     fn io(path: &Path, source: std::io::Error) -> Self {
         DedupError::Io {
             path: path.to_owned(),
-            source,
+            error: source,
         }
     }
 }
@@ -172,11 +172,10 @@ impl DedupBarrier {
 }
 
 impl Barrier for DedupBarrier {
-    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, String> {
+    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, BoxError> {
         // Fail before the costly part when the index cannot be used.
-        index::open_against(&self.config, ctx).map_err(|e| e.to_string())?;
-        let observer =
-            observe::DedupObserver::new(&self.config, ctx, rank).map_err(|e| e.to_string())?;
+        index::open_against(&self.config, ctx)?;
+        let observer = observe::DedupObserver::new(&self.config, ctx, rank)?;
         Ok(Box::new(observer))
     }
 
@@ -191,7 +190,7 @@ impl Barrier for DedupBarrier {
                 BarrierStage {
                     name: name.to_owned(),
                     tasks,
-                    run: Arc::new(move |rank| f(&config, &ctx, rank).map_err(|e| e.to_string())),
+                    run: Arc::new(move |rank| Ok(f(&config, &ctx, rank)?)),
                 }
             };
         let mut stages = vec![
@@ -205,8 +204,8 @@ impl Barrier for DedupBarrier {
         stages
     }
 
-    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, String> {
-        let decider = decide::DedupDecider::new(ctx, rank).map_err(|e| e.to_string())?;
+    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, BoxError> {
+        let decider = decide::DedupDecider::new(ctx, rank)?;
         Ok(Box::new(decider))
     }
 }

@@ -23,7 +23,7 @@ where
 {
     std::fs::create_dir_all(&ctx.work).map_err(|e| format!("{}: {e}", ctx.work.display()))?;
     for rank in 0..ctx.world {
-        let mut observer = barrier.observer(ctx, rank)?;
+        let mut observer = barrier.observer(ctx, rank).map_err(|e| e.to_string())?;
         for doc in open(rank)? {
             observer.observe(&doc).map_err(|e| e.to_string())?;
         }
@@ -35,7 +35,7 @@ where
         }
     }
     for rank in 0..ctx.world {
-        let mut decider = barrier.decider(ctx, rank)?;
+        let mut decider = barrier.decider(ctx, rank).map_err(|e| e.to_string())?;
         for mut doc in open(rank)? {
             let verdict = decider.process(&mut doc).map_err(|e| e.0)?;
             emit(rank, doc, verdict)?;

@@ -45,7 +45,7 @@ mod render;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use dom_query::NodeId;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -100,7 +100,7 @@ impl StepConfig for ExtractConfig {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(ExtractStep::new(self.clone())))
     }
 }

@@ -50,12 +50,12 @@ pub enum ListError {
     #[error("{}: cannot tell the format from the file name; set `format`", .0.display())]
     UnknownFormat(PathBuf),
     /// The file system refused.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The path that failed.
         path: PathBuf,
         /// What failed.
-        source: io::Error,
+        error: io::Error,
     },
 }
 
@@ -69,7 +69,7 @@ pub fn list_source(path: &Path, format: Option<Format>) -> Result<Listing, ListE
         Err(source) => {
             return Err(ListError::Io {
                 path: path.to_path_buf(),
-                source,
+                error: source,
             });
         }
     };
@@ -119,7 +119,7 @@ fn walk(
 ) -> Result<(), ListError> {
     let io_error = |path: &Path| {
         let path = path.to_path_buf();
-        move |source| ListError::Io { path, source }
+        move |error| ListError::Io { path, error }
     };
     let canonical = dir.canonicalize().map_err(io_error(dir))?;
     if !visited.insert(canonical) {
@@ -143,7 +143,7 @@ fn walk(
                 }
                 continue;
             }
-            Err(source) => return Err(ListError::Io { path, source }),
+            Err(error) => return Err(ListError::Io { path, error }),
         };
         if meta.is_dir() {
             walk(&path, format, listing, visited)?;

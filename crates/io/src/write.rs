@@ -1,12 +1,20 @@
 //! Writing documents as JSON lines, plain, gzip or zstd, atomically.
 //!
-//! A [`ShardWriter`] writes to a hidden temporary file next to its final path
-//! (`.{name}.tmp`, which [`crate::list_source`] skips) and only [`ShardWriter::finish`]
-//! renames it into place, after flushing and syncing it to disk. A writer dropped before
-//! `finish` removes its temporary file, so a final file is always complete. Output is
-//! deterministic: gzip at level 6 with modification time 0, zstd at level 3 on one thread.
+//! A shard is a sequence of *members*: gzip members or zstd frames, each valid alone, so
+//! that a member kept elsewhere (the project store keeps a unit's documents) can be
+//! appended to a shard byte for byte. [`Encoder`] compresses one member; [`ShardWriter`]
+//! writes a shard of members, or of one member when it is fed documents directly.
+//!
+//! A [`ShardWriter`] writes an [`AtomicFile`] (a hidden temporary file beside its final
+//! path, which [`crate::list_source`] skips and the runner removes after a crash),
+//! created on the first byte, so that a shard that receives nothing leaves no file. Only
+//! [`ShardWriter::finish`] renames it into place, after flushing and syncing it; a
+//! writer dropped before `finish` removes its temporary file, so a final file is always
+//! complete. Output is deterministic: gzip at level 6 with modification
+//! time 0, zstd at level 3 on one thread.
 
 use atelier_core::Document;
+use atelier_core::atomic::AtomicFile;
 use atelier_core::format::Compression;
 use flate2::GzBuilder;
 use std::fs::File;
@@ -18,54 +26,151 @@ pub const GZIP_LEVEL: u32 = 6;
 /// zstd level of shards.
 pub const ZSTD_LEVEL: i32 = 3;
 
-enum Encoder {
-    Plain(BufWriter<File>),
-    Gzip(flate2::write::GzEncoder<BufWriter<File>>),
-    Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
+/// A compressing writer of one member: a gzip member, a zstd frame, or plain bytes.
+pub enum Encoder<W: Write> {
+    /// No compression.
+    Plain(W),
+    /// One gzip member.
+    Gzip(flate2::write::GzEncoder<W>),
+    /// One zstd frame, with its checksum.
+    Zstd(zstd::stream::write::Encoder<'static, W>),
 }
 
-/// Writes one output shard of JSON lines.
-pub struct ShardWriter {
-    path: PathBuf,
-    tmp: PathBuf,
-    encoder: Option<Encoder>,
-    line: Vec<u8>,
-    documents: u64,
-    uncompressed: u64,
-}
+impl<W: Write> Encoder<W> {
+    /// An encoder at the shard levels, with no timestamp, so that output is
+    /// deterministic.
+    pub fn new(out: W, compression: Compression) -> io::Result<Encoder<W>> {
+        Encoder::with_zstd_level(out, compression, ZSTD_LEVEL)
+    }
 
-impl ShardWriter {
-    /// Starts a shard that will be `path` once finished, creating its folder if needed.
-    pub fn create(path: impl Into<PathBuf>, compression: Compression) -> io::Result<ShardWriter> {
-        let path = path.into();
-        let name = path
-            .file_name()
-            .ok_or_else(|| io::Error::other(format!("{}: not a file path", path.display())))?;
-        let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
-        let file = BufWriter::with_capacity(256 * 1024, File::create(&tmp)?);
-        let encoder = match compression {
-            Compression::None => Encoder::Plain(file),
+    /// The same with another zstd level (the project store keeps some documents faster).
+    pub fn with_zstd_level(
+        out: W,
+        compression: Compression,
+        zstd_level: i32,
+    ) -> io::Result<Encoder<W>> {
+        Ok(match compression {
+            Compression::None => Encoder::Plain(out),
             Compression::Gzip => Encoder::Gzip(
                 GzBuilder::new()
                     .mtime(0)
-                    .write(file, flate2::Compression::new(GZIP_LEVEL)),
+                    .write(out, flate2::Compression::new(GZIP_LEVEL)),
             ),
             Compression::Zstd => {
-                let mut encoder = zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)?;
+                let mut encoder = zstd::stream::write::Encoder::new(out, zstd_level)?;
                 encoder.include_checksum(true)?;
                 Encoder::Zstd(encoder)
             }
-        };
+        })
+    }
+
+    /// Compresses bytes.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Encoder::Plain(w) => w.write_all(bytes),
+            Encoder::Gzip(w) => w.write_all(bytes),
+            Encoder::Zstd(w) => w.write_all(bytes),
+        }
+    }
+
+    /// Ends the member; gives the inner writer back.
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Encoder::Plain(w) => Ok(w),
+            Encoder::Gzip(w) => w.finish(),
+            Encoder::Zstd(w) => w.finish(),
+        }
+    }
+}
+
+/// Where a member's compressed bytes go: the shard, and a copy of them (the project
+/// store's object for the member, or [`io::Sink`]).
+pub struct Tee<C: Write> {
+    shard: BufWriter<AtomicFile>,
+    copy: C,
+}
+
+impl<C: Write> Write for Tee<C> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.shard.write_all(buf)?;
+        self.copy.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One member of a shard being written: documents compressed once, into the shard and
+/// into a copy. Given back to [`ShardWriter::end`].
+pub struct Member<C: Write> {
+    encoder: Encoder<Tee<C>>,
+    line: Vec<u8>,
+    documents: u64,
+    text_bytes: u64,
+}
+
+impl<C: Write> Member<C> {
+    /// Appends one document as a JSON line.
+    pub fn write(&mut self, doc: &Document) -> io::Result<()> {
+        self.line.clear();
+        doc.write_json_line(&mut self.line);
+        self.encoder.write_all(&self.line)?;
+        self.documents += 1;
+        self.text_bytes += doc.text.len() as u64;
+        Ok(())
+    }
+
+    /// Documents written so far.
+    pub fn documents(&self) -> u64 {
+        self.documents
+    }
+
+    /// Their text bytes.
+    pub fn text_bytes(&self) -> u64 {
+        self.text_bytes
+    }
+}
+
+/// What [`ShardWriter::finish`] left on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardWritten {
+    /// Documents written through [`ShardWriter::write`] and its members.
+    pub documents: u64,
+    /// The file's size in bytes (0 when nothing was written, and no file made).
+    pub bytes: u64,
+}
+
+/// Writes one output shard of JSON lines, member after member.
+pub struct ShardWriter {
+    path: PathBuf,
+    compression: Compression,
+    /// The temporary file, once opened; taken by the member being written.
+    file: Option<BufWriter<AtomicFile>>,
+    opened: bool,
+    /// The member [`ShardWriter::write`] feeds, when it was used.
+    single: Option<Member<io::Sink>>,
+    documents: u64,
+}
+
+impl ShardWriter {
+    /// Starts a shard that will be `path` once finished; nothing is on disk before the
+    /// first byte.
+    pub fn create(path: impl Into<PathBuf>, compression: Compression) -> io::Result<ShardWriter> {
+        let path = path.into();
+        if path.file_name().is_none() {
+            return Err(io::Error::other(format!(
+                "{}: not a file path",
+                path.display()
+            )));
+        }
         Ok(ShardWriter {
             path,
-            tmp,
-            encoder: Some(encoder),
-            line: Vec::new(),
+            compression,
+            file: None,
+            opened: false,
+            single: None,
             documents: 0,
-            uncompressed: 0,
         })
     }
 
@@ -74,68 +179,88 @@ impl ShardWriter {
         &self.path
     }
 
+    /// The compression of its members.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
     /// Documents written so far.
     pub fn documents(&self) -> u64 {
-        self.documents
+        self.documents + self.single.as_ref().map_or(0, Member::documents)
     }
 
-    /// Bytes of JSON lines written so far, before compression.
-    pub fn uncompressed_bytes(&self) -> u64 {
-        self.uncompressed
-    }
-
-    /// Appends one document as a JSON line.
+    /// Appends one document to the shard's single member, started on first use.
     pub fn write(&mut self, doc: &Document) -> io::Result<()> {
-        self.line.clear();
-        doc.write_json_line(&mut self.line);
-        let out: &mut dyn Write = match self.encoder.as_mut() {
-            Some(Encoder::Plain(w)) => w,
-            Some(Encoder::Gzip(w)) => w,
-            Some(Encoder::Zstd(w)) => w,
-            None => return Err(io::Error::other("shard already finished")),
-        };
-        out.write_all(&self.line)?;
-        self.documents += 1;
-        self.uncompressed += self.line.len() as u64;
-        Ok(())
+        if self.single.is_none() {
+            self.single = Some(self.start(io::sink())?);
+        }
+        self.single.as_mut().expect("just started").write(doc)
     }
 
-    /// Completes the shard: flushes, syncs, renames it into place. Returns the number of
-    /// documents and the size of the final file in bytes.
-    pub fn finish(mut self) -> io::Result<(u64, u64)> {
-        let result = self.complete();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-        result
+    /// Starts a member whose compressed bytes also go to `copy`. The shard takes no
+    /// other bytes until [`ShardWriter::end`] gets it back.
+    pub fn start<C: Write>(&mut self, copy: C) -> io::Result<Member<C>> {
+        let shard = self.take()?;
+        Ok(Member {
+            encoder: Encoder::new(Tee { shard, copy }, self.compression)?,
+            line: Vec::new(),
+            documents: 0,
+            text_bytes: 0,
+        })
     }
 
-    fn complete(&mut self) -> io::Result<(u64, u64)> {
-        let buffered = match self.encoder.take() {
-            Some(Encoder::Plain(w)) => w,
-            Some(Encoder::Gzip(w)) => w.finish()?,
-            Some(Encoder::Zstd(w)) => w.finish()?,
-            None => return Err(io::Error::other("shard already finished")),
-        };
-        let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        let bytes = file.metadata()?.len();
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path)?;
-        if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            // Makes the rename itself durable; not every platform can open a folder.
-            if let Ok(dir) = File::open(parent) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok((self.documents, bytes))
+    /// Ends a member; gives its copy back.
+    pub fn end<C: Write>(&mut self, member: Member<C>) -> io::Result<C> {
+        let tee = member.encoder.finish()?;
+        self.file = Some(tee.shard);
+        self.documents += member.documents;
+        Ok(tee.copy)
     }
-}
 
-impl Drop for ShardWriter {
-    fn drop(&mut self) {
-        if self.encoder.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp);
+    /// Appends a file's bytes: a member kept elsewhere, in this shard's compression.
+    pub fn append(&mut self, path: &Path) -> io::Result<u64> {
+        let mut out = self.take()?;
+        let copied = File::open(path).and_then(|mut file| io::copy(&mut file, &mut out));
+        self.file = Some(out);
+        copied
+    }
+
+    /// The open file's writer (opened on first use) while a member is written.
+    fn take(&mut self) -> io::Result<BufWriter<AtomicFile>> {
+        if !self.opened {
+            self.file = Some(BufWriter::with_capacity(
+                256 * 1024,
+                AtomicFile::create(&self.path)?,
+            ));
+            self.opened = true;
         }
+        self.file
+            .take()
+            .ok_or_else(|| io::Error::other("a shard writes one member at a time"))
+    }
+
+    /// Completes the shard: ends its single member, flushes, syncs, renames it into
+    /// place. A shard that received nothing leaves no file.
+    pub fn finish(mut self) -> io::Result<ShardWritten> {
+        if let Some(single) = self.single.take() {
+            self.end(single)?;
+        }
+        if !self.opened {
+            return Ok(ShardWritten {
+                documents: 0,
+                bytes: 0,
+            });
+        }
+        let out = self
+            .file
+            .take()
+            .ok_or_else(|| io::Error::other("a member was left unfinished"))?;
+        let mut file = out.into_inner().map_err(|e| e.into_error())?;
+        let bytes = file.file().metadata()?.len();
+        file.commit()?;
+        Ok(ShardWritten {
+            documents: self.documents,
+            bytes,
+        })
     }
 }

@@ -6,7 +6,7 @@ use atelier_core::format::Compression;
 use atelier_core::{Document, Format};
 use atelier_io::{ListError, ShardWriter, Unit, list_source, split};
 use common::*;
-use std::io::Read;
+use std::io::{self, Read};
 
 #[test]
 fn folders_are_listed_recursively_and_sorted() {
@@ -115,9 +115,9 @@ fn shards_round_trip_in_every_compression() {
             writer.write(&doc).unwrap();
         }
         assert!(!path.exists());
-        let (count, bytes) = writer.finish().unwrap();
-        assert_eq!(count, 100);
-        assert_eq!(bytes, std::fs::metadata(&path).unwrap().len());
+        let written = writer.finish().unwrap();
+        assert_eq!(written.documents, 100);
+        assert_eq!(written.bytes, std::fs::metadata(&path).unwrap().len());
         let (back, errors) = read(&Unit::whole(&path, Format::Jsonl));
         assert!(errors.is_empty());
         let mut expected = docs();
@@ -168,5 +168,69 @@ fn shards_are_deterministic_and_atomic() {
     writer.write(&docs()[0]).unwrap();
     drop(writer);
     assert!(!path.exists());
-    assert!(!dir.path().join(".dropped.jsonl.tmp").exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("dropped"))
+        .collect();
+    assert!(left.is_empty(), "a dropped shard leaves nothing: {left:?}");
+
+    // A shard that receives nothing leaves no file.
+    let path = dir.path().join("empty.jsonl.gz");
+    let written = ShardWriter::create(&path, Compression::Gzip)
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!((written.documents, written.bytes), (0, 0));
+    assert!(!path.exists());
+}
+
+#[test]
+fn members_are_valid_alone_and_concatenated() {
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let path = dir
+            .path()
+            .join(format!("members.jsonl{}", compression.suffix()));
+        let mut writer = ShardWriter::create(&path, compression).unwrap();
+        let mut copies = Vec::new();
+        for part in docs().chunks(40) {
+            let mut member = writer.start(Vec::new()).unwrap();
+            for doc in part {
+                member.write(doc).unwrap();
+            }
+            copies.push(writer.end(member).unwrap());
+        }
+        // A kept member is appended byte for byte.
+        let kept = dir.path().join("kept");
+        std::fs::write(&kept, &copies[0]).unwrap();
+        writer.append(&kept).unwrap();
+        let written = writer.finish().unwrap();
+        assert_eq!(written.documents, 100);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes, [copies.concat(), copies[0].clone()].concat());
+        let (back, errors) = read(&Unit::whole(&path, Format::Jsonl));
+        assert!(errors.is_empty(), "{compression:?}");
+        assert_eq!(back.len(), 140);
+        // One member holding every document is the shard `write` makes.
+        let single = dir
+            .path()
+            .join(format!("single.jsonl{}", compression.suffix()));
+        let mut writer = ShardWriter::create(&single, compression).unwrap();
+        let mut member = writer.start(io::sink()).unwrap();
+        for doc in docs() {
+            member.write(&doc).unwrap();
+        }
+        writer.end(member).unwrap();
+        writer.finish().unwrap();
+        let mut direct = ShardWriter::create(&path, compression).unwrap();
+        for doc in docs() {
+            direct.write(&doc).unwrap();
+        }
+        direct.finish().unwrap();
+        assert_eq!(
+            std::fs::read(&single).unwrap(),
+            std::fs::read(&path).unwrap()
+        );
+    }
 }

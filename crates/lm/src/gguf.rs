@@ -70,7 +70,7 @@ impl GgufFile {
     pub fn open(path: &Path) -> Result<GgufFile, LmError> {
         let mut file = std::fs::File::open(path).map_err(|source| LmError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
         let content = Content::read(&mut file).map_err(|e| LmError::bad_file(path, e))?;
         Ok(GgufFile {
@@ -266,7 +266,7 @@ impl GgufFile {
     pub fn reader(&self) -> Result<TensorReader<'_>, LmError> {
         let file = std::fs::File::open(&self.path).map_err(|source| LmError::Io {
             path: self.path.clone(),
-            source,
+            error: source,
         })?;
         Ok(TensorReader {
             gguf: self,
@@ -336,7 +336,7 @@ pub fn write(
     let tmp = path.with_extension("gguf.tmp");
     let io = |source| LmError::Io {
         path: tmp.clone(),
-        source,
+        error: source,
     };
     let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
     gguf_file::write(&mut file, &metadata, &refs).map_err(|e| LmError::bad_file(&tmp, e))?;
@@ -344,6 +344,6 @@ pub fn write(
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(|source| LmError::Io {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })
 }

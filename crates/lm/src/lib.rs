@@ -49,13 +49,12 @@ use std::sync::Arc;
 #[derive(Debug, thiserror::Error)]
 pub enum LmError {
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What failed.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a GGUF model this engine can read (truncated, corrupt).
     #[error("{}: not a readable GGUF model: {message}", path.display())]

@@ -70,15 +70,22 @@ pub enum LmTrainError {
     /// Data that cannot be trained on.
     #[error("{0}")]
     Data(String),
-    /// A tensor operation failed.
+    /// A tensor operation failed. Its message holds candle's, so it is not also the
+    /// source (a chain prints each cause once).
     #[error("tensor operation: {0}")]
-    Tensor(#[from] candle_core::Error),
+    Tensor(candle_core::Error),
     /// The language-model engine failed (reading a GGUF file).
     #[error(transparent)]
     Lm(#[from] atelier_lm::LmError),
     /// The token shards or the tokenizer failed.
     #[error(transparent)]
     Tokens(#[from] atelier_tokens::TokensError),
+}
+
+impl From<candle_core::Error> for LmTrainError {
+    fn from(e: candle_core::Error) -> Self {
+        LmTrainError::Tensor(e)
+    }
 }
 
 impl LmTrainError {

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use regex::Regex;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,7 @@ impl StepConfig for C4Config {
         "Keep the lines C4 keeps; drop documents left with too few sentences (as datatrove).";
     const VERSION: u32 = 1;
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(self.clone()))
     }
 }

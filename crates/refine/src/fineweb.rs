@@ -1,6 +1,6 @@
 //! FineWeb's own quality rules, as datatrove's `FineWebQualityFilter`.
 
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -61,7 +61,7 @@ impl StepConfig for FineWebQualityConfig {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(self.clone()))
     }
 }

@@ -5,7 +5,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::HashSet;
 
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -85,7 +85,7 @@ impl StepConfig for GopherRepetitionConfig {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(GopherRepetition {
             top: self
                 .top_n_grams
@@ -306,7 +306,7 @@ impl StepConfig for GopherQualityConfig {
         );
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(GopherQuality {
             stop_words: self.stop_words.iter().cloned().collect(),
             config: self.clone(),

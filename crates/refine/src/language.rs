@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex, OnceLock};
 
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use atelier_fasttext::{Model, Predictor};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -94,14 +94,14 @@ impl StepConfig for LanguageConfig {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         let model = match &self.model {
             None => builtin(),
             Some(path) => load(path)?,
         };
         let known: Vec<&str> = model.labels().iter().map(|l| strip(l)).collect();
         if let Some(unknown) = self.languages.iter().find(|l| !known.contains(&l.as_str())) {
-            return Err(format!("the model has no language {unknown:?}"));
+            return Err(format!("the model has no language {unknown:?}").into());
         }
         Ok(Box::new(Language {
             config: self.clone(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use regex::{Captures, Regex};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -95,7 +95,7 @@ impl StepConfig for PiiConfig {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         let mut replacers = Vec::new();
         if self.emails {
             replacers.push(Replacer {

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use aho_corasick::AhoCorasick;
-use atelier_core::{Document, Step, StepConfig, StepError, Verdict};
+use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -125,7 +125,7 @@ impl StepConfig for UrlConfig {
         }
     }
 
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         let lower = |v: Vec<String>| -> HashSet<String> {
             v.into_iter().map(|s| s.to_lowercase()).collect()
         };

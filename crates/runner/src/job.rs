@@ -17,12 +17,13 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, run_map};
+use crate::layout::{Layout, Marker};
 use crate::measure::{Stopwatch, peak_rss_bytes};
 use crate::plan::{Plan, plan};
-use crate::reuse::Chain;
+use crate::reuse::{Chain, Reuse};
 use crate::run::{RunError, RunSummary};
-use crate::task::{Layout, MapInput, MapOutput, MapResult, MapTask, Marker, run_map, write_atomic};
-use crate::unit::Reuse;
+use atelier_core::atomic::write_atomic;
 
 /// How a job treats the output folder when it is created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,10 +43,11 @@ pub struct StageInfo {
     pub tasks: usize,
     /// Input bytes, for progress (0 when tasks are counted instead).
     pub bytes: u64,
-    what: What,
+    kind: StageKind,
 }
 
-enum What {
+/// What a stage runs.
+enum StageKind {
     /// A map stage, over this segment.
     Map(usize),
     /// A barrier's middle stage.
@@ -69,8 +71,8 @@ struct BarrierStep {
 }
 
 impl BarrierStep {
-    fn error(&self, message: &str) -> RunError {
-        RunError::Step(format!("step `{}`: {message}", self.name))
+    fn error(&self, error: impl Into<atelier_core::BoxError>) -> RunError {
+        RunError::step(self.name, error)
     }
 }
 
@@ -162,7 +164,7 @@ impl<'a> Job<'a> {
                 name: format!("map{m}"),
                 tasks: world,
                 bytes,
-                what: What::Map(m),
+                kind: StageKind::Map(m),
             });
             if let Some(b) = &segment.barrier {
                 let work = b
@@ -177,7 +179,7 @@ impl<'a> Job<'a> {
                         name: format!("{work}.{}", stage.name),
                         tasks: stage.tasks,
                         bytes: 0,
-                        what: What::Middle { segment: m, stage },
+                        kind: StageKind::Middle { segment: m, stage },
                     });
                 }
             }
@@ -187,7 +189,7 @@ impl<'a> Job<'a> {
                 name: stage.name().to_owned(),
                 tasks: world,
                 bytes: 0,
-                what: What::After,
+                kind: StageKind::After,
             });
             if mode == Mode::Plan {
                 prepare_after(
@@ -197,9 +199,7 @@ impl<'a> Job<'a> {
                 )?;
             }
         }
-        let bill: BillSettings = recipe
-            .section("bill")
-            .map_err(|e| RunError::Step(e.to_string()))?;
+        let bill: BillSettings = recipe.section("bill").map_err(RunError::Recipe)?;
         let ledger = Ledger::new(&bill);
         Ok(Job {
             recipe,
@@ -255,8 +255,8 @@ impl<'a> Job<'a> {
     /// What a stage's markers must carry: the plan's fingerprint, and for the stage after
     /// the dataset, its own settings too (a new tokenizer redoes only that stage).
     fn fingerprint(&self, stage: usize) -> String {
-        match (&self.stages[stage].what, &self.after) {
-            (What::After, Some(after)) => after_fingerprint(&self.plan, after.as_ref()),
+        match (&self.stages[stage].kind, &self.after) {
+            (StageKind::After, Some(after)) => after_fingerprint(&self.plan, after.as_ref()),
             _ => self.plan.fingerprint.clone(),
         }
     }
@@ -270,27 +270,28 @@ impl<'a> Job<'a> {
     ) -> Result<TaskStats, RunError> {
         let info = &self.stages[stage];
         if rank >= info.tasks {
-            return Err(RunError::Step(format!(
-                "stage {} has {} tasks; there is no task {rank}",
-                info.name, info.tasks
-            )));
+            return Err(RunError::NoSuchTask {
+                stage: info.name.clone(),
+                tasks: info.tasks,
+                rank,
+            });
         }
         let meter = TaskMeter::start(&self.ledger);
         let mut keys = Vec::new();
-        let stats = match &info.what {
-            What::Map(m) => {
+        let stats = match &info.kind {
+            StageKind::Map(m) => {
                 let done = self.run_map_task(*m, rank, progress)?;
                 keys = done.keys;
                 done.stats
             }
-            What::Middle { segment, stage } => {
+            StageKind::Middle { segment, stage } => {
                 let barrier = self.segments[*segment]
                     .barrier
                     .as_ref()
                     .expect("a middle stage follows a barrier");
                 let clock = Stopwatch::start();
                 (stage.run)(rank).map_err(|e| {
-                    barrier.error(&format!("stage `{}` task {rank}: {e}", stage.name))
+                    barrier.error(format!("stage `{}` task {rank}: {e}", stage.name))
                 })?;
                 let (wall_seconds, cpu_seconds) = clock.elapsed();
                 TaskStats {
@@ -300,10 +301,10 @@ impl<'a> Job<'a> {
                     ..TaskStats::default()
                 }
             }
-            What::After => {
+            StageKind::After => {
                 let done = self.run_after_task(rank)?;
-                keys = done.1;
-                done.0
+                keys = done.keys;
+                done.stats
             }
         };
         let marker = Marker {
@@ -314,9 +315,7 @@ impl<'a> Job<'a> {
             energy: meter.stop(),
             keys,
         };
-        let json = serde_json::to_vec_pretty(&marker).expect("marker serializes");
-        write_atomic(&self.layout.marker(&info.name, rank), &json)
-            .map_err(|e| RunError::Io(e.to_string()))?;
+        self.layout.write_marker(&marker)?;
         Ok(marker.stats)
     }
 
@@ -325,7 +324,7 @@ impl<'a> Job<'a> {
         m: usize,
         rank: usize,
         progress: &(dyn Fn(u64) + Sync),
-    ) -> Result<MapResult, RunError> {
+    ) -> Result<TaskResult, RunError> {
         let segment = &self.segments[m];
         let previous = m
             .checked_sub(1)
@@ -335,19 +334,20 @@ impl<'a> Job<'a> {
             Some(_) => MapInput::Intermediate(self.layout.intermediate(m - 1, rank)),
         };
         let decider = match previous {
-            Some(b) => Some((
-                b.name,
-                b.runtime
+            Some(b) => Some(Decider {
+                step: b.name,
+                runtime: b
+                    .runtime
                     .decider(&b.context, rank)
-                    .map_err(|e| b.error(&e))?,
-            )),
+                    .map_err(|e| b.error(e))?,
+            }),
             None => None,
         };
         let output = match &segment.barrier {
             Some(b) => MapOutput::Barrier(
                 b.runtime
                     .observer(&b.context, rank)
-                    .map_err(|e| b.error(&e))?,
+                    .map_err(|e| b.error(e))?,
                 self.layout.intermediate(m, rank),
             ),
             None => {
@@ -384,7 +384,7 @@ impl<'a> Job<'a> {
         run_map(task, &self.layout, progress)
     }
 
-    fn run_after_task(&self, rank: usize) -> Result<(TaskStats, Vec<Hash>), RunError> {
+    fn run_after_task(&self, rank: usize) -> Result<TaskResult, RunError> {
         let after = self.after.as_ref().expect("an After stage has its stage");
         let shard = self
             .layout
@@ -397,14 +397,14 @@ impl<'a> Job<'a> {
                 &self.layout.root.join(after.folder()),
                 self.store.as_ref().map(Store::project),
             )
-            .map_err(|e| RunError::Step(format!("{} task {rank}: {e}", after.name())))?;
+            .map_err(|e| RunError::step(after.name(), format!("task {rank}: {e}")))?;
         let (wall_seconds, cpu_seconds) = clock.elapsed();
         let keys = outcome
             .keys
             .iter()
             .map(|k| k.parse::<Hash>())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| RunError::Step(format!("{}: a store key {}", after.name(), e.0)))?;
+            .map_err(|e| RunError::step(after.name(), format!("a store key {}", e.0)))?;
         let stats = TaskStats {
             tasks: 1,
             steps: vec![outcome.stats],
@@ -413,7 +413,7 @@ impl<'a> Job<'a> {
             peak_rss_bytes: peak_rss_bytes(),
             ..TaskStats::default()
         };
-        Ok((stats, keys))
+        Ok(TaskResult { stats, keys })
     }
 
     /// Once every task has its marker: [`Job::summarize`], then, with a project store,
@@ -425,7 +425,7 @@ impl<'a> Job<'a> {
                 let folder = self.layout.root.join(stage.folder());
                 let report = stage
                     .finish(&folder, self.plan.tasks.len())
-                    .map_err(|e| RunError::Step(format!("{}: {e}", stage.name())))?;
+                    .map_err(|e| RunError::step(stage.name(), e))?;
                 Some(crate::version::After {
                     name: stage.name().to_owned(),
                     folder: stage.folder().to_owned(),
@@ -441,7 +441,7 @@ impl<'a> Job<'a> {
             let after_stage = self
                 .stages
                 .iter()
-                .position(|s| matches!(s.what, What::After));
+                .position(|s| matches!(s.kind, StageKind::After));
             for stage in std::iter::once(0).chain(after_stage) {
                 for rank in 0..self.plan.tasks.len() {
                     if let Some(marker) = self.marker(stage, rank) {
@@ -504,9 +504,9 @@ impl<'a> Job<'a> {
                 sum += &task.stats;
                 energy += &task.energy;
             }
-            match &info.what {
-                What::Map(_) | What::After => stats = concat(stats, sum),
-                What::Middle { segment, .. } => {
+            match &info.kind {
+                StageKind::Map(_) | StageKind::After => stats = concat(stats, sum),
+                StageKind::Middle { segment, .. } => {
                     let position = self.segments[*segment]
                         .barrier
                         .as_ref()
@@ -545,8 +545,8 @@ impl<'a> Job<'a> {
             version: None,
         };
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
-        write_atomic(&self.layout.root.join("summary.json"), &json)
-            .map_err(|e| RunError::Io(e.to_string()))?;
+        let path = self.layout.root.join("summary.json");
+        write_atomic(&path, &json).map_err(RunError::io(&path))?;
 
         let records = summary.stats.records();
         let quarantined = summary.stats.quarantined();
@@ -582,11 +582,9 @@ fn prepare_after(layout: &Layout<'_>, fingerprint: &str, folder: &str) -> Result
     if !same {
         let dir = layout.root.join(folder);
         if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| RunError::Io(format!("{}: {e}", dir.display())))?;
+            std::fs::remove_dir_all(&dir).map_err(RunError::io(&dir))?;
         }
-        write_atomic(&record, fingerprint.as_bytes())
-            .map_err(|e| RunError::Io(format!("{}: {e}", record.display())))?;
+        write_atomic(&record, fingerprint.as_bytes()).map_err(RunError::io(&record))?;
     }
     Ok(())
 }
@@ -646,8 +644,7 @@ fn segments<'a>(
     for (i, step) in recipe.steps.iter().enumerate() {
         if let Some(runtime) = step.config.barrier() {
             let work = layout.barrier_work(i, step.config.name());
-            std::fs::create_dir_all(&work)
-                .map_err(|e| RunError::Io(format!("{}: {e}", work.display())))?;
+            std::fs::create_dir_all(&work).map_err(RunError::io(&work))?;
             let context = BarrierContext {
                 work,
                 world,
@@ -725,7 +722,7 @@ fn check_plan(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
 /// (its shards, quarantine, markers, work files and index removed); leftovers of killed
 /// tasks (`*.tmp`) go in any case.
 fn prepare_output(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
-    let io = |e: std::io::Error| RunError::Io(format!("{}: {e}", layout.root.display()));
+    let io = |e| RunError::io(layout.root)(e);
     let same_plan = planned_fingerprint(layout).as_deref() == Some(plan.fingerprint.as_str());
     std::fs::create_dir_all(layout.root).map_err(io)?;
     if !same_plan {

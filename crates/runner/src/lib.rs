@@ -19,23 +19,31 @@
 //! With a project store (`[dataset] store = true`, the default, for a recipe read from a
 //! file), the first map stage takes from `<recipe folder>/.atelier/` whatever work an
 //! earlier run already did on the same input bytes with the same steps, and keeps what it
-//! computes for the next run (the `reuse` and `unit` modules say how); every successful
+//! computes for the next run (the `driver` and `reuse` modules say how); every successful
 //! run then becomes a dataset version ([`atelier_store::Manifest`]) and moves the `latest`
 //! alias. The process that drives a run holds the project's lock meanwhile.
 
+//!
+//! Modules, from the bottom up: [`run`] (options, errors, summary), [`plan`] (inputs cut
+//! into tasks), [`layout`] (files and markers), `quarantine`, `reuse` (what the store
+//! keeps), [`driver`] (one map task, batch by batch), [`job`] (stages of a run and their
+//! tasks), and the executors: [`local`] on threads, [`slurm`] as job arrays.
+
+pub mod driver;
 pub mod job;
+pub mod layout;
+pub mod local;
 mod measure;
 pub mod plan;
 mod quarantine;
 mod reuse;
 pub mod run;
 pub mod slurm;
-pub mod task;
-mod unit;
 mod version;
 
 pub use job::{Job, Mode, StageInfo, project_dir};
+pub use local::run;
 pub use plan::{Plan, TaskPlan};
-pub use run::{RunError, RunOptions, RunSummary, run};
+pub use reuse::Reuse;
+pub use run::{RunError, RunOptions, RunSummary};
 pub use slurm::{SlurmOptions, SlurmOutcome, run_slurm};
-pub use unit::Reuse;

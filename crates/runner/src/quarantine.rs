@@ -2,9 +2,9 @@
 //! not be read or processed, with the file, position, step and error.
 
 use atelier_core::Document;
+use atelier_core::atomic::AtomicFile;
 use atelier_io::RecordError;
 use serde::Serialize;
-use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -57,40 +57,11 @@ pub fn document_line(step: &str, error: &str, doc: &Document) -> Vec<u8> {
     })
 }
 
-/// Where quarantine entries go: a task's file, or a buffer that keeps a unit's entries
-/// until they are written in order (and kept in the project store).
-pub trait Quarantined {
-    /// Quarantines a record a reader could not read.
-    fn record(&mut self, error: &RecordError) -> io::Result<()>;
-    /// Quarantines a document a step failed on, whole.
-    fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()>;
-}
-
-impl Quarantined for Vec<u8> {
-    fn record(&mut self, error: &RecordError) -> io::Result<()> {
-        self.extend(record_line(error));
-        Ok(())
-    }
-    fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()> {
-        self.extend(document_line(step, error, doc));
-        Ok(())
-    }
-}
-
-impl Quarantined for Quarantine {
-    fn record(&mut self, error: &RecordError) -> io::Result<()> {
-        self.append(&record_line(error))
-    }
-    fn document(&mut self, step: &str, error: &str, doc: &Document) -> io::Result<()> {
-        self.append(&document_line(step, error, doc))
-    }
-}
-
 /// Writes a task's quarantine file, created on first use under a temporary name and
 /// renamed by [`Quarantine::finish`].
 pub struct Quarantine {
     path: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Option<BufWriter<AtomicFile>>,
 }
 
 impl Quarantine {
@@ -99,20 +70,16 @@ impl Quarantine {
         Quarantine { path, out: None }
     }
 
-    fn temp_path(&self) -> PathBuf {
-        let mut name = self.path.clone().into_os_string();
-        name.push(".tmp");
-        PathBuf::from(name)
-    }
-
-    fn writer(&mut self) -> io::Result<&mut BufWriter<File>> {
+    fn writer(&mut self) -> io::Result<&mut BufWriter<AtomicFile>> {
         if self.out.is_none() {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            self.out = Some(BufWriter::new(File::create(self.temp_path())?));
+            self.out = Some(BufWriter::new(AtomicFile::create(&self.path)?));
         }
         Ok(self.out.as_mut().expect("just created"))
+    }
+
+    /// Where the file goes.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// Appends entries already written as JSON lines.
@@ -126,9 +93,7 @@ impl Quarantine {
     /// Flushes and renames the file into place, if anything was quarantined.
     pub fn finish(mut self) -> io::Result<()> {
         if let Some(out) = self.out.take() {
-            let file = out.into_inner().map_err(|e| e.into_error())?;
-            file.sync_all()?;
-            std::fs::rename(self.temp_path(), &self.path)?;
+            out.into_inner().map_err(|e| e.into_error())?.commit()?;
         }
         Ok(())
     }

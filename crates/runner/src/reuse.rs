@@ -32,12 +32,11 @@
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, StepStats};
-use atelier_io::{ReadOptions, Unit};
+use atelier_io::{Encoder, Member, ReadOptions, ShardWriter, Unit};
 use atelier_store::{Hash, ObjectWriter, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::{self, BufRead, BufReader, Read, Write};
 
 /// zstd level of cached documents that are not an output member: fast, still small.
 const CACHE_ZSTD_LEVEL: i32 = 1;
@@ -139,63 +138,164 @@ impl UnitRecord {
     }
 }
 
-/// A compressing writer: one gzip member, one zstd frame, or plain bytes.
-pub(crate) enum Encoder<W: Write> {
-    Plain(W),
-    Gzip(flate2::write::GzEncoder<W>),
-    Zstd(zstd::stream::write::Encoder<'static, W>),
+/// The project store and the keys of a task's units, in the task's order (none for a
+/// unit whose file could not be hashed).
+pub struct Reuse<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) chains: Vec<Option<Chain>>,
 }
 
-impl<W: Write> Encoder<W> {
-    /// An encoder as shards are written: gzip and zstd at the shard levels, with no
-    /// timestamp, so that output is deterministic.
-    pub fn member(out: W, compression: Compression) -> io::Result<Encoder<W>> {
-        Encoder::new(out, compression, atelier_io::ZSTD_LEVEL)
+impl std::fmt::Debug for Reuse<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Reuse({} units)", self.chains.len())
     }
+}
 
-    fn new(out: W, compression: Compression, zstd_level: i32) -> io::Result<Encoder<W>> {
-        Ok(match compression {
-            Compression::None => Encoder::Plain(out),
-            Compression::Gzip => Encoder::Gzip(
-                flate2::GzBuilder::new()
-                    .mtime(0)
-                    .write(out, flate2::Compression::new(atelier_io::GZIP_LEVEL)),
-            ),
-            Compression::Zstd => {
-                let mut e = zstd::stream::write::Encoder::new(out, zstd_level)?;
-                e.include_checksum(true)?;
-                Encoder::Zstd(e)
-            }
+impl<'a> Reuse<'a> {
+    /// The store and the keys of the task's unit number `i`, when it has keys.
+    pub(crate) fn unit(&self, i: usize) -> Option<StoredUnit<'a, '_>> {
+        Some(StoredUnit {
+            store: self.store,
+            chain: self.chains.get(i)?.as_ref()?,
         })
     }
+}
 
-    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
-        match self {
-            Encoder::Plain(w) => w.write_all(bytes),
-            Encoder::Gzip(w) => w.write_all(bytes),
-            Encoder::Zstd(w) => w.write_all(bytes),
+/// The store and one unit's keys.
+#[derive(Clone, Copy)]
+pub(crate) struct StoredUnit<'s, 'c> {
+    pub store: &'s Store,
+    pub chain: &'c Chain,
+}
+
+/// The deepest prefix of a unit's steps that the store holds, opened.
+pub(crate) struct StoredPrefix {
+    /// The prefix's last position (0: the read).
+    pub at: usize,
+    pub record: UnitRecord,
+    pub lines: Lines,
+    /// The quarantine entries of `read` and each step of the prefix.
+    pub quarantine: Vec<Vec<u8>>,
+}
+
+impl StoredUnit<'_, '_> {
+    /// The deepest prefix whose record, documents and quarantine entries are all in the
+    /// store, for the steps `names` (`read` first).
+    pub fn deepest(&self, names: &[&str]) -> Option<StoredPrefix> {
+        let store = self.store;
+        for at in (0..self.chain.keys.len()).rev() {
+            let Some(record) = store.record::<UnitRecord>(&self.chain.keys[at]) else {
+                continue;
+            };
+            let record = record.data;
+            let same_steps = record.stats.len() == at + 1
+                && record.quarantine.len() == at + 1
+                && record
+                    .stats
+                    .iter()
+                    .zip(names)
+                    .all(|(s, name)| s.name == *name);
+            if !same_steps {
+                continue;
+            }
+            let quarantine: Option<Vec<Vec<u8>>> = record
+                .quarantine
+                .iter()
+                .map(|q| match q {
+                    None => Some(Vec::new()),
+                    Some(h) => std::fs::read(store.object_path(h)).ok(),
+                })
+                .collect();
+            let (Some(quarantine), Ok(lines)) = (quarantine, Lines::open(store, &record.docs))
+            else {
+                continue;
+            };
+            return Some(StoredPrefix {
+                at,
+                record,
+                lines,
+                quarantine,
+            });
         }
+        None
     }
 
-    pub fn finish(self) -> io::Result<W> {
-        match self {
-            Encoder::Plain(w) => Ok(w),
-            Encoder::Gzip(w) => w.finish(),
-            Encoder::Zstd(w) => w.finish(),
+    /// Keeps the prefixes a unit computed now: the quarantine entries of positions from
+    /// `start` on as objects (earlier ones are stored already), then a record per
+    /// prefix, written after its objects. `stats` are the counters of `read` and each
+    /// step as first computed; `write` those of the dataset's `write` step, when the
+    /// last prefix was encoded as a dataset member.
+    pub fn keep(
+        &self,
+        prefixes: Vec<NewPrefix>,
+        start: usize,
+        stats: &[StepStats],
+        quarantine: &[Vec<u8>],
+        write: Option<&StepStats>,
+    ) -> io::Result<()> {
+        if prefixes.is_empty() {
+            return Ok(());
         }
+        let last = quarantine.len() - 1;
+        let mut objects = Vec::with_capacity(quarantine.len());
+        for (k, q) in quarantine.iter().enumerate() {
+            objects.push(match q.is_empty() {
+                true => None,
+                false if k < start => Some(Hash::of(q)),
+                false => Some(self.store.put_bytes(q).map_err(store_io)?),
+            });
+        }
+        for p in prefixes {
+            let record = UnitRecord {
+                docs: p.docs,
+                documents: p.documents,
+                text_bytes: p.text_bytes,
+                stats: stats[..=p.at].to_vec(),
+                quarantine: objects[..=p.at].to_vec(),
+                write: write.filter(|_| p.at == last).cloned(),
+            };
+            self.store
+                .put_record(&self.chain.keys[p.at], &record.into_record())
+                .map_err(store_io)?;
+        }
+        Ok(())
+    }
+
+    /// The unit's keys that have a record: what the version keeps alive.
+    pub fn kept_keys(&self) -> impl Iterator<Item = Hash> + '_ {
+        self.chain
+            .keys
+            .iter()
+            .filter(|k| self.store.has_record(k))
+            .copied()
     }
 }
 
-/// Writes into a shard and, with a store, into an object at the same time.
-pub(crate) struct Tee {
-    object: Option<ObjectWriter>,
-    shard: BufWriter<File>,
+/// A prefix computed now, to keep in the store.
+pub(crate) struct NewPrefix {
+    pub at: usize,
+    pub docs: Docs,
+    pub documents: u64,
+    pub text_bytes: u64,
 }
 
-impl Write for Tee {
+/// The counters of a unit's work taken from the store: counted, but not as time spent.
+pub(crate) fn reused(original: &StepStats) -> StepStats {
+    let mut s = original.clone();
+    s.reused_documents = original.documents_in;
+    s.saved_cpu_seconds = original.cpu_seconds + original.saved_cpu_seconds;
+    s.saved_wall_seconds = original.wall_seconds + original.saved_wall_seconds;
+    s.cpu_seconds = 0.0;
+    s.wall_seconds = 0.0;
+    s
+}
+
+/// The copy of an output member kept in the store, when there is one.
+pub(crate) struct StoreCopy(Option<ObjectWriter>);
+
+impl Write for StoreCopy {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.shard.write_all(buf)?;
-        if let Some(object) = &mut self.object {
+        if let Some(object) = &mut self.0 {
             object.write_all(buf)?;
         }
         Ok(buf.len())
@@ -210,66 +310,53 @@ fn store_io(e: StoreError) -> io::Error {
 }
 
 /// A unit's output member: its documents encoded once, into the shard and (with a
-/// store) into an object.
+/// store) into an object. The member starts, and the shard opens, on the first
+/// document.
 pub(crate) struct MemberWriter {
-    compression: Compression,
-    encoder: Option<Encoder<Tee>>,
-    line: Vec<u8>,
-    pub documents: u64,
-    pub text_bytes: u64,
+    member: Option<Member<StoreCopy>>,
 }
 
 impl MemberWriter {
-    pub fn new(compression: Compression) -> MemberWriter {
-        MemberWriter {
-            compression,
-            encoder: None,
-            line: Vec::new(),
-            documents: 0,
-            text_bytes: 0,
-        }
+    pub fn new() -> MemberWriter {
+        MemberWriter { member: None }
     }
 
-    /// Appends one document; the member starts (and the shard opens) on the first.
+    /// Appends one document.
     pub fn push(
         &mut self,
         doc: &Document,
         store: Option<&Store>,
-        shard: &mut ShardFile,
+        shard: &mut ShardWriter,
     ) -> io::Result<()> {
-        self.line.clear();
-        doc.write_json_line(&mut self.line);
-        if self.encoder.is_none() {
+        if self.member.is_none() {
             let object = store.map(Store::writer).transpose().map_err(store_io)?;
-            let tee = Tee {
-                object,
-                shard: shard.take()?,
-            };
-            self.encoder = Some(Encoder::member(tee, self.compression)?);
+            self.member = Some(shard.start(StoreCopy(object))?);
         }
-        let encoder = self.encoder.as_mut().expect("just opened");
-        encoder.write_all(&self.line)?;
-        self.documents += 1;
-        self.text_bytes += doc.text.len() as u64;
-        Ok(())
+        self.member.as_mut().expect("just started").write(doc)
+    }
+
+    /// Documents so far.
+    pub fn documents(&self) -> u64 {
+        self.member.as_ref().map_or(0, Member::documents)
+    }
+
+    /// Their text bytes.
+    pub fn text_bytes(&self) -> u64 {
+        self.member.as_ref().map_or(0, Member::text_bytes)
     }
 
     /// Ends the member, giving the shard back; returns how the store keeps it.
-    pub fn finish(self, shard: &mut ShardFile) -> io::Result<Docs> {
-        let object = match self.encoder {
+    pub fn finish(self, shard: &mut ShardWriter) -> io::Result<Docs> {
+        let object = match self.member {
             None => None,
-            Some(encoder) => {
-                let tee = encoder.finish()?;
-                shard.put_back(tee.shard);
-                match tee.object {
-                    Some(object) => Some(object.finish().map_err(store_io)?.0),
-                    None => None,
-                }
-            }
+            Some(member) => match shard.end(member)?.0 {
+                Some(object) => Some(object.finish().map_err(store_io)?.0),
+                None => None,
+            },
         };
         Ok(Docs::Whole {
             object,
-            compression: self.compression,
+            compression: shard.compression(),
         })
     }
 }
@@ -323,7 +410,11 @@ impl PrefixWriter {
     pub fn new_document(&mut self, doc: &Document) -> io::Result<()> {
         if self.object.is_none() {
             let writer = self.store.writer().map_err(store_io)?;
-            self.object = Some(Encoder::new(writer, Compression::Zstd, CACHE_ZSTD_LEVEL)?);
+            self.object = Some(Encoder::with_zstd_level(
+                writer,
+                Compression::Zstd,
+                CACHE_ZSTD_LEVEL,
+            )?);
         }
         self.line.clear();
         doc.write_json_line(&mut self.line);
@@ -472,90 +563,6 @@ fn truncated() -> io::Error {
         io::ErrorKind::UnexpectedEof,
         "a cached record has fewer documents than it says",
     )
-}
-
-/// A shard made of members, opened on the first one (a task that keeps nothing leaves
-/// no file), under a hidden temporary name until [`ShardFile::finish`].
-pub(crate) struct ShardFile {
-    path: PathBuf,
-    tmp: PathBuf,
-    out: Option<BufWriter<File>>,
-    opened: bool,
-}
-
-impl ShardFile {
-    pub fn new(path: PathBuf) -> ShardFile {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
-        ShardFile {
-            path,
-            tmp,
-            out: None,
-            opened: false,
-        }
-    }
-
-    /// Takes the open shard's writer (opening it on first use) while a member is written.
-    fn take(&mut self) -> io::Result<BufWriter<File>> {
-        if !self.opened {
-            if let Some(dir) = self.path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            self.out = Some(BufWriter::with_capacity(
-                256 * 1024,
-                File::create(&self.tmp)?,
-            ));
-            self.opened = true;
-        }
-        self.out
-            .take()
-            .ok_or_else(|| io::Error::other("a shard writes one member at a time"))
-    }
-
-    fn put_back(&mut self, out: BufWriter<File>) {
-        self.out = Some(out);
-    }
-
-    /// Appends a file's bytes (a cached member).
-    pub fn append(&mut self, path: &Path) -> io::Result<u64> {
-        let mut out = self.take()?;
-        let copied = File::open(path).and_then(|mut file| io::copy(&mut file, &mut out));
-        self.put_back(out);
-        copied
-    }
-
-    /// Syncs and renames the shard into place, if anything was written.
-    pub fn finish(mut self) -> io::Result<()> {
-        if !self.opened {
-            return Ok(());
-        }
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| io::Error::other("a member was left unfinished"))?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path)?;
-        self.opened = false;
-        if let Some(dir) = self.path.parent()
-            && let Ok(d) = File::open(dir)
-        {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    }
-}
-
-impl Drop for ShardFile {
-    fn drop(&mut self) {
-        if self.opened {
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -714,10 +721,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let path = dir.path().join("part-00000.jsonl.gz");
-        let mut shard = ShardFile::new(path.clone());
+        let mut shard = ShardWriter::create(path.clone(), Compression::Gzip).unwrap();
         let mut objects = Vec::new();
         for unit in 0..2 {
-            let mut member = MemberWriter::new(Compression::Gzip);
+            let mut member = MemberWriter::new();
             for i in 0..3 {
                 member
                     .push(&doc(unit * 3 + i), Some(&store), &mut shard)

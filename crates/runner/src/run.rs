@@ -1,15 +1,15 @@
-//! The local executor: every stage's pending tasks on a pool of worker threads of this
-//! process. Also the types every executor shares: options, errors, the summary.
+//! What every executor shares: how to run, why a run failed, what it did.
+//!
+//! Errors print their causes in their own message and do not also return them from
+//! `source()`, so that a chain printed with `{:#}` names each cause once.
 
 use atelier_bill::EnergyRecord;
-use atelier_core::{Recipe, ShardStage, TaskStats};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use atelier_core::recipe::RecipeErrors;
+use atelier_core::{BoxError, ShardStage, TaskStats};
 use serde::Serialize;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crate::job::{Job, Mode};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -28,12 +28,35 @@ pub enum RunError {
     /// An input could not be listed.
     #[error("input: {0}")]
     Input(String),
-    /// Writing output or bookkeeping failed.
-    #[error("i/o: {0}")]
-    Io(String),
-    /// A step could not be built.
+    /// Reading or writing a file failed.
+    #[error("{}: {error}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// What the system said.
+        error: io::Error,
+    },
+    /// A step, a part of a barrier step or the stage after the dataset failed.
+    #[error("step `{step}`: {error}")]
+    Step {
+        /// The step's name.
+        step: String,
+        /// What went wrong.
+        error: BoxError,
+    },
+    /// A task that the stage does not have was asked for.
+    #[error("stage {stage} has {tasks} tasks; there is no task {rank}")]
+    NoSuchTask {
+        /// The stage's name.
+        stage: String,
+        /// Its number of tasks.
+        tasks: usize,
+        /// The rank asked for.
+        rank: usize,
+    },
+    /// A section of the recipe that the runner reads is invalid.
     #[error("{0}")]
-    Step(String),
+    Recipe(RecipeErrors),
     /// Counters did not add up: a bug, reported loudly.
     #[error("counters do not add up: {0}")]
     Counts(String),
@@ -93,83 +116,20 @@ pub struct RunSummary {
     pub version: Option<String>,
 }
 
-/// Runs a recipe to completion with worker threads, resuming an interrupted run of the
-/// same plan.
-pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError> {
-    let job = Job::new(recipe, Mode::Plan, options.after.clone())?;
-    let mut tasks_resumed = 0;
-    for stage in 0..job.stages().len() {
-        let resumed = run_stage(&job, stage, options)?;
-        if stage == 0 {
-            tasks_resumed = resumed;
+impl RunError {
+    /// A function making an [`RunError::Io`] about `path`, for `map_err`.
+    pub fn io(path: &Path) -> impl FnOnce(io::Error) -> RunError + '_ {
+        move |error| RunError::Io {
+            path: path.to_owned(),
+            error,
         }
     }
-    job.finish(tasks_resumed)
-}
 
-/// Runs one stage's pending tasks; returns how many a previous run had finished.
-fn run_stage(job: &Job<'_>, stage: usize, options: &RunOptions) -> Result<usize, RunError> {
-    let info = &job.stages()[stage];
-    let pending: Vec<usize> = (0..info.tasks)
-        .filter(|&r| job.marker(stage, r).is_none())
-        .collect();
-    let by_bytes = info.bytes > 0;
-    let total = if by_bytes {
-        info.bytes
-    } else {
-        pending.len() as u64
-    };
-    let bar = progress_bar(options.progress, &info.name, total, by_bytes);
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let failures = Mutex::new(Vec::new());
-    let workers = options.workers.clamp(1, pending.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while !stop.load(Ordering::SeqCst) {
-                    let Some(&rank) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else {
-                        break;
-                    };
-                    let result = job.run_task(stage, rank, &|n| {
-                        if by_bytes {
-                            bar.inc(n)
-                        }
-                    });
-                    if !by_bytes {
-                        bar.inc(1);
-                    }
-                    if let Err(e) = result {
-                        stop.store(true, Ordering::SeqCst);
-                        failures
-                            .lock()
-                            .expect("no panics holding the lock")
-                            .push(e.to_string());
-                    }
-                }
-            });
+    /// A [`RunError::Step`].
+    pub fn step(step: &str, error: impl Into<BoxError>) -> RunError {
+        RunError::Step {
+            step: step.to_owned(),
+            error: error.into(),
         }
-    });
-    bar.finish_and_clear();
-    let failures = failures.into_inner().expect("workers joined");
-    if failures.is_empty() {
-        Ok(info.tasks - pending.len())
-    } else {
-        Err(RunError::Tasks(failures))
     }
-}
-
-fn progress_bar(enabled: bool, stage: &str, total: u64, bytes: bool) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let counter = if bytes {
-        "{binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, eta {eta})"
-    } else {
-        "{pos}/{len} tasks (eta {eta})"
-    };
-    let template = format!("{{spinner}} {stage:<6} [{{elapsed_precise}}] {{wide_bar}} {counter}");
-    bar.set_style(ProgressStyle::with_template(&template).expect("valid template"));
-    bar
 }

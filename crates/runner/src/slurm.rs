@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::job::Job;
 use crate::run::{RunError, RunSummary};
-use crate::task::write_atomic;
+use atelier_core::atomic::write_atomic;
 
 /// How to drive a Slurm run.
 #[derive(Debug, Clone)]
@@ -116,8 +116,7 @@ pub fn run_slurm(job: &Job<'_>, options: &SlurmOptions) -> Result<SlurmOutcome, 
         let mut stage_jobs: Vec<String> = live_jobs.into_iter().collect();
         if !to_submit.is_empty() {
             let logs = job.layout().state().join("logs").join(&info.name);
-            std::fs::create_dir_all(&logs)
-                .map_err(|e| RunError::Io(format!("{}: {e}", logs.display())))?;
+            std::fs::create_dir_all(&logs).map_err(RunError::io(&logs))?;
             let script = script(job, &info.name, &to_submit, settings, options, &logs);
             if options.dry_run {
                 let after = if dependency.is_empty() {
@@ -351,8 +350,7 @@ fn sbatch(
     dependency: &[String],
 ) -> Result<String, RunError> {
     let path = state.join(format!("{stage}.sbatch"));
-    write_atomic(&path, script.as_bytes())
-        .map_err(|e| RunError::Io(format!("{}: {e}", path.display())))?;
+    write_atomic(&path, script.as_bytes()).map_err(RunError::io(&path))?;
     let mut command = Command::new("sbatch");
     command.arg("--parsable");
     if !dependency.is_empty() {
@@ -449,7 +447,8 @@ fn load(state: &Path) -> Submitted {
 
 fn save(state: &Path, submitted: &Submitted) -> Result<(), RunError> {
     let json = serde_json::to_vec_pretty(submitted).expect("jobs serialize");
-    write_atomic(&state.join("jobs.json"), &json).map_err(|e| RunError::Io(e.to_string()))
+    let path = state.join("jobs.json");
+    write_atomic(&path, &json).map_err(RunError::io(&path))
 }
 
 #[cfg(test)]

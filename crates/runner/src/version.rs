@@ -43,14 +43,13 @@ pub(crate) fn commit(
     let mut files: Vec<(String, PathBuf)> = summary.quarantine.iter().map(|p| named(p)).collect();
     let index = root.join("index");
     let mut found = Vec::new();
-    walk(&index, &mut found).map_err(|e| RunError::Io(format!("{}: {e}", index.display())))?;
+    walk(&index, &mut found).map_err(RunError::io(&index))?;
     found.sort();
     files.extend(found.iter().map(|p| named(p)));
     if let Some(after) = after {
         let folder = root.join(&after.folder);
         let mut found = Vec::new();
-        walk(&folder, &mut found)
-            .map_err(|e| RunError::Io(format!("{}: {e}", folder.display())))?;
+        walk(&folder, &mut found).map_err(RunError::io(&folder))?;
         // Work files of the stage's tasks stay out of the version.
         found.retain(|p| {
             !p.strip_prefix(&folder)

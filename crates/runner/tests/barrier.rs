@@ -1,6 +1,7 @@
 //! A barrier step driven by the runner: it sees every document before deciding, its
 //! parts exchange only files, and a run resumes stage by stage.
 
+use atelier_core::BoxError;
 use atelier_core::{
     Barrier, BarrierContext, BarrierStage, Document, Observer, Recipe, Registry, Step, StepConfig,
     StepError, Verdict,
@@ -74,7 +75,7 @@ impl Step for Decide {
 }
 
 impl Barrier for FirstOfLength {
-    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, String> {
+    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, BoxError> {
         Ok(Box::new(Lengths {
             path: observed(&ctx.work, rank),
             lines: String::new(),
@@ -106,7 +107,7 @@ impl Barrier for FirstOfLength {
             run,
         }]
     }
-    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, String> {
+    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, BoxError> {
         let text =
             std::fs::read_to_string(decisions(&ctx.work, rank)).map_err(|e| e.to_string())?;
         let flags: Vec<bool> = text.lines().map(|l| l == "1").collect();
@@ -125,7 +126,7 @@ impl StepConfig for NoX {
     const NAME: &'static str = "no_x";
     const SUMMARY: &'static str = "Drops documents with an x.";
     const VERSION: u32 = 1;
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(NoX {}))
     }
 }

@@ -2,6 +2,7 @@
 //! record is counted exactly once as kept, dropped or quarantined, and the dataset is the
 //! same documents in the same order.
 
+use atelier_core::BoxError;
 use atelier_core::{Document, Recipe, Registry, Step, StepConfig, StepError, Verdict};
 use atelier_runner::{RunOptions, run};
 use proptest::prelude::*;
@@ -23,7 +24,7 @@ impl StepConfig for Chaos {
     const NAME: &'static str = "chaos";
     const SUMMARY: &'static str = "Keeps, drops or fails documents by a hash of their text.";
     const VERSION: u32 = 1;
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(Chaos {}))
     }
 }

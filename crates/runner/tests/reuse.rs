@@ -2,6 +2,7 @@
 //! shards, quarantine files and counters, whatever the input, the steps that rewrite,
 //! drop or fail documents, the setting that changed, and whether a barrier follows.
 
+use atelier_core::BoxError;
 use atelier_core::{
     Barrier, BarrierContext, BarrierStage, Document, Observer, Recipe, Registry, Step, StepConfig,
     StepError, StepStats, Verdict,
@@ -30,7 +31,7 @@ impl StepConfig for Chaos {
     const NAME: &'static str = "chaos";
     const SUMMARY: &'static str = "Keeps, drops, fails or rewrites by a hash of the text.";
     const VERSION: u32 = 1;
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(self.clone()))
     }
 }
@@ -61,7 +62,7 @@ impl StepConfig for Short {
     const NAME: &'static str = "short";
     const SUMMARY: &'static str = "Drops short texts.";
     const VERSION: u32 = 1;
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         Ok(Box::new(self.clone()))
     }
 }
@@ -116,7 +117,7 @@ impl Step for Flags {
 }
 
 impl Barrier for Unique {
-    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, String> {
+    fn observer(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Observer>, BoxError> {
         Ok(Box::new(Lengths(
             ctx.work.join(format!("seen-{rank}")),
             String::new(),
@@ -149,7 +150,7 @@ impl Barrier for Unique {
             run,
         }]
     }
-    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, String> {
+    fn decider(&self, ctx: &BarrierContext, rank: usize) -> Result<Box<dyn Step>, BoxError> {
         let text = std::fs::read_to_string(ctx.work.join(format!("keep-{rank}")))
             .map_err(|e| e.to_string())?;
         let flags: Vec<bool> = text.lines().map(|l| l == "1").collect();
@@ -331,7 +332,7 @@ impl StepConfig for Banned {
     fn inputs(&self) -> Vec<std::path::PathBuf> {
         vec![self.list.clone()]
     }
-    fn build(&self) -> Result<Box<dyn Step>, String> {
+    fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         let text = std::fs::read_to_string(&self.list).map_err(|e| e.to_string())?;
         Ok(Box::new(BannedStep(
             text.split_whitespace().map(str::to_owned).collect(),

@@ -65,9 +65,10 @@ pub enum ServeError {
         .0.display()
     )]
     NoStore(PathBuf),
-    /// The store could not be opened.
+    /// The store could not be opened. Its message holds the store's, so it is not also
+    /// the source (a chain prints each cause once).
     #[error("opening the store: {0}")]
-    Store(#[from] atelier_store::StoreError),
+    Store(atelier_store::StoreError),
     /// No model to start with, or the one asked for failed.
     #[error("{0}")]
     Model(String),
@@ -86,6 +87,12 @@ pub enum ServeError {
         /// Why.
         error: std::io::Error,
     },
+}
+
+impl From<atelier_store::StoreError> for ServeError {
+    fn from(e: atelier_store::StoreError) -> Self {
+        ServeError::Store(e)
+    }
 }
 
 /// A server bound to its address with its first model loaded and warm, ready to

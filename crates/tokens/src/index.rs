@@ -82,7 +82,7 @@ pub fn finish(tokenize: &Tokenize, root: &Path, tasks: usize) -> Result<Index, T
         let path = root.join(".tasks").join(format!("{rank:05}.json"));
         let bytes = std::fs::read(&path).map_err(|e| TokensError::Io {
             path: path.clone(),
-            source: e,
+            error: e,
         })?;
         let outcome: TaskOutcome =
             serde_json::from_slice(&bytes).map_err(|e| TokensError::Index {
@@ -111,7 +111,7 @@ pub fn finish(tokenize: &Tokenize, root: &Path, tasks: usize) -> Result<Index, T
         index.shards.extend(outcome.shards);
         index.quarantine.extend(outcome.quarantine);
     }
-    let io = |path: PathBuf| move |e| TokensError::Io { path, source: e };
+    let io = |path: PathBuf| move |e| TokensError::Io { path, error: e };
     let tokenizer = root.join("tokenizer.json");
     write_atomic(&tokenizer, tokenize.tokenizer.json.as_bytes()).map_err(io(tokenizer))?;
     let json = serde_json::to_vec_pretty(&index).expect("the index serializes");
@@ -136,7 +136,7 @@ impl TokenShards {
         let path = root.join("index.json");
         let bytes = std::fs::read(&path).map_err(|e| TokensError::Io {
             path: path.clone(),
-            source: e,
+            error: e,
         })?;
         let index: Index = serde_json::from_slice(&bytes).map_err(|e| TokensError::Index {
             path: path.clone(),

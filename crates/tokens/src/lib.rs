@@ -60,12 +60,12 @@ pub enum TokensError {
         message: String,
     },
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// What failed.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// A token folder's index or a task's outcome does not read.
     #[error("{}: {message}", path.display())]

@@ -1,7 +1,7 @@
 //! Tokenizing as the runner's stage after the dataset: one task per dataset shard, its
 //! units cached in the project store, its folder and report part of the version.
 
-use atelier_core::{ShardStage, StageError, StageOutcome};
+use atelier_core::{BoxError, ShardStage, StageOutcome};
 use atelier_store::Store;
 use std::path::Path;
 
@@ -44,7 +44,7 @@ impl ShardStage for TokenizeStage {
         shard: Option<&Path>,
         folder: &Path,
         project: Option<&Path>,
-    ) -> Result<StageOutcome, StageError> {
+    ) -> Result<StageOutcome, BoxError> {
         let store = project.map(Store::open).transpose()?;
         let inputs: Vec<_> = shard.map(Path::to_path_buf).into_iter().collect();
         let outcome = self
@@ -56,7 +56,7 @@ impl ShardStage for TokenizeStage {
         })
     }
 
-    fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, StageError> {
+    fn finish(&self, folder: &Path, tasks: usize) -> Result<serde_json::Value, BoxError> {
         let index = crate::finish(&self.0, folder, tasks)?;
         Ok(serde_json::json!({
             "tokenizer": index.tokenizer,

@@ -221,7 +221,7 @@ impl Tokenize {
             let path = path.to_path_buf();
             move |e: io::Error| TokensError::Io {
                 path: path.clone(),
-                source: e,
+                error: e,
             }
         };
         let stem = format!("part-{rank:05}");
@@ -351,7 +351,7 @@ impl Tokenize {
         };
         let io = |e: io::Error| TokensError::Io {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         };
         let file_name = path.to_string_lossy().into_owned();
         let mut line = Vec::new();

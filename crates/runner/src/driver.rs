@@ -1,0 +1,750 @@
+//! The map-task driver: a map task from its input to the counters its marker keeps.
+//!
+//! A task reads documents in batches, from its units of the recipe's sources or from
+//! the intermediate shard the previous map stage wrote for a barrier, sends each batch
+//! through its per-document steps (after the previous barrier's decider), and hands
+//! what survives on: to the dataset's shard, or to a barrier's observer and an
+//! intermediate shard. The driver does all the counting, so a step cannot forget it, and
+//! checks `in = kept + dropped + quarantined` before the task may finish; the job then
+//! leaves the task's marker ([`crate::layout::Marker`]).
+//!
+//! In the first map stage each input unit goes on its own. It takes the longest prefix
+//! of the stage's steps that the project store holds for it, and only the steps after
+//! that prefix run; a unit whose every step is stored is appended to its shard as
+//! stored. What comes from the store is counted as if it had run (so the funnel covers
+//! the whole dataset), with `reused_documents` and `saved_cpu_seconds` saying what was
+//! not redone, and its quarantine entries are replayed. The work done now is kept for
+//! next time. [`crate::reuse`] says what the store holds.
+//!
+//! A unit's quarantine entries are written together, step by step (read first), so that
+//! a quarantine file reads the same whether its entries were computed or replayed.
+//! Every unit that runs steps gets fresh runtime objects of them: a step may carry
+//! something from one document to the next (the `pii` step rotates its replacements),
+//! and a unit's output must depend on nothing but its own bytes and the settings, or
+//! work taken from the store would differ from work done now. It also makes a unit's
+//! output independent of the task it was dealt to.
+
+use atelier_core::format::Compression;
+use atelier_core::recipe::RecipeStep;
+use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
+use atelier_io::{ReadOptions, Records, ShardWriter, Unit, read_unit};
+use atelier_store::{Hash, Store};
+use std::io;
+use std::path::PathBuf;
+
+use crate::layout::Layout;
+use crate::measure::{Stopwatch, peak_rss_bytes};
+use crate::quarantine::{Quarantine, document_line, record_line};
+use crate::reuse::{
+    Docs, Lines, MemberWriter, NewPrefix, PrefixWriter, Reuse, StoredPrefix, StoredUnit, reused,
+};
+use crate::run::RunError;
+
+/// Documents or text bytes gathered before a batch goes through the steps.
+const BATCH_DOCUMENTS: usize = 256;
+const BATCH_BYTES: usize = 8 << 20;
+
+/// Where a map task's documents come from.
+pub enum MapInput<'a> {
+    /// The recipe's sources: the `read` step is counted.
+    Units(&'a [Unit]),
+    /// The intermediate shard the previous map stage wrote for a barrier.
+    Intermediate(PathBuf),
+}
+
+/// Where a map task's documents end.
+pub enum MapOutput {
+    /// The dataset's shard: the `write` step is counted.
+    Dataset(PathBuf, Compression),
+    /// A barrier: its observer sees each document, kept in an intermediate shard.
+    Barrier(Box<dyn Observer>, PathBuf),
+}
+
+/// The previous barrier's decider: the first step of a later map stage.
+pub struct Decider {
+    /// The barrier step's name.
+    pub step: &'static str,
+    /// Its runtime object for this task.
+    pub runtime: Box<dyn Step>,
+}
+
+/// One map task.
+pub struct MapTask<'a> {
+    /// Which map stage (0 for the first).
+    pub stage: usize,
+    /// The task's rank.
+    pub rank: usize,
+    /// Its input.
+    pub input: MapInput<'a>,
+    /// The previous barrier's decider, run before `steps`.
+    pub decider: Option<Decider>,
+    /// Per-document steps, in order.
+    pub steps: &'a [RecipeStep],
+    /// Its output.
+    pub output: MapOutput,
+    /// Reader limits.
+    pub read: ReadOptions,
+    /// The project store and the keys of the units, to reuse and keep work (first map
+    /// stage only).
+    pub reuse: Option<Reuse<'a>>,
+}
+
+/// What a finished map task did.
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    /// Its counters.
+    pub stats: TaskStats,
+    /// The records of the project store it used or made.
+    pub keys: Vec<Hash>,
+}
+
+/// Runtime objects of steps, with their names.
+type BuiltSteps = Vec<(&'static str, Box<dyn Step>)>;
+
+/// Runs a map task to completion and returns its counters. `on_progress` gets input
+/// bytes as they are read.
+pub fn run_map(
+    task: MapTask<'_>,
+    layout: &Layout<'_>,
+    on_progress: &(dyn Fn(u64) + Sync),
+) -> Result<TaskResult, RunError> {
+    let clock = Stopwatch::start();
+    let MapTask {
+        stage,
+        rank,
+        input,
+        decider,
+        steps,
+        output,
+        read,
+        reuse,
+    } = task;
+    let mut out = Output::new(output, layout.quarantine(stage, rank))?;
+    let mut stats = TaskStats::default();
+    let mut keys = Vec::new();
+    match input {
+        MapInput::Units(units) => {
+            stats.tasks = 1;
+            let mut names = vec!["read"];
+            names.extend(steps.iter().map(|s| s.config.name()));
+            stats.steps = names.iter().map(|n| StepStats::named(*n)).collect();
+            if out.dataset {
+                stats.steps.push(StepStats::named("write"));
+            }
+            for (i, unit) in units.iter().enumerate() {
+                let stored = reuse.as_ref().and_then(|r| r.unit(i));
+                let mut work = StepRunner::new(steps);
+                let done = work
+                    .unit(unit, stored, &names, read, &mut out)
+                    .map_err(|e| e.about(&unit.path))?;
+                let unit_steps = done.counts.steps.iter();
+                for (mine, theirs) in stats
+                    .steps
+                    .iter_mut()
+                    .zip(unit_steps.chain(out.dataset.then_some(&done.counts.write)))
+                {
+                    *mine += theirs;
+                }
+                stats.files += u64::from(done.opened && unit.start == 0);
+                keys.extend(done.keys);
+                on_progress(unit_size(unit));
+            }
+        }
+        MapInput::Intermediate(path) => {
+            let mut built: BuiltSteps = decider.map(|d| (d.step, d.runtime)).into_iter().collect();
+            built.extend(build_steps(steps)?);
+            let mut names = vec!["read"];
+            names.extend(built.iter().map(|(name, _)| *name));
+            let mut counts = UnitCounts::new(&names);
+            if path.exists() {
+                let unit = Unit {
+                    path: path.clone(),
+                    format: Format::Jsonl,
+                    compression: Compression::Zstd,
+                    start: 0,
+                    end: None,
+                };
+                let records = read_unit(
+                    &unit,
+                    &ReadOptions {
+                        max_record_bytes: u64::MAX,
+                    },
+                );
+                let mut work = StepRunner::built(built);
+                work.run(
+                    Source::Intermediate(records),
+                    1,
+                    None,
+                    &mut out,
+                    &mut counts,
+                )
+                .map_err(|e| e.about(&path))?;
+            }
+            // This stage reads the run's own files: its `read` is not a step of the run.
+            stats.steps = counts.steps.split_off(1);
+            if out.dataset {
+                stats.steps.push(counts.write);
+            }
+            on_progress(0);
+        }
+    }
+    out.finish()?;
+    close_stats(&mut stats, rank, &clock)?;
+    Ok(TaskResult { stats, keys })
+}
+
+/// Builds the runtime objects of some per-document steps.
+fn build_steps(steps: &[RecipeStep]) -> Result<BuiltSteps, RunError> {
+    steps
+        .iter()
+        .map(|s| {
+            let name = s.config.name();
+            let built = s.config.build().map_err(|e| RunError::step(name, e))?;
+            Ok((name, built))
+        })
+        .collect()
+}
+
+/// Ends a task's counters: checks that every document is accounted for, and records
+/// the task's time and the process's peak memory.
+fn close_stats(stats: &mut TaskStats, rank: usize, clock: &Stopwatch) -> Result<(), RunError> {
+    stats
+        .check()
+        .map_err(|e| RunError::Counts(format!("task {rank}: {e}")))?;
+    let (wall, cpu) = clock.elapsed();
+    stats.wall_seconds = wall;
+    stats.cpu_seconds = cpu;
+    stats.peak_rss_bytes = peak_rss_bytes();
+    Ok(())
+}
+
+/// Where a map task's surviving documents go, and its quarantine.
+struct Output {
+    /// The sink is the dataset: the `write` step is counted.
+    dataset: bool,
+    observer: Option<Box<dyn Observer>>,
+    shard: ShardWriter,
+    quarantine: Quarantine,
+}
+
+impl Output {
+    fn new(output: MapOutput, quarantine: PathBuf) -> Result<Output, RunError> {
+        let (path, compression, observer) = match output {
+            MapOutput::Dataset(path, compression) => (path, compression, None),
+            MapOutput::Barrier(observer, path) => (path, Compression::Zstd, Some(observer)),
+        };
+        Ok(Output {
+            dataset: observer.is_none(),
+            shard: ShardWriter::create(&path, compression).map_err(RunError::io(&path))?,
+            observer,
+            quarantine: Quarantine::new(quarantine),
+        })
+    }
+
+    /// Hands one document on: to the barrier's observer, then into the unit's member.
+    fn hand_on(
+        &mut self,
+        doc: &Document,
+        member: &mut MemberWriter,
+        store: Option<&Store>,
+    ) -> io::Result<()> {
+        if let Some(observer) = &mut self.observer {
+            observer.observe(doc)?;
+        }
+        member.push(doc, store, &mut self.shard)
+    }
+
+    fn finish(mut self) -> Result<(), RunError> {
+        let path = self.shard.path().to_owned();
+        if let Some(observer) = self.observer.take() {
+            observer.finish().map_err(RunError::io(&path))?;
+        }
+        self.shard.finish().map_err(RunError::io(&path))?;
+        let quarantine = self.quarantine.path().to_owned();
+        self.quarantine.finish().map_err(RunError::io(&quarantine))
+    }
+}
+
+/// Counts documents handed to the dataset as the `write` step: the one place a written
+/// document is counted, one by one or, for a unit appended as stored, all at once.
+fn count_written(write: &mut StepStats, documents: u64, text_bytes: u64) {
+    write.documents_in += documents;
+    write.kept += documents;
+    write.bytes_in += text_bytes;
+    write.bytes_out += text_bytes;
+}
+
+/// The map stages' crash point (`ATELIER_CRASH_AFTER_DOCUMENTS=N`: killed after handing
+/// on N documents).
+fn crash_point() {
+    atelier_core::fault::crash_point("ATELIER_CRASH_AFTER_DOCUMENTS");
+}
+
+/// What one unit counted: `read` and each step, `write`, and the quarantine entries of
+/// each (read first), kept apart until the unit ends.
+struct UnitCounts {
+    steps: Vec<StepStats>,
+    write: StepStats,
+    quarantine: Vec<Vec<u8>>,
+}
+
+impl UnitCounts {
+    fn new(names: &[&str]) -> UnitCounts {
+        UnitCounts {
+            steps: names.iter().map(|s| StepStats::named(*s)).collect(),
+            write: StepStats::named("write"),
+            quarantine: vec![Vec::new(); names.len()],
+        }
+    }
+}
+
+/// What a unit did: its counters, whether its file was read, the store records it used
+/// or made.
+struct UnitDone {
+    counts: UnitCounts,
+    opened: bool,
+    keys: Vec<Hash>,
+}
+
+/// Why a unit failed.
+enum Failure {
+    /// A step could not be built.
+    Step(RunError),
+    /// Reading or writing failed.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        Failure::Io(e)
+    }
+}
+
+impl Failure {
+    /// The run's error, for a failure while reading `path`.
+    fn about(self, path: &std::path::Path) -> RunError {
+        match self {
+            Failure::Step(e) => e,
+            Failure::Io(e) => RunError::io(path)(e),
+        }
+    }
+}
+
+/// Where a unit's documents come from.
+enum Source {
+    /// Its file: records that fail are quarantined and counted under `read`.
+    Read(Records),
+    /// The store, after a stored prefix.
+    Stored(Lines),
+    /// The run's own intermediate shard, which does not fail: if it does, the task
+    /// stops loudly. Quarantine entries are written after each batch.
+    Intermediate(Records),
+}
+
+/// The steps of a task, their runtime objects built when a unit first needs them.
+struct StepRunner<'a> {
+    configs: &'a [RecipeStep],
+    steps: Option<BuiltSteps>,
+}
+
+impl<'a> StepRunner<'a> {
+    fn new(configs: &'a [RecipeStep]) -> StepRunner<'a> {
+        StepRunner {
+            configs,
+            steps: None,
+        }
+    }
+
+    fn built(steps: BuiltSteps) -> StepRunner<'a> {
+        StepRunner {
+            configs: &[],
+            steps: Some(steps),
+        }
+    }
+
+    /// The runtime objects of the steps, built on first use.
+    fn steps(&mut self) -> Result<&mut BuiltSteps, Failure> {
+        if self.steps.is_none() {
+            self.steps = Some(build_steps(self.configs).map_err(Failure::Step)?);
+        }
+        Ok(self.steps.as_mut().expect("just built"))
+    }
+
+    /// One unit of the first map stage, from the deepest prefix the store holds.
+    fn unit(
+        &mut self,
+        unit: &Unit,
+        stored: Option<StoredUnit<'_, '_>>,
+        names: &[&str],
+        read: ReadOptions,
+        out: &mut Output,
+    ) -> Result<UnitDone, Failure> {
+        let n = self.configs.len();
+        let mut counts = UnitCounts::new(names);
+        let prefix = stored.and_then(|s| s.deepest(names));
+        let start = prefix.as_ref().map_or(0, |p| p.at + 1);
+        let mut original = Vec::new();
+        let mut opened = false;
+        let store = stored.map(|s| s.store);
+        let prefixes = match prefix {
+            Some(mut prefix) => {
+                for (k, (mine, first)) in counts
+                    .steps
+                    .iter_mut()
+                    .zip(&prefix.record.stats)
+                    .enumerate()
+                {
+                    *mine = reused(first);
+                    counts.quarantine[k] = std::mem::take(&mut prefix.quarantine[k]);
+                }
+                original.clone_from(&prefix.record.stats);
+                if prefix.at == n {
+                    let store = store.expect("a stored prefix comes from a store");
+                    replay(prefix, store, out, &mut counts)?
+                } else {
+                    let source = Source::Stored(prefix.lines);
+                    self.run(source, start, stored, out, &mut counts)?
+                }
+            }
+            None => {
+                opened = true;
+                let records = read_unit(unit, &read);
+                let done = self.run(Source::Read(records), 0, stored, out, &mut counts)?;
+                counts.steps[0].bytes_in += unit_size(unit);
+                done
+            }
+        };
+
+        for q in &counts.quarantine {
+            out.quarantine.append(q)?;
+        }
+        let mut keys = Vec::new();
+        if let Some(stored) = stored {
+            // Counters as first computed: the reused prefix's come from its record.
+            original.extend(counts.steps[start.min(n + 1)..].iter().cloned());
+            let write = out.dataset.then_some(&counts.write);
+            stored.keep(prefixes, start, &original, &counts.quarantine, write)?;
+            keys.extend(stored.kept_keys());
+        }
+        Ok(UnitDone {
+            counts,
+            opened,
+            keys,
+        })
+    }
+
+    /// Runs the steps from position `start` (1 for all of them; 0 also counts the
+    /// read) over a source's documents, batch by batch, and hands the survivors on as
+    /// one member; with a store, returns the prefixes computed, to keep.
+    fn run(
+        &mut self,
+        mut source: Source,
+        start: usize,
+        stored: Option<StoredUnit<'_, '_>>,
+        out: &mut Output,
+        counts: &mut UnitCounts,
+    ) -> Result<Vec<NewPrefix>, Failure> {
+        let steps = self.steps()?;
+        let n = steps.len();
+        let store = stored.map(|s| s.store);
+        let mut prefixes: Vec<Option<PrefixWriter>> = (0..n)
+            .map(|k| match stored {
+                Some(s) if k >= start => Some(PrefixWriter::new(
+                    s.store,
+                    k.checked_sub(1).map(|b| s.chain.keys[b]),
+                )),
+                _ => None,
+            })
+            .collect();
+        let mut member = MemberWriter::new();
+        // Documents past each position so far: a batch entering step `k` is the last
+        // `batch.len()` documents past position `k - 1`.
+        let mut passed = vec![0u64; n + 1];
+        let mut batch: Vec<Document> = Vec::with_capacity(BATCH_DOCUMENTS);
+        let mut kept: Vec<(u32, bool)> = Vec::new();
+        let first = start.max(1);
+        loop {
+            let watch = Stopwatch::start();
+            let exhausted = match &mut source {
+                Source::Read(records) => fill_batch(
+                    &mut batch,
+                    records,
+                    &mut counts.steps[0],
+                    &mut counts.quarantine[0],
+                )?,
+                Source::Stored(lines) => fill_stored(&mut batch, lines)?,
+                Source::Intermediate(records) => fill_intermediate(&mut batch, records)?,
+            };
+            add_time(&mut counts.steps[0], &watch);
+            passed[first - 1] += batch.len() as u64;
+            if let Some(Some(prefix)) = prefixes.get_mut(0) {
+                for doc in &batch {
+                    prefix.new_document(doc)?;
+                }
+            }
+            for k in first..=n {
+                let base = passed[k - 1] - batch.len() as u64;
+                let (name, step) = &mut steps[k - 1];
+                let prefix = prefixes.get_mut(k).and_then(Option::as_mut);
+                apply_step(
+                    &mut batch,
+                    name,
+                    step.as_mut(),
+                    &mut counts.steps[k],
+                    &mut counts.quarantine[k],
+                    prefix.is_some().then_some(&mut kept),
+                );
+                passed[k] += batch.len() as u64;
+                if let Some(prefix) = prefix {
+                    for (doc, (at, changed)) in batch.iter().zip(&kept) {
+                        if *changed {
+                            prefix.new_document(doc)?;
+                        } else {
+                            prefix.same(base + u64::from(*at), doc.text.len());
+                        }
+                    }
+                }
+            }
+            let watch = Stopwatch::start();
+            for doc in batch.drain(..) {
+                out.hand_on(&doc, &mut member, store)?;
+                if out.dataset {
+                    count_written(&mut counts.write, 1, doc.text.len() as u64);
+                }
+                crash_point();
+            }
+            if out.dataset {
+                add_time(&mut counts.write, &watch);
+            }
+            if let Source::Intermediate(_) = source {
+                for q in &mut counts.quarantine {
+                    out.quarantine.append(q)?;
+                    q.clear();
+                }
+            }
+            if exhausted {
+                break;
+            }
+        }
+        let mut done = Vec::new();
+        for (at, prefix) in prefixes.into_iter().enumerate() {
+            if let Some(prefix) = prefix {
+                let (documents, text_bytes) = (prefix.documents, prefix.text_bytes);
+                done.push(NewPrefix {
+                    at,
+                    docs: prefix.finish()?,
+                    documents,
+                    text_bytes,
+                });
+            }
+        }
+        let (documents, text_bytes) = (member.documents(), member.text_bytes());
+        let docs = member.finish(&mut out.shard)?;
+        if store.is_some() {
+            done.push(NewPrefix {
+                at: n,
+                docs,
+                documents,
+                text_bytes,
+            });
+        }
+        Ok(done)
+    }
+}
+
+/// A unit whose every step is stored: its member is appended as stored when it has the
+/// output's compression, else decoded and encoded again (the record then keeps the new
+/// member).
+fn replay(
+    mut prefix: StoredPrefix,
+    store: &Store,
+    out: &mut Output,
+    counts: &mut UnitCounts,
+) -> io::Result<Vec<NewPrefix>> {
+    let record = &prefix.record;
+    let as_stored = match &record.docs {
+        Docs::Whole { compression, .. } => *compression == out.shard.compression(),
+        Docs::Picks { .. } => false,
+    };
+    let watch = Stopwatch::start();
+    let mut member = (!as_stored).then(MemberWriter::new);
+    if out.observer.is_some() || member.is_some() {
+        let mut line = Vec::new();
+        while prefix.lines.next_line(&mut line)? {
+            let doc = parse(&line)?;
+            if let Some(observer) = &mut out.observer {
+                observer.observe(&doc)?;
+            }
+            if let Some(member) = &mut member {
+                member.push(&doc, Some(store), &mut out.shard)?;
+            }
+            crash_point();
+        }
+    } else {
+        for _ in 0..record.documents {
+            crash_point();
+        }
+    }
+    if as_stored
+        && let Docs::Whole {
+            object: Some(object),
+            ..
+        } = &record.docs
+    {
+        out.shard.append(&store.object_path(object))?;
+    }
+    let (wall, cpu) = watch.elapsed();
+    let spent = if out.dataset {
+        counts.write = match (&record.write, as_stored) {
+            (Some(first), true) => reused(first),
+            _ => {
+                let mut write = StepStats::named("write");
+                count_written(&mut write, record.documents, record.text_bytes);
+                write
+            }
+        };
+        &mut counts.write
+    } else {
+        &mut counts.steps[0]
+    };
+    spent.wall_seconds += wall;
+    spent.cpu_seconds += cpu;
+    Ok(match member {
+        None => Vec::new(),
+        Some(member) => vec![NewPrefix {
+            at: counts.steps.len() - 1,
+            docs: member.finish(&mut out.shard)?,
+            documents: record.documents,
+            text_bytes: record.text_bytes,
+        }],
+    })
+}
+
+/// Reads documents into the batch until it is full; true when the input is exhausted.
+/// Records that fail are quarantined and counted under `read`.
+fn fill_batch(
+    batch: &mut Vec<Document>,
+    records: &mut Records,
+    read: &mut StepStats,
+    quarantine: &mut Vec<u8>,
+) -> io::Result<bool> {
+    let mut bytes = 0;
+    while batch.len() < BATCH_DOCUMENTS && bytes < BATCH_BYTES {
+        match records.next() {
+            None => return Ok(true),
+            Some(Ok(doc)) => {
+                read.documents_in += 1;
+                read.kept += 1;
+                read.bytes_out += doc.text.len() as u64;
+                bytes += doc.text.len();
+                batch.push(doc);
+            }
+            Some(Err(error)) => {
+                read.documents_in += 1;
+                read.quarantined += 1;
+                quarantine.extend(record_line(&error));
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Fills a batch from the run's intermediate shard; true when it is exhausted.
+fn fill_intermediate(batch: &mut Vec<Document>, records: &mut Records) -> io::Result<bool> {
+    let mut bytes = 0;
+    while batch.len() < BATCH_DOCUMENTS && bytes < BATCH_BYTES {
+        match records.next() {
+            None => return Ok(true),
+            Some(Ok(doc)) => {
+                bytes += doc.text.len();
+                batch.push(doc);
+            }
+            Some(Err(error)) => {
+                return Err(io::Error::other(format!("intermediate shard: {error}")));
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Fills a batch from stored documents; true when they are exhausted.
+fn fill_stored(batch: &mut Vec<Document>, lines: &mut Lines) -> io::Result<bool> {
+    let mut bytes = 0;
+    let mut line = Vec::new();
+    while batch.len() < BATCH_DOCUMENTS && bytes < BATCH_BYTES {
+        if !lines.next_line(&mut line)? {
+            return Ok(true);
+        }
+        let doc = parse(&line)?;
+        bytes += doc.text.len();
+        batch.push(doc);
+    }
+    Ok(false)
+}
+
+fn parse(line: &[u8]) -> io::Result<Document> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    Document::from_json_slice(body, String::new)
+        .map_err(|e| io::Error::other(format!("a cached document does not read: {e}")))
+}
+
+/// Runs a batch through one step, counting what it keeps, drops and fails on. With
+/// `track`, it also lists each kept document as (its index in the batch before the step,
+/// whether the step changed it), for the project store.
+fn apply_step(
+    batch: &mut Vec<Document>,
+    name: &str,
+    step: &mut dyn Step,
+    stats: &mut StepStats,
+    quarantine: &mut Vec<u8>,
+    mut track: Option<&mut Vec<(u32, bool)>>,
+) {
+    let watch = Stopwatch::start();
+    if let Some(kept) = track.as_deref_mut() {
+        kept.clear();
+    }
+    let mut index = 0u32;
+    batch.retain_mut(|doc| {
+        let at = index;
+        index += 1;
+        stats.documents_in += 1;
+        stats.bytes_in += doc.text.len() as u64;
+        let before = track.is_some().then(|| doc.clone());
+        match step.process(doc) {
+            Ok(Verdict::Keep) => {
+                stats.kept += 1;
+                stats.bytes_out += doc.text.len() as u64;
+                if let Some(kept) = track.as_deref_mut() {
+                    kept.push((at, before.as_ref() != Some(&*doc)));
+                }
+                true
+            }
+            Ok(Verdict::Drop(reason)) => {
+                *stats.dropped.entry(reason.to_owned()).or_default() += 1;
+                false
+            }
+            Err(error) => {
+                stats.quarantined += 1;
+                quarantine.extend(document_line(name, &error.0, doc));
+                false
+            }
+        }
+    });
+    step.take_counts(&mut stats.counts);
+    add_time(stats, &watch);
+}
+
+fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
+    let (wall, cpu) = watch.elapsed();
+    stats.wall_seconds += wall;
+    stats.cpu_seconds += cpu;
+}
+
+/// The bytes of a unit, for progress.
+pub(crate) fn unit_size(unit: &Unit) -> u64 {
+    let file_size = std::fs::metadata(&unit.path).map_or(0, |m| m.len());
+    unit.end
+        .unwrap_or(file_size)
+        .min(file_size)
+        .saturating_sub(unit.start)
+}
