@@ -3,6 +3,8 @@
 mod bill;
 mod classifier;
 mod commands;
+#[cfg(test)]
+mod error_chains;
 mod lm;
 mod lmtrain;
 mod oneshot;
