@@ -46,7 +46,8 @@
 //! - [`Ledger`] and [`TaskMeter`] (`meter`): the sources of a run and the meter of a task.
 //! - [`thread_cpu_seconds`], [`process_cpu_seconds`] and [`machine_busy_seconds`]
 //!   (`clocks`): CPU time of the thread, the process and the machine.
-//! - [`rss_bytes`] (`memory`): resident memory of the process.
+//! - [`rss_bytes`] and [`peak_rss_bytes`] (`memory`): resident memory of the process,
+//!   now and at its peak; every crate reads it here.
 //! - [`Rapl`] (`rapl`) and [`Nvml`] (`nvml`): the processor's and the GPUs' counters.
 
 mod clocks;
@@ -58,7 +59,7 @@ mod record;
 mod share;
 
 pub use clocks::{machine_busy_seconds, process_cpu_seconds, thread_cpu_seconds};
-pub use memory::rss_bytes;
+pub use memory::{peak_rss_bytes, rss_bytes};
 pub use meter::{Ledger, TaskMeter};
 pub use nvml::Nvml;
 pub use rapl::Rapl;
