@@ -15,7 +15,7 @@ use crate::files::{
     create_dir, u32_at, u64_at, write_atomic,
 };
 use crate::index::{index_dir, open_against};
-use crate::merge::Merger;
+use crate::merge::{KeyEntry, Merger};
 use crate::observe::TaskManifest;
 use crate::{DedupConfig, DedupError, Keep, WorkPaths, key};
 
@@ -89,15 +89,16 @@ pub(crate) fn run_buckets(
     }
     create_dir(&work.pairs_dir())?;
     let mut pairs = SealedWriter::create(&work.pairs(band), PAIRS)?;
-    let mut group: Option<(u64, u64)> = None;
-    while let Some((k, doc)) = merger.next()? {
-        match group {
-            Some((gk, first)) if gk == k => {
-                if key::split(doc).is_some() {
-                    pairs.record(&[&first.to_le_bytes(), &doc.to_le_bytes()])?;
+    // The first entry of the current group of equal keys.
+    let mut first: Option<KeyEntry> = None;
+    while let Some(entry) = merger.next()? {
+        match first {
+            Some(f) if f.key == entry.key => {
+                if key::split(entry.doc).is_some() {
+                    pairs.record(&[&f.doc.to_le_bytes(), &entry.doc.to_le_bytes()])?;
                 }
             }
-            _ => group = Some((k, doc)),
+            _ => first = Some(entry),
         }
     }
     pairs.finish()?;

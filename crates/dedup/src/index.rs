@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::clusters::{ClusterVerdict, Decision};
 use crate::files::{DECISIONS, INDEX, SealedReader, SealedWriter, create_dir, read_json};
-use crate::merge::Merger;
+use crate::merge::{KeyEntry, Merger};
 use crate::observe::TaskManifest;
 use crate::{DedupConfig, DedupError, Mode, WorkPaths, key};
 
@@ -264,7 +264,7 @@ pub(crate) fn run_index_band(
     let dir = index_dir(config, ctx);
     create_dir(&dir)?;
     let mut writer = SealedWriter::create(&dir.join(band_name(band)), INDEX)?;
-    while let Some((k, doc)) = merger.next()? {
+    while let Some(KeyEntry { key: k, doc }) = merger.next()? {
         let number = match key::split(doc) {
             None => doc as u32,
             Some((rank, pos)) => match numbering.number(rank, pos) {

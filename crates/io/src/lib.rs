@@ -32,7 +32,7 @@ mod write;
 
 pub use list::{InputFile, ListError, Listing, list_source, split};
 pub use source::file_id;
-pub use write::{GZIP_LEVEL, ShardWriter, ZSTD_LEVEL};
+pub use write::{GZIP_LEVEL, ShardWriter, WrittenShard, ZSTD_LEVEL};
 
 use atelier_core::{Document, Format, format::Compression};
 use serde::Serialize;

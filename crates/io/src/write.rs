@@ -24,6 +24,15 @@ enum Encoder {
     Zstd(zstd::stream::write::Encoder<'static, BufWriter<File>>),
 }
 
+/// A shard [`ShardWriter::finish`] put in place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrittenShard {
+    /// Documents written.
+    pub documents: u64,
+    /// Size of the final file, bytes (compressed where it is).
+    pub bytes: u64,
+}
+
 /// Writes one output shard of JSON lines.
 pub struct ShardWriter {
     path: PathBuf,
@@ -102,7 +111,7 @@ impl ShardWriter {
 
     /// Completes the shard: flushes, syncs, renames it into place. Returns the number of
     /// documents and the size of the final file in bytes.
-    pub fn finish(mut self) -> io::Result<(u64, u64)> {
+    pub fn finish(mut self) -> io::Result<WrittenShard> {
         let result = self.complete();
         if result.is_err() {
             let _ = std::fs::remove_file(&self.tmp);
@@ -110,7 +119,7 @@ impl ShardWriter {
         result
     }
 
-    fn complete(&mut self) -> io::Result<(u64, u64)> {
+    fn complete(&mut self) -> io::Result<WrittenShard> {
         let buffered = match self.encoder.take() {
             Some(Encoder::Plain(w)) => w,
             Some(Encoder::Gzip(w)) => w.finish()?,
@@ -128,7 +137,10 @@ impl ShardWriter {
                 let _ = dir.sync_all();
             }
         }
-        Ok((self.documents, bytes))
+        Ok(WrittenShard {
+            documents: self.documents,
+            bytes,
+        })
     }
 }
 

@@ -115,9 +115,9 @@ fn shards_round_trip_in_every_compression() {
             writer.write(&doc).unwrap();
         }
         assert!(!path.exists());
-        let (count, bytes) = writer.finish().unwrap();
-        assert_eq!(count, 100);
-        assert_eq!(bytes, std::fs::metadata(&path).unwrap().len());
+        let written = writer.finish().unwrap();
+        assert_eq!(written.documents, 100);
+        assert_eq!(written.bytes, std::fs::metadata(&path).unwrap().len());
         let (back, errors) = read(&Unit::whole(&path, Format::Jsonl));
         assert!(errors.is_empty());
         let mut expected = docs();

@@ -158,8 +158,12 @@ impl Ledger {
         let i = &self.inner;
         let (package_joules, dram_joules, machine_busy_seconds) = match &i.rapl {
             Some(r) => {
-                let (p, d) = r.read();
-                (Some(p), d, machine_busy_seconds())
+                let reading = r.read();
+                (
+                    Some(reading.package_joules),
+                    reading.dram_joules,
+                    machine_busy_seconds(),
+                )
             }
             None => (None, None, None),
         };

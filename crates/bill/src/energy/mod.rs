@@ -48,7 +48,7 @@
 //!   (`clocks`): CPU time of the thread, the process and the machine.
 //! - [`rss_bytes`] and [`peak_rss_bytes`] (`memory`): resident memory of the process,
 //!   now and at its peak; every crate reads it here.
-//! - [`Rapl`] (`rapl`) and [`Nvml`] (`nvml`): the processor's and the GPUs' counters.
+//! - [`Rapl`] and [`RaplReading`] (`rapl`) and [`Nvml`] (`nvml`): the processor's and the GPUs' counters.
 
 mod clocks;
 mod memory;
@@ -62,6 +62,6 @@ pub use clocks::{machine_busy_seconds, process_cpu_seconds, thread_cpu_seconds};
 pub use memory::{peak_rss_bytes, rss_bytes};
 pub use meter::{Ledger, TaskMeter};
 pub use nvml::Nvml;
-pub use rapl::Rapl;
+pub use rapl::{Rapl, RaplReading};
 pub use record::{EnergyRecord, Method};
 pub use share::{PowerModel, Sample, attribute};

@@ -3,6 +3,15 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// What [`Rapl::read`] gives: joules since opening.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RaplReading {
+    /// Summed over the package zones.
+    pub package_joules: f64,
+    /// Summed over the DRAM zones; `None` without one.
+    pub dram_joules: Option<f64>,
+}
+
 /// RAPL energy counters read through powercap, with wraparound handled.
 pub struct Rapl {
     zones: Mutex<Vec<Zone>>,
@@ -78,9 +87,12 @@ impl Rapl {
     }
 
     /// Joules since opening, summed over packages, and over DRAM zones if any.
-    pub fn read(&self) -> (f64, Option<f64>) {
+    pub fn read(&self) -> RaplReading {
         let Ok(mut zones) = self.zones.lock() else {
-            return (0.0, None);
+            return RaplReading {
+                package_joules: 0.0,
+                dram_joules: None,
+            };
         };
         let (mut package, mut dram, mut any_dram) = (0.0, 0.0, false);
         for z in zones.iter_mut() {
@@ -104,7 +116,10 @@ impl Rapl {
                 package += z.total_joules;
             }
         }
-        (package, any_dram.then_some(dram))
+        RaplReading {
+            package_joules: package,
+            dram_joules: any_dram.then_some(dram),
+        }
     }
 }
 
@@ -139,17 +154,26 @@ mod tests {
         let rapl = Rapl::open(root).unwrap();
         assert_eq!(rapl.packages(), 2);
         assert!(rapl.has_dram());
-        assert_eq!(rapl.read(), (0.0, Some(0.0)));
+        assert_eq!(
+            rapl.read(),
+            RaplReading {
+                package_joules: 0.0,
+                dram_joules: Some(0.0)
+            }
+        );
         // Package 0 wraps: 900 -> 1000 (max) -> 0 -> 50 J is 150 J. Package 1 adds 20 J.
         std::fs::write(root.join("intel-rapl:0/energy_uj"), "50000000").unwrap();
         std::fs::write(root.join("intel-rapl:1/energy_uj"), "30000000").unwrap();
         std::fs::write(root.join("intel-rapl:0:0/energy_uj"), "7000000").unwrap();
-        let (package, dram) = rapl.read();
+        let RaplReading {
+            package_joules: package,
+            dram_joules: dram,
+        } = rapl.read();
         assert!((package - 170.0).abs() < 1e-6, "{package}");
         assert!((dram.unwrap() - 2.0).abs() < 1e-6);
         // And keeps counting after the wrap.
         std::fs::write(root.join("intel-rapl:0/energy_uj"), "60000000").unwrap();
-        assert!((rapl.read().0 - 180.0).abs() < 1e-6);
+        assert!((rapl.read().package_joules - 180.0).abs() < 1e-6);
     }
 
     #[test]
