@@ -83,9 +83,9 @@ fn each_cause_is_printed_once() {
         path: path(),
         error: os(),
     });
-    once(atelier_lmtrain::LmTrainError::Tensor(candle_core::Error::Msg(
-        OS.into(),
-    )));
+    once(atelier_lmtrain::LmTrainError::Tensor(
+        candle_core::Error::Msg(OS.into()),
+    ));
     once(atelier_lmtrain::LmTrainError::Lm(atelier_lm::LmError::Io {
         path: path(),
         error: os(),

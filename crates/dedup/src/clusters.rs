@@ -6,7 +6,7 @@
 //! representative id (len bytes)`. Verdicts: 0 kept representative, 1 `duplicate`,
 //! 2 `duplicate_of_index` (then the id is empty). Documents not listed have no copy.
 
-use atelier_core::BarrierContext;
+use atelier_core::{BarrierContext, Verdict};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
@@ -15,16 +15,57 @@ use crate::files::{
     create_dir, u32_at, u64_at, write_atomic,
 };
 use crate::index::{index_dir, open_against};
-use crate::merge::Merger;
+use crate::merge::{KeyEntry, Merger};
 use crate::observe::TaskManifest;
-use crate::{DedupConfig, DedupError, Keep, Work, key};
+use crate::{DedupConfig, DedupError, Keep, WorkPaths, key};
 
-/// A kept representative.
-pub(crate) const KEPT: u8 = 0;
-/// Dropped: a copy of an earlier document of this run.
-pub(crate) const DUPLICATE: u8 = 1;
-/// Dropped: a copy of a document of the `against` index.
-pub(crate) const DUPLICATE_OF_INDEX: u8 = 2;
+/// What the clusters stage decided for a document that has a copy. The discriminant is
+/// the `verdict u8` of a decision file: never renumber one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum ClusterVerdict {
+    /// A kept representative.
+    Kept = 0,
+    /// Dropped: a copy of an earlier document of this run.
+    Duplicate = 1,
+    /// Dropped: a copy of a document of the `against` index.
+    DuplicateOfIndex = 2,
+}
+
+impl ClusterVerdict {
+    /// The verdict written as `code` in a decision file; `None` for an unknown code.
+    pub(crate) fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(ClusterVerdict::Kept),
+            1 => Some(ClusterVerdict::Duplicate),
+            2 => Some(ClusterVerdict::DuplicateOfIndex),
+            _ => None,
+        }
+    }
+
+    /// The code written in a decision file.
+    pub(crate) fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// The drop reason ([`crate::DUPLICATE`] or [`crate::DUPLICATE_OF_INDEX`]); `None`
+    /// for a kept document.
+    pub(crate) fn reason(self) -> Option<&'static str> {
+        match self {
+            ClusterVerdict::Kept => None,
+            ClusterVerdict::Duplicate => Some(crate::DUPLICATE),
+            ClusterVerdict::DuplicateOfIndex => Some(crate::DUPLICATE_OF_INDEX),
+        }
+    }
+
+    /// The step's verdict for the document.
+    pub(crate) fn verdict(self) -> Verdict {
+        match self.reason() {
+            None => Verdict::Keep,
+            Some(reason) => Verdict::Drop(reason),
+        }
+    }
+}
 
 /// The `buckets` stage, task `band`: merges every data task's runs of the band (and the
 /// index's band) and writes a pair `(first, other)` for each other document that shares
@@ -35,7 +76,7 @@ pub(crate) fn run_buckets(
     ctx: &BarrierContext,
     band: usize,
 ) -> Result<(), DedupError> {
-    let work = Work::new(ctx);
+    let work = WorkPaths::new(ctx);
     let manifests = TaskManifest::read_all(ctx)?;
     let mut merger = Merger::new();
     if let Some(against) = open_against(config, ctx)? {
@@ -48,15 +89,16 @@ pub(crate) fn run_buckets(
     }
     create_dir(&work.pairs_dir())?;
     let mut pairs = SealedWriter::create(&work.pairs(band), PAIRS)?;
-    let mut group: Option<(u64, u64)> = None;
-    while let Some((k, doc)) = merger.next()? {
-        match group {
-            Some((gk, first)) if gk == k => {
-                if key::split(doc).is_some() {
-                    pairs.record(&[&first.to_le_bytes(), &doc.to_le_bytes()])?;
+    // The first entry of the current group of equal keys.
+    let mut first: Option<KeyEntry> = None;
+    while let Some(entry) = merger.next()? {
+        match first {
+            Some(f) if f.key == entry.key => {
+                if key::split(entry.doc).is_some() {
+                    pairs.record(&[&f.doc.to_le_bytes(), &entry.doc.to_le_bytes()])?;
                 }
             }
-            _ => group = Some((k, doc)),
+            _ => first = Some(entry),
         }
     }
     pairs.finish()?;
@@ -68,8 +110,8 @@ pub(crate) fn run_buckets(
 pub(crate) struct Decision {
     /// The document's position in its task.
     pub pos: u32,
-    /// [`KEPT`], [`DUPLICATE`] or [`DUPLICATE_OF_INDEX`].
-    pub verdict: u8,
+    /// What was decided for it.
+    pub verdict: ClusterVerdict,
     /// Documents in its cluster.
     pub size: u32,
     /// The representative's id (empty when it is in the index).
@@ -83,12 +125,12 @@ impl Decision {
             return Ok(None);
         };
         let pos = u32_at(head, 0);
-        let verdict = head[4];
+        let code = head[4];
         let size = u32_at(head, 5);
         let len = u32_at(head, 9) as usize;
-        if verdict > DUPLICATE_OF_INDEX {
-            return Err(reader.corrupt(format!("holds an unknown verdict {verdict}")));
-        }
+        let Some(verdict) = ClusterVerdict::from_code(code) else {
+            return Err(reader.corrupt(format!("holds an unknown verdict {code}")));
+        };
         let bytes = reader.need(len)?.to_vec();
         let representative = String::from_utf8(bytes)
             .map_err(|_| reader.corrupt(format!("the id at position {pos} is not UTF-8")))?;
@@ -153,7 +195,7 @@ impl UnionFind {
 /// The `clusters` stage: union-find over every band's pairs, then one decision file per
 /// data task. Memory grows with the documents that have a copy, not with all documents.
 pub(crate) fn run_clusters(config: &DedupConfig, ctx: &BarrierContext) -> Result<(), DedupError> {
-    let work = Work::new(ctx);
+    let work = WorkPaths::new(ctx);
     let manifests = TaskManifest::read_all(ctx)?;
     if config.write_index {
         // The index of an earlier run of this step goes first, so that a crash from here
@@ -211,22 +253,27 @@ pub(crate) fn run_clusters(config: &DedupConfig, ctx: &BarrierContext) -> Result
             members.next();
             summary.clustered += 1;
             let (verdict, id) = match key::split(root) {
-                None => (DUPLICATE_OF_INDEX, ""),
+                None => (ClusterVerdict::DuplicateOfIndex, ""),
                 Some(_) => {
                     let kept = config.keep == Keep::One && root == k;
-                    (if kept { KEPT } else { DUPLICATE }, ids[&root].as_str())
+                    let verdict = if kept {
+                        ClusterVerdict::Kept
+                    } else {
+                        ClusterVerdict::Duplicate
+                    };
+                    (verdict, ids[&root].as_str())
                 }
             };
             match verdict {
-                DUPLICATE => summary.duplicate += 1,
-                DUPLICATE_OF_INDEX => summary.duplicate_of_index += 1,
-                _ => {}
+                ClusterVerdict::Kept => {}
+                ClusterVerdict::Duplicate => summary.duplicate += 1,
+                ClusterVerdict::DuplicateOfIndex => summary.duplicate_of_index += 1,
             }
             let size = sizes[&root];
             let len = u32::try_from(id.len()).expect("ids were read with u32 lengths");
             writer.record(&[
                 &pos.to_le_bytes(),
-                &[verdict],
+                &[verdict.code()],
                 &size.to_le_bytes(),
                 &len.to_le_bytes(),
                 id.as_bytes(),
@@ -249,7 +296,7 @@ pub(crate) fn run_clusters(config: &DedupConfig, ctx: &BarrierContext) -> Result
 /// The ids of the given (sorted) representatives of this run, read from the tasks' id
 /// files at their offsets.
 fn representative_ids(
-    work: &Work<'_>,
+    work: &WorkPaths<'_>,
     roots: &[u64],
 ) -> Result<FxHashMap<u64, String>, DedupError> {
     let mut out = FxHashMap::default();
@@ -296,5 +343,30 @@ mod tests {
         }
         assert_eq!(uf.find(21), 20);
         assert_eq!(uf.find(100), 100, "a key never seen is its own root");
+    }
+
+    #[test]
+    fn verdict_codes_and_reasons_are_pinned() {
+        // The codes are in decision files, the reasons in reports: neither may change.
+        let pinned = [
+            (ClusterVerdict::Kept, 0, None),
+            (ClusterVerdict::Duplicate, 1, Some("duplicate")),
+            (
+                ClusterVerdict::DuplicateOfIndex,
+                2,
+                Some("duplicate_of_index"),
+            ),
+        ];
+        for (verdict, code, reason) in pinned {
+            assert_eq!(verdict.code(), code);
+            assert_eq!(ClusterVerdict::from_code(code), Some(verdict));
+            assert_eq!(verdict.reason(), reason);
+        }
+        assert_eq!(ClusterVerdict::from_code(3), None);
+        assert_eq!(ClusterVerdict::Kept.verdict(), Verdict::Keep);
+        assert_eq!(
+            ClusterVerdict::DuplicateOfIndex.verdict(),
+            Verdict::Drop("duplicate_of_index")
+        );
     }
 }

@@ -3,10 +3,10 @@
 use atelier_core::{BarrierContext, Document, Step, StepError, Verdict};
 use serde_json::Value;
 
-use crate::clusters::{DUPLICATE, DUPLICATE_OF_INDEX, Decision, KEPT};
+use crate::clusters::{ClusterVerdict, Decision};
 use crate::files::{DECISIONS, IDS, SealedReader};
 use crate::observe::TaskManifest;
-use crate::{CLUSTER_KEY, CLUSTER_SIZE_KEY, DedupError, Work};
+use crate::{CLUSTER_KEY, CLUSTER_SIZE_KEY, DedupError, WorkPaths};
 
 /// Decides for the documents of one data task, which must be the ones its observer saw,
 /// in the same order: it checks each id against the observer's list.
@@ -21,7 +21,7 @@ pub(crate) struct DedupDecider {
 
 impl DedupDecider {
     pub(crate) fn new(ctx: &BarrierContext, rank: usize) -> Result<Self, DedupError> {
-        let work = Work::new(ctx);
+        let work = WorkPaths::new(ctx);
         let manifest_path = work.task_manifest(rank);
         let manifest: TaskManifest = crate::files::read_json(&manifest_path)?;
         let decisions_path = work.decisions(rank);
@@ -89,14 +89,10 @@ impl DedupDecider {
             return Ok(Verdict::Keep);
         };
         self.next = Decision::read(&mut self.decisions)?;
-        let representative =
-            (decision.verdict != DUPLICATE_OF_INDEX).then_some(decision.representative);
+        let representative = (decision.verdict != ClusterVerdict::DuplicateOfIndex)
+            .then_some(decision.representative);
         set_cluster(doc, representative, decision.size);
-        Ok(match decision.verdict {
-            KEPT => Verdict::Keep,
-            DUPLICATE => Verdict::Drop(crate::DUPLICATE),
-            _ => Verdict::Drop(crate::DUPLICATE_OF_INDEX),
-        })
+        Ok(decision.verdict.verdict())
     }
 }
 

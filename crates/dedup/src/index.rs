@@ -10,11 +10,11 @@ use atelier_core::{BarrierContext, StepConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use crate::clusters::{Decision, KEPT};
+use crate::clusters::{ClusterVerdict, Decision};
 use crate::files::{DECISIONS, INDEX, SealedReader, SealedWriter, create_dir, read_json};
-use crate::merge::Merger;
+use crate::merge::{KeyEntry, Merger};
 use crate::observe::TaskManifest;
-use crate::{DedupConfig, DedupError, Mode, Work, key};
+use crate::{DedupConfig, DedupError, Mode, WorkPaths, key};
 
 /// The version of the index's layout.
 const FORMAT: u32 = 1;
@@ -197,7 +197,7 @@ struct Numbering {
 
 impl Numbering {
     fn read(ctx: &BarrierContext, against: Option<&Against>) -> Result<Self, DedupError> {
-        let work = Work::new(ctx);
+        let work = WorkPaths::new(ctx);
         let manifests = TaskManifest::read_all(ctx)?;
         let mut next = against.map_or(0, |a| a.manifest.documents);
         let (mut base, mut dropped) = (Vec::new(), Vec::new());
@@ -206,7 +206,7 @@ impl Numbering {
             let mut reader = SealedReader::open(&work.decisions(m.rank), DECISIONS)?;
             let mut gone = Vec::new();
             while let Some(decision) = Decision::read(&mut reader)? {
-                if decision.verdict != KEPT {
+                if decision.verdict != ClusterVerdict::Kept {
                     gone.push(decision.pos);
                 }
             }
@@ -249,7 +249,7 @@ pub(crate) fn run_index_band(
     ctx: &BarrierContext,
     band: usize,
 ) -> Result<(), DedupError> {
-    let work = Work::new(ctx);
+    let work = WorkPaths::new(ctx);
     let against = open_against(config, ctx)?;
     let numbering = Numbering::read(ctx, against.as_ref())?;
     let mut merger = Merger::new();
@@ -264,7 +264,7 @@ pub(crate) fn run_index_band(
     let dir = index_dir(config, ctx);
     create_dir(&dir)?;
     let mut writer = SealedWriter::create(&dir.join(band_name(band)), INDEX)?;
-    while let Some((k, doc)) = merger.next()? {
+    while let Some(KeyEntry { key: k, doc }) = merger.next()? {
         let number = match key::split(doc) {
             None => doc as u32,
             Some((rank, pos)) => match numbering.number(rank, pos) {

@@ -210,15 +210,16 @@ impl Barrier for DedupBarrier {
     }
 }
 
-/// Where the parts of a run keep their files.
+/// The paths of the files the parts of a run keep in the step's work folder (the layout
+/// in the crate doc).
 #[derive(Debug, Clone)]
-pub(crate) struct Work<'a> {
+pub(crate) struct WorkPaths<'a> {
     root: &'a Path,
 }
 
-impl<'a> Work<'a> {
+impl<'a> WorkPaths<'a> {
     pub(crate) fn new(ctx: &'a BarrierContext) -> Self {
-        Work { root: &ctx.work }
+        WorkPaths { root: &ctx.work }
     }
     pub(crate) fn observe_dir(&self) -> PathBuf {
         self.root.join("observe")

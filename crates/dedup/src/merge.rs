@@ -9,16 +9,26 @@ use std::path::Path;
 use crate::files::{INDEX, RUN, SealedReader, u32_at, u64_at};
 use crate::{DedupError, key};
 
+/// One record of the merged stream: a key and the document that has it. Ordered by key,
+/// then document, as the files are sorted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct KeyEntry {
+    /// The key (a hash of the text, or of one band of its signature).
+    pub key: u64,
+    /// The document's key (see [`crate::key`]).
+    pub doc: u64,
+}
+
 /// One sorted file.
 struct Source {
     reader: SealedReader,
     /// `Some(rank)` for an observer run, `None` for an index band.
     rank: Option<usize>,
-    previous: Option<(u64, u64)>,
+    previous: Option<KeyEntry>,
 }
 
 impl Source {
-    fn next(&mut self) -> Result<Option<(u64, u64)>, DedupError> {
+    fn next(&mut self) -> Result<Option<KeyEntry>, DedupError> {
         let Some(record) = self.reader.take(12)? else {
             return Ok(None);
         };
@@ -28,18 +38,20 @@ impl Source {
             Some(rank) => key::new(rank, n),
             None => key::index(n),
         };
-        if self.previous.is_some_and(|p| p >= (k, doc)) {
+        let entry = KeyEntry { key: k, doc };
+        if self.previous.is_some_and(|p| p >= entry) {
             return Err(self.reader.corrupt("records are not sorted".into()));
         }
-        self.previous = Some((k, doc));
-        Ok(Some((k, doc)))
+        self.previous = Some(entry);
+        Ok(Some(entry))
     }
 }
 
-/// Merges sorted files into one stream of `(key, document key)`, smallest first.
+/// Merges sorted files into one stream of [`KeyEntry`], smallest first.
 pub(crate) struct Merger {
     sources: Vec<Source>,
-    heap: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    /// The next entry of each source that has one, with the source's index.
+    heap: BinaryHeap<Reverse<(KeyEntry, usize)>>,
 }
 
 impl Merger {
@@ -67,26 +79,26 @@ impl Merger {
             rank,
             previous: None,
         };
-        if let Some((k, doc)) = source.next()? {
-            self.heap.push(Reverse((k, doc, self.sources.len())));
+        if let Some(entry) = source.next()? {
+            self.heap.push(Reverse((entry, self.sources.len())));
         }
         self.sources.push(source);
         Ok(())
     }
 
-    /// The next `(key, document key)`.
-    pub(crate) fn next(&mut self) -> Result<Option<(u64, u64)>, DedupError> {
+    /// The next entry.
+    pub(crate) fn next(&mut self) -> Result<Option<KeyEntry>, DedupError> {
         let Some(mut top) = self.heap.peek_mut() else {
             return Ok(None);
         };
-        let Reverse((k, doc, i)) = *top;
+        let Reverse((entry, i)) = *top;
         match self.sources[i].next()? {
             // Replacing the top in place sifts it down once, instead of a pop and a push.
-            Some((nk, ndoc)) => *top = Reverse((nk, ndoc, i)),
+            Some(next) => *top = Reverse((next, i)),
             None => {
                 PeekMut::pop(top);
             }
         }
-        Ok(Some((k, doc)))
+        Ok(Some(entry))
     }
 }

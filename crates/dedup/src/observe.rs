@@ -7,7 +7,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::files::{IDS, OFFSETS, RUN, SealedWriter, create_dir, remove_if_exists, write_atomic};
-use crate::{DedupConfig, DedupError, Signer, Work};
+use crate::{DedupConfig, DedupError, Signer, WorkPaths};
 
 /// What one data task's observer left: written last, so its presence means the task's
 /// files are complete.
@@ -26,7 +26,7 @@ pub(crate) struct TaskManifest {
 impl TaskManifest {
     /// Reads the manifests of every data task; a missing one is an error naming it.
     pub(crate) fn read_all(ctx: &BarrierContext) -> Result<Vec<TaskManifest>, DedupError> {
-        let work = Work::new(ctx);
+        let work = WorkPaths::new(ctx);
         (0..ctx.world)
             .map(|rank| {
                 let path = work.task_manifest(rank);
@@ -75,7 +75,7 @@ impl DedupObserver {
         ctx: &BarrierContext,
         rank: usize,
     ) -> Result<Self, DedupError> {
-        let work = Work::new(ctx);
+        let work = WorkPaths::new(ctx);
         let dir = work.task_dir(rank);
         let manifest_path = work.task_manifest(rank);
         remove_if_exists(&manifest_path)?;

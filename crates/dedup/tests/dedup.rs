@@ -406,12 +406,12 @@ impl Parts {
             .into_iter()
             .find(|s| s.name == name)
             .unwrap();
-        (0..stage.tasks).try_for_each(|t| (stage.run)(t))
+        (0..stage.tasks).try_for_each(|t| (stage.run)(t).map_err(|e| e.to_string()))
     }
 
     fn all_stages(&self) -> Result<(), String> {
         for stage in self.barrier.stages(&self.ctx) {
-            (0..stage.tasks).try_for_each(|t| (stage.run)(t))?;
+            (0..stage.tasks).try_for_each(|t| (stage.run)(t).map_err(|e| e.to_string()))?;
         }
         Ok(())
     }
@@ -419,7 +419,10 @@ impl Parts {
     fn decide(&self) -> Result<Vec<Outcome>, String> {
         let mut out = Vec::new();
         for (rank, docs) in self.tasks.iter().enumerate() {
-            let mut decider = self.barrier.decider(&self.ctx, rank)?;
+            let mut decider = self
+                .barrier
+                .decider(&self.ctx, rank)
+                .map_err(|e| e.to_string())?;
             for d in docs {
                 let mut d = d.clone();
                 let v = decider.process(&mut d).map_err(|e| e.0)?;

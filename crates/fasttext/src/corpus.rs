@@ -6,7 +6,7 @@
 //! its training file again at every epoch; encoding it once trades memory (four bytes
 //! per input row of every line) for not hashing the same text `epoch` times.
 
-use crate::dictionary::{Dictionary, EOS, EntryKind, LABEL_PREFIX, LineBuffers, hash};
+use crate::dictionary::{Dictionary, EOS, EntryKind, LABEL_PREFIX, LineBuffers, LineEnd, hash};
 
 /// fastText's vocabulary limit; past three quarters of it, rare entries are dropped.
 const MAX_VOCAB_SIZE: usize = 30_000_000;
@@ -213,9 +213,21 @@ impl<'a> Counter<'a> {
     }
 }
 
-/// One encoded line: where its rows and labels end, and how many tokens it had.
+/// One training example, a labelled line, as [`Corpus::example`] gives it.
 #[derive(Debug, Clone, Copy)]
-struct Example {
+pub(crate) struct Example<'a> {
+    /// Its input rows (words, subwords, n-gram buckets).
+    pub rows: &'a [i32],
+    /// Its label indexes.
+    pub labels: &'a [i32],
+    /// Tokens read for the line, labels and `</s>` included.
+    pub ntokens: u32,
+}
+
+/// How a [`Corpus`] stores an example: where its rows and labels end, and how many
+/// tokens it had.
+#[derive(Debug, Clone, Copy)]
+struct ExampleEnds {
     rows_end: usize,
     labels_end: usize,
     ntokens: u32,
@@ -251,7 +263,7 @@ impl std::ops::Add for LineCounts {
 pub(crate) struct Corpus {
     rows: Vec<i32>,
     labels: Vec<i32>,
-    examples: Vec<Example>,
+    examples: Vec<ExampleEnds>,
     /// Tokens of the examples, which the learning rate decays over.
     ntokens: i64,
     pub(crate) counts: LineCounts,
@@ -279,11 +291,12 @@ impl Corpus {
             let (rows, labels) = (all.rows.len(), all.labels.len());
             all.rows.extend_from_slice(&part.rows);
             all.labels.extend_from_slice(&part.labels);
-            all.examples.extend(part.examples.iter().map(|e| Example {
-                rows_end: e.rows_end + rows,
-                labels_end: e.labels_end + labels,
-                ntokens: e.ntokens,
-            }));
+            all.examples
+                .extend(part.examples.iter().map(|e| ExampleEnds {
+                    rows_end: e.rows_end + rows,
+                    labels_end: e.labels_end + labels,
+                    ntokens: e.ntokens,
+                }));
             all.ntokens += part.ntokens;
             all.counts = all.counts + part.counts;
         }
@@ -296,7 +309,7 @@ impl Corpus {
         let mut bufs = LineBuffers::default();
         let mut pos = 0;
         while pos < data.len() {
-            let (next, ntokens) =
+            let LineEnd { next, ntokens } =
                 dict.read_line(data, pos, &mut rows, Some(&mut labels), &mut bufs);
             let blank = data[pos..next].iter().all(|&b| is_space(b));
             pos = next;
@@ -320,7 +333,7 @@ impl Corpus {
             corpus.labels.extend_from_slice(&labels);
             let ntokens = u32::try_from(ntokens).unwrap_or(u32::MAX);
             corpus.ntokens += i64::from(ntokens);
-            corpus.examples.push(Example {
+            corpus.examples.push(ExampleEnds {
                 rows_end: corpus.rows.len(),
                 labels_end: corpus.labels.len(),
                 ntokens,
@@ -351,9 +364,9 @@ impl Corpus {
         0
     }
 
-    /// Example `i`: its input rows, its labels and its token count.
+    /// Example `i`.
     #[inline]
-    pub(crate) fn example(&self, i: usize) -> (&[i32], &[i32], u32) {
+    pub(crate) fn example(&self, i: usize) -> Example<'_> {
         let e = self.examples[i];
         let (rows_start, labels_start) = match i {
             0 => (0, 0),
@@ -362,11 +375,11 @@ impl Corpus {
                 (p.rows_end, p.labels_end)
             }
         };
-        (
-            &self.rows[rows_start..e.rows_end],
-            &self.labels[labels_start..e.labels_end],
-            e.ntokens,
-        )
+        Example {
+            rows: &self.rows[rows_start..e.rows_end],
+            labels: &self.labels[labels_start..e.labels_end],
+            ntokens: e.ntokens,
+        }
     }
 
     /// Marks in `used` every input row some example reads.

@@ -137,6 +137,15 @@ pub struct Dictionary {
     word_ngrams: usize,
 }
 
+/// Where [`Dictionary::read_line`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineEnd {
+    /// The position after the line.
+    pub next: usize,
+    /// Tokens read, labels and `</s>` included.
+    pub ntokens: usize,
+}
+
 /// Reusable buffers for turning lines into rows.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct LineBuffers {
@@ -485,7 +494,7 @@ impl Dictionary {
         rows: &mut Vec<i32>,
         mut labels: Option<&mut Vec<i32>>,
         bufs: &mut LineBuffers,
-    ) -> (usize, usize) {
+    ) -> LineEnd {
         rows.clear();
         bufs.hashes.clear();
         if let Some(labels) = labels.as_deref_mut() {
@@ -536,7 +545,7 @@ impl Dictionary {
             }
         }
         self.word_ngrams(rows, &bufs.hashes);
-        (pos, ntokens)
+        LineEnd { next: pos, ntokens }
     }
 
     /// fastText's `addWordNgrams`: 32-bit word hashes, sign-extended, mixed in 64 bits.

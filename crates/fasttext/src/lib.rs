@@ -69,7 +69,7 @@ pub use autotune::{Autotune, Fixed, Tuned, autotune};
 pub use corpus::LineCounts;
 pub use dictionary::{Dictionary, EOS, Entry, EntryKind, LABEL_PREFIX, hash};
 pub use matrix::{DenseMatrix, Matrix, ProductQuantizer, QuantMatrix};
-pub use meter::{Counts, Meter};
+pub use meter::{LabelCounts, Meter};
 pub use model::{Model, Prediction, Predictor};
 pub use output::Output;
 pub use prepare::Preprocess;

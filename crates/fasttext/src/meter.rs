@@ -11,9 +11,10 @@ use std::ops::Add;
 use crate::Model;
 use crate::corpus::split_lines;
 
-/// Counts for one label, or for all of them.
+/// How often a label was gold, predicted, and predicted right; for one label or summed
+/// over all of them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
+pub struct LabelCounts {
     /// Times the label was a line's label.
     pub gold: u64,
     /// Times it was predicted.
@@ -22,7 +23,7 @@ pub struct Counts {
     pub predicted_gold: u64,
 }
 
-impl Counts {
+impl LabelCounts {
     /// Right predictions over predictions (NaN without predictions, as fastText).
     pub fn precision(&self) -> f64 {
         self.predicted_gold as f64 / self.predicted as f64
@@ -44,10 +45,10 @@ impl Counts {
     }
 }
 
-impl Add for Counts {
-    type Output = Counts;
-    fn add(self, o: Counts) -> Counts {
-        Counts {
+impl Add for LabelCounts {
+    type Output = LabelCounts;
+    fn add(self, o: LabelCounts) -> LabelCounts {
+        LabelCounts {
             gold: self.gold + o.gold,
             predicted: self.predicted + o.predicted,
             predicted_gold: self.predicted_gold + o.predicted_gold,
@@ -64,10 +65,10 @@ pub struct Meter {
     pub unknown_labels: u64,
     /// Lines with no label at all, empty lines included (left out).
     pub unlabeled: u64,
-    /// Counts over all labels.
-    pub all: Counts,
+    /// Counts summed over all labels.
+    pub all: LabelCounts,
     /// Counts per label, in the model's label order.
-    pub labels: Vec<Counts>,
+    pub labels: Vec<LabelCounts>,
     /// How often each (true label, top prediction) pair occurred, for a confusion
     /// matrix: row = true label, column = predicted label, last column = no prediction.
     pub confusion: Vec<Vec<u64>>,
@@ -76,7 +77,7 @@ pub struct Meter {
 impl Meter {
     fn new(nlabels: usize) -> Self {
         Meter {
-            labels: vec![Counts::default(); nlabels],
+            labels: vec![LabelCounts::default(); nlabels],
             confusion: vec![vec![0; nlabels + 1]; nlabels],
             ..Meter::default()
         }

@@ -375,16 +375,15 @@ impl<'m> Predictor<'m> {
         threshold: f32,
     ) -> usize {
         let model = self.model;
-        let (next, _) =
-            model
-                .dict
-                .read_line(text, pos, &mut self.rows, Some(labels), &mut self.bufs);
+        let end = model
+            .dict
+            .read_line(text, pos, &mut self.rows, Some(labels), &mut self.bufs);
         if labels.is_empty() {
             self.predictions.clear();
         } else {
             self.score(k, threshold);
         }
-        next
+        end.next
     }
 
     /// The predictions of the last line.

@@ -649,9 +649,9 @@ impl Sgd {
             }
             let progress = done as f64 / total as f64;
             let lr = (self.lr * (1.0 - progress)) as f32;
-            let (rows, labels, ntokens) = corpus.example(i);
-            self.update(&mut state, wi, wo, rows, labels, lr, tables);
-            local += i64::from(ntokens);
+            let example = corpus.example(i);
+            self.update(&mut state, wi, wo, example.rows, example.labels, lr, tables);
+            local += i64::from(example.ntokens);
             if local > self.lr_update_rate {
                 tokens.fetch_add(local, Ordering::Relaxed);
                 local = 0;

@@ -32,7 +32,7 @@ mod write;
 
 pub use list::{InputFile, ListError, Listing, list_source, split};
 pub use source::file_id;
-pub use write::{Encoder, GZIP_LEVEL, Member, ShardWriter, ShardWritten, Tee, ZSTD_LEVEL};
+pub use write::{Encoder, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL};
 
 use atelier_core::{Document, Format, format::Compression};
 use serde::Serialize;

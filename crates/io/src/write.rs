@@ -3,7 +3,7 @@
 //! A shard is a sequence of *members*: gzip members or zstd frames, each valid alone, so
 //! that a member kept elsewhere (the project store keeps a unit's documents) can be
 //! appended to a shard byte for byte. [`Encoder`] compresses one member; [`ShardWriter`]
-//! writes a shard of members, or of one member when it is fed documents directly.
+//! writes a shard of [`Member`]s.
 //!
 //! A [`ShardWriter`] writes an [`AtomicFile`] (a hidden temporary file beside its final
 //! path, which [`crate::list_source`] skips and the runner removes after a crash),
@@ -134,8 +134,8 @@ impl<C: Write> Member<C> {
 
 /// What [`ShardWriter::finish`] left on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShardWritten {
-    /// Documents written through [`ShardWriter::write`] and its members.
+pub struct WrittenShard {
+    /// Documents written through its members.
     pub documents: u64,
     /// The file's size in bytes (0 when nothing was written, and no file made).
     pub bytes: u64,
@@ -148,8 +148,6 @@ pub struct ShardWriter {
     /// The temporary file, once opened; taken by the member being written.
     file: Option<BufWriter<AtomicFile>>,
     opened: bool,
-    /// The member [`ShardWriter::write`] feeds, when it was used.
-    single: Option<Member<io::Sink>>,
     documents: u64,
 }
 
@@ -169,7 +167,6 @@ impl ShardWriter {
             compression,
             file: None,
             opened: false,
-            single: None,
             documents: 0,
         })
     }
@@ -186,15 +183,7 @@ impl ShardWriter {
 
     /// Documents written so far.
     pub fn documents(&self) -> u64 {
-        self.documents + self.single.as_ref().map_or(0, Member::documents)
-    }
-
-    /// Appends one document to the shard's single member, started on first use.
-    pub fn write(&mut self, doc: &Document) -> io::Result<()> {
-        if self.single.is_none() {
-            self.single = Some(self.start(io::sink())?);
-        }
-        self.single.as_mut().expect("just started").write(doc)
+        self.documents
     }
 
     /// Starts a member whose compressed bytes also go to `copy`. The shard takes no
@@ -239,14 +228,11 @@ impl ShardWriter {
             .ok_or_else(|| io::Error::other("a shard writes one member at a time"))
     }
 
-    /// Completes the shard: ends its single member, flushes, syncs, renames it into
-    /// place. A shard that received nothing leaves no file.
-    pub fn finish(mut self) -> io::Result<ShardWritten> {
-        if let Some(single) = self.single.take() {
-            self.end(single)?;
-        }
+    /// Completes the shard: flushes, syncs, renames it into place. A shard that
+    /// received nothing leaves no file.
+    pub fn finish(mut self) -> io::Result<WrittenShard> {
         if !self.opened {
-            return Ok(ShardWritten {
+            return Ok(WrittenShard {
                 documents: 0,
                 bytes: 0,
             });
@@ -258,7 +244,7 @@ impl ShardWriter {
         let mut file = out.into_inner().map_err(|e| e.into_error())?;
         let bytes = file.file().metadata()?.len();
         file.commit()?;
-        Ok(ShardWritten {
+        Ok(WrittenShard {
             documents: self.documents,
             bytes,
         })

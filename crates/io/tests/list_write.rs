@@ -103,6 +103,17 @@ fn docs() -> Vec<Document> {
         .collect()
 }
 
+/// Writes documents as a shard of one member.
+fn write_shard(path: &std::path::Path, compression: Compression, docs: &[Document]) -> ShardWriter {
+    let mut writer = ShardWriter::create(path, compression).unwrap();
+    let mut member = writer.start(io::sink()).unwrap();
+    for doc in docs {
+        member.write(doc).unwrap();
+    }
+    writer.end(member).unwrap();
+    writer
+}
+
 #[test]
 fn shards_round_trip_in_every_compression() {
     let dir = tempfile::tempdir().unwrap();
@@ -110,10 +121,7 @@ fn shards_round_trip_in_every_compression() {
         let path = dir
             .path()
             .join(format!("out/shard-0.jsonl{}", compression.suffix()));
-        let mut writer = ShardWriter::create(&path, compression).unwrap();
-        for doc in docs() {
-            writer.write(&doc).unwrap();
-        }
+        let writer = write_shard(&path, compression, &docs());
         assert!(!path.exists());
         let written = writer.finish().unwrap();
         assert_eq!(written.documents, 100);
@@ -146,11 +154,7 @@ fn shards_are_deterministic_and_atomic() {
         let mut outputs = Vec::new();
         for run in 0..2 {
             let path = dir.path().join(format!("{run}{}", compression.suffix()));
-            let mut writer = ShardWriter::create(&path, compression).unwrap();
-            for doc in docs() {
-                writer.write(&doc).unwrap();
-            }
-            writer.finish().unwrap();
+            write_shard(&path, compression, &docs()).finish().unwrap();
             outputs.push(std::fs::read(&path).unwrap());
         }
         assert_eq!(outputs[0], outputs[1], "{compression:?}");
@@ -164,8 +168,7 @@ fn shards_are_deterministic_and_atomic() {
     assert_eq!(text.lines().count(), 100);
 
     let path = dir.path().join("dropped.jsonl");
-    let mut writer = ShardWriter::create(&path, Compression::None).unwrap();
-    writer.write(&docs()[0]).unwrap();
+    let writer = write_shard(&path, Compression::None, &docs()[..1]);
     drop(writer);
     assert!(!path.exists());
     let left: Vec<_> = std::fs::read_dir(dir.path())
@@ -212,25 +215,5 @@ fn members_are_valid_alone_and_concatenated() {
         let (back, errors) = read(&Unit::whole(&path, Format::Jsonl));
         assert!(errors.is_empty(), "{compression:?}");
         assert_eq!(back.len(), 140);
-        // One member holding every document is the shard `write` makes.
-        let single = dir
-            .path()
-            .join(format!("single.jsonl{}", compression.suffix()));
-        let mut writer = ShardWriter::create(&single, compression).unwrap();
-        let mut member = writer.start(io::sink()).unwrap();
-        for doc in docs() {
-            member.write(&doc).unwrap();
-        }
-        writer.end(member).unwrap();
-        writer.finish().unwrap();
-        let mut direct = ShardWriter::create(&path, compression).unwrap();
-        for doc in docs() {
-            direct.write(&doc).unwrap();
-        }
-        direct.finish().unwrap();
-        assert_eq!(
-            std::fs::read(&single).unwrap(),
-            std::fs::read(&path).unwrap()
-        );
     }
 }

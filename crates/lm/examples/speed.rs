@@ -11,12 +11,7 @@ use atelier_lm::{Lm, LoadOptions, Requantize};
 use std::time::Instant;
 
 fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
+    atelier_bill::energy::peak_rss_bytes() as f64 / (1024.0 * 1024.0)
 }
 
 fn main() {

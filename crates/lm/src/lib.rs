@@ -37,7 +37,7 @@ pub use generate::{Choice, Delta, Finish, Generated, MAX_STOPS, Request, Timing}
 pub use gguf::{GgufFile, Requantize};
 pub use model::{Config, Session, Weights};
 pub use sample::{Sampling, TokenLogprob};
-pub use template::{ChatTemplate, Message, Rendered};
+pub use template::{ChatTemplate, GgufTemplate, Message, Rendered};
 pub use tokenizer::Tokenizer;
 
 use candle_core::Device;
@@ -256,7 +256,11 @@ impl Lm {
                 ),
             ));
         }
-        let (template, source, own) = ChatTemplate::from_gguf(&gguf, &tokenizer)?;
+        let GgufTemplate {
+            template,
+            source,
+            own,
+        } = ChatTemplate::from_gguf(&gguf, &tokenizer)?;
         let device = device(options.gpu)?;
         let weights = Weights::load(&gguf, &device, options.requantize)?;
         let quantization = match options.requantize {

@@ -72,6 +72,17 @@ impl Rendered {
     }
 }
 
+/// The chat template of a GGUF model, as [`ChatTemplate::from_gguf`] finds it.
+#[derive(Debug)]
+pub struct GgufTemplate {
+    /// The compiled template.
+    pub template: ChatTemplate,
+    /// Its Jinja source.
+    pub source: String,
+    /// Whether it is the model's own (false: ChatML, for a model without one).
+    pub own: bool,
+}
+
 /// A compiled chat template.
 #[derive(Debug)]
 pub struct ChatTemplate {
@@ -134,7 +145,7 @@ impl ChatTemplate {
     pub fn from_gguf(
         gguf: &crate::GgufFile,
         tokenizer: &Tokenizer,
-    ) -> Result<(ChatTemplate, String, bool), LmError> {
+    ) -> Result<GgufTemplate, LmError> {
         let (source, own) = match gguf.string("tokenizer.chat_template")? {
             Some(t) => (t.to_owned(), true),
             None => (CHATML.to_owned(), false),
@@ -144,7 +155,11 @@ impl ChatTemplate {
             tokenizer.token_text(tokenizer.bos),
             tokenizer.token_text(tokenizer.eos),
         )?;
-        Ok((template, source, own))
+        Ok(GgufTemplate {
+            template,
+            source,
+            own,
+        })
     }
 
     /// Renders messages; with `add_generation_prompt`, the prompt ends where the

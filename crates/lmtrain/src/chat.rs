@@ -141,7 +141,7 @@ pub fn template_of(
     tokenizer: &Tokenizer,
 ) -> Result<ChatTemplate, LmTrainError> {
     match gguf {
-        Some(g) => Ok(ChatTemplate::from_gguf(g, tokenizer)?.0),
+        Some(g) => Ok(ChatTemplate::from_gguf(g, tokenizer)?.template),
         None => Err(LmTrainError::BadModel {
             path: base.to_path_buf(),
             message: "instruction tuning needs the base's chat template: give a GGUF base".into(),

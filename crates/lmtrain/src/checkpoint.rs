@@ -156,20 +156,36 @@ fn list(root: &Path) -> Result<Vec<(usize, PathBuf)>, LmTrainError> {
     Ok(out)
 }
 
+/// What [`latest`] found.
+pub struct Latest {
+    /// The newest valid checkpoint, if any.
+    pub checkpoint: Option<Checkpoint>,
+    /// A warning for each newer checkpoint that is not valid, naming it and why.
+    pub warnings: Vec<String>,
+}
+
 /// The newest valid checkpoint under `root`, and a warning for each newer one that is
 /// not (naming it and why).
-pub fn latest(root: &Path) -> Result<(Option<Checkpoint>, Vec<String>), LmTrainError> {
+pub fn latest(root: &Path) -> Result<Latest, LmTrainError> {
     let mut warnings = vec![];
     for (_, dir) in list(root)?.into_iter().rev() {
         match read(&dir) {
-            Ok(c) => return Ok((Some(c), warnings)),
+            Ok(c) => {
+                return Ok(Latest {
+                    checkpoint: Some(c),
+                    warnings,
+                });
+            }
             Err(e) => warnings.push(format!(
                 "checkpoint {} is unusable ({e}); trying an older one",
                 dir.display()
             )),
         }
     }
-    Ok((None, warnings))
+    Ok(Latest {
+        checkpoint: None,
+        warnings,
+    })
 }
 
 fn read(dir: &Path) -> Result<Checkpoint, String> {

@@ -37,8 +37,8 @@ impl Stream {
         self.tokens.len().saturating_sub(1) / context
     }
 
-    /// Window `i`: its inputs, targets and mask of the targets.
-    pub fn window(&self, i: usize, context: usize) -> (Vec<u32>, Vec<u32>, Vec<u8>) {
+    /// Window `i`.
+    pub fn window(&self, i: usize, context: usize) -> Window {
         let start = i * context;
         let inputs = self.tokens[start..start + context].to_vec();
         let targets = self.tokens[start + 1..start + context + 1].to_vec();
@@ -46,7 +46,11 @@ impl Stream {
             Some(m) => m[start + 1..start + context + 1].to_vec(),
             None => vec![1; context],
         };
-        (inputs, targets, mask)
+        Window {
+            inputs,
+            targets,
+            mask,
+        }
     }
 
     /// A batch of the windows `which`.
@@ -58,13 +62,25 @@ impl Stream {
     ) -> Result<Batch, LmTrainError> {
         let (mut inputs, mut targets, mut masks) = (vec![], vec![], vec![]);
         for &i in which {
-            let (x, y, m) = self.window(i, context);
-            inputs.push(x);
-            targets.push(y);
-            masks.push(m);
+            let window = self.window(i, context);
+            inputs.push(window.inputs);
+            targets.push(window.targets);
+            masks.push(window.mask);
         }
         Batch::new(&inputs, &targets, Some(&masks), device)
     }
+}
+
+/// One window of a [`Stream`]: `context` tokens in and the `context` tokens that follow
+/// each of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The input tokens.
+    pub inputs: Vec<u32>,
+    /// The token to predict after each input (the inputs shifted by one).
+    pub targets: Vec<u32>,
+    /// 1 where a target counts in the loss, 0 where it does not.
+    pub mask: Vec<u8>,
 }
 
 /// Serves training batches in a seeded order, epoch after epoch.

@@ -356,7 +356,10 @@ impl Job {
             fingerprint: self.fingerprint.clone(),
             files: Default::default(),
         };
-        let (found, warnings) = checkpoint::latest(&ck_root)?;
+        let checkpoint::Latest {
+            checkpoint: found,
+            warnings,
+        } = checkpoint::latest(&ck_root)?;
         for w in warnings {
             observe(Event::Note(w));
         }
@@ -446,8 +449,8 @@ impl Job {
                     loss,
                 };
                 if let Some(dir) = &last_checkpoint {
-                    let (ck, _) = checkpoint::latest(dir.parent().unwrap_or(dir))?;
-                    if let Some(ck) = ck {
+                    let latest = checkpoint::latest(dir.parent().unwrap_or(dir))?;
+                    if let Some(ck) = latest.checkpoint {
                         restore(&vars, &ck.weights)?;
                     }
                 }

@@ -92,7 +92,7 @@ impl Step for FineWebQualityConfig {
         if short as f64 / n > self.short_line_thr {
             return Ok(Verdict::Drop("fineweb:short_line_ratio"));
         }
-        let (_, dup_chars) = find_duplicates(lines.iter().copied());
+        let dup_chars = find_duplicates(lines.iter().copied()).chars;
         let without_newlines = chars(text) - text.matches('\n').count();
         if dup_chars as f64 / without_newlines as f64 > self.char_duplicates_ratio {
             return Ok(Verdict::Drop("fineweb:char_dup_ratio"));

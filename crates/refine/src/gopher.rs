@@ -174,19 +174,19 @@ impl Step for GopherRepetition {
         }
         let text_chars = chars(text) as f64;
         let paragraphs = split_newline_runs(py_strip(text), 2);
-        let (dups, dup_chars) = find_duplicates(paragraphs.iter().copied());
-        if c.dup_para_frac > 0.0 && dups as f64 / paragraphs.len() as f64 > c.dup_para_frac {
+        let dup = find_duplicates(paragraphs.iter().copied());
+        if c.dup_para_frac > 0.0 && dup.count as f64 / paragraphs.len() as f64 > c.dup_para_frac {
             return Ok(Verdict::Drop("gopher_rep:dup_para_frac"));
         }
-        if c.dup_para_char_frac > 0.0 && dup_chars as f64 / text_chars > c.dup_para_char_frac {
+        if c.dup_para_char_frac > 0.0 && dup.chars as f64 / text_chars > c.dup_para_char_frac {
             return Ok(Verdict::Drop("gopher_rep:dup_para_char_frac"));
         }
         let lines = split_newline_runs(text, 1);
-        let (dups, dup_chars) = find_duplicates(lines.iter().copied());
-        if c.dup_line_frac > 0.0 && dups as f64 / lines.len() as f64 > c.dup_line_frac {
+        let dup = find_duplicates(lines.iter().copied());
+        if c.dup_line_frac > 0.0 && dup.count as f64 / lines.len() as f64 > c.dup_line_frac {
             return Ok(Verdict::Drop("gopher_rep:dup_line_frac"));
         }
-        if c.dup_line_char_frac > 0.0 && dup_chars as f64 / text_chars > c.dup_line_char_frac {
+        if c.dup_line_char_frac > 0.0 && dup.chars as f64 / text_chars > c.dup_line_char_frac {
             return Ok(Verdict::Drop("gopher_rep:dup_line_char_frac"));
         }
         let words = c.words.words(text, doc.meta_str("language"));

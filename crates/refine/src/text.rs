@@ -113,9 +113,18 @@ pub fn splitlines(s: &str) -> Vec<&str> {
     out
 }
 
+/// The items that repeat an earlier one, as [`find_duplicates`] counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Duplicates {
+    /// How many items repeat an earlier one.
+    pub count: usize,
+    /// Their total length, in characters.
+    pub chars: usize,
+}
+
 /// datatrove's `find_duplicates`: how many items repeat an earlier one, and their
 /// total length in characters.
-pub fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, usize) {
+pub fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> Duplicates {
     let mut seen = rustc_hash::FxHashSet::default();
     let (mut count, mut length) = (0, 0);
     for item in items {
@@ -124,7 +133,10 @@ pub fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> (usize, 
             length += chars(item);
         }
     }
-    (count, length)
+    Duplicates {
+        count,
+        chars: length,
+    }
 }
 
 /// Non-overlapping occurrences of `needle`, as Python's `str.count`.
@@ -144,7 +156,10 @@ mod tests {
         assert_eq!(count("......", "..."), 2);
         assert_eq!(py_strip("\u{1f} x \u{a0}"), "x");
         assert!(is_letter('é') && is_letter('中') && !is_letter('1'));
-        assert_eq!(find_duplicates(["a", "bb", "a", "bb", "bb"]), (3, 5));
+        assert_eq!(
+            find_duplicates(["a", "bb", "a", "bb", "bb"]),
+            Duplicates { count: 3, chars: 5 }
+        );
         assert!(is_symbol('\u{1}') && is_symbol('。') && !is_symbol('\t') && !is_symbol('a'));
         assert!(is_terminal('।') && !is_terminal(','));
     }

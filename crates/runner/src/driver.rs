@@ -33,12 +33,13 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::layout::Layout;
-use crate::measure::{Stopwatch, peak_rss_bytes};
+use crate::measure::Stopwatch;
 use crate::quarantine::{Quarantine, document_line, record_line};
 use crate::reuse::{
     Docs, Lines, MemberWriter, NewPrefix, PrefixWriter, Reuse, StoredPrefix, StoredUnit, reused,
 };
 use crate::run::RunError;
+use atelier_bill::energy::peak_rss_bytes;
 
 /// Documents or text bytes gathered before a batch goes through the steps.
 const BATCH_DOCUMENTS: usize = 256;

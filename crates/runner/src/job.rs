@@ -19,10 +19,11 @@ use std::sync::Arc;
 
 use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, run_map};
 use crate::layout::{Layout, Marker};
-use crate::measure::{Stopwatch, peak_rss_bytes};
+use crate::measure::Stopwatch;
 use crate::plan::{Plan, plan};
 use crate::reuse::{Chain, Reuse};
 use crate::run::{RunError, RunSummary};
+use atelier_bill::energy::peak_rss_bytes;
 use atelier_core::atomic::write_atomic;
 
 /// How a job treats the output folder when it is created.

@@ -676,7 +676,9 @@ impl Metrics {
             "When the process started, seconds since 1970.",
         );
         let _ = writeln!(o, "process_start_time_seconds {:.3}", self.start_unix);
-        if let Some(rss) = resident_bytes() {
+        // Unreadable (0) outside Linux: the gauge is left out then.
+        let rss = atelier_bill::energy::rss_bytes();
+        if rss > 0 {
             head(
                 o,
                 "process_resident_memory_bytes",
@@ -720,13 +722,6 @@ fn escape(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Resident memory in bytes, from `/proc/self/statm` (Linux only).
-pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
 }
 
 #[cfg(test)]

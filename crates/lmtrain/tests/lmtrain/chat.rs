@@ -28,9 +28,9 @@ fn only_the_assistants_turns_are_learned() {
     let dir = tempfile::tempdir().unwrap();
     let path = tiny_base(dir.path());
     let tokenizer = Base::load(&path).unwrap().tokenizer.tokenizer;
-    let (template, _, own) =
-        ChatTemplate::from_gguf(&GgufFile::open(&path).unwrap(), &tokenizer).unwrap();
-    assert!(own, "the tiny model carries ChatML");
+    let gguf = ChatTemplate::from_gguf(&GgufFile::open(&path).unwrap(), &tokenizer).unwrap();
+    assert!(gguf.own, "the tiny model carries ChatML");
+    let template = gguf.template;
     let messages = [
         Message::new("system", "be brief"),
         Message::new("user", "say hello"),
