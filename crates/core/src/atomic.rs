@@ -4,7 +4,7 @@
 //! prepares an output folder and the readers skip as hidden.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// A file being written; [`AtomicFile::commit`] puts it in place, dropping it discards
@@ -76,6 +76,12 @@ impl Write for AtomicFile {
     }
     fn flush(&mut self) -> io::Result<()> {
         self.temp.flush()
+    }
+}
+
+impl Seek for AtomicFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        self.temp.seek(pos)
     }
 }
 

@@ -13,8 +13,9 @@
 //!
 //! Opening checks the footer and, for fixed-size records, that the payload length is
 //! `count × record`; reading to the end checks the checksum. Files are written under a
-//! `.tmp` name, synced, and renamed when complete.
+//! temporary name ([`atelier_core::atomic`]), synced, and renamed when complete.
 
+use atelier_core::atomic::AtomicFile;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
@@ -76,8 +77,7 @@ impl Kind {
 /// Writes a sealed file under a temporary name; [`SealedWriter::finish`] seals and
 /// renames it.
 pub struct SealedWriter {
-    file: File,
-    temp: PathBuf,
+    file: AtomicFile,
     path: PathBuf,
     kind: Kind,
     buf: Vec<u8>,
@@ -87,13 +87,11 @@ pub struct SealedWriter {
 }
 
 impl SealedWriter {
-    /// Starts `path` (written as `path.tmp` until finished).
+    /// Starts `path` (written under a temporary name until finished).
     pub fn create(path: &Path, kind: Kind) -> Result<Self, DedupError> {
-        let temp = temp_path(path);
-        let file = File::create(&temp).map_err(|e| DedupError::io(&temp, e))?;
+        let file = AtomicFile::create(path).map_err(|e| DedupError::io(path, e))?;
         Ok(SealedWriter {
             file,
-            temp,
             path: path.to_owned(),
             kind,
             buf: Vec::with_capacity(CHUNK),
@@ -132,7 +130,7 @@ impl SealedWriter {
         self.hasher.update(&self.buf);
         self.file
             .write_all(&self.buf)
-            .map_err(|e| DedupError::io(&self.temp, e))?;
+            .map_err(|e| DedupError::io(&self.path, e))?;
         self.bytes += self.buf.len() as u64;
         self.buf.clear();
         Ok(())
@@ -147,10 +145,9 @@ impl SealedWriter {
         footer.extend_from_slice(&self.kind.record.to_le_bytes());
         footer.extend_from_slice(&self.count.to_le_bytes());
         footer.extend_from_slice(&self.hasher.digest().to_le_bytes());
-        let io = |e| DedupError::io(&self.temp, e);
+        let io = |e| DedupError::io(&self.path, e);
         self.file.write_all(&footer).map_err(io)?;
-        self.file.sync_all().map_err(io)?;
-        std::fs::rename(&self.temp, &self.path).map_err(|e| DedupError::io(&self.path, e))?;
+        self.file.commit().map_err(io)?;
         Ok(self.bytes + FOOTER_LEN)
     }
 }
@@ -386,21 +383,9 @@ fn read_footer(file: &File, path: &Path, kind: Kind) -> Result<Footer, DedupErro
     })
 }
 
-/// `path` with `.tmp` appended.
-pub fn temp_path(path: &Path) -> PathBuf {
-    let mut temp = path.as_os_str().to_owned();
-    temp.push(".tmp");
-    PathBuf::from(temp)
-}
-
 /// Writes a small file (a manifest) under a temporary name, syncs it and renames it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DedupError> {
-    let temp = temp_path(path);
-    let io = |e| DedupError::io(&temp, e);
-    let mut file = File::create(&temp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&temp, path).map_err(|e| DedupError::io(path, e))
+    atelier_core::atomic::write_atomic(path, bytes).map_err(|e| DedupError::io(path, e))
 }
 
 /// Reads and parses a JSON manifest.
@@ -468,7 +453,11 @@ mod tests {
             })
             .collect();
         write(&path, &records);
-        assert!(!temp_path(&path).exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
         let back = read_all(&path).unwrap();
         assert_eq!(back.len(), records.len());
         assert_eq!(back[12_345], records[12_345].to_vec());

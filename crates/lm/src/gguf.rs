@@ -5,6 +5,7 @@
 //! size); this module turns its metadata into typed settings with errors that name the
 //! file and the key.
 
+use atelier_core::atomic::AtomicFile;
 use candle_core::Device;
 use candle_core::quantized::gguf_file::{self, Content, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -333,17 +334,12 @@ pub fn write(
         .collect();
     metadata.extend(extra.iter().map(|(k, v)| (*k, v)));
     let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let tmp = path.with_extension("gguf.tmp");
-    let io = |source| LmError::Io {
-        path: tmp.clone(),
-        error: source,
-    };
-    let mut file = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(io)?);
-    gguf_file::write(&mut file, &metadata, &refs).map_err(|e| LmError::bad_file(&tmp, e))?;
-    let file = file.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(|source| LmError::Io {
+    let io = |error| LmError::Io {
         path: path.to_path_buf(),
-        error: source,
-    })
+        error,
+    };
+    let mut file = std::io::BufWriter::new(AtomicFile::create(path).map_err(io)?);
+    gguf_file::write(&mut file, &metadata, &refs).map_err(|e| LmError::bad_file(path, e))?;
+    let file = file.into_inner().map_err(|e| io(e.into_error()))?;
+    file.commit().map_err(io)
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use crate::{Hash, Store, StoreError};
 
@@ -149,13 +149,8 @@ impl FileHashes {
             return Ok(());
         }
         let json = serde_json::to_vec(&self.cache).expect("hashes serialize");
-        let tmp = self.path.with_extension(format!(
-            "{}.{}.tmp",
-            std::process::id(),
-            UNIX_EPOCH.elapsed().map_or(0, |d| d.subsec_nanos())
-        ));
-        std::fs::write(&tmp, json).map_err(|e| StoreError::io(&tmp, e))?;
-        std::fs::rename(&tmp, &self.path).map_err(|e| StoreError::io(&self.path, e))?;
+        atelier_core::atomic::write_atomic(&self.path, &json)
+            .map_err(|e| StoreError::io(&self.path, e))?;
         self.changed = false;
         Ok(())
     }

@@ -17,6 +17,8 @@
 //! A shard set is written to temporary files and renamed into place when complete; the
 //! payload is written once and hard-linked to every layout that holds it unchanged.
 
+use atelier_core::atomic::AtomicFile;
+pub(crate) use atelier_core::atomic::write_atomic;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -293,15 +295,12 @@ impl ShardWriter {
                             self.tokens
                         ))
                     })?;
-                    let tmp = temporary(&token_file);
-                    let mut out = BufWriter::new(File::create(&tmp)?);
+                    let mut out = BufWriter::new(AtomicFile::create(&token_file)?);
                     for v in header {
                         out.write_all(&v.to_le_bytes())?;
                     }
                     io::copy(&mut File::open(&payload_path)?, &mut out)?;
-                    let file = out.into_inner().map_err(|e| e.into_error())?;
-                    file.sync_all()?;
-                    std::fs::rename(&tmp, &token_file)?;
+                    out.into_inner().map_err(|e| e.into_error())?.commit()?;
                 }
                 Layout::Megatron => {
                     link_or_copy(&payload_path, &token_file)?;
@@ -421,19 +420,6 @@ fn temporary(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(".tmp");
     PathBuf::from(name)
-}
-
-/// Writes a file under a temporary name (its folder created), syncs it, and renames it
-/// into place.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = temporary(path);
-    let mut file = File::create(&tmp)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
 }
 
 /// Puts `from`'s bytes at `to`: a hard link (the payload is written once for every
