@@ -33,7 +33,7 @@ use std::io;
 use std::path::PathBuf;
 
 use crate::layout::Layout;
-use crate::measure::Stopwatch;
+use crate::measure::{Elapsed, Stopwatch};
 use crate::quarantine::{Quarantine, document_line, record_line};
 use crate::reuse::{
     Docs, Lines, MemberWriter, NewPrefix, PrefixWriter, Reuse, StoredPrefix, StoredUnit, reused,
@@ -212,7 +212,7 @@ fn close_stats(stats: &mut TaskStats, rank: usize, clock: &Stopwatch) -> Result<
     stats
         .check()
         .map_err(|e| RunError::Counts(format!("task {rank}: {e}")))?;
-    let (wall, cpu) = clock.elapsed();
+    let Elapsed { wall, cpu } = clock.elapsed();
     stats.wall_seconds = wall;
     stats.cpu_seconds = cpu;
     stats.peak_rss_bytes = peak_rss_bytes();
@@ -594,7 +594,7 @@ fn replay(
     {
         out.shard.append(&store.object_path(object))?;
     }
-    let (wall, cpu) = watch.elapsed();
+    let Elapsed { wall, cpu } = watch.elapsed();
     let spent = if out.dataset {
         counts.write = match (&record.write, as_stored) {
             (Some(first), true) => reused(first),
@@ -736,7 +736,7 @@ fn apply_step(
 }
 
 fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
-    let (wall, cpu) = watch.elapsed();
+    let Elapsed { wall, cpu } = watch.elapsed();
     stats.wall_seconds += wall;
     stats.cpu_seconds += cpu;
 }

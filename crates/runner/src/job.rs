@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, run_map};
 use crate::layout::{Layout, Marker};
-use crate::measure::Stopwatch;
+use crate::measure::{Elapsed, Stopwatch};
 use crate::plan::{Plan, plan};
 use crate::reuse::{Chain, Reuse};
 use crate::run::{RunError, RunSummary};
@@ -294,7 +294,10 @@ impl<'a> Job<'a> {
                 (stage.run)(rank).map_err(|e| {
                     barrier.error(format!("stage `{}` task {rank}: {e}", stage.name))
                 })?;
-                let (wall_seconds, cpu_seconds) = clock.elapsed();
+                let Elapsed {
+                    wall: wall_seconds,
+                    cpu: cpu_seconds,
+                } = clock.elapsed();
                 TaskStats {
                     wall_seconds,
                     cpu_seconds,
@@ -399,7 +402,10 @@ impl<'a> Job<'a> {
                 self.store.as_ref().map(Store::project),
             )
             .map_err(|e| RunError::step(after.name(), format!("task {rank}: {e}")))?;
-        let (wall_seconds, cpu_seconds) = clock.elapsed();
+        let Elapsed {
+            wall: wall_seconds,
+            cpu: cpu_seconds,
+        } = clock.elapsed();
         let keys = outcome
             .keys
             .iter()

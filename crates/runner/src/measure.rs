@@ -4,6 +4,13 @@
 use atelier_bill::energy::thread_cpu_seconds;
 use std::time::Instant;
 
+/// Seconds spent, on the wall clock and on this thread's CPU.
+#[derive(Debug, Clone, Copy)]
+pub struct Elapsed {
+    pub wall: f64,
+    pub cpu: f64,
+}
+
 /// Wall and CPU time since a start point, added into counters.
 pub struct Stopwatch {
     wall: Instant,
@@ -20,10 +27,10 @@ impl Stopwatch {
     }
 
     /// Wall and CPU seconds since start.
-    pub fn elapsed(&self) -> (f64, f64) {
-        (
-            self.wall.elapsed().as_secs_f64(),
-            (thread_cpu_seconds() - self.cpu).max(0.0),
-        )
+    pub fn elapsed(&self) -> Elapsed {
+        Elapsed {
+            wall: self.wall.elapsed().as_secs_f64(),
+            cpu: (thread_cpu_seconds() - self.cpu).max(0.0),
+        }
     }
 }
