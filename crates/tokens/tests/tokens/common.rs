@@ -29,10 +29,10 @@ pub fn trained() -> &'static Path {
             texts,
         )
         .expect("training works");
-        let dir = std::env::temp_dir().join(format!("atelier-tokens-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("trained.json");
-        std::fs::write(&path, json).unwrap();
+        // Under cargo's folder for test files, so that runs leave nothing in /tmp; the
+        // training is deterministic, so every run writes the same bytes.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("atelier-tokens-trained.json");
+        atelier_core::atomic::write_atomic(&path, json.as_bytes()).unwrap();
         path
     })
 }
