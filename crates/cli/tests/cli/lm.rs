@@ -2,10 +2,8 @@
 //! generate (JSON lines, seeds), import into the store (and refusing broken files),
 //! re-quantize, and a chat session fed on stdin.
 
-mod common;
-
+use crate::common::*;
 use atelier_lm::tiny::{self, Spec};
-use common::*;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -1,10 +1,8 @@
 //! WARC: record types, HTTP responses, gzip members, corruption and ranges.
 
-mod common;
-
+use crate::common::*;
 use atelier_core::Format;
 use atelier_io::ReadOptions;
-use common::*;
 use serde_json::json;
 
 /// One WARC record.

@@ -1,10 +1,8 @@
 //! Whole-file formats: text and HTML, including a real sample.
 
-mod common;
-
+use crate::common::*;
 use atelier_core::Format;
 use atelier_io::ReadOptions;
-use common::*;
 use serde_json::json;
 
 #[test]

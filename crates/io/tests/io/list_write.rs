@@ -1,11 +1,9 @@
 //! Listing inputs, splitting them, and writing shards.
 
-mod common;
-
+use crate::common::*;
 use atelier_core::format::Compression;
 use atelier_core::{Document, Format};
 use atelier_io::{ListError, ShardWriter, Unit, list_source, split};
-use common::*;
 use std::io::Read;
 
 #[test]

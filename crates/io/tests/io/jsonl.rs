@@ -1,11 +1,9 @@
 //! JSON lines: shapes, compression, ranges and bad input.
 
-mod common;
-
+use crate::common::*;
 use atelier_core::Format;
 use atelier_core::format::Compression;
 use atelier_io::{ReadOptions, Unit, read_unit};
-use common::*;
 use serde_json::json;
 use std::io::Write;
 

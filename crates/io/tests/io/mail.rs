@@ -1,10 +1,8 @@
 //! Mail: single messages, mbox, SpamAssassin JSON and broken MIME.
 
-mod common;
-
+use crate::common::*;
 use atelier_core::Format;
 use atelier_io::ReadOptions;
-use common::*;
 use serde_json::json;
 
 const MULTIPART: &str = "From: =?UTF-8?Q?Ren=C3=A9e?= <renee@example.org>\r

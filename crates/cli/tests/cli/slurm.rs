@@ -2,9 +2,7 @@
 //! one). Without Slurm on the machine these tests say so and pass, unless
 //! `ATELIER_REQUIRE_SLURM=1` (as `scripts/test.sh` sets it), where its absence fails them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;

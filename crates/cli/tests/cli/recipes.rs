@@ -1,9 +1,7 @@
 //! End-to-end tests of the `atelier` binary: recipes, the bundled example, bad input and
 //! resuming after SIGKILL.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;

@@ -1,11 +1,9 @@
 //! Damaged inputs of every format: reading never panics and always ends.
 
-mod common;
-
+use crate::common::*;
 use atelier_core::Format;
 use atelier_core::format::Compression;
 use atelier_io::{ReadOptions, Unit, read_unit};
-use common::*;
 
 /// A small deterministic pseudo-random generator (xorshift).
 struct Rng(u64);

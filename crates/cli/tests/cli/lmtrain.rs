@@ -1,11 +1,9 @@
 //! `atelier lm train`: a run killed with SIGKILL resumes to the weights of an
 //! uninterrupted run; a full disk while checkpointing keeps the previous checkpoint.
 
-mod common;
-
+use crate::common::{atelier, stderr, stdout};
 use atelier_lm::tiny::{self, Spec};
 use candle_core::quantized::GgmlDType;
-use common::{atelier, stderr, stdout};
 use std::ffi::OsStr;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

@@ -1,9 +1,7 @@
 //! The bundled example's `[train]` section through the binary: `atelier run` ends with a
 //! model version, its test accuracy and the bill; `atelier train` trains it alone.
 
-mod common;
-
-use common::{atelier, example_recipe, stderr, stdout};
+use crate::common::{atelier, example_recipe, stderr, stdout};
 
 #[test]
 fn the_bundled_example_ends_with_a_spam_filter_and_its_bill() {

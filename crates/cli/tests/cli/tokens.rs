@@ -1,9 +1,7 @@
 //! `atelier tokenizer train`, `atelier tokenize`, and a recipe's `[tokenize]` stage: token
 //! shards in the dataset version, reused across versions, resumed after SIGKILL.
 
-mod common;
-
-use common::{atelier, example_recipe, repo, run_json, stderr, stdout, step};
+use crate::common::{atelier, example_recipe, repo, run_json, stderr, stdout, step};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;

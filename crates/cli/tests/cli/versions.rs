@@ -3,9 +3,7 @@
 //! last version intact, a second run of a project is refused, and gc keeps what versions
 //! reach.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};

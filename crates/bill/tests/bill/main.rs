@@ -1,0 +1,3 @@
+//! atelier-bill's tests: the HTML report.
+
+mod report;

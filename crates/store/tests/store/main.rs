@@ -1,0 +1,3 @@
+//! atelier-store's tests: what gc keeps and removes.
+
+mod gc;
