@@ -34,6 +34,9 @@ pub mod task;
 mod unit;
 mod version;
 
+#[cfg(test)]
+mod pinned_formats;
+
 pub use job::{Job, Mode, StageInfo, project_dir};
 pub use plan::{Plan, TaskPlan};
 pub use run::{RunError, RunOptions, RunSummary, run};
