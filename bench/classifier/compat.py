@@ -4,7 +4,7 @@
     python3 compat.py ATELIER_BINARY OUT_DIR
 
 Writes OUT_DIR/{fasttext,atelier}.{bin,ftz} and OUT_DIR/compat.json. The Rust test
-crates/fasttext/tests/compat.rs checks that atelier predicts exactly what fastText
+crates/fasttext/tests/fasttext/compat.rs checks that atelier predicts exactly what fastText
 predicted on each of them: fastText reads atelier's files, atelier reads fastText's.
 Run from anywhere; needs `pip install fasttext-wheel "numpy<2"`.
 """

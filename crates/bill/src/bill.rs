@@ -62,6 +62,8 @@ pub struct Reused {
     pub energy: Option<EnergyRecord>,
 }
 
+// Reads the runner's `summary.json`, pinned in crates/runner/tests/data/formats/: a
+// change must keep reading the summaries versions already keep.
 /// What the bill reads from a run's `summary.json`. Other fields are ignored.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
@@ -214,6 +216,9 @@ pub struct Comparison {
     pub gco2: f64,
 }
 
+// `bill.json` in a model version. Pinned format (tests/data/formats/bill.json), with no
+// version field: a change must keep reading the bills already written (or add a version
+// and keep reading these).
 /// A run's bill.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bill {

@@ -11,6 +11,9 @@ use serde_json::Value;
 /// Free-form metadata; keys serialize in sorted order, so output is deterministic.
 pub type Metadata = serde_json::Map<String, Value>;
 
+// Pinned format (tests/data/formats/documents.jsonl), with no version field: the same
+// documents must keep their bytes (shards are compared and stored by hash) and old lines
+// must keep reading.
 /// One unit of text flowing through the pipeline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {

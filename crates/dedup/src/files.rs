@@ -42,6 +42,8 @@ pub const RUN: Kind = Kind {
     tag: *b"RUN1",
     record: 12,
 };
+// Pinned format (tests/data/formats/dedup-index/): a change to the footer or to a kept
+// kind (index bands) must get a new tag (`IDX2`) and keep reading the old one.
 /// Index bands: `(key u64, document u32)`, sorted.
 pub const INDEX: Kind = Kind {
     tag: *b"IDX1",

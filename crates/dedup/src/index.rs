@@ -68,6 +68,8 @@ impl IndexParams {
     }
 }
 
+// Pinned format (tests/data/formats/dedup-index/, with its band files): a change must
+// bump FORMAT and keep reading the indexes already written, which datasets keep.
 /// `index.json`: what an index holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IndexManifest {

@@ -95,7 +95,9 @@ pub struct TrainArgs {
     /// must be `dim`.
     pub pretrained: Option<PathBuf>,
     /// A previous supervised model to start from instead of random rows (not a fastText
-    /// option): see [`warm_start`](self#warm-start).
+    /// option): the rows of the words both models know (and, where they match, of the
+    /// n-gram buckets and labels) are copied, the rest start as usual; the dimensions
+    /// must match.
     pub warm_start: Option<PathBuf>,
 }
 

@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 
 use crate::LmTrainError;
 
+// `state.json`. Pinned format, with the tensor files (tests/data/formats/checkpoints/),
+// with no version field: a change must keep resuming from the checkpoints already
+// written (or add a version and keep reading these).
 /// Where a run stands.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {

@@ -10,7 +10,7 @@
 //! are permuted at load and export ([`crate::weights`]).
 //!
 //! Grouped-query attention needs no copy of the keys and values: the query heads that
-//! share a key/value head are stacked along the sequence axis ([`Llama::attention`]).
+//! share a key/value head are stacked along the sequence axis (in `Llama::attention`).
 
 use candle_core::{D, DType, Device, Tensor, Var};
 use std::collections::BTreeMap;

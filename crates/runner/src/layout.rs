@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use crate::run::RunError;
 
+// Pinned format (tests/data/formats/marker.json), with no version field: a change must
+// add one and keep reading markers without it.
 /// What a finished task leaves behind: its counters, tied to the plan it ran under.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Marker {

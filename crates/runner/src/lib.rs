@@ -41,6 +41,9 @@ pub mod run;
 pub mod slurm;
 mod version;
 
+#[cfg(test)]
+mod pinned_formats;
+
 pub use job::{Job, Mode, StageInfo, project_dir};
 pub use local::run;
 pub use plan::{Plan, TaskPlan};

@@ -8,6 +8,8 @@ use serde::Serialize;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+// Pinned format (tests/data/formats/quarantine.jsonl), with no version field: a change
+// must add one and keep reading entries without it.
 /// One quarantined item, as written.
 #[derive(Serialize)]
 struct Entry<'a> {

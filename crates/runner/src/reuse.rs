@@ -82,6 +82,9 @@ impl Chain {
     }
 }
 
+// Pinned format (tests/data/formats/unit-record-*.json, both forms), with no version
+// field: a change must add one and keep reading records without it (or change the
+// keys, which makes old records unreachable rather than misread).
 /// How a record keeps its documents; see the [module](self) documentation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "form", rename_all = "lowercase")]

@@ -90,6 +90,8 @@ pub enum RunError {
     },
 }
 
+// Pinned format as `summary.json` (tests/data/formats/summary.json), with no version
+// field: a change must add one and keep reading summaries without it.
 /// What a run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {

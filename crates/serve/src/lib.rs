@@ -7,7 +7,7 @@
 //!
 //! | route | what |
 //! | --- | --- |
-//! | `POST /v1/classify` | `{"text": "..."}` or `{"texts": [...]}`, optional `k` and `threshold`: labels (without fastText's `__label__` prefix) and probabilities, and the version that answered; texts are prepared as the version's training text was ([`Loaded::preprocess`]) |
+//! | `POST /v1/classify` | `{"text": "..."}` or `{"texts": [...]}`, optional `k` and `threshold`: labels (without fastText's `__label__` prefix) and probabilities, and the version that answered; texts are prepared as the version's training text was ([`Classifier::preprocess`]) |
 //! | `GET /v1/models` | the model versions with their metrics and aliases, which is live, what a rollback would go back to |
 //! | `GET /v1/models/{version}/bill` | the bill a model version carries (`bill.json`) |
 //! | `POST /v1/admin/activate` | `{"version": "v7"}`: load, verify, warm, swap, move the alias |

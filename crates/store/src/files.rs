@@ -23,6 +23,9 @@ struct Entry {
     hash: Hash,
 }
 
+// `files.json`. Pinned format (tests/data/formats/files.json), with no version field: a
+// change must keep reading the files already written (or add a version and keep reading
+// these). One that cannot be read only costs hashing every input again.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
     files: BTreeMap<PathBuf, Entry>,
@@ -204,5 +207,34 @@ mod tests {
         let mut hashes = FileHashes::load(&store);
         assert_eq!(hashes.hash(&file).unwrap(), Hash::of(b"just written"));
         assert!(hashes.cache.files.is_empty());
+    }
+
+    /// `files.json` pinned in `tests/data/formats/`: it still reads into the same hashes
+    /// and stamps, and is written the same.
+    #[test]
+    fn files_json_is_pinned() {
+        let mut cache = CacheFile::default();
+        for (path, size, hash) in [
+            ("/project/data/a.jsonl.gz", 1_048_576, Hash::of(b"a")),
+            ("/project/data/b.warc.gz", 12, Hash::of(b"b")),
+        ] {
+            let stamp = Stamp {
+                size,
+                mtime_ns: 1_796_414_400_123_456_789,
+                inode: 4_242,
+            };
+            cache.files.insert(path.into(), Entry { stamp, hash });
+        }
+        let today = serde_json::to_vec(&cache).unwrap();
+        let pinned = include_bytes!("../tests/data/formats/files.json");
+        let old: CacheFile = serde_json::from_slice(pinned).unwrap();
+        assert_eq!(old.files.len(), cache.files.len());
+        for ((p, e), (q, f)) in old.files.iter().zip(&cache.files) {
+            assert_eq!((p, e.stamp, e.hash), (q, f.stamp, f.hash));
+        }
+        assert!(
+            today == pinned,
+            "files.json is written differently from the pinned file"
+        );
     }
 }

@@ -16,6 +16,8 @@ pub struct Store {
     root: PathBuf,
 }
 
+// Pinned format (tests/data/formats/record.json), with no version field: a change must
+// keep reading the records already written (or add a version and keep reading these).
 /// A cached piece of work: the objects and other records it needs (what gc keeps
 /// alive while the record is reachable), and what its owner stores in it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

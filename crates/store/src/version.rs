@@ -88,6 +88,8 @@ pub struct FileEntry {
     pub hash: Hash,
 }
 
+// Pinned format (tests/data/formats/manifest-*.json): a change must bump MANIFEST_FORMAT
+// and keep reading the manifests already written.
 /// An immutable description of one version: what went in, what came out, and how.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {

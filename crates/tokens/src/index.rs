@@ -33,6 +33,8 @@ pub struct IndexTokenizer {
     pub bos: Option<u32>,
 }
 
+// Pinned format (tests/data/formats/tokens/index.json): a change must bump INDEX_FORMAT
+// and keep reading the indexes already written, which dataset versions keep.
 /// `index.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Index {

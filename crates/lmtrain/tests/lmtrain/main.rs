@@ -1,8 +1,9 @@
-//! Tests of language-model training.
+//! Tests of language-model training, and the pinned format of its checkpoints.
 
 mod bad_input;
 mod chat;
 mod common;
+mod formats;
 mod model;
 mod torch;
 mod train;

@@ -1,0 +1,3 @@
+//! atelier-core's tests: the pinned format of documents.
+
+mod formats;

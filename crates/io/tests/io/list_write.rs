@@ -1,0 +1,217 @@
+//! Listing inputs, splitting them, and writing shards.
+
+use crate::common::*;
+use atelier_core::format::Compression;
+use atelier_core::{Document, Format};
+use atelier_io::{ListError, ShardWriter, Unit, list_source, split};
+use std::io::{self, Read};
+
+#[test]
+fn folders_are_listed_recursively_and_sorted() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("b/deeper")).unwrap();
+    std::fs::create_dir_all(root.join(".git")).unwrap();
+    for name in [
+        "b/deeper/z.warc.gz",
+        "b/a.jsonl",
+        "a.html",
+        "c.txt",
+        "README",
+        ".hidden.jsonl",
+        ".git/x.jsonl",
+        "d.json",
+    ] {
+        write(root, name, b"x");
+    }
+    let listing = list_source(root, None).unwrap();
+    let names: Vec<_> = listing
+        .files
+        .iter()
+        .map(|f| f.path.strip_prefix(root).unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "a.html",
+            "b/a.jsonl",
+            "b/deeper/z.warc.gz",
+            "c.txt",
+            "d.json"
+        ]
+        .map(std::path::PathBuf::from)
+    );
+    assert_eq!(listing.files[2].format, Format::Warc);
+    assert_eq!(listing.files[2].compression, Compression::Gzip);
+    assert_eq!(listing.files[2].size, 1);
+    assert_eq!(listing.skipped, [root.join("README")]);
+
+    let spam = list_source(root, Some(Format::Spamassassin)).unwrap();
+    let names: Vec<_> = spam
+        .files
+        .iter()
+        .map(|f| f.path.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["README", "a.jsonl", "d.json"]);
+    assert!(spam.files.iter().all(|f| f.format == Format::Spamassassin));
+    assert_eq!(spam.skipped.len(), 3);
+}
+
+#[test]
+fn single_files_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let readme = write(dir.path(), "README", b"x");
+    let err = list_source(&readme, None).unwrap_err();
+    assert!(matches!(err, ListError::UnknownFormat(_)));
+    assert!(
+        err.to_string().contains("README") && err.to_string().contains("set `format`"),
+        "{err}"
+    );
+    let listing = list_source(&readme, Some(Format::Text)).unwrap();
+    assert_eq!(listing.files[0].format, Format::Text);
+    let missing = list_source(&dir.path().join("nope"), None).unwrap_err();
+    assert!(matches!(missing, ListError::Missing(_)), "{missing}");
+    let empty = list_source(dir.path(), Some(Format::Html)).unwrap();
+    assert_eq!(empty.files.len(), 1);
+}
+
+#[test]
+fn large_files_split_into_ranges() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "big.jsonl", &vec![b'\n'; 10_000]);
+    let file = list_source(&path, None).unwrap().files.remove(0);
+    let units = split(&file, 3000);
+    assert_eq!(units.len(), 4);
+    assert_eq!(
+        units[0],
+        Unit {
+            path: path.clone(),
+            format: Format::Jsonl,
+            compression: Compression::None,
+            start: 0,
+            end: Some(2500)
+        }
+    );
+    assert_eq!(units[3].end, None);
+}
+
+fn docs() -> Vec<Document> {
+    (0..100)
+        .map(|i| Document::new(format!("d{i}"), format!("text {i} é\nline")))
+        .collect()
+}
+
+/// Writes documents as a shard of one member.
+fn write_shard(path: &std::path::Path, compression: Compression, docs: &[Document]) -> ShardWriter {
+    let mut writer = ShardWriter::create(path, compression).unwrap();
+    let mut member = writer.start(io::sink()).unwrap();
+    for doc in docs {
+        member.write(doc).unwrap();
+    }
+    writer.end(member).unwrap();
+    writer
+}
+
+#[test]
+fn shards_round_trip_in_every_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let path = dir
+            .path()
+            .join(format!("out/shard-0.jsonl{}", compression.suffix()));
+        let writer = write_shard(&path, compression, &docs());
+        assert!(!path.exists());
+        let written = writer.finish().unwrap();
+        assert_eq!(written.documents, 100);
+        assert_eq!(written.bytes, std::fs::metadata(&path).unwrap().len());
+        let (back, errors) = read(&Unit::whole(&path, Format::Jsonl));
+        assert!(errors.is_empty());
+        let mut expected = docs();
+        for doc in &mut expected {
+            doc.metadata
+                .insert("source".into(), path.to_string_lossy().into());
+        }
+        assert_eq!(back, expected, "{compression:?}");
+    }
+    // Only the final files are left.
+    let mut names: Vec<_> = std::fs::read_dir(dir.path().join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["shard-0.jsonl", "shard-0.jsonl.gz", "shard-0.jsonl.zst"]
+    );
+}
+
+#[test]
+fn shards_are_deterministic_and_atomic() {
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let mut outputs = Vec::new();
+        for run in 0..2 {
+            let path = dir.path().join(format!("{run}{}", compression.suffix()));
+            write_shard(&path, compression, &docs()).finish().unwrap();
+            outputs.push(std::fs::read(&path).unwrap());
+        }
+        assert_eq!(outputs[0], outputs[1], "{compression:?}");
+    }
+    let gz = std::fs::read(dir.path().join("0.gz")).unwrap();
+    assert_eq!(&gz[4..8], &[0, 0, 0, 0], "gzip mtime must be 0");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text.lines().count(), 100);
+
+    let path = dir.path().join("dropped.jsonl");
+    let writer = write_shard(&path, Compression::None, &docs()[..1]);
+    drop(writer);
+    assert!(!path.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("dropped"))
+        .collect();
+    assert!(left.is_empty(), "a dropped shard leaves nothing: {left:?}");
+
+    // A shard that receives nothing leaves no file.
+    let path = dir.path().join("empty.jsonl.gz");
+    let written = ShardWriter::create(&path, Compression::Gzip)
+        .unwrap()
+        .finish()
+        .unwrap();
+    assert_eq!((written.documents, written.bytes), (0, 0));
+    assert!(!path.exists());
+}
+
+#[test]
+fn members_are_valid_alone_and_concatenated() {
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::Gzip, Compression::Zstd] {
+        let path = dir
+            .path()
+            .join(format!("members.jsonl{}", compression.suffix()));
+        let mut writer = ShardWriter::create(&path, compression).unwrap();
+        let mut copies = Vec::new();
+        for part in docs().chunks(40) {
+            let mut member = writer.start(Vec::new()).unwrap();
+            for doc in part {
+                member.write(doc).unwrap();
+            }
+            copies.push(writer.end(member).unwrap());
+        }
+        // A kept member is appended byte for byte.
+        let kept = dir.path().join("kept");
+        std::fs::write(&kept, &copies[0]).unwrap();
+        writer.append(&kept).unwrap();
+        let written = writer.finish().unwrap();
+        assert_eq!(written.documents, 100);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(bytes, [copies.concat(), copies[0].clone()].concat());
+        let (back, errors) = read(&Unit::whole(&path, Format::Jsonl));
+        assert!(errors.is_empty(), "{compression:?}");
+        assert_eq!(back.len(), 140);
+    }
+}
