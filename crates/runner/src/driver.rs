@@ -14,7 +14,7 @@
 //! stored. What comes from the store is counted as if it had run (so the funnel covers
 //! the whole dataset), with `reused_documents` and `saved_cpu_seconds` saying what was
 //! not redone, and its quarantine entries are replayed. The work done now is kept for
-//! next time. [`crate::reuse`] says what the store holds.
+//! next time. The `reuse` module says what the store holds.
 //!
 //! A unit's quarantine entries are written together, step by step (read first), so that
 //! a quarantine file reads the same whether its entries were computed or replayed.

@@ -24,7 +24,7 @@
 //! alias. The process that drives a run holds the project's lock meanwhile.
 
 //!
-//! Modules, from the bottom up: [`run`] (options, errors, summary), [`plan`] (inputs cut
+//! Modules, from the bottom up: [`mod@run`] (options, errors, summary), [`plan`] (inputs cut
 //! into tasks), [`layout`] (files and markers), `quarantine`, `reuse` (what the store
 //! keeps), [`driver`] (one map task, batch by batch), [`job`] (stages of a run and their
 //! tasks), and the executors: [`local`] on threads, [`slurm`] as job arrays.
