@@ -114,6 +114,66 @@ fn human_summary_shows_the_funnel() {
     }
 }
 
+/// Where each whitespace-separated word of a line ends.
+fn word_ends(line: &str) -> Vec<usize> {
+    let mut ends = Vec::new();
+    let mut previous = ' ';
+    for (i, c) in line.char_indices() {
+        if c == ' ' && previous != ' ' {
+            ends.push(i);
+        }
+        previous = c;
+    }
+    if previous != ' ' {
+        ends.push(line.len());
+    }
+    ends
+}
+
+#[test]
+fn funnel_and_bill_line_up_under_long_step_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "gopher_quality";
+    let recipe = example_recipe(dir.path(), &format!("[[step]]\ntype = \"{long}\"\n"));
+    let out = atelier(&["run", recipe.to_str().unwrap(), "--quiet"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    let steps = [
+        "read", "extract", "pii", "language", "length", long, "write", "train",
+    ];
+    // The funnel (its header names `quarantined`), then the bill (`reused EUR`): under
+    // each header, every step's `in`, `kept` and `dropped` end where the header's do.
+    for table in ["quarantined", "reused EUR"] {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with("step ") && l.contains(table))
+            .unwrap_or_else(|| panic!("no table with {table:?} in:\n{text}"));
+        let header = &word_ends(lines[at])[1..4];
+        let rows: Vec<&str> = lines[at + 1..]
+            .iter()
+            .copied()
+            .take_while(|l| {
+                let mut words = l.split_whitespace();
+                words.next().is_some_and(|w| steps.contains(&w))
+                    && words.next().is_some_and(|w| w.parse::<u64>().is_ok())
+            })
+            .collect();
+        assert!(
+            rows.iter().any(|r| r.starts_with(long)),
+            "no {long} row in:\n{text}"
+        );
+        for row in rows {
+            assert_eq!(
+                &word_ends(row)[1..4],
+                header,
+                "{row:?} under {:?}",
+                lines[at]
+            );
+        }
+    }
+}
+
 #[test]
 fn recipe_errors_name_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
