@@ -17,7 +17,16 @@ fn bundled_example_becomes_a_clean_dataset() {
     let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
-        ["read", "extract", "pii", "language", "length", "write"]
+        [
+            "read",
+            "extract",
+            "pii",
+            "language",
+            "length",
+            "gopher_repetition",
+            "dedup",
+            "write"
+        ]
     );
     let pii = &steps[2]["counts"];
     let in_metadata: u64 = documents(&summary)
@@ -28,17 +37,38 @@ fn bundled_example_becomes_a_clean_dataset() {
         in_metadata > 100,
         "mail is full of addresses: {in_metadata}"
     );
-    assert_eq!(
-        pii["email"].as_u64(),
-        Some(in_metadata),
-        "counters add up the replacements"
+    // Messages dropped after `pii` (repeated lines, copies) took their replacements with
+    // them: the counter holds every replacement, the dataset's metadata most of them.
+    let counted = pii["email"].as_u64().unwrap();
+    assert!(
+        in_metadata <= counted && counted - in_metadata < counted / 10,
+        "counters add up the replacements: {counted} counted, {in_metadata} in metadata"
     );
     assert_eq!(
         steps[0]["documents_in"], 1210,
         "every message of the sample is read"
     );
     let docs = documents(&summary);
-    assert_eq!(docs.len() as u64, steps[5]["kept"].as_u64().unwrap());
+    assert_eq!(
+        docs.len() as u64,
+        step(&summary, "write")["kept"].as_u64().unwrap()
+    );
+    let repeated = step(&summary, "gopher_repetition")["dropped"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum::<u64>();
+    assert!(
+        repeated > 0 && repeated * 20 < docs.len() as u64,
+        "the repetition rules drop a few messages, not the mail: {repeated}"
+    );
+    assert!(
+        step(&summary, "dedup")["dropped"]["duplicate"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "the sample holds copies of some messages"
+    );
     assert!(
         docs.len() > 1100,
         "most messages keep a body: {}",
@@ -139,11 +169,9 @@ fn funnel_and_bill_line_up_under_long_step_names() {
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    let steps = [
-        "read", "extract", "pii", "language", "length", long, "write", "train",
-    ];
     // The funnel (its header names `quarantined`), then the bill (`reused EUR`): under
     // each header, every step's `in`, `kept` and `dropped` end where the header's do.
+    // A step's row is a name and a count of documents.
     for table in ["quarantined", "reused EUR"] {
         let at = lines
             .iter()
@@ -154,9 +182,9 @@ fn funnel_and_bill_line_up_under_long_step_names() {
             .iter()
             .copied()
             .take_while(|l| {
-                let mut words = l.split_whitespace();
-                words.next().is_some_and(|w| steps.contains(&w))
-                    && words.next().is_some_and(|w| w.parse::<u64>().is_ok())
+                l.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|w| w.parse::<u64>().is_ok())
             })
             .collect();
         assert!(
@@ -284,8 +312,8 @@ fn killed_run_resumes_to_identical_output() {
         "shards are byte-identical"
     );
     assert_eq!(
-        resumed["stats"]["steps"][5]["kept"],
-        reference["stats"]["steps"][5]["kept"]
+        step(&resumed, "write")["kept"],
+        step(&reference, "write")["kept"]
     );
 }
 
