@@ -530,15 +530,22 @@ impl Bill {
             self.pue
         );
         let _ = writeln!(out, "energy: {}", self.energy_basis);
+        // The step column is as wide as the longest step name (`gopher_repetition`...),
+        // and 12 characters at least.
+        let width = self
+            .steps
+            .iter()
+            .map(|s| s.name.chars().count())
+            .fold(12, usize::max);
         let _ = writeln!(
             out,
-            "{:<12} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
+            "{:<width$} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10} {:>10} {:>10} {:>10}",
             "step", "in", "kept", "dropped", "wall s", "cpu s", "kWh", "EUR", "gCO2e", "reused EUR"
         );
         for s in &self.steps {
             let _ = writeln!(
                 out,
-                "{:<12} {:>9} {:>9} {:>8} {:>9.3} {:>9.3} {:>10} {:>10} {:>10} {:>10}",
+                "{:<width$} {:>9} {:>9} {:>8} {:>9.3} {:>9.3} {:>10} {:>10} {:>10} {:>10}",
                 s.name,
                 s.documents_in,
                 s.kept,
@@ -553,7 +560,7 @@ impl Bill {
         }
         let _ = writeln!(
             out,
-            "{:<12} {:>59} {:>10}",
+            "{:<width$} {:>59} {:>10}",
             "storage",
             format!(
                 "{} for {} month(s)",
@@ -565,7 +572,7 @@ impl Bill {
         let t = &self.total;
         let _ = writeln!(
             out,
-            "{:<12} {:>28} {:>9.3} {:>9.3} {:>10} {:>10} {:>10} {:>10}",
+            "{:<width$} {:>28} {:>9.3} {:>9.3} {:>10} {:>10} {:>10} {:>10}",
             "total",
             "",
             t.wall_seconds,

@@ -3,33 +3,18 @@
 use anyhow::{Context, Result, bail};
 use atelier_bill::report::{self, ReportInput};
 use atelier_bill::{Bill, BillSettings, Hardware, Summary, render_bill};
-use atelier_core::Recipe;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::commands::load;
-
-/// The recipe's `[bill]` settings (with located errors).
-pub fn settings(recipe: &Recipe) -> Result<BillSettings> {
-    let settings: BillSettings = recipe.section("bill").map_err(|e| anyhow::anyhow!("{e}"))?;
-    if let Err(problems) = settings.validate() {
-        bail!("{}: [bill]: {}", recipe.path.display(), problems.join("; "));
-    }
-    Ok(settings)
-}
-
-/// Where the bill of a run with a training is kept: the output folder's `bill.json`.
-pub fn bill_file(recipe: &Recipe) -> PathBuf {
-    recipe.output.path.join("bill.json")
-}
+use crate::project::Project;
 
 /// The bill of the last run, as `atelier run` printed it: the output's `bill.json` when
 /// the run went on to a training (written after its `summary.json`), else the dataset
 /// run's, from `summary.json`. One computation, whoever prints it.
-fn last_bill(recipe: &Recipe) -> Result<Bill> {
-    let summary_path = recipe.output.path.join("summary.json");
+fn last_bill(project: &Project) -> Result<Bill> {
+    let summary_path = summary_file(project);
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let bill_path = bill_file(recipe);
+    let bill_path = project.bill_file();
     if let (Some(bill_time), Some(summary_time)) = (modified(&bill_path), modified(&summary_path))
         && bill_time >= summary_time
         && let Some(bill) = std::fs::read(&bill_path)
@@ -38,34 +23,44 @@ fn last_bill(recipe: &Recipe) -> Result<Bill> {
     {
         return Ok(bill);
     }
-    Ok(render_bill(&summary(recipe)?, &settings(recipe)?)?)
+    Ok(render_bill(&summary(project)?, &project.bill)?)
 }
 
-fn summary(recipe: &Recipe) -> Result<Summary> {
-    let path = recipe.output.path.join("summary.json");
+/// Where a finished run leaves its summary: the output folder's `summary.json`.
+fn summary_file(project: &Project) -> PathBuf {
+    project.recipe.output.path.join("summary.json")
+}
+
+fn summary(project: &Project) -> Result<Summary> {
+    let path = summary_file(project);
     if !path.exists() {
         bail!(
             "{} has no finished run yet ({} is missing): run `atelier run` first",
-            recipe.path.display(),
+            project.recipe.path.display(),
             path.display()
         );
     }
     Ok(Summary::load(&path)?)
 }
 
-/// The dataset version `latest` names, and the evaluation of the newest model trained on
-/// it, when the project has them.
-fn model_evaluation(recipe: &Recipe) -> (Option<String>, Option<report::Evaluation>) {
-    let project = crate::versions::project_dir(&recipe.path);
-    if !atelier_store::state_dir(&project).join("versions").is_dir() {
-        return (None, None);
+/// The dataset version `latest` names, and the evaluation of the newest model trained
+/// on it.
+struct LatestDataset {
+    /// The version's id.
+    version: String,
+    /// The newest model's evaluation on its test documents, when a model was trained on
+    /// this version.
+    evaluation: Option<report::Evaluation>,
+}
+
+/// The project's `latest` dataset version, when it has one.
+fn latest_dataset(project: &Project) -> Option<LatestDataset> {
+    let dir = project.dir();
+    if !atelier_store::state_dir(&dir).join("versions").is_dir() {
+        return None;
     }
-    let Ok(store) = atelier_store::Store::open(&project) else {
-        return (None, None);
-    };
-    let Ok(Some(dataset)) = store.alias("latest") else {
-        return (None, None);
-    };
+    let store = atelier_store::Store::open(&dir).ok()?;
+    let dataset = store.alias("latest").ok()??;
     let model = store.versions().ok().and_then(|versions| {
         versions
             .into_iter()
@@ -88,13 +83,16 @@ fn model_evaluation(recipe: &Recipe) -> (Option<String>, Option<report::Evaluati
             curve: Vec::new(),
         })
     });
-    (Some(dataset), evaluation)
+    Some(LatestDataset {
+        version: dataset,
+        evaluation,
+    })
 }
 
 /// `atelier bill`.
 pub fn bill(recipe: &Path, json: bool, country: Option<&str>) -> Result<ExitCode> {
-    let recipe = load(recipe)?;
-    let mut bill = last_bill(&recipe)?;
+    let project = Project::load(recipe)?;
+    let mut bill = last_bill(&project)?;
     if let Some(country) = country {
         bill = bill.compare(country)?;
     }
@@ -149,26 +147,26 @@ pub struct EstimateArgs {
 }
 
 /// `atelier estimate`.
-pub fn estimate(a: &EstimateArgs) -> Result<ExitCode> {
-    let settings = match &a.recipe {
-        Some(path) => settings(&load(path)?)?,
+pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
+    let settings = match &args.recipe {
+        Some(path) => Project::load(path)?.bill,
         None => BillSettings::default(),
     };
-    let mut hw = Hardware::from_settings(&a.gpu, &settings);
-    hw.gpus = a.gpus.unwrap_or(hw.gpus);
-    hw.mfu = a.mfu.unwrap_or(hw.mfu);
-    hw.eur_per_gpu_hour = a.eur_per_gpu_hour.unwrap_or(hw.eur_per_gpu_hour);
-    hw.eur_per_kwh = a.eur_per_kwh.unwrap_or(hw.eur_per_kwh);
-    hw.pue = a.pue.unwrap_or(hw.pue);
-    if let Some(country) = &a.country {
-        hw.country.clone_from(country);
+    let mut hardware = Hardware::from_settings(&args.gpu, &settings);
+    hardware.gpus = args.gpus.unwrap_or(hardware.gpus);
+    hardware.mfu = args.mfu.unwrap_or(hardware.mfu);
+    hardware.eur_per_gpu_hour = args.eur_per_gpu_hour.unwrap_or(hardware.eur_per_gpu_hour);
+    hardware.eur_per_kwh = args.eur_per_kwh.unwrap_or(hardware.eur_per_kwh);
+    hardware.pue = args.pue.unwrap_or(hardware.pue);
+    if let Some(country) = &args.country {
+        hardware.country.clone_from(country);
     }
-    let estimate = match (a.params, a.budget) {
-        (Some(n), None) => atelier_bill::plan(n, a.tokens.unwrap_or(20.0 * n), &hw)?,
-        (None, Some(eur)) => atelier_bill::for_budget(eur, &hw)?,
+    let estimate = match (args.params, args.budget) {
+        (Some(n), None) => atelier_bill::plan(n, args.tokens.unwrap_or(20.0 * n), &hardware)?,
+        (None, Some(eur)) => atelier_bill::for_budget(eur, &hardware)?,
         _ => bail!("give either --params (with --tokens, default 20 per parameter) or --budget"),
     };
-    if a.json {
+    if args.json {
         println!("{}", estimate.to_json());
     } else {
         print!("{}", estimate.to_text());
@@ -178,23 +176,24 @@ pub fn estimate(a: &EstimateArgs) -> Result<ExitCode> {
 
 /// `atelier report`.
 pub fn report(recipe: &Path, output: Option<&Path>) -> Result<ExitCode> {
-    let recipe = load(recipe)?;
-    let summary = summary(&recipe)?;
-    let bill = last_bill(&recipe)?;
+    let project = Project::load(recipe)?;
+    let output_dir = &project.recipe.output.path;
+    let summary = summary(&project)?;
+    let bill = last_bill(&project)?;
     let scan = report::scan_shards(&summary.shards)?;
-    let (version, evaluation) = model_evaluation(&recipe);
-    let tokens = crate::tokens::report_section(&recipe.output.path.join(atelier_tokens::FOLDER));
+    let latest = latest_dataset(&project);
+    let tokens = crate::tokens::report_section(&output_dir.join(atelier_tokens::FOLDER));
     let page = report::html(&ReportInput {
         dataset: &summary.dataset,
-        version: version.as_deref(),
+        version: latest.as_ref().map(|l| l.version.as_str()),
         stats: &summary.stats,
         bill: Some(&bill),
         languages: Some(&scan.languages),
         lengths: Some(&scan.lengths),
-        evaluation: evaluation.as_ref(),
+        evaluation: latest.as_ref().and_then(|l| l.evaluation.as_ref()),
         tokens: tokens.as_ref(),
     })?;
-    let path = output.map_or_else(|| recipe.output.path.join("report.html"), Path::to_path_buf);
+    let path = output.map_or_else(|| output_dir.join("report.html"), Path::to_path_buf);
     std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
     println!("wrote {}", path.display());
     Ok(ExitCode::SUCCESS)

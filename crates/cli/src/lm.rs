@@ -177,7 +177,7 @@ fn model_file(model: &str, project: &Path) -> Result<PathBuf> {
     if path.is_file() {
         return Ok(path.to_path_buf());
     }
-    let project = crate::versions::project_dir(project);
+    let project = crate::project::project_dir(project);
     let store = Store::open(&project).with_context(|| {
         format!(
             "`{model}` is not a file, and {} has no project store to look it up in",
@@ -385,7 +385,7 @@ fn requantize(input: &Path, to: Requantize, output: &Path) -> Result<ExitCode> {
 fn import(args: &ImportArgs) -> Result<ExitCode> {
     let lm = Lm::load(&args.file, &LoadOptions::default())
         .with_context(|| format!("{} is not a model this engine runs", args.file.display()))?;
-    let project = crate::versions::project_dir(&args.project);
+    let project = crate::project::project_dir(&args.project);
     let store = Store::open(&project)?;
     let parent = store
         .versions()?

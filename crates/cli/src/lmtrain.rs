@@ -13,6 +13,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use crate::project::Project;
+
 /// `atelier lm train` arguments.
 #[derive(Args)]
 pub struct TrainArgs {
@@ -117,89 +119,96 @@ impl Meter for BillMeter {
     }
 }
 
-/// What a run is given: its settings, the bill's prices, the token folder and the
+/// What a training is given: its settings, the bill's prices, the token folder and the
 /// dataset it belongs to (from a recipe).
-struct Given {
+struct TrainInputs {
     settings: LmSettings,
     bill: BillSettings,
     tokens: Option<PathBuf>,
     dataset: Option<String>,
 }
 
-/// The settings: the recipe's `[lm]` (paths in it relative to the recipe), then flags.
-fn settings(args: &TrainArgs) -> Result<Given> {
-    let mut dataset = None;
-    let (mut s, bill, tokens) = match &args.recipe {
-        Some(path) => {
-            let recipe = crate::commands::load(path)?;
-            let mut s: LmSettings = recipe.section("lm").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let dir = path.parent().unwrap_or(Path::new("."));
-            s.base = s.base.map(|b| dir.join(b));
-            let tokens = recipe.output.path.join(atelier_tokens::FOLDER);
-            dataset = Some(recipe.name());
-            (s, crate::bill::settings(&recipe)?, Some(tokens))
-        }
-        None => match &args.settings {
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?;
-                let mut s: LmSettings = toml::from_str(&text)
-                    .with_context(|| format!("{}: not [lm] settings", path.display()))?;
-                let dir = path.parent().unwrap_or(Path::new("."));
-                s.base = s.base.map(|b| dir.join(b));
-                (s, BillSettings::default(), None)
+/// The inputs: the recipe's `[lm]` (paths in it relative to the recipe) and `[bill]`,
+/// or a settings file, then flags.
+fn inputs(args: &TrainArgs) -> Result<TrainInputs> {
+    let mut inputs = match (&args.recipe, &args.settings) {
+        (Some(path), _) => {
+            let project = Project::load(path)?;
+            TrainInputs {
+                tokens: Some(project.recipe.output.path.join(atelier_tokens::FOLDER)),
+                dataset: Some(project.recipe.name()),
+                settings: project.lm,
+                bill: project.bill,
             }
-            None => (LmSettings::default(), BillSettings::default(), None),
+        }
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let mut settings: LmSettings = toml::from_str(&text)
+                .with_context(|| format!("{}: not [lm] settings", path.display()))?;
+            let dir = path.parent().unwrap_or(Path::new("."));
+            settings.base = settings.base.map(|b| dir.join(b));
+            TrainInputs {
+                settings,
+                bill: BillSettings::default(),
+                tokens: None,
+                dataset: None,
+            }
+        }
+        (None, None) => TrainInputs {
+            settings: LmSettings::default(),
+            bill: BillSettings::default(),
+            tokens: None,
+            dataset: None,
         },
     };
+    let settings = &mut inputs.settings;
     let set = |slot: &mut Option<f64>, v: Option<f64>| {
         if v.is_some() {
             *slot = v;
         }
     };
     if args.base.is_some() {
-        s.base = args.base.clone();
+        settings.base = args.base.clone();
     }
     if args.steps.is_some() {
-        s.steps = args.steps;
+        settings.steps = args.steps;
     }
     if let Some(e) = args.epochs {
-        (s.epochs, s.steps) = (e, None);
+        (settings.epochs, settings.steps) = (e, None);
     }
-    s.batch = args.batch.unwrap_or(s.batch);
-    s.accumulate = args.accumulate.unwrap_or(s.accumulate);
+    settings.batch = args.batch.unwrap_or(settings.batch);
+    settings.accumulate = args.accumulate.unwrap_or(settings.accumulate);
     if args.context.is_some() {
-        s.context = args.context;
+        settings.context = args.context;
     }
-    s.lr = args.lr.unwrap_or(s.lr);
+    settings.lr = args.lr.unwrap_or(settings.lr);
     if let Some(rank) = args.lora_rank {
-        s.lora = Some(LoraSettings {
+        settings.lora = Some(LoraSettings {
             rank,
             alpha: args.lora_alpha.unwrap_or(2.0 * rank as f64),
-            ..s.lora.unwrap_or_default()
+            ..settings.lora.take().unwrap_or_default()
         });
     }
-    set(&mut s.max_hours, args.max_hours);
-    set(&mut s.max_kwh, args.max_kwh);
-    set(&mut s.max_eur, args.max_eur);
-    s.seed = args.seed.unwrap_or(s.seed);
-    Ok(Given {
-        settings: s,
-        bill,
-        tokens: args.tokens.clone().or(tokens),
-        dataset,
-    })
+    set(&mut settings.max_hours, args.max_hours);
+    set(&mut settings.max_kwh, args.max_kwh);
+    set(&mut settings.max_eur, args.max_eur);
+    settings.seed = args.seed.unwrap_or(settings.seed);
+    if args.tokens.is_some() {
+        inputs.tokens.clone_from(&args.tokens);
+    }
+    Ok(inputs)
 }
 
 /// Runs `atelier lm train`.
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     let threads = atelier_lm::set_threads(args.threads);
-    let Given {
+    let TrainInputs {
         settings,
         bill,
         tokens,
         dataset,
-    } = settings(args)?;
+    } = inputs(args)?;
     let source = if args.chat.is_empty() {
         Source::Shards(tokens.context("give the token folder to train on with --tokens")?)
     } else {
@@ -272,7 +281,8 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
             args,
             name,
             dataset.as_deref(),
-            (&job, &outcome),
+            &job,
+            &outcome,
             &exports,
             &path,
         )?;
@@ -485,7 +495,8 @@ fn keep(
     args: &TrainArgs,
     name: &str,
     dataset: Option<&str>,
-    (job, outcome): (&Job, &Outcome),
+    job: &Job,
+    outcome: &Outcome,
     exports: &[PathBuf],
     report: &Path,
 ) -> Result<()> {
@@ -495,7 +506,7 @@ fn keep(
     else {
         bail!("a version needs a GGUF export (train from a GGUF base)");
     };
-    let project = crate::versions::project_dir(&args.project);
+    let project = crate::project::project_dir(&args.project);
     let store = Store::open(&project)?;
     let versions = store.versions()?;
     let parent = versions

@@ -1,22 +1,30 @@
 //! The `atelier` command line. It only parses arguments and calls the library crates.
+//!
+//! `commands` lists the subcommands and sends each to the module that runs it;
+//! `project` reads a recipe once, every section validated, for the commands that take
+//! one.
 
 mod bill;
 mod classifier;
 mod commands;
 #[cfg(test)]
 mod error_chains;
+mod funnel;
 mod lm;
 mod lmtrain;
 mod oneshot;
 mod progress;
+mod project;
+mod recipe;
 mod registry;
+mod run;
 mod serve;
 mod tokens;
 mod train;
 mod versions;
+mod workers;
 
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use clap::Parser;
 use std::process::ExitCode;
 
 /// atelier: refine raw data (web archives, HTML, mail, text) into a clean, versioned
@@ -25,307 +33,25 @@ use std::process::ExitCode;
 #[command(name = "atelier", version, about, long_about = None, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run a recipe: read its sources, apply its steps, write the dataset's shards.
-    ///
-    /// Tasks run on a pool of worker threads. A run that was killed resumes where it
-    /// stopped when started again with the same recipe and inputs; records that cannot be
-    /// read or processed go to the output's quarantine/ folder with the reason.
-    Run {
-        /// The recipe file.
-        #[arg(default_value = "atelier.toml")]
-        recipe: PathBuf,
-        /// Worker threads (default: the number of CPUs).
-        #[arg(short, long)]
-        workers: Option<usize>,
-        /// No progress bar.
-        #[arg(short, long)]
-        quiet: bool,
-        /// Print the run summary as JSON on stdout.
-        #[arg(long)]
-        json: bool,
-        /// Slurm executor: submit the job arrays and return; `atelier status` and a
-        /// later `atelier run` follow them.
-        #[arg(long)]
-        detach: bool,
-        /// Slurm executor: print the sbatch scripts instead of submitting them.
-        #[arg(long)]
-        dry_run: bool,
-    },
-    /// Show where a run stands: per stage, tasks done, pending, running and failed (with
-    /// their logs).
-    Status {
-        /// The recipe file.
-        #[arg(default_value = "atelier.toml")]
-        recipe: PathBuf,
-    },
-    /// Run one task of a planned run: the entry point of every job-array element
-    /// (Slurm, Kubernetes indexed jobs, ...).
-    Task {
-        /// The recipe file.
-        recipe: PathBuf,
-        /// The stage (`map0`, ...: `atelier status` lists them).
-        #[arg(long)]
-        stage: String,
-        /// The task's rank within the stage (for example `$SLURM_ARRAY_TASK_ID`).
-        #[arg(long)]
-        rank: usize,
-    },
-    /// Validate a recipe without running it; every problem is reported with its line.
-    Check {
-        /// The recipe file.
-        #[arg(default_value = "atelier.toml")]
-        recipe: PathBuf,
-    },
-    /// List every step a recipe can use, with its settings and their defaults.
-    Steps {
-        /// Print a recipe fragment with one `[[step]]` per step at its defaults.
-        #[arg(long)]
-        example: bool,
-    },
-    /// Extract the main text of HTML pages, WARC records or mail into one JSONL file.
-    ///
-    /// Inputs are files or folders in any format `atelier run` reads; HTML becomes its
-    /// main text, other text passes as is. The output is compressed when its name ends in
-    /// .gz or .zst.
-    Extract {
-        /// Files or folders to read.
-        #[arg(required = true)]
-        inputs: Vec<PathBuf>,
-        /// The JSONL file to write.
-        #[arg(short, long)]
-        output: PathBuf,
-        /// Worker threads (default: the number of CPUs).
-        #[arg(short, long)]
-        workers: Option<usize>,
-        /// No progress bar.
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// The bill of the last run: per step documents, wall and CPU time, kWh, euros and
-    /// gCO2 (measured energy where the machine allows, estimated and flagged where not),
-    /// with the work reused from earlier runs and what it saved.
-    Bill {
-        /// The recipe file.
-        #[arg(default_value = "atelier.toml")]
-        recipe: PathBuf,
-        /// Print the bill as JSON.
-        #[arg(long)]
-        json: bool,
-        /// Also price the same work's carbon in another country (ISO code, or EU).
-        #[arg(long)]
-        country: Option<String>,
-    },
-    /// Price a planned training before anyone spends: FLOPs (6ND), GPU-hours, wall time,
-    /// kWh, euros and CO2; or, from a budget, the largest compute-optimal model it buys.
-    Estimate(bill::EstimateArgs),
-    /// Write one self-contained HTML report of the last run (no network): the funnel of
-    /// documents kept and dropped, languages, lengths and the bill, as SVG plots.
-    Report {
-        /// The recipe file.
-        #[arg(default_value = "atelier.toml")]
-        recipe: PathBuf,
-        /// Where to write it (default: report.html in the output folder).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
-    /// Train the recipe's `[train]` model on a dataset version (the newest by default),
-    /// evaluate it on the held-out test documents, and keep it as a model version.
-    /// `atelier run` does this after each successful run of a recipe with `[train]`.
-    Train {
-        /// The recipe file.
-        #[arg(default_value = "atelier.toml")]
-        recipe: PathBuf,
-        /// The dataset version or alias to train on.
-        #[arg(long)]
-        dataset: Option<String>,
-        /// Print the model version's manifest as JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// List the dataset versions of a project: every successful run is one, kept in
-    /// `.atelier/versions/` beside the recipe.
-    Versions(versions::VersionsArgs),
-    /// Show one version: its recipe, sources and their hashes, steps and settings,
-    /// shards and their hashes, and its counters.
-    Show(versions::ShowArgs),
-    /// What changed between two versions: documents added and removed (by id),
-    /// sources, settings and counters.
-    Diff(versions::DiffArgs),
-    /// Remove from the project store what no version reaches (work cached by runs that
-    /// made no version, versions dropped with --keep-last).
-    Gc(versions::GcArgs),
-    /// Point an alias (`prod`, ...) at a version, or remove it.
-    Alias(versions::AliasArgs),
-    /// Serve a model version over HTTP: classify, list versions, hot swap and roll back
-    /// without a failed request, follow the `prod` alias, health, Prometheus metrics and
-    /// a web page at `/`.
-    Serve(serve::ServeArgs),
-    /// Train, evaluate, predict with and quantize text classifiers that fastText reads
-    /// and writes (`.bin`, `.ftz`), with fastText's options and output formats.
-    #[command(subcommand)]
-    Classifier(classifier::ClassifierCommand),
-    /// Language models (GGUF, llama family): generate, tokenize, import into the
-    /// project store, re-quantize, describe.
-    #[command(subcommand)]
-    Lm(lm::LmCommand),
-    /// Chat with a language model in the terminal, its answers streamed as they come.
-    Chat(lm::ChatArgs),
-    /// Remove exact or near duplicates (MinHash-LSH, FineWeb defaults) from JSONL files
-    /// into one JSONL file; the first copy in input order is kept.
-    Dedup {
-        /// JSONL files or folders to read.
-        #[arg(short, long, required = true)]
-        input: Vec<PathBuf>,
-        /// The JSONL file to write (.gz or .zst to compress).
-        #[arg(short, long)]
-        output: PathBuf,
-        /// `minhash` (near duplicates) or `exact`.
-        #[arg(long, default_value = "minhash")]
-        mode: String,
-        /// Drop every copy of a duplicated document instead of keeping the first.
-        #[arg(long)]
-        drop_all: bool,
-        /// A dataset folder (or its index folder) whose documents win over these.
-        #[arg(long)]
-        against: Option<PathBuf>,
-        /// Worker threads (default: the number of CPUs).
-        #[arg(short, long)]
-        workers: Option<usize>,
-        /// No progress bar.
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// Turn JSON-lines documents into token shards that trainers memory-map (datatrove,
-    /// llm.c, Megatron layouts), with the tokenizer and an index beside them.
-    Tokenize(tokens::TokenizeArgs),
-    /// Train a byte-level BPE tokenizer, or export a GGUF model's as tokenizer.json.
-    #[command(subcommand)]
-    Tokenizer(tokens::TokenizerCommand),
-    /// Write a commented starter recipe and its folder layout.
-    Init {
-        /// The project folder to create or fill.
-        #[arg(default_value = ".")]
-        dir: PathBuf,
-    },
+    command: commands::Command,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Run {
-            recipe,
-            workers,
-            quiet,
-            json,
-            detach,
-            dry_run,
-        } => {
-            let how = commands::RunHow {
-                workers,
-                quiet,
-                json,
-                detach,
-                dry_run,
-            };
-            commands::run(&recipe, &how)
-        }
-        Command::Status { recipe } => commands::status(&recipe),
-        Command::Bill {
-            recipe,
-            json,
-            country,
-        } => bill::bill(&recipe, json, country.as_deref()),
-        Command::Estimate(args) => bill::estimate(&args),
-        Command::Report { recipe, output } => bill::report(&recipe, output.as_deref()),
-        Command::Task {
-            recipe,
-            stage,
-            rank,
-        } => commands::task(&recipe, &stage, rank),
-        Command::Check { recipe } => commands::check(&recipe),
-        Command::Steps { example } => commands::steps(example),
-        Command::Init { dir } => commands::init(&dir),
-        Command::Classifier(command) => classifier::run(command),
-        Command::Lm(command) => lm::run(command),
-        Command::Chat(args) => lm::chat(&args),
-        Command::Train {
-            recipe,
-            dataset,
-            json,
-        } => train::command(&recipe, dataset.as_deref(), json),
-        Command::Versions(args) => versions::list(&args),
-        Command::Show(args) => versions::show(&args),
-        Command::Diff(args) => versions::diff(&args),
-        Command::Gc(args) => versions::gc(&args),
-        Command::Alias(args) => versions::alias(&args),
-        Command::Serve(args) => serve::serve(&args),
-        Command::Tokenize(args) => tokens::tokenize(&args),
-        Command::Tokenizer(command) => tokens::tokenizer(&command),
-        Command::Dedup {
-            input,
-            output,
-            mode,
-            drop_all,
-            against,
-            workers,
-            quiet,
-        } => {
-            let mode = match mode.as_str() {
-                "minhash" => atelier_dedup::Mode::Minhash,
-                "exact" => atelier_dedup::Mode::Exact,
-                other => {
-                    eprintln!("error: --mode is `minhash` or `exact`, not `{other}`");
-                    return ExitCode::FAILURE;
-                }
-            };
-            let keep = if drop_all {
-                atelier_dedup::Keep::None
-            } else {
-                atelier_dedup::Keep::One
-            };
-            // The one-shot command keeps no index: its work folder is removed afterwards.
-            let step = Box::new(atelier_dedup::DedupConfig {
-                mode,
-                keep,
-                against,
-                write_index: false,
-                ..atelier_dedup::DedupConfig::default()
-            });
-            oneshot::run(
-                &input,
-                vec![step],
-                &output,
-                commands::workers(workers),
-                quiet,
-            )
-        }
-        Command::Extract {
-            inputs,
-            output,
-            workers,
-            quiet,
-        } => {
-            let step = Box::new(atelier_extract::ExtractConfig::default());
-            oneshot::run(
-                &inputs,
-                vec![step],
-                &output,
-                commands::workers(workers),
-                quiet,
-            )
-        }
-    };
-    match result {
+    match commands::dispatch(cli.command) {
         Ok(code) => code,
-        Err(e) if commands::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether an error is a closed stdout (`atelier steps | head`), which is not a failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

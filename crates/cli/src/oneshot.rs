@@ -1,21 +1,106 @@
-//! One-shot commands (`atelier extract`, later `atelier dedup`): one step over some
-//! inputs into one JSONL file, run by the same runner as recipes.
+//! One-shot commands (`atelier extract`, `atelier dedup`): one step over some inputs
+//! into one JSONL file, run by the same runner as recipes.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use atelier_core::format::Compression;
 use atelier_core::recipe::{
     DatasetSettings, ExecutorSettings, OutputSettings, RecipeStep, SourceSettings,
 };
 use atelier_core::{ConfiguredStep, Recipe};
 use atelier_runner::RunOptions;
+use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// What `atelier extract` was asked.
+#[derive(Args)]
+pub struct ExtractArgs {
+    /// Files or folders to read.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The JSONL file to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(short, long)]
+    workers: Option<usize>,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// What `atelier dedup` was asked.
+#[derive(Args)]
+pub struct DedupArgs {
+    /// JSONL files or folders to read.
+    #[arg(short, long, required = true)]
+    input: Vec<PathBuf>,
+    /// The JSONL file to write (.gz or .zst to compress).
+    #[arg(short, long)]
+    output: PathBuf,
+    /// `minhash` (near duplicates) or `exact`.
+    #[arg(long, default_value = "minhash")]
+    mode: String,
+    /// Drop every copy of a duplicated document instead of keeping the first.
+    #[arg(long)]
+    drop_all: bool,
+    /// A dataset folder (or its index folder) whose documents win over these.
+    #[arg(long)]
+    against: Option<PathBuf>,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(short, long)]
+    workers: Option<usize>,
+    /// No progress bar.
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// `atelier extract`: the main text of every input.
+pub fn extract(args: &ExtractArgs) -> Result<ExitCode> {
+    let step = Box::new(atelier_extract::ExtractConfig::default());
+    run(
+        &args.inputs,
+        vec![step],
+        &args.output,
+        crate::workers::count(args.workers),
+        args.quiet,
+    )
+}
+
+/// `atelier dedup`: the inputs without their duplicates.
+pub fn dedup(args: &DedupArgs) -> Result<ExitCode> {
+    let mode = match args.mode.as_str() {
+        "minhash" => atelier_dedup::Mode::Minhash,
+        "exact" => atelier_dedup::Mode::Exact,
+        other => bail!("--mode is `minhash` or `exact`, not `{other}`"),
+    };
+    let keep = if args.drop_all {
+        atelier_dedup::Keep::None
+    } else {
+        atelier_dedup::Keep::One
+    };
+    // The one-shot command keeps no index: its work folder is removed afterwards.
+    let step = Box::new(atelier_dedup::DedupConfig {
+        mode,
+        keep,
+        against: args.against.clone(),
+        write_index: false,
+        ..atelier_dedup::DedupConfig::default()
+    });
+    run(
+        &args.input,
+        vec![step],
+        &args.output,
+        crate::workers::count(args.workers),
+        args.quiet,
+    )
+}
+
 /// Runs `steps` over `inputs` (files or folders, formats from their extensions) and
 /// writes every kept document to `output`, compressed as its extension says. Bad records
 /// are reported and kept in a quarantine folder beside the output.
-pub fn run(
+fn run(
     inputs: &[PathBuf],
     steps: Vec<Box<dyn ConfiguredStep>>,
     output: &Path,

@@ -106,7 +106,7 @@ fn admin_token(args: &ServeArgs) -> Result<Option<String>> {
 
 /// Runs `atelier serve` until SIGINT or SIGTERM.
 pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
-    let project = crate::versions::project_dir(&args.project);
+    let project = crate::project::project_dir(&args.project);
     if !(args.timeout.is_finite() && args.timeout > 0.0) {
         bail!("--timeout must be a positive number of seconds");
     }
@@ -137,7 +137,7 @@ pub fn serve(args: &ServeArgs) -> Result<ExitCode> {
         max_generations: args.max_generations.max(1),
         generation_timeout: Duration::from_secs_f64(args.generation_timeout),
     };
-    let threads = crate::commands::workers(args.workers);
+    let threads = crate::workers::count(args.workers);
     atelier_serve::run_until_signal(config, threads, |server| {
         let addr = server.local_addr();
         eprintln!("atelier serve: listening on http://{addr}/ with {threads} worker thread(s)");

@@ -3,17 +3,14 @@
 
 use anyhow::{Context, Result, bail};
 use atelier_bill::report::TokensSection;
-use atelier_core::{Recipe, ShardStage};
 use atelier_tokens::{
-    Dtype, Index, Layout, Tokenize, TokenizeSettings, TokenizeStage, TokenizerFile, TooLong,
-    TrainTokenizer,
+    Dtype, Index, Layout, Tokenize, TokenizeSettings, TokenizerFile, TooLong, TrainTokenizer,
 };
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// `atelier tokenize`.
 #[derive(Args)]
@@ -99,24 +96,9 @@ pub enum TokenizerCommand {
     },
 }
 
-/// The recipe's `[tokenize]` section as the runner's stage after the dataset (the
-/// tokenizer loaded, so that a bad one fails before any work), when it has one.
-pub fn stage(recipe: &Recipe) -> Result<Option<Arc<dyn ShardStage>>> {
-    let settings: Option<TokenizeSettings> = recipe
-        .section("tokenize")
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let Some(settings) = settings else {
-        return Ok(None);
-    };
-    let dir = recipe.path.parent().unwrap_or(Path::new("."));
-    let tokenize = Tokenize::new(settings.resolved(dir))
-        .with_context(|| format!("{}: [tokenize]", recipe.path.display()))?;
-    Ok(Some(Arc::new(TokenizeStage(tokenize))))
-}
-
 /// Runs `atelier tokenize`.
 pub fn tokenize(args: &TokenizeArgs) -> Result<ExitCode> {
-    let workers = crate::commands::workers(args.workers);
+    let workers = crate::workers::count(args.workers);
     let layouts = args
         .layout
         .iter()

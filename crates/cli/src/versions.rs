@@ -2,7 +2,6 @@
 //! read and printed.
 
 use anyhow::{Context, Result, bail};
-use atelier_core::recipe::normalize;
 use atelier_core::stats::human_bytes;
 use atelier_store::{GcOptions, Kind, Manifest, ProjectLock, Store, VersionDiff};
 use atelier_train::Evaluation;
@@ -11,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::commands::print_funnel;
+use crate::project::project_dir;
 
 /// Where the project is: a recipe file (its folder), or a folder in it (the project is
 /// found upward from there). The same `-p` for every command on a project.
@@ -26,27 +25,6 @@ impl ProjectArg {
     fn open(&self) -> Result<Store> {
         open_project(&self.project)
     }
-}
-
-/// The project a `-p` names: a recipe file's folder; or, from a folder, the first one
-/// up (as git looks for `.git`) that holds versions (`.atelier/versions`) or a recipe
-/// (`atelier.toml`), else the folder itself.
-pub(crate) fn project_dir(path: &Path) -> PathBuf {
-    if path.is_file() {
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        return normalize(dir);
-    }
-    let start = normalize(path);
-    start
-        .ancestors()
-        .find(|dir| {
-            atelier_store::state_dir(dir).join("versions").is_dir()
-                || dir.join("atelier.toml").is_file()
-        })
-        .map_or_else(|| start.clone(), Path::to_path_buf)
 }
 
 fn open_project(path: &Path) -> Result<Store> {
@@ -343,7 +321,7 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
     }
     writeln!(out, "store records: {}", m.keys.len())?;
     if !m.stats.steps.is_empty() {
-        print_funnel(out, &m.stats)?;
+        crate::funnel::print(out, &m.stats)?;
     }
     Ok(())
 }

@@ -65,7 +65,7 @@ fn a_recipe_tokenizes_its_dataset_into_the_version() {
     let recipe = example_recipe(dir.path(), &tokenize_section("\"datatrove\", \"megatron\""));
     let check = atelier(&["check", recipe.to_str().unwrap()]);
     assert!(
-        stdout(&check).contains("length -> tokenize"),
+        stdout(&check).contains("dedup -> tokenize"),
         "{}",
         stdout(&check)
     );

@@ -27,7 +27,16 @@ fn the_bundled_example_ends_with_a_spam_filter_and_its_bill() {
         .nth(1)
         .expect("the bill follows");
     for step in [
-        "read", "extract", "pii", "language", "length", "write", "train", "total",
+        "read",
+        "extract",
+        "pii",
+        "language",
+        "length",
+        "gopher_repetition",
+        "dedup",
+        "write",
+        "train",
+        "total",
     ] {
         assert!(
             bill.lines().any(|l| l.starts_with(step)),
