@@ -2,6 +2,7 @@
 //! into one JSONL file, run by the same runner as recipes.
 
 use anyhow::{Context, Result, bail};
+use atelier_core::atomic::AtomicFile;
 use atelier_core::format::Compression;
 use atelier_core::recipe::{
     DatasetSettings, ExecutorSettings, OutputSettings, RecipeStep, SourceSettings,
@@ -141,17 +142,15 @@ fn run(
 
     // Shards are whole JSONL files, gzip members or zstd frames: concatenated, they are
     // one valid file of the same kind.
-    let temp = sibling(output, ".tmp");
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&temp).with_context(|| format!("creating {}", temp.display()))?,
-    );
+    let writing = || format!("writing {}", output.display());
+    let mut out = std::io::BufWriter::new(AtomicFile::create(output).with_context(writing)?);
     for shard in &summary.shards {
         let mut file =
             std::fs::File::open(shard).with_context(|| format!("reading {}", shard.display()))?;
-        std::io::copy(&mut file, &mut out)?;
+        std::io::copy(&mut file, &mut out).with_context(writing)?;
     }
-    out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-    std::fs::rename(&temp, output).with_context(|| format!("writing {}", output.display()))?;
+    let out = out.into_inner().map_err(|e| e.into_error());
+    out.with_context(writing)?.commit().with_context(writing)?;
 
     let s = &summary.stats;
     let quarantine = work.join("quarantine");
