@@ -1,7 +1,7 @@
 //! The report of a dataset: one self-contained HTML file (no scripts, no network) with
 //! inline SVG plots drawn by plotters: the funnel of documents kept and dropped per step
-//! and reason, the languages, a histogram of document lengths, the bill per step, and the
-//! model's evaluation once there is one.
+//! (each step's reasons in its hover text and in the table), the languages, a histogram of
+//! document lengths, the bill per step, and the model's evaluation once there is one.
 //!
 //! Languages and lengths come from [`scan_shards`], which reads the dataset's JSONL
 //! shards (plain, gzip or zstd), or from counts the caller already has.
@@ -213,7 +213,9 @@ const KEPT: RGBColor = RGBColor(46, 139, 87);
 const QUARANTINED: RGBColor = RGBColor(178, 34, 34);
 const REUSED: RGBColor = RGBColor(160, 190, 220);
 const SPENT: RGBColor = RGBColor(52, 101, 164);
-const PALETTE: [RGBColor; 8] = [
+/// Colours of the plots, and of the steps in the funnel in this order: none of them is
+/// the green of `KEPT` or the red of `QUARANTINED`.
+const PALETTE: [RGBColor; 12] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(204, 121, 167),
@@ -222,6 +224,10 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(213, 94, 0),
     RGBColor(150, 150, 150),
     RGBColor(120, 80, 160),
+    RGBColor(140, 86, 75),
+    RGBColor(23, 190, 207),
+    RGBColor(188, 189, 34),
+    RGBColor(44, 62, 80),
 ];
 
 /// Renders the report as one HTML document.
@@ -447,25 +453,43 @@ fn escape(s: &str) -> String {
 
 type PlotResult = Result<(), Box<dyn std::error::Error>>;
 
-/// Draws into an SVG string and wraps it in a figure: the SVG gets a `<title>` and loses
-/// its namespace URL, which HTML does not need.
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+
+/// Draws into an SVG string of the usual size and wraps it in a figure.
 fn figure(
     id: &str,
     title: &str,
-    draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, Shift>) -> PlotResult,
+    draw: impl FnOnce(&Area<'_>) -> PlotResult,
+) -> Result<String, ReportError> {
+    sized_figure(id, title, (WIDTH, HEIGHT), |root| {
+        draw(root).map(|()| String::new())
+    })
+}
+
+/// Draws into an SVG string of `size` pixels and wraps it in a figure: `draw` returns
+/// markup that plotters cannot draw (groups, hover titles), which goes last. The SVG gets a
+/// `<title>` and loses its namespace URL, which HTML does not need.
+fn sized_figure(
+    id: &str,
+    title: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> Result<String, Box<dyn std::error::Error>>,
 ) -> Result<String, ReportError> {
     let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+    let extra = {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
         let drawn = root
             .fill(&WHITE)
             .map_err(|e| e.into())
             .and_then(|_| draw(&root))
-            .and_then(|_| root.present().map_err(|e| e.into()));
+            .and_then(|extra| root.present().map(|_| extra).map_err(|e| e.into()));
         drawn.map_err(|e| ReportError::Plot {
             plot: title.to_owned(),
             message: e.to_string(),
-        })?;
+        })?
+    };
+    if let Some(end) = svg.rfind("</svg>") {
+        svg.insert_str(end, &extra);
     }
     let svg = svg.replace(" xmlns=\"http://www.w3.org/2000/svg\"", "");
     let svg = match svg.find('>') {
@@ -492,93 +516,245 @@ fn category_label(names: &[String]) -> impl Fn(&SegmentValue<usize>) -> String +
     }
 }
 
-fn funnel_svg(stats: &TaskStats) -> Result<String, ReportError> {
-    let names: Vec<String> = stats.steps.iter().map(|s| s.name.clone()).collect();
-    let reasons: Vec<String> = {
-        let mut r: Vec<String> = stats
-            .steps
-            .iter()
-            .flat_map(|s| s.dropped.keys().cloned())
-            .collect();
-        r.sort();
-        r.dedup();
-        r
+/// The funnel's layout, in SVG pixels: one row per step, bars growing to the right, and
+/// the legend in a column right of the plot, never over it.
+mod funnel {
+    /// Height of a step's row.
+    pub const ROW: u32 = 28;
+    /// Space above and below a bar in its row.
+    pub const BAR_GAP: i32 = 5;
+    /// Height of a legend entry.
+    pub const LEGEND_ROW: i32 = 20;
+    /// Side of a legend swatch.
+    pub const SWATCH: i32 = 12;
+    /// Space between a swatch and its label.
+    pub const GAP: i32 = 6;
+    /// Font size of the legend and of the axes' labels.
+    pub const FONT: f64 = 12.0;
+    /// Width of a character, in ems, that labels are sized with: wider than sans-serif
+    /// fonts draw step names and counts (DejaVu Sans, a wide one, about 0.55 em in
+    /// Chromium), so that a wider font still fits.
+    pub const CHAR_EM: f64 = 0.66;
+    /// Longest legend label, in characters; longer ones end in `…`.
+    pub const LEGEND_CHARS: usize = 34;
+    /// Longest step name on the axis, in characters.
+    pub const NAME_CHARS: usize = 24;
+    /// Margin around the figure.
+    pub const MARGIN: u32 = 12;
+    /// Height of the x axis's labels and description.
+    pub const X_AXIS: u32 = 44;
+    /// Height of the caption.
+    pub const CAPTION: u32 = 34;
+    /// Smallest height of the figure.
+    pub const MIN_HEIGHT: u32 = 200;
+
+    /// Width in pixels of `chars` characters of the legend's font.
+    pub fn text_width(chars: usize) -> f64 {
+        chars as f64 * FONT * CHAR_EM
+    }
+}
+
+/// A colour for each step that dropped documents, `None` for the others: the palette in
+/// order, then hues a golden angle apart, and never one colour for two steps or the colour
+/// of kept or quarantined documents.
+fn step_colours(stats: &TaskStats) -> Vec<Option<RGBColor>> {
+    let mut used = vec![KEPT, QUARANTINED];
+    let mut next = 0usize;
+    let mut fresh = || loop {
+        let colour = match PALETTE.get(next) {
+            Some(&c) => c,
+            None => {
+                let k = next - PALETTE.len();
+                let hue = (k as f64 * 137.508) % 360.0 / 360.0;
+                let lightness = [0.42, 0.58, 0.5][k % 3];
+                let (r, g, b) = HSLColor(hue, 0.62, lightness).rgb();
+                RGBColor(r, g, b)
+            }
+        };
+        next += 1;
+        if !used.contains(&colour) {
+            used.push(colour);
+            return colour;
+        }
     };
-    let top = stats
+    stats
         .steps
+        .iter()
+        .map(|s| (s.dropped_total() > 0).then(&mut fresh))
+        .collect()
+}
+
+/// `text` cut to `max` characters, the last one `…` when cut.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// What a step dropped, for hover text: the total, then each reason, most frequent first.
+fn drop_reasons(step: &atelier_core::StepStats) -> String {
+    let mut reasons: Vec<(&String, &u64)> = step.dropped.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut text = format!("{}: {} dropped", step.name, step.dropped_total());
+    for (reason, n) in reasons {
+        let _ = write!(text, "\n{reason}: {n}");
+    }
+    text
+}
+
+/// One SVG rectangle with hover text.
+fn svg_rect(out: &mut String, (x, y, w, h): (i32, i32, i32, i32), fill: RGBColor, hover: &str) {
+    let RGBColor(r, g, b) = fill;
+    let _ = writeln!(
+        out,
+        "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" fill=\"#{r:02X}{g:02X}{b:02X}\"><title>{}</title></rect>",
+        escape(hover)
+    );
+}
+
+/// The funnel: one horizontal bar per step, from the reader at the top to the writer, each
+/// split into the documents kept, dropped and quarantined. A step's drops are one segment in
+/// the step's own colour, whose hover text (and the table below the plot) gives the
+/// reasons. The legend is a column right of the plot; the SVG is as tall as the rows or
+/// the legend need.
+fn funnel_svg(stats: &TaskStats) -> Result<String, ReportError> {
+    use funnel::*;
+    let steps = &stats.steps;
+    let n = steps.len().max(1);
+    let colours = step_colours(stats);
+
+    // The legend: kept, each step that dropped documents, quarantined.
+    let mut legend: Vec<(RGBColor, String, String)> = vec![(
+        KEPT,
+        "kept".to_owned(),
+        "documents a step passed on".to_owned(),
+    )];
+    for (step, colour) in steps.iter().zip(&colours) {
+        if let Some(colour) = colour {
+            let label = format!("{}: {} dropped", step.name, step.dropped_total());
+            legend.push((*colour, shorten(&label, LEGEND_CHARS), drop_reasons(step)));
+        }
+    }
+    if stats.quarantined() > 0 {
+        legend.push((
+            QUARANTINED,
+            "quarantined".to_owned(),
+            "records and documents that failed and went to quarantine".to_owned(),
+        ));
+    }
+    let legend_chars = legend
+        .iter()
+        .map(|l| l.1.chars().count())
+        .max()
+        .unwrap_or(0);
+    let legend_width =
+        (text_width(legend_chars) as u32 + (SWATCH + GAP) as u32 + 2 * MARGIN).max(120);
+    let names: Vec<String> = steps.iter().map(|s| shorten(&s.name, NAME_CHARS)).collect();
+    let name_chars = names.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let name_width = (text_width(name_chars) as u32 + 16).max(48);
+
+    let rows = CAPTION + 2 * MARGIN + n as u32 * ROW + X_AXIS;
+    let legend_height = CAPTION + 2 * MARGIN + legend.len() as u32 * LEGEND_ROW as u32;
+    let height = rows.max(legend_height).max(MIN_HEIGHT);
+
+    let top = steps
         .iter()
         .map(|s| s.documents_in)
         .max()
         .unwrap_or(0)
         .max(1) as f64
-        * 1.1;
-    let n = names.len().max(1);
-    figure("funnel", titles::FUNNEL, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(titles::FUNNEL, ("sans-serif", 20))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
-            .build_cartesian_2d((0..n - 1).into_segmented(), 0f64..top)?;
+        * 1.05;
+    // Row `p` from the bottom shows step `n - 1 - p`, so that the reader is at the top
+    // (and step `i` is in row `n - 1 - i`).
+    let row_of = |i: usize| n - 1 - i;
+    let label_of = |v: &SegmentValue<usize>| match v {
+        SegmentValue::CenterOf(p) | SegmentValue::Exact(p) if *p < n => {
+            names.get(row_of(*p)).cloned().unwrap_or_default()
+        }
+        _ => String::new(),
+    };
+    // Plotters writes a font's size divided by 1.24 into the SVG.
+    let font = ("sans-serif", FONT * 1.24);
+    sized_figure("funnel", titles::FUNNEL, (WIDTH, height), |root| {
+        let body = root.titled(titles::FUNNEL, ("sans-serif", 20))?;
+        let (left, _) = body.split_horizontally(WIDTH - legend_width);
+        let mut chart = ChartBuilder::on(&left)
+            .margin(MARGIN)
+            .x_label_area_size(X_AXIS)
+            .y_label_area_size(name_width)
+            .build_cartesian_2d(0f64..top, (0..n - 1).into_segmented())?;
         chart
             .configure_mesh()
-            .disable_x_mesh()
-            .x_labels(n)
-            .x_label_formatter(&category_label(&names))
+            .disable_y_mesh()
+            .y_labels(n)
+            .y_label_formatter(&label_of)
+            .x_labels(6)
+            .x_label_formatter(&|v| format!("{v:.0}"))
+            .x_desc("documents")
+            .label_style(font)
             .light_line_style(WHITE)
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .y_desc("documents")
             .draw()?;
-        let bar = stacked_bar;
-        // Kept at the bottom, then each reason, then quarantined.
-        chart
-            .draw_series(
-                stats
-                    .steps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| bar(i, 0.0, s.kept as f64, KEPT)),
-            )?
-            .label("kept")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], KEPT.filled()));
-        let mut base: Vec<f64> = stats.steps.iter().map(|s| s.kept as f64).collect();
-        for (k, reason) in reasons.iter().enumerate() {
-            let color = PALETTE[k % PALETTE.len()];
-            let bars: Vec<_> = stats
-                .steps
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    let n = s.dropped.get(reason).copied().unwrap_or(0) as f64;
-                    let b = bar(i, base[i], base[i] + n, color);
-                    base[i] += n;
-                    b
-                })
-                .collect();
-            chart
-                .draw_series(bars)?
-                .label(format!("dropped: {reason}"))
-                .legend(move |(x, y)| {
-                    Rectangle::new([(x, y - 5), (x + 10, y + 5)], color.filled())
-                });
+
+        let (xs, ys) = chart.plotting_area().get_pixel_range();
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "<rect class=\"plot-area\" x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#CCCCCC\"/>",
+            xs.start,
+            ys.start,
+            xs.end - xs.start,
+            ys.end - ys.start
+        );
+        out.push_str("<g class=\"bars\">\n");
+        for (i, (step, colour)) in steps.iter().zip(&colours).enumerate() {
+            let p = row_of(i);
+            let (_, y0) = chart.backend_coord(&(0.0, SegmentValue::Exact(p + 1)));
+            let (_, y1) = chart.backend_coord(&(0.0, SegmentValue::Exact(p)));
+            let (y, h) = (y0.min(y1) + BAR_GAP, (y1 - y0).abs() - 2 * BAR_GAP);
+            let kept = format!("{}: {} of {} kept", step.name, step.kept, step.documents_in);
+            let quarantined = format!("{}: {} quarantined", step.name, step.quarantined);
+            let segments = [
+                Some((step.kept, KEPT, kept)),
+                colour.map(|c| (step.dropped_total(), c, drop_reasons(step))),
+                Some((step.quarantined, QUARANTINED, quarantined)),
+            ];
+            let (mut count, mut x) = (0u64, chart.backend_coord(&(0.0, SegmentValue::Exact(p))).0);
+            for (documents, fill, hover) in segments.into_iter().flatten() {
+                if documents == 0 {
+                    continue;
+                }
+                count += documents;
+                // A segment of a few documents is still seen: two pixels at least.
+                let end = chart
+                    .backend_coord(&(count as f64, SegmentValue::Exact(p)))
+                    .0
+                    .max(x + 2)
+                    .min(xs.end);
+                svg_rect(&mut out, (x, y, end - x, h), fill, &hover);
+                x = end;
+            }
         }
-        chart
-            .draw_series(
-                stats
-                    .steps
-                    .iter()
-                    .enumerate()
-                    .map(|(i, s)| bar(i, base[i], base[i] + s.quarantined as f64, QUARANTINED)),
-            )?
-            .label("quarantined")
-            .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], QUARANTINED.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        out.push_str("</g>\n<g class=\"legend\">\n");
+        let (x0, y0) = (
+            (WIDTH - legend_width + MARGIN) as i32,
+            ys.start.max((CAPTION + MARGIN) as i32),
+        );
+        for (k, (colour, label, hover)) in legend.iter().enumerate() {
+            let y = y0 + k as i32 * LEGEND_ROW;
+            svg_rect(&mut out, (x0, y, SWATCH, SWATCH), *colour, hover);
+            let _ = writeln!(
+                out,
+                "<text x=\"{}\" y=\"{}\" font-family=\"sans-serif\" font-size=\"{FONT}\" fill=\"#222222\">{}</text>",
+                x0 + SWATCH + GAP,
+                y + SWATCH - 1,
+                escape(label)
+            );
+        }
+        out.push_str("</g>\n");
+        Ok(out)
     })
 }
 
@@ -823,6 +999,92 @@ mod tests {
         assert_eq!(LengthHistogram::label(9), "512");
         assert_eq!(LengthHistogram::label(10), "1K");
         assert_eq!(LengthHistogram::label(21), "2M");
+    }
+
+    /// A chain of `n` steps, every one dropping a tenth of what it gets for two reasons.
+    fn chain(n: usize) -> TaskStats {
+        let mut documents = 10_000;
+        let steps = (0..n)
+            .map(|i| {
+                let mut s = atelier_core::StepStats::named(format!("step_{i}"));
+                s.documents_in = documents;
+                s.dropped.insert("too_short".into(), documents / 20);
+                s.dropped.insert("too_long".into(), documents / 20);
+                s.kept = documents - s.dropped_total();
+                documents = s.kept;
+                s
+            })
+            .collect();
+        TaskStats {
+            steps,
+            ..TaskStats::default()
+        }
+    }
+
+    #[test]
+    fn every_dropping_step_has_its_own_colour() {
+        let mut stats = chain(60);
+        stats.steps[3].dropped.clear();
+        let colours = step_colours(&stats);
+        assert_eq!(
+            colours[3], None,
+            "a step that dropped nothing has no colour"
+        );
+        let mut seen: Vec<RGBColor> = colours.iter().flatten().copied().collect();
+        assert_eq!(seen.len(), 59);
+        assert!(!seen.contains(&KEPT) && !seen.contains(&QUARANTINED));
+        assert_eq!(seen[..PALETTE.len()], PALETTE, "the palette first");
+        seen.sort_by_key(|c| (c.0, c.1, c.2));
+        seen.dedup();
+        assert_eq!(seen.len(), 59, "no colour for two steps");
+    }
+
+    #[test]
+    fn a_long_chain_makes_the_funnel_taller_not_its_legend_longer_than_the_svg() {
+        let height = |svg: &str| -> i32 {
+            let at = svg.find("height=\"").unwrap() + "height=\"".len();
+            svg[at..at + svg[at..].find('"').unwrap()].parse().unwrap()
+        };
+        let short = funnel_svg(&chain(3)).unwrap();
+        let long = funnel_svg(&chain(40)).unwrap();
+        assert_eq!(height(&short), funnel::MIN_HEIGHT as i32);
+        assert!(
+            height(&long) >= 40 * funnel::ROW as i32,
+            "{}",
+            height(&long)
+        );
+        // The legend's last entry ends above the bottom of the SVG.
+        let legend = &long[long.find("<g class=\"legend\">").unwrap()..];
+        let last_y: i32 = legend
+            .match_indices("<rect x=")
+            .map(|(at, _)| {
+                let y = &legend[at..][legend[at..].find("y=\"").unwrap() + 3..];
+                y[..y.find('"').unwrap()].parse::<i32>().unwrap()
+            })
+            .max()
+            .unwrap();
+        assert!(last_y + funnel::LEGEND_ROW < height(&long));
+        assert_eq!(legend.matches("<text").count(), 41, "kept and 40 steps");
+        // No steps at all is drawn too.
+        assert!(funnel_svg(&TaskStats::default()).is_ok());
+    }
+
+    #[test]
+    fn long_names_are_shortened() {
+        assert_eq!(shorten("dedup", 8), "dedup");
+        assert_eq!(shorten("gopher_repetition", 8), "gopher_…");
+        assert_eq!(shorten("gopher_repetition", 8).chars().count(), 8);
+    }
+
+    #[test]
+    fn drop_reasons_list_the_most_frequent_first() {
+        let mut s = atelier_core::StepStats::named("c4_quality");
+        s.dropped.insert("curly_bracket".into(), 4);
+        s.dropped.insert("too_few_sentences".into(), 38);
+        assert_eq!(
+            drop_reasons(&s),
+            "c4_quality: 42 dropped\ntoo_few_sentences: 38\ncurly_bracket: 4"
+        );
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! atelier-bill's tests: the HTML report, and the pinned format of `bill.json`.
+//! atelier-bill's tests: the HTML report (its funnel also in a real browser), and the
+//! pinned format of `bill.json`.
 
+mod browser;
 mod formats;
 mod report;
