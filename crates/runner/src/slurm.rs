@@ -99,21 +99,38 @@ pub fn run_slurm(job: &Job<'_>, options: &SlurmOptions) -> Result<SlurmOutcome, 
     let mut scripts = Vec::new();
     let mut new_jobs = Vec::new();
     let mut dependency: Vec<String> = Vec::new();
+    // Whether an earlier stage got new work: the queued arrays of this one then wait for
+    // the earlier arrays only, and could start too soon (or never, behind a cancelled
+    // element), so they are cancelled and submitted again.
+    let mut upstream_resubmitted = false;
     for (stage, info) in job.stages().iter().enumerate() {
         let is_live = |a: &Array, r: usize| queue.contains_key(&(a.job.clone(), r));
-        let live: BTreeSet<usize> = arrays(&submitted, &info.name)
-            .flat_map(|a| a.ranks.iter().copied().filter(|&r| is_live(a, r)))
+        let mut live: BTreeSet<(String, usize)> = arrays(&submitted, &info.name)
+            .flat_map(|a| {
+                a.ranks
+                    .iter()
+                    .copied()
+                    .filter(|&r| is_live(a, r))
+                    .map(|r| (a.job.clone(), r))
+            })
             .collect();
-        let live_jobs: BTreeSet<String> = arrays(&submitted, &info.name)
-            .filter(|a| a.ranks.iter().any(|&r| is_live(a, r)))
-            .map(|a| a.job.clone())
-            .collect();
+        if upstream_resubmitted && !live.is_empty() {
+            let jobs: BTreeSet<&String> = live.iter().map(|(job, _)| job).collect();
+            if !options.dry_run {
+                let _ = Command::new("scancel").args(jobs).status();
+            }
+            live.clear();
+        }
         let to_submit: Vec<usize> = job
             .pending(stage)
             .into_iter()
-            .filter(|r| !live.contains(r))
+            .filter(|r| !live.iter().any(|(_, live)| live == r))
             .collect();
-        let mut stage_jobs: Vec<String> = live_jobs.into_iter().collect();
+        // Live elements one by one: an array with a cancelled element never satisfies
+        // `afterok` as a whole.
+        let mut stage_jobs: Vec<String> =
+            live.iter().map(|(job, r)| format!("{job}_{r}")).collect();
+        upstream_resubmitted |= !to_submit.is_empty();
         if !to_submit.is_empty() {
             let logs = job.layout().state().join("logs").join(&info.name);
             std::fs::create_dir_all(&logs).map_err(RunError::io(&logs))?;
