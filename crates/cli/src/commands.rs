@@ -131,7 +131,8 @@ pub enum Command {
     /// Train a byte-level BPE tokenizer, or export a GGUF model's as tokenizer.json.
     #[command(subcommand)]
     Tokenizer(tokens::TokenizerCommand),
-    /// Write a commented starter recipe and its folder layout.
+    /// Write a commented starter recipe, its folder layout and a small labelled sample
+    /// that the recipe trains a model on.
     Init {
         /// The project folder to create or fill.
         #[arg(default_value = ".")]
