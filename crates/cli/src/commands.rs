@@ -16,8 +16,8 @@ pub enum Command {
     /// stopped when started again with the same recipe and inputs; records that cannot be
     /// read or processed go to the output's quarantine/ folder with the reason.
     Run(run::RunArgs),
-    /// Show where a run stands: per stage, tasks done, pending, running and failed (with
-    /// their logs).
+    /// Show where a run stands: per stage, tasks done, running, queued (waiting in
+    /// Slurm's queue), failed (with their logs) and not started (no marker, in no queue).
     Status {
         /// The recipe file.
         #[arg(default_value = "atelier.toml")]
