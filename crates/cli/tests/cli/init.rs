@@ -110,8 +110,19 @@ fn the_tour_works_from_init() {
         train.contains("model `my-project-classifier` v2 is up to date"),
         "{train}"
     );
+    // A model shows what it was trained on, and its files (not shards, not sources).
     let shown = ok_in(&project, &["show", "model"]);
-    assert!(shown.contains("trained on: v1"), "{shown}");
+    for part in [
+        "trained on: v1 (dataset `my-project`, 60 documents); ",
+        "; classes: cooking 30, cycling 30\n",
+        "\nfiles:   2 file(s), ",
+    ] {
+        assert!(shown.contains(part), "no `{part}` in {shown}");
+    }
+    assert!(
+        !shown.contains("shards:") && !shown.contains("sources:"),
+        "{shown}"
+    );
     ok_in(&project, &["bill"]);
     ok_in(&project, &["report"]);
 
