@@ -16,8 +16,8 @@ pub enum Command {
     /// stopped when started again with the same recipe and inputs; records that cannot be
     /// read or processed go to the output's quarantine/ folder with the reason.
     Run(run::RunArgs),
-    /// Show where a run stands: per stage, tasks done, pending, running and failed (with
-    /// their logs).
+    /// Show where a run stands: per stage, tasks done, running, queued (waiting in
+    /// Slurm's queue), failed (with their logs) and not started (no marker, in no queue).
     Status {
         /// The recipe file.
         #[arg(default_value = "atelier.toml")]
@@ -131,7 +131,8 @@ pub enum Command {
     /// Train a byte-level BPE tokenizer, or export a GGUF model's as tokenizer.json.
     #[command(subcommand)]
     Tokenizer(tokens::TokenizerCommand),
-    /// Write a commented starter recipe and its folder layout.
+    /// Write a commented starter recipe, its folder layout and a small labelled sample
+    /// that the recipe trains a model on.
     Init {
         /// The project folder to create or fill.
         #[arg(default_value = ".")]

@@ -112,7 +112,10 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `atelier status`.
+/// `atelier status`: per stage, its tasks done (a marker), running and queued (in
+/// Slurm's queue), failed (left the queue without a marker), and not started: without
+/// a marker and in no queue, because no run has submitted them yet or the run that would
+/// have run them stopped. The five add up to the stage's tasks.
 pub fn status(recipe: &Path) -> Result<ExitCode> {
     let project = Project::load(recipe)?;
     let job = Job::new(&project.recipe, Mode::Task, project.tokenize_stage()?)?;
@@ -120,19 +123,25 @@ pub fn status(recipe: &Path) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "{:<28} {:>6} {:>6} {:>8} {:>8} {:>7}",
-        "stage", "tasks", "done", "running", "pending", "failed"
+        "{:<28} {:>6} {:>6} {:>8} {:>7} {:>7} {:>12}",
+        "stage", "tasks", "done", "running", "queued", "failed", "not started"
     )?;
+    let mut not_started = 0;
     for stage in &stages {
+        let waiting = stage
+            .tasks
+            .saturating_sub(stage.done + stage.running + stage.pending + stage.failed.len());
+        not_started += waiting;
         writeln!(
             out,
-            "{:<28} {:>6} {:>6} {:>8} {:>8} {:>7}",
+            "{:<28} {:>6} {:>6} {:>8} {:>7} {:>7} {:>12}",
             stage.name,
             stage.tasks,
             stage.done,
             stage.running,
             stage.pending,
-            stage.failed.len()
+            stage.failed.len(),
+            waiting
         )?;
         for (rank, log) in &stage.failed {
             writeln!(out, "    task {rank} failed; log: {}", log.display())?;
@@ -144,6 +153,19 @@ pub fn status(recipe: &Path) -> Result<ExitCode> {
         "{}",
         if complete { "complete" } else { "not complete" }
     )?;
+    if not_started > 0 {
+        let by = match project.recipe.executor.kind {
+            ExecutorKind::Local => {
+                "a local `atelier run` in progress runs them on its threads; else the next \
+                 `atelier run` does"
+            }
+            ExecutorKind::Slurm => "the next `atelier run` submits them",
+        };
+        writeln!(
+            out,
+            "not started: {not_started} task(s) without a marker and in no queue; {by}"
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -246,7 +246,7 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
         }
     )?;
     if !m.trained_on.is_empty() {
-        writeln!(out, "trained on: {}", m.trained_on.join(", "))?;
+        writeln!(out, "trained on: {}", trained_on(store, m))?;
     }
     if let Some(r) = &m.recipe {
         writeln!(
@@ -300,13 +300,23 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
             s.settings
         )?;
     }
-    writeln!(
-        out,
-        "shards:  {} shard(s), {}, {} documents",
-        m.shards.len(),
-        human_bytes(shard_bytes(m)),
-        m.documents
-    )?;
+    if m.kind == Kind::Dataset {
+        writeln!(
+            out,
+            "shards:  {} shard(s), {}, {} documents",
+            m.shards.len(),
+            human_bytes(shard_bytes(m)),
+            m.documents
+        )?;
+    } else {
+        let bytes: u64 = m.shards.iter().chain(&m.files).map(|f| f.bytes).sum();
+        writeln!(
+            out,
+            "files:   {} file(s), {}",
+            m.shards.len() + m.files.len(),
+            human_bytes(bytes)
+        )?;
+    }
     if let Some(tokens) = m.stages.get(atelier_tokens::STEP) {
         print_tokens(out, tokens)?;
     }
@@ -324,6 +334,38 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
         crate::funnel::print(out, &m.stats)?;
     }
     Ok(())
+}
+
+/// What a model was trained on: each dataset version with its name, then the documents
+/// the training took from it, by split and by class.
+fn trained_on(store: &Store, m: &Manifest) -> String {
+    let datasets: Vec<String> = m
+        .trained_on
+        .iter()
+        .map(|id| match store.resolve(id) {
+            Ok(d) => format!("{id} (dataset `{}`, {} documents)", d.name, d.documents),
+            Err(_) => format!("{id} (no longer in the store)"),
+        })
+        .collect();
+    let mut text = datasets.join(", ");
+    let e = &m.metrics["examples"];
+    if let (Some(train), Some(validation), Some(test)) = (
+        e["train"].as_u64(),
+        e["validation"].as_u64(),
+        e["test"].as_u64(),
+    ) {
+        text.push_str(&format!(
+            "; {train} to train, {validation} to validate, {test} to test"
+        ));
+        if let Some(n) = e["unlabelled"].as_u64().filter(|&n| n > 0) {
+            text.push_str(&format!(", {n} without a class"));
+        }
+    }
+    if let Some(classes) = e["classes"].as_object().filter(|c| !c.is_empty()) {
+        let counts: Vec<String> = classes.iter().map(|(c, n)| format!("{c} {n}")).collect();
+        text.push_str(&format!("; classes: {}", counts.join(", ")));
+    }
+    text
 }
 
 /// The token shards of a dataset version: its tokenizer and the tokens per split.

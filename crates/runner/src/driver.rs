@@ -30,7 +30,7 @@ use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdi
 use atelier_io::{ReadOptions, Records, ShardWriter, Unit, read_unit};
 use atelier_store::{Hash, Store};
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::layout::Layout;
 use crate::measure::{Elapsed, Stopwatch};
@@ -88,6 +88,10 @@ pub struct MapTask<'a> {
     /// The project store and the keys of the units, to reuse and keep work (first map
     /// stage only).
     pub reuse: Option<Reuse<'a>>,
+    /// The project folder: documents read from a file inside it name the file relative
+    /// to it (`metadata.source`, and `file` in quarantine entries), so that a project
+    /// moved elsewhere makes the same documents.
+    pub project: Option<&'a Path>,
 }
 
 /// What a finished map task did.
@@ -119,6 +123,7 @@ pub fn run_map(
         output,
         read,
         reuse,
+        project,
     } = task;
     let mut out = Output::new(output, layout.quarantine(stage, rank))?;
     let mut stats = TaskStats::default();
@@ -136,7 +141,7 @@ pub fn run_map(
                 let stored = reuse.as_ref().and_then(|r| r.unit(i));
                 let mut work = StepRunner::new(steps);
                 let done = work
-                    .unit(unit, stored, &names, read, &mut out)
+                    .unit(unit, stored, &names, read, project, &mut out)
                     .map_err(|e| e.about(&unit.path))?;
                 let unit_steps = done.counts.steps.iter();
                 for (mine, theirs) in stats
@@ -378,6 +383,7 @@ impl<'a> StepRunner<'a> {
         stored: Option<StoredUnit<'_, '_>>,
         names: &[&str],
         read: ReadOptions,
+        project: Option<&Path>,
         out: &mut Output,
     ) -> Result<UnitDone, Failure> {
         let n = self.configs.len();
@@ -409,7 +415,7 @@ impl<'a> StepRunner<'a> {
             }
             None => {
                 opened = true;
-                let records = read_unit(unit, &read);
+                let records = project_named(read_unit(unit, &read), unit, project);
                 let done = self.run(Source::Read(records), 0, stored, out, &mut counts)?;
                 counts.steps[0].bytes_in += unit_size(unit);
                 done
@@ -648,6 +654,32 @@ fn fill_batch(
         }
     }
     Ok(false)
+}
+
+/// A unit's records with its file named relative to the project when it is inside it:
+/// in `metadata.source` where the reader put the path there, and in read errors.
+fn project_named(records: Records, unit: &Unit, project: Option<&Path>) -> Records {
+    let Some(name) = project.and_then(|p| unit.path.strip_prefix(p).ok()) else {
+        return records;
+    };
+    let name = name.to_path_buf();
+    let text = serde_json::Value::String(name.to_string_lossy().into_owned());
+    let path = unit.path.clone();
+    let full = path.to_string_lossy().into_owned();
+    Box::new(records.map(move |record| match record {
+        Ok(mut doc) => {
+            if doc.meta_str("source") == Some(full.as_str()) {
+                doc.metadata.insert("source".to_owned(), text.clone());
+            }
+            Ok(doc)
+        }
+        Err(mut error) => {
+            if error.path == path {
+                error.path.clone_from(&name);
+            }
+            Err(error)
+        }
+    }))
 }
 
 /// Fills a batch from the run's intermediate shard; true when it is exhausted.

@@ -11,7 +11,7 @@
 use atelier_bill::{BillSettings, EnergyRecord, Ledger, TaskMeter};
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, ShardStage, TaskStats};
-use atelier_io::ReadOptions;
+use atelier_io::{ReadOptions, Unit};
 use atelier_store::{FileHashes, Hash, ProjectLock, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -20,7 +20,7 @@ use std::sync::Arc;
 use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, run_map};
 use crate::layout::{Layout, Marker};
 use crate::measure::{Elapsed, Stopwatch};
-use crate::plan::{Plan, plan};
+use crate::plan::{Plan, plan, project_relative};
 use crate::reuse::{Chain, Reuse};
 use crate::run::{RunError, RunSummary};
 use atelier_bill::energy::peak_rss_bytes;
@@ -85,6 +85,9 @@ pub struct Job<'a> {
     segments: Vec<Segment<'a>>,
     stages: Vec<StageInfo>,
     ledger: Ledger,
+    /// The project folder, when the recipe is a file: paths inside it are recorded
+    /// relative to it.
+    project: Option<PathBuf>,
     /// The project store, when the recipe keeps versions and reuses work.
     store: Option<Store>,
     /// Content hashes of the input files, by path (with a store).
@@ -130,7 +133,7 @@ impl<'a> Job<'a> {
             )?),
             _ => None,
         };
-        let mut plan = plan(recipe)?;
+        let mut plan = plan(recipe, project.as_deref())?;
         let layout = Layout {
             root: &recipe.output.path,
         };
@@ -139,7 +142,7 @@ impl<'a> Job<'a> {
             _ => None,
         };
         let mut remembered = store.as_ref().map(FileHashes::load);
-        let step_inputs = step_inputs(recipe, remembered.as_mut());
+        let step_inputs = step_inputs(recipe, project.as_deref(), remembered.as_mut());
         if recipe.steps.iter().any(|s| !s.config.inputs().is_empty()) {
             // A changed model or word list is another run, not one to resume.
             let mut key = Hash::key("atelier-plan").text(&plan.fingerprint);
@@ -209,6 +212,7 @@ impl<'a> Job<'a> {
             segments,
             stages,
             ledger,
+            project,
             store,
             hashes,
             step_inputs,
@@ -369,7 +373,18 @@ impl<'a> Job<'a> {
                     .iter()
                     .map(|u| {
                         let file = self.hashes.get(&u.path)?;
-                        Some(Chain::new(u, file, &read, segment.steps, &self.step_inputs))
+                        // Keyed by the name its documents carry (`metadata.source`).
+                        let named = Unit {
+                            path: project_relative(&u.path, self.project.as_deref()),
+                            ..u.clone()
+                        };
+                        Some(Chain::new(
+                            &named,
+                            file,
+                            &read,
+                            segment.steps,
+                            &self.step_inputs,
+                        ))
                     })
                     .collect(),
             }),
@@ -384,6 +399,7 @@ impl<'a> Job<'a> {
             output,
             read,
             reuse,
+            project: self.project.as_deref(),
         };
         run_map(task, &self.layout, progress)
     }
@@ -464,10 +480,7 @@ impl<'a> Job<'a> {
                     Some(atelier_store::SourceFile {
                         // Relative to the project where it is inside: a moved project
                         // keeps its versions' sources.
-                        path: f
-                            .path
-                            .strip_prefix(store.project())
-                            .map_or_else(|_| f.path.clone(), Path::to_path_buf),
+                        path: project_relative(&f.path, Some(store.project())),
                         size: f.size,
                         hash: *self.hashes.get(&f.path)?,
                     })
@@ -619,8 +632,13 @@ fn content_hashes(
     Ok(hashes)
 }
 
-/// For each step, a hash of the contents of its own input files (a model, a word list).
-fn step_inputs(recipe: &Recipe, mut remembered: Option<&mut FileHashes>) -> Vec<Hash> {
+/// For each step, a hash of the contents of its own input files (a model, a word list),
+/// named relative to the project where they are inside it.
+fn step_inputs(
+    recipe: &Recipe,
+    project: Option<&Path>,
+    mut remembered: Option<&mut FileHashes>,
+) -> Vec<Hash> {
     recipe
         .steps
         .iter()
@@ -631,9 +649,10 @@ fn step_inputs(recipe: &Recipe, mut remembered: Option<&mut FileHashes>) -> Vec<
                     Some(r) => r.hash(&path),
                     None => Hash::of_file(&path),
                 };
+                let name = project_relative(&path, project);
                 key = match hash {
-                    Ok(h) => key.text(&path.to_string_lossy()).hash(&h),
-                    Err(e) => key.text(&path.to_string_lossy()).text(&e.to_string()),
+                    Ok(h) => key.text(&name.to_string_lossy()).hash(&h),
+                    Err(e) => key.text(&name.to_string_lossy()).text(&e.to_string()),
                 };
             }
             key.finish()

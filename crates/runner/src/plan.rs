@@ -7,7 +7,7 @@
 use atelier_core::Recipe;
 use atelier_io::{Unit, list_source, split};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::run::RunError;
 
@@ -41,7 +41,9 @@ pub struct Plan {
     /// Files inside source folders that were skipped for an unknown extension.
     pub skipped: Vec<PathBuf>,
     /// A hash of the recipe's settings, the step versions and the inputs' names, sizes
-    /// and modification times: a run may resume another only when they agree.
+    /// and modification times: a run may resume another only when they agree. Paths
+    /// inside the project are hashed relative to it, so a project moved or copied
+    /// elsewhere (modification times kept) resumes its runs.
     pub fingerprint: String,
 }
 
@@ -52,8 +54,17 @@ impl Plan {
     }
 }
 
-/// Builds the plan of a recipe.
-pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
+/// A path as a run names it: relative to the project folder when it is inside it, so
+/// that what a run records does not depend on where the project lies.
+pub fn project_relative(path: &Path, project: Option<&Path>) -> PathBuf {
+    project
+        .and_then(|p| path.strip_prefix(p).ok())
+        .map_or_else(|| path.to_path_buf(), Path::to_path_buf)
+}
+
+/// Builds the plan of a recipe whose project is `project` (none for a recipe built in
+/// memory).
+pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
     let mut units = Vec::new();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
@@ -64,8 +75,10 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
             .expect("settings serialize")
             .as_bytes(),
     );
+    let mut output = recipe.output.clone();
+    output.path = project_relative(&output.path, project);
     hasher.update(
-        serde_json::to_string(&recipe.output)
+        serde_json::to_string(&output)
             .expect("settings serialize")
             .as_bytes(),
     );
@@ -83,8 +96,8 @@ pub fn plan(recipe: &Recipe) -> Result<Plan, RunError> {
                 .ok()
                 .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos());
-            hasher
-                .update(format!("{}\0{}\0{}\0", file.path.display(), file.size, mtime).as_bytes());
+            let name = project_relative(&file.path, project);
+            hasher.update(format!("{}\0{}\0{}\0", name.display(), file.size, mtime).as_bytes());
             files.push(PlannedFile {
                 path: file.path.clone(),
                 size: file.size,

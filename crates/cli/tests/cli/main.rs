@@ -4,6 +4,7 @@
 
 mod classifier;
 mod common;
+mod init;
 mod lm;
 mod lmtrain;
 mod recipes;

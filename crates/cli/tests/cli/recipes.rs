@@ -302,6 +302,26 @@ fn killed_run_resumes_to_identical_output() {
         std::fs::read_dir(dir.path().join("out/dataset/.atelier/tasks")).map_or(0, |d| d.count());
     assert!(markers < 4, "the run stopped midway ({markers} tasks done)");
 
+    // `atelier status` tells the tasks never started from those waiting in a queue.
+    let status = stdout(&atelier(&["status", recipe.to_str().unwrap()]));
+    let header: Vec<&str> = status.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "stage", "tasks", "done", "running", "queued", "failed", "not", "started"
+        ],
+        "{status}"
+    );
+    let map0: Vec<usize> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("map0"))
+        .unwrap_or_else(|| panic!("no map0 in {status}"))
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert_eq!(map0, [4, markers, 0, 0, 0, 4 - markers], "{status}");
+    assert!(status.contains("not complete\nnot started: "), "{status}");
+
     let resumed = run_json(&recipe, "2");
     assert!(resumed["tasks_resumed"].as_u64().unwrap() < 4);
     assert_eq!(

@@ -86,14 +86,12 @@ fn new_files_are_the_only_ones_read_and_the_dataset_is_a_fresh_runs() {
     );
     assert!(step(&v2, "extract")["saved_cpu_seconds"].as_f64().unwrap() > 0.0);
 
-    // A run over the same files without the store writes the same bytes.
+    // A run over the same files without the store writes the same bytes. Its project
+    // holds them in its own data/, as this one: documents name their file relative to
+    // the project.
     let fresh = dir.path().join("fresh");
-    std::fs::create_dir(&fresh).unwrap();
-    let data = dir.path().join("data");
-    let plain = run_json(
-        &write_recipe(&fresh, data.to_str().unwrap(), 20, false),
-        "2",
-    );
+    copy_tree(&dir.path().join("data"), &fresh.join("data"));
+    let plain = run_json(&write_recipe(&fresh, "data", 20, false), "2");
     assert!(plain.get("version").is_none());
     assert_eq!(shards(&v2), shards(&plain), "same shards, byte for byte");
 
@@ -370,4 +368,79 @@ fn an_alias_that_serves_models_is_not_moved_to_a_dataset() {
     );
     let out = atelier_in(&project, &["alias", "prod", "v1", "--force"]);
     assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Copies a folder as `cp -a` would for this purpose: files with their modification
+/// times, symbolic links as links.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().unwrap();
+        if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if kind.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+            let modified = std::fs::metadata(&src).unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&dst)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_project_moved_elsewhere_keeps_its_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = dir.path().join("before");
+    std::fs::create_dir_all(&before).unwrap();
+    copy_tree(&repo().join("examples/spam/data"), &before.join("data"));
+    std::fs::copy(
+        repo().join("examples/spam/atelier.toml"),
+        before.join("atelier.toml"),
+    )
+    .unwrap();
+    let first = run_json(&before.join("atelier.toml"), "2");
+    assert_eq!(first["version"], "v1");
+    assert_eq!(
+        versions(&before),
+        ["v1", "v2"],
+        "the dataset, then its model"
+    );
+
+    // Recipe, data, outputs and store, somewhere else; the old folder gone.
+    let after = dir.path().join("elsewhere/after");
+    copy_tree(&before, &after);
+    std::fs::remove_dir_all(&before).unwrap();
+    let again = run_json(&after.join("atelier.toml"), "2");
+    assert_eq!(again["version"], "v1", "no new dataset version");
+    assert_eq!(again["tasks_resumed"], again["tasks"], "every task resumed");
+    assert_eq!(versions(&after), ["v1", "v2"], "nor a new model");
+    // Documents name their file relative to the project: they do not change with it.
+    let docs = documents(&again);
+    assert_eq!(docs[0]["metadata"]["source"], "data/easy-ham-1.jsonl.gz");
+    let p = after.to_str().unwrap();
+    run_ok(&["show", "v1", "--project", p, "--verify"]);
+
+    // Copied without its modification times, the work is still found in the store.
+    let third = dir.path().join("third");
+    copy_tree(&after, &third);
+    for entry in std::fs::read_dir(third.join("data")).unwrap() {
+        std::fs::File::options()
+            .write(true)
+            .open(entry.unwrap().path())
+            .unwrap()
+            .set_modified(std::time::SystemTime::now())
+            .unwrap();
+    }
+    let copied = run_json(&third.join("atelier.toml"), "2");
+    assert_eq!(copied["version"], "v1");
+    assert_eq!(copied["stats"]["files"], 0, "no input refined again");
+    assert_eq!(versions(&third), ["v1", "v2"]);
 }
