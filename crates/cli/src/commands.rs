@@ -114,8 +114,12 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Train, evaluate, predict with and quantize text classifiers that fastText reads
     /// and writes (`.bin`, `.ftz`), with fastText's options and output formats.
-    #[command(subcommand)]
-    Classifier(classifier::ClassifierCommand),
+    ///
+    /// fastText's command lines work as they are (`atelier classifier supervised -input
+    /// train.txt -output model -wordNgrams 2`); `atelier classifier --help` lists the
+    /// subcommands.
+    #[command(disable_help_flag = true, disable_version_flag = true)]
+    Classifier(classifier::ClassifierArgs),
     /// Language models (GGUF, llama family): generate, tokenize, import into the
     /// project store, re-quantize, describe.
     #[command(subcommand)]
@@ -173,7 +177,7 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Gc(args) => versions::gc(&args),
         Command::Alias(args) => versions::alias(&args),
         Command::Serve(args) => serve::serve(&args),
-        Command::Classifier(command) => classifier::run(command),
+        Command::Classifier(args) => classifier::run(args),
         Command::Lm(command) => lm::run(command),
         Command::Chat(args) => lm::chat(&args),
         Command::Tokenize(args) => tokens::tokenize(&args),

@@ -8,12 +8,25 @@
 //! `AutotuneStrategy`, its ranges and its σ). Arguments named in [`Autotune::fixed`] are
 //! never changed. Every trial is scored on the validation lines (F1-score over all
 //! labels, or of one label); the best arguments train the final model.
+//!
+//! With a model size ([`Autotune::model_size`], fastText's `-autotune-modelsize`),
+//! every trial is quantized as fastText's autotune quantizes it, and scored quantized:
+//! norms apart (`qnorm`), the output matrix too from 256 labels on, only as many input
+//! rows as the size allows (fastText's estimate of the file size per row), retrained
+//! after that cutoff; `dsub` is searched too (2, 4, 8 or 16). A trial whose cutoff
+//! would fall to 256 rows does not fit and is left out. The final model is quantized
+//! the same way: an `.ftz` model.
 
 use std::time::{Duration, Instant};
 
 use crate::rng::Rng;
 use crate::train::train_until;
-use crate::{Error, LossKind, Meter, Model, TrainArgs, Trained, train};
+use crate::{Error, LossKind, Meter, Model, QuantizeArgs, TrainArgs, Trained, train};
+
+/// The fewest input rows a quantized trial keeps (fastText's `kCutoffLimit`); a model
+/// size that leaves no more does not fit. Also the label count from which the output
+/// matrix is quantized too.
+const CUTOFF_LIMIT: usize = 256;
 
 /// The arguments autotuning may change; `true` keeps the given value.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,6 +45,8 @@ pub struct Fixed {
     pub bucket: bool,
     /// Keep `loss` (else softmax, as fastText).
     pub loss: bool,
+    /// Keep [`Autotune::dsub`] (with a model size).
+    pub dsub: bool,
 }
 
 /// How to autotune.
@@ -45,6 +60,12 @@ pub struct Autotune {
     pub k: usize,
     /// Arguments not to change.
     pub fixed: Fixed,
+    /// The largest model file wanted, in bytes (`-autotune-modelsize`): every trial
+    /// is quantized to fit it (see the module's doc). `None`: nothing is quantized.
+    pub model_size: Option<u64>,
+    /// Values per sub-vector of the quantization to start from (`-dsub`, 2), with a
+    /// model size.
+    pub dsub: usize,
 }
 
 impl Default for Autotune {
@@ -54,6 +75,8 @@ impl Default for Autotune {
             label: None,
             k: 1,
             fixed: Fixed::default(),
+            model_size: None,
+            dsub: 2,
         }
     }
 }
@@ -69,6 +92,10 @@ pub struct Tuned {
     pub score: f64,
     /// Trials run.
     pub trials: usize,
+    /// How the model was quantized to fit [`Autotune::model_size`] (`None` without one).
+    pub quantized: Option<QuantizeArgs>,
+    /// Trials left out because their model could not fit the model size.
+    pub too_large: usize,
 }
 
 /// Searches arguments for `data` that score best on `validation` (both in fastText's
@@ -84,16 +111,30 @@ pub fn autotune(
             "autotune predictions must be at least 1".into(),
         ));
     }
+    if tune.model_size.is_some() && !(1..=16).contains(&tune.dsub) {
+        return Err(Error::Args(format!(
+            "dsub {} is out of range (1 to 16)",
+            tune.dsub
+        )));
+    }
     let start = Instant::now();
     let mut rng = Rng::stream(args.seed, 0x6175_746f);
-    let mut best: Option<(f64, TrainArgs)> = None;
+    let mut best: Option<(f64, TrainArgs, usize)> = None;
     let mut trials = 0;
+    let mut too_large = 0;
     let mut last_error = None;
     while start.elapsed() < tune.duration {
         let t = (start.elapsed().as_secs_f64() / tune.duration.as_secs_f64()).min(1.0);
-        let trial = match &best {
-            None => args.clone(),
-            Some((_, b)) => propose(b, &tune.fixed, t, &mut rng),
+        let (trial, dsub) = match &best {
+            None => (args.clone(), tune.dsub),
+            Some((_, b, dsub)) => {
+                let trial = propose(b, &tune.fixed, t, &mut rng);
+                let dsub = match tune.model_size {
+                    Some(_) if !tune.fixed.dsub => propose_dsub(*dsub, t, &mut rng),
+                    _ => *dsub,
+                };
+                (trial, dsub)
+            }
         };
         trials += 1;
         let trained = match train_until(&trial, data, Some(start + tune.duration), None) {
@@ -106,24 +147,102 @@ pub fn autotune(
             }
             Err(e) => return Err(e),
         };
-        let meter = trained.model.test(validation, tune.k, 0.0, trial.threads);
-        let score = score(&trained.model, &meter, tune.label.as_deref())?;
-        if best.as_ref().is_none_or(|(s, _)| score > *s) {
-            best = Some((score, trial));
+        let model = match tune.model_size {
+            None => trained.model,
+            Some(size) => match fit(&trained.model, &trial, dsub, size, data) {
+                Ok(Some((model, _))) => model,
+                Ok(None) => {
+                    too_large += 1;
+                    continue;
+                }
+                // Too few rows to quantize: this draw cannot make an `.ftz` model.
+                Err(e @ Error::Quantize(_)) => {
+                    last_error = Some(e);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let meter = model.test(validation, tune.k, 0.0, trial.threads);
+        let score = score(&model, &meter, tune.label.as_deref())?;
+        if best.as_ref().is_none_or(|(s, _, _)| score > *s) {
+            best = Some((score, trial, dsub));
         }
     }
-    let Some((score, best)) = best else {
-        return Err(last_error.unwrap_or_else(|| {
-            Error::Args("no trial finished: increase the autotune duration".into())
-        }));
+    let Some((score, best, dsub)) = best else {
+        return Err(match last_error {
+            _ if too_large > 0 => Error::Args(format!(
+                "no trial fitted the model size ({too_large} of {trials} too large): \
+                 increase the autotune model size"
+            )),
+            Some(e) => e,
+            None => Error::Args("no trial finished: increase the autotune duration".into()),
+        });
     };
-    let trained = train(&best, data)?;
+    let mut trained = train(&best, data)?;
+    let mut quantized = None;
+    if let Some(size) = tune.model_size {
+        let (model, qargs) = fit(&trained.model, &best, dsub, size, data)?
+            .ok_or_else(|| Error::Args("the best trial no longer fits the model size".into()))?;
+        trained.model = model;
+        quantized = Some(qargs);
+    }
     Ok(Tuned {
         trained,
         args: best,
         score,
         trials,
+        quantized,
+        too_large,
     })
+}
+
+/// fastText's `getCutoffForFileSize`: how many input rows a quantized `model` keeps to
+/// make a file of about `size` bytes, from its estimate of the bytes per row; at least
+/// [`CUTOFF_LIMIT`].
+fn cutoff_for_size(model: &Model, qout: bool, qnorm: bool, dsub: usize, size: u64) -> usize {
+    let out_m = model.output_matrix().rows() as i64;
+    let out_n = model.output_matrix().cols() as i64;
+    let out_size = if qout {
+        let out_pq = 16 + 4 * (out_n * 256);
+        21 + out_m * ((out_n + 1) / 2) + out_pq + if qnorm { out_m } else { 0 }
+    } else {
+        16 + 4 * out_m * out_n
+    };
+    let dim = model.input().cols() as i64;
+    let dsub = dsub as i64;
+    let target = i64::try_from(size).unwrap_or(i64::MAX) - 107 - 4 * 256 * dim - out_size;
+    let cutoff = target / ((dim + dsub - 1) / dsub + i64::from(qnorm) + 10);
+    cutoff.max(CUTOFF_LIMIT as i64) as usize
+}
+
+/// Quantizes a trial's model as fastText's autotune does to fit `size` bytes; `None`
+/// when the size leaves too few rows.
+fn fit(
+    model: &Model,
+    args: &TrainArgs,
+    dsub: usize,
+    size: u64,
+    data: &[u8],
+) -> Result<Option<(Model, QuantizeArgs)>, Error> {
+    let qout = model.output_matrix().rows() >= CUTOFF_LIMIT;
+    let cutoff = cutoff_for_size(model, qout, true, dsub, size);
+    if cutoff == CUTOFF_LIMIT {
+        return Ok(None);
+    }
+    let qargs = QuantizeArgs {
+        cutoff,
+        retrain: true,
+        qnorm: true,
+        qout,
+        dsub,
+        epoch: args.epoch,
+        lr: args.lr,
+        threads: args.threads,
+        seed: args.seed,
+    };
+    let quantized = model.quantize(&qargs, Some(data))?;
+    Ok(Some((quantized, qargs)))
 }
 
 /// The F1-score to maximize (0 where fastText's would be NaN).
@@ -134,7 +253,8 @@ fn score(model: &Model, meter: &Meter, label: Option<&str>) -> Result<f64, Error
             2.0 * p * r / (p + r)
         }
         Some(name) => {
-            let full = format!("{}{name}", crate::LABEL_PREFIX);
+            let prefix = String::from_utf8_lossy(model.dictionary().label_prefix());
+            let full = format!("{prefix}{name}");
             let i = model
                 .labels()
                 .iter()
@@ -163,6 +283,12 @@ fn scaled(v: f64, lo: f64, hi: f64, s: f64, rng: &mut Rng) -> f64 {
 
 fn shifted(v: f64, lo: f64, hi: f64, s: f64, rng: &mut Rng) -> f64 {
     (v + normal(rng) * s).clamp(lo, hi)
+}
+
+/// The next trial's `dsub`, drawn around the best so far: 2 to the power of 1 to 4.
+fn propose_dsub(best: usize, t: f64, rng: &mut Rng) -> usize {
+    let exponent = f64::from(best.max(1).ilog2());
+    1 << (shifted(exponent, 1.0, 4.0, sigma(2.0, 1.0, t), rng) as u32)
 }
 
 /// The next trial's arguments, drawn around the best so far (fastText's `ask`).

@@ -2,11 +2,11 @@
 //! once into input rows and label indexes, so that epochs do not read text again.
 //!
 //! Lines are fastText's: tokens split on ASCII whitespace and NUL, a label is a token
-//! that starts with `__label__`, and each line ends with the word `</s>`. fastText reads
+//! that starts with `__label__` (or the training's `-label` prefix), and each line ends with the word `</s>`. fastText reads
 //! its training file again at every epoch; encoding it once trades memory (four bytes
 //! per input row of every line) for not hashing the same text `epoch` times.
 
-use crate::dictionary::{Dictionary, EOS, EntryKind, LABEL_PREFIX, LineBuffers, LineEnd, hash};
+use crate::dictionary::{Dictionary, EOS, EntryKind, LineBuffers, LineEnd, hash};
 
 /// fastText's vocabulary limit; past three quarters of it, rare entries are dropped.
 const MAX_VOCAB_SIZE: usize = 30_000_000;
@@ -183,19 +183,20 @@ impl<'a> Counter<'a> {
         self.ntokens
     }
 
-    /// fastText's `threshold`: words then labels, each by decreasing count (ties in
-    /// order of first occurrence), without words seen fewer than `min_count` times and
-    /// labels seen fewer than `min_count_label` times.
+    /// fastText's `threshold`: words then labels (tokens that start with `label`), each
+    /// by decreasing count (ties in order of first occurrence), without words seen fewer
+    /// than `min_count` times and labels seen fewer than `min_count_label` times.
     pub(crate) fn entries(
         &self,
         min_count: i64,
         min_count_label: i64,
+        label: &[u8],
     ) -> Vec<(&'a [u8], i64, EntryKind)> {
         let mut entries: Vec<(&'a [u8], i64, EntryKind)> = self
             .entries
             .iter()
             .map(|e| {
-                let kind = if e.word.starts_with(LABEL_PREFIX.as_bytes()) {
+                let kind = if e.word.starts_with(label) {
                     EntryKind::Label
                 } else {
                     EntryKind::Word
@@ -400,6 +401,7 @@ impl Corpus {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dictionary::LABEL_PREFIX;
 
     #[test]
     fn pieces_end_at_newlines_and_cover_everything() {
@@ -422,7 +424,7 @@ mod tests {
             let counter = Counter::count(data, threads);
             // x y </s>, </s> (the empty line), y z </s>, and two labels.
             assert_eq!(counter.ntokens(), 9);
-            let entries = counter.entries(1, 0);
+            let entries = counter.entries(1, 0, LABEL_PREFIX.as_bytes());
             let get = |w: &str| entries.iter().find(|e| e.0 == w.as_bytes()).map(|e| e.1);
             assert_eq!(get("</s>"), Some(3));
             assert_eq!(get("y"), Some(2));
@@ -433,7 +435,7 @@ mod tests {
             assert_eq!(entries[4].2, EntryKind::Label);
             assert_eq!(entries.len(), 6);
             // min_count drops the rare words, not the labels.
-            assert_eq!(counter.entries(2, 0).len(), 4);
+            assert_eq!(counter.entries(2, 0, LABEL_PREFIX.as_bytes()).len(), 4);
         }
     }
 }

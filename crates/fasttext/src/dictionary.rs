@@ -42,7 +42,7 @@ fn is_space(b: u8) -> bool {
 pub enum EntryKind {
     /// A word of the input.
     Word,
-    /// A label (starts with `__label__`).
+    /// A label (starts with `__label__`, or the training's `-label` prefix).
     Label,
 }
 
@@ -135,6 +135,10 @@ pub struct Dictionary {
     maxn: usize,
     bucket: u32,
     word_ngrams: usize,
+    /// What starts a label among unknown tokens (fastText's `-label`): the training's
+    /// prefix while it trains, `__label__` in a model read from a file, which does not
+    /// keep it.
+    label: Box<[u8]>,
 }
 
 /// Where [`Dictionary::read_line`] stopped.
@@ -220,6 +224,7 @@ impl Dictionary {
             maxn: maxn.max(0) as usize,
             bucket: bucket.max(0) as u32,
             word_ngrams: word_ngrams.max(1) as usize,
+            label: LABEL_PREFIX.as_bytes().into(),
         };
         dict.index();
         Ok(dict)
@@ -275,9 +280,20 @@ impl Dictionary {
             maxn: args.maxn.max(0) as usize,
             bucket: args.bucket.max(0) as u32,
             word_ngrams: args.word_ngrams.max(1) as usize,
+            label: LABEL_PREFIX.as_bytes().into(),
         };
         dict.index();
         Ok(dict)
+    }
+
+    /// The prefix that makes an unknown token a label rather than a word.
+    pub fn label_prefix(&self) -> &[u8] {
+        &self.label
+    }
+
+    /// Sets the label prefix (a training's `-label`).
+    pub(crate) fn set_label_prefix(&mut self, prefix: &[u8]) {
+        self.label = prefix.into();
     }
 
     /// Appends the dictionary as fastText's `Dictionary::save` writes it.
@@ -418,6 +434,22 @@ impl Dictionary {
         &self.subwords[self.sub_starts[id] as usize..self.sub_starts[id + 1] as usize]
     }
 
+    /// The input rows of a word as fastText's `getSubwords(word)` gives them: a word
+    /// of the dictionary its row and those of its character n-grams, another word the
+    /// rows of its character n-grams (none for `</s>`, none without n-grams).
+    pub fn word_rows(&self, word: &[u8], rows: &mut Vec<i32>) {
+        rows.clear();
+        if let Some(id) = self.id(word) {
+            rows.extend_from_slice(self.subwords(id));
+        } else if word != EOS.as_bytes() {
+            let mut bounded = Vec::with_capacity(word.len() + 2);
+            bounded.push(BOW);
+            bounded.extend_from_slice(word);
+            bounded.push(EOW);
+            self.char_ngrams(&bounded, rows);
+        }
+    }
+
     /// The counts of the labels in label order (the hierarchical softmax tree is built
     /// from them).
     pub fn label_counts(&self) -> &[i64] {
@@ -521,7 +553,7 @@ impl Dictionary {
             let id = self.find(token, h);
             let is_word = match id {
                 Some(id) => self.kinds[id] == EntryKind::Word,
-                None => !token.starts_with(LABEL_PREFIX.as_bytes()),
+                None => !token.starts_with(&self.label),
             };
             if is_word {
                 match id {

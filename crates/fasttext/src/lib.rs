@@ -29,7 +29,8 @@
 //! model, losses (softmax, negative sampling, hierarchical softmax, one-vs-all), linear
 //! learning-rate decay and lock-free multi-threaded SGD, pretrained `.vec` vectors and
 //! [`autotune`]. [`Model::save`] writes `.bin` files that fastText loads and predicts
-//! from identically; [`Model::quantize`] makes `.ftz` models (product quantization,
+//! from identically, [`Model::save_vectors`] the `.vec` file of word vectors that
+//! `fasttext supervised` writes beside them; [`Model::quantize`] makes `.ftz` models (product quantization,
 //! norms, cutoff and retraining); [`Model::test`] evaluates as `fasttext test` does.
 //!
 //! ```
@@ -55,6 +56,7 @@ mod hogwild;
 mod matrix;
 mod meter;
 mod model;
+mod number;
 mod output;
 mod prepare;
 mod quantize;
@@ -71,9 +73,10 @@ pub use dictionary::{Dictionary, EOS, Entry, EntryKind, LABEL_PREFIX, hash};
 pub use matrix::{DenseMatrix, Matrix, ProductQuantizer, QuantMatrix};
 pub use meter::{LabelCounts, Meter};
 pub use model::{Model, Prediction, Predictor};
+pub use number::format_g;
 pub use output::Output;
 pub use prepare::Preprocess;
-pub use quantize::QuantizeArgs;
+pub use quantize::{QuantizeArgs, QuantizeProgress};
 pub use train::{Progress, TrainArgs, TrainStats, Trained, train, train_with_progress};
 pub use vectors::Vectors;
 

@@ -131,7 +131,7 @@ impl Model {
                     let line = &piece[start..pos];
                     let has_label = line
                         .split(|b| b.is_ascii_whitespace() || *b == 0)
-                        .any(|t| t.starts_with(crate::LABEL_PREFIX.as_bytes()));
+                        .any(|t| t.starts_with(self.dictionary().label_prefix()));
                     if has_label {
                         meter.unknown_labels += 1;
                     } else {

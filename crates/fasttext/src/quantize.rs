@@ -66,6 +66,15 @@ impl Default for QuantizeArgs {
     }
 }
 
+/// How far a quantization is, as [`Model::quantize_with_progress`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum QuantizeProgress {
+    /// Share (0 to 1) of the retraining after a cutoff done.
+    Retraining(f64),
+    /// Share (0 to 1) of the input matrix's sub-quantizers trained (k-means).
+    Quantizing(f64),
+}
+
 impl Model {
     /// The quantized (`.ftz`) form of this model. `train_data` is the training data in
     /// fastText's format, needed only to retrain after a cutoff.
@@ -73,6 +82,17 @@ impl Model {
         &self,
         qargs: &QuantizeArgs,
         train_data: Option<&[u8]>,
+    ) -> Result<Model, Error> {
+        self.quantize_with_progress(qargs, train_data, &|_| {})
+    }
+
+    /// As [`Model::quantize`], reporting how far it is: the retraining a few times a
+    /// second, the k-means of the input matrix as each sub-quantizer is done.
+    pub fn quantize_with_progress(
+        &self,
+        qargs: &QuantizeArgs,
+        train_data: Option<&[u8]>,
+        progress: &(dyn Fn(QuantizeProgress) + Sync),
     ) -> Result<Model, Error> {
         if self.args().model != ModelKind::Supervised {
             return Err(Error::Quantize(
@@ -118,12 +138,20 @@ impl Model {
                     deadline: None,
                 };
                 let dim = input.cols();
-                sgd.run(&corpus, input.values_mut(), output.values_mut(), dim, None)?;
+                let retraining = |share| progress(QuantizeProgress::Retraining(share));
+                sgd.run(
+                    &corpus,
+                    input.values_mut(),
+                    output.values_mut(),
+                    dim,
+                    Some(&retraining),
+                )?;
             }
         }
-        let quant_input = quantize_matrix(&input, qargs.dsub, qargs.qnorm, qargs)?;
+        let quantizing = |share| progress(QuantizeProgress::Quantizing(share));
+        let quant_input = quantize_matrix(&input, qargs.dsub, qargs.qnorm, qargs, &quantizing)?;
         let output = if qargs.qout {
-            Matrix::Quant(quantize_matrix(&output, 2, qargs.qnorm, qargs)?)
+            Matrix::Quant(quantize_matrix(&output, 2, qargs.qnorm, qargs, &|_| {})?)
         } else {
             Matrix::Dense(output)
         };
@@ -177,7 +205,8 @@ fn prune(
         let e = dict.entry(i);
         (e.word, e.count, e.kind)
     }));
-    let pruned = Dictionary::from_entries(&entries, dict.ntokens(), Some(pairs), args)?;
+    let mut pruned = Dictionary::from_entries(&entries, dict.ntokens(), Some(pairs), args)?;
+    pruned.set_label_prefix(dict.label_prefix());
     let mut rows = DenseMatrix::zeros(words.len() + ngrams.len(), input.cols());
     for (j, &i) in words.iter().chain(&ngrams).enumerate() {
         rows.row_mut(j).copy_from_slice(input.row(i));
@@ -192,6 +221,7 @@ fn quantize_matrix(
     dsub: usize,
     qnorm: bool,
     qargs: &QuantizeArgs,
+    progress: &(dyn Fn(f64) + Sync),
 ) -> Result<QuantMatrix, Error> {
     if m.rows() < KSUB {
         return Err(Error::Quantize(format!(
@@ -210,24 +240,31 @@ fn quantize_matrix(
             }
         }
         let norm_matrix = DenseMatrix::new(norms.len(), 1, norms);
-        let npq = train_pq(&norm_matrix, 1, qargs.seed ^ 0x6e6f_726d, 1);
+        let npq = train_pq(&norm_matrix, 1, qargs.seed ^ 0x6e6f_726d, 1, &|_| {});
         let codes = encode(&npq, &norm_matrix);
         Some((codes, npq))
     } else {
         None
     };
-    let pq = train_pq(&data, dsub, qargs.seed, qargs.threads);
+    let pq = train_pq(&data, dsub, qargs.seed, qargs.threads, progress);
     let codes = encode(&pq, &data);
     Ok(QuantMatrix::from_parts(data.rows(), codes, pq, norms))
 }
 
-/// Trains the 256 centroids of every sub-quantizer.
-fn train_pq(m: &DenseMatrix, dsub: usize, seed: u64, threads: usize) -> ProductQuantizer {
+/// Trains the 256 centroids of every sub-quantizer, reporting the share done.
+fn train_pq(
+    m: &DenseMatrix,
+    dsub: usize,
+    seed: u64,
+    threads: usize,
+    progress: &(dyn Fn(f64) + Sync),
+) -> ProductQuantizer {
     let dim = m.cols();
     let mut pq = ProductQuantizer::from_centroids(dim, dsub, vec![0.0; dim * KSUB]);
     let nsubq = pq.nsubq();
     let n = m.rows();
     let np = n.min(MAX_POINTS);
+    let done = std::sync::atomic::AtomicUsize::new(0);
     let trained: Vec<Vec<f32>> = {
         let work = |sub: usize| {
             let mut rng = Rng::stream(seed, sub as u64);
@@ -247,7 +284,10 @@ fn train_pq(m: &DenseMatrix, dsub: usize, seed: u64, threads: usize) -> ProductQ
                     points.extend_from_slice(&m.row(perm[i])[start..start + d]);
                 }
             }
-            kmeans(&points, d, &mut rng)
+            let centroids = kmeans(&points, d, &mut rng);
+            let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(finished as f64 / nsubq as f64);
+            centroids
         };
         let threads = threads.clamp(1, nsubq);
         if threads == 1 {

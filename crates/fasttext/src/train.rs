@@ -89,6 +89,9 @@ pub struct TrainArgs {
     pub lr_update_rate: usize,
     /// Sampling threshold, kept in the file (`-t`, 1e-4).
     pub t: f64,
+    /// What starts a label in the training data (`-label`, `__label__`). A model file
+    /// does not keep it: its labels are marked as labels, whatever their prefix.
+    pub label: String,
     /// Seed of the random draws (`-seed`, 0). One thread and one seed give one model.
     pub seed: u64,
     /// Pretrained word vectors in `.vec` format (`-pretrainedVectors`); their dimension
@@ -119,6 +122,7 @@ impl Default for TrainArgs {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             lr_update_rate: 100,
             t: 1e-4,
+            label: LABEL_PREFIX.to_string(),
             seed: 0,
             pretrained: None,
             warm_start: None,
@@ -156,6 +160,16 @@ impl TrainArgs {
                 self.dim,
                 crate::args::MAX_DIM
             ));
+        }
+        if self.label.is_empty() {
+            problems.push("the label prefix is empty".into());
+        }
+        if self
+            .label
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == 0)
+        {
+            problems.push(format!("the label prefix {:?} holds a space", self.label));
         }
         if self.maxn > 0 && self.minn > self.maxn {
             problems.push(format!("minn {} is above maxn {}", self.minn, self.maxn));
@@ -205,6 +219,9 @@ pub struct TrainStats {
     pub labels: usize,
     /// Tokens read (words, labels and line ends), as the model file records them.
     pub tokens: i64,
+    /// The n-gram buckets some training line falls into, of the `bucket` the model
+    /// holds (a model needs about ten times as many buckets as this, no more).
+    pub buckets_used: usize,
     /// Gradient steps taken (examples seen, over all epochs and threads).
     pub steps: u64,
     /// Mean loss over the steps.
@@ -257,7 +274,8 @@ pub(crate) fn train_until(
         check_warm_start(p, args)?;
     }
     let counter = Counter::count(data, threads);
-    let mut entries = counter.entries(args.min_count as i64, args.min_count_label as i64);
+    let label = args.label.as_bytes();
+    let mut entries = counter.entries(args.min_count as i64, args.min_count_label as i64, label);
     let mut ntokens = counter.ntokens();
     if let Some(v) = &vectors {
         if v.dim() != args.dim {
@@ -275,18 +293,20 @@ pub(crate) fn train_until(
         }
         for i in 0..v.len() {
             let word = v.word(i);
-            if !word.starts_with(LABEL_PREFIX.as_bytes()) {
+            if !word.starts_with(label) {
                 merged.add(word, hash(word), 1);
                 ntokens += 1;
             }
         }
-        entries = merged.entries(1, 0);
+        entries = merged.entries(1, 0, label);
     }
-    let dict = Dictionary::from_entries(&entries, ntokens, None, &stored)?;
+    let mut dict = Dictionary::from_entries(&entries, ntokens, None, &stored)?;
+    dict.set_label_prefix(label);
     drop(entries);
     if dict.nlabels() == 0 {
         return Err(Error::Train(format!(
-            "no labels: training lines start with {LABEL_PREFIX}NAME"
+            "no labels: training lines start with {}NAME",
+            args.label
         )));
     }
     let corpus = Corpus::encode(&dict, data, threads);
@@ -352,6 +372,7 @@ pub(crate) fn train_until(
         words: dict.nwords(),
         labels: dict.nlabels(),
         tokens: dict.ntokens(),
+        buckets_used: origin.len() - nwords,
         steps,
         loss,
         seconds: start.elapsed().as_secs_f64(),

@@ -1,12 +1,19 @@
-//! Word vectors in fastText's `.vec` text format, used to start training from
-//! pretrained vectors.
+//! Word vectors in fastText's `.vec` text format: read to start training from
+//! pretrained vectors, and written beside a trained model as `fasttext supervised`
+//! writes `MODEL.vec` (and, with `-saveOutput`, `MODEL.output`).
 //!
 //! The format: a first line `COUNT DIM`, then `COUNT` lines of a word followed by `DIM`
-//! numbers, everything separated by whitespace (fastText reads it with `>>`).
+//! numbers, everything separated by whitespace (fastText reads it with `>>`). fastText
+//! writes each number at 5 significant digits (`%g`), each followed by a space, so a
+//! line ends in a space before its newline.
 
+use std::io::{self, Write};
 use std::path::Path;
 
-use crate::Error;
+use crate::matrix::Matrix;
+use crate::number::format_g;
+use crate::write::atomically;
+use crate::{Error, Model};
 
 /// Word vectors read from a `.vec` file.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,6 +121,112 @@ impl Vectors {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 }
+
+/// Appends `word`, then each value at 5 significant digits followed by a space, then a
+/// newline: a line of fastText's `.vec` files (its `operator<<` of a `Vector`).
+fn vec_line(out: &mut Vec<u8>, word: &[u8], values: &[f32]) {
+    out.extend_from_slice(word);
+    out.push(b' ');
+    for &v in values {
+        out.extend_from_slice(format_g(f64::from(v), 5).as_bytes());
+        out.push(b' ');
+    }
+    out.push(b'\n');
+}
+
+impl Model {
+    /// The vector of a word, as fastText's `getWordVector`: the mean of its input rows,
+    /// its own and its character n-grams' for a word of the dictionary, its character
+    /// n-grams' for another word (zeros when it has none).
+    ///
+    /// ```
+    /// use atelier_fasttext::{TrainArgs, train};
+    /// let data = b"__label__yes good fine\n__label__no bad awful\n".repeat(20);
+    /// let args = TrainArgs { dim: 4, epoch: 2, threads: 1, ..TrainArgs::default() };
+    /// let model = train(&args, &data)?.model;
+    /// assert_eq!(model.word_vector(b"good").len(), 4);
+    /// assert_eq!(model.word_vector(b"unseen"), [0.0; 4]);
+    /// # Ok::<(), atelier_fasttext::Error>(())
+    /// ```
+    pub fn word_vector(&self, word: &[u8]) -> Vec<f32> {
+        let mut rows = Vec::new();
+        let mut vector = vec![0.0; self.args().dim as usize];
+        self.word_vector_into(word, &mut rows, &mut vector);
+        vector
+    }
+
+    fn word_vector_into(&self, word: &[u8], rows: &mut Vec<i32>, vector: &mut [f32]) {
+        self.dictionary().word_rows(word, rows);
+        vector.fill(0.0);
+        for &row in rows.iter() {
+            self.input().add_row_to(vector, row as usize);
+        }
+        if !rows.is_empty() {
+            let scale = (1.0 / rows.len() as f64) as f32;
+            for v in vector.iter_mut() {
+                *v *= scale;
+            }
+        }
+    }
+
+    /// Writes the vectors of the dictionary's words in `.vec` format, byte for byte as
+    /// fastText's `saveVectors` writes them.
+    pub fn write_vectors(&self, out: &mut dyn Write) -> io::Result<()> {
+        let dict = self.dictionary();
+        let dim = self.args().dim as usize;
+        writeln!(out, "{} {dim}", dict.nwords())?;
+        let (mut rows, mut vector, mut line) = (Vec::new(), vec![0.0; dim], Vec::new());
+        for id in 0..dict.nwords() {
+            let word = dict.entry(id).word;
+            self.word_vector_into(word, &mut rows, &mut vector);
+            line.clear();
+            vec_line(&mut line, word, &vector);
+            out.write_all(&line)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the word vectors to `path` (a `.vec` file), under a temporary name renamed
+    /// when complete.
+    pub fn save_vectors(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        atomically(path.as_ref(), |out| self.write_vectors(out))
+    }
+
+    /// Writes the output vectors, one per label, in `.vec` format, as fastText's
+    /// `saveOutput` (`-saveOutput`) writes them. A quantized model has none to write:
+    /// it gives an `InvalidInput` error, as fastText refuses.
+    pub fn write_output_vectors(&self, out: &mut dyn Write) -> io::Result<()> {
+        let output = match self.output_matrix() {
+            Matrix::Dense(output) if !self.is_quantized() => output,
+            _ => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    QUANTIZED_OUTPUT,
+                ));
+            }
+        };
+        let dict = self.dictionary();
+        writeln!(out, "{} {}", dict.nlabels(), self.args().dim)?;
+        let mut line = Vec::new();
+        for i in 0..dict.nlabels() {
+            line.clear();
+            vec_line(&mut line, dict.entry(dict.nwords() + i).word, output.row(i));
+            out.write_all(&line)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the output vectors to `path` (fastText names it `MODEL.output`), under a
+    /// temporary name renamed when complete.
+    pub fn save_output_vectors(&self, path: impl AsRef<Path>) -> Result<(), Error> {
+        if self.is_quantized() {
+            return Err(Error::Args(QUANTIZED_OUTPUT.into()));
+        }
+        atomically(path.as_ref(), |out| self.write_output_vectors(out))
+    }
+}
+
+const QUANTIZED_OUTPUT: &str = "a quantized model has no output vectors to save";
 
 #[cfg(test)]
 mod tests {

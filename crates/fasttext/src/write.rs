@@ -88,13 +88,11 @@ impl Model {
     /// renamed when complete, so a reader never sees half a model.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), Error> {
         let path = path.as_ref();
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |error| Error::Io { path, error }
+        let io_err = |error| Error::Io {
+            path: path.to_path_buf(),
+            error,
         };
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = PathBuf::from(tmp);
+        let tmp = temporary(path);
         let result = (|| {
             let file = File::create(&tmp)?;
             let mut sink = FileSink {
@@ -107,9 +105,9 @@ impl Model {
         })();
         if let Err(e) = result {
             let _ = std::fs::remove_file(&tmp);
-            return Err(io_err(path)(e));
+            return Err(io_err(e));
         }
-        std::fs::rename(&tmp, path).map_err(io_err(path))
+        std::fs::rename(&tmp, path).map_err(io_err)
     }
 
     /// The bytes of the model file.
@@ -132,4 +130,34 @@ impl Model {
         sink.put(&[u8::from(matches!(self.output_matrix(), Matrix::Quant(_)))])?;
         self.output_matrix().write(sink)
     }
+}
+
+/// `path` with `.tmp` appended: where a file is written before it is renamed.
+fn temporary(path: &Path) -> PathBuf {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    PathBuf::from(tmp)
+}
+
+/// Writes a file through `write`, buffered, under a temporary name renamed to `path`
+/// when complete, so a reader never sees half a file; nothing is left on failure.
+pub(crate) fn atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<(), Error> {
+    let tmp = temporary(path);
+    let result = (|| {
+        let mut out = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        write(&mut out)?;
+        out.into_inner().map(drop).map_err(|e| e.into_error())
+    })();
+    let result = result.and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(error) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(Error::Io {
+            path: path.to_path_buf(),
+            error,
+        });
+    }
+    Ok(())
 }

@@ -587,3 +587,45 @@ fn autotune_keeps_the_best_trial_and_what_is_fixed() {
     let err = autotune(&start, &data, &valid, &by_label).unwrap_err();
     assert!(err.to_string().contains("nosuchlabel"), "{err}");
 }
+
+#[test]
+fn autotune_with_a_model_size_makes_a_quantized_model_that_fits() {
+    use atelier_fasttext::{Autotune, Fixed, autotune};
+    use std::time::Duration;
+    let data = labelled(&lines(400, 3, 31));
+    let valid = labelled(&lines(150, 3, 32));
+    let start = TrainArgs {
+        dim: 8,
+        word_ngrams: 2,
+        ..small_args()
+    };
+    let tune = Autotune {
+        duration: Duration::from_secs(2),
+        fixed: Fixed {
+            dim: true,
+            bucket: true,
+            ..Fixed::default()
+        },
+        model_size: Some(20_000),
+        ..Autotune::default()
+    };
+    let tuned = autotune(&start, &data, &valid, &tune).unwrap();
+    assert!(tuned.trained.model.is_quantized());
+    let q = tuned.quantized.as_ref().expect("quantized to fit");
+    assert!(q.qnorm && q.retrain && !q.qout, "{q:?}");
+    // fastText's estimate: 20,000 bytes less the centroids and the output matrix, at
+    // 4 + 1 + 10 bytes a row.
+    assert!(q.cutoff > 256 && q.cutoff < 1_000, "{q:?}");
+    let bytes = tuned.trained.model.to_bytes();
+    assert!(bytes.len() <= 20_000, "{} bytes", bytes.len());
+    assert!(tuned.score > 0.8, "{}", tuned.score);
+
+    // A size that no model fits.
+    let tight = Autotune {
+        duration: Duration::from_millis(500),
+        model_size: Some(5_000),
+        ..tune
+    };
+    let err = autotune(&start, &data, &valid, &tight).unwrap_err();
+    assert!(err.to_string().contains("model size"), "{err}");
+}
