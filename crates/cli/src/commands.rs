@@ -5,7 +5,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::{bill, classifier, lm, oneshot, recipe, run, serve, tokens, train, versions};
+use crate::{bill, classifier, fetch, lm, oneshot, recipe, run, serve, tokens, train, versions};
 
 /// Every `atelier` subcommand.
 #[derive(Subcommand)]
@@ -135,6 +135,9 @@ pub enum Command {
     /// Train a byte-level BPE tokenizer, or export a GGUF model's as tokenizer.json.
     #[command(subcommand)]
     Tokenizer(tokens::TokenizerCommand),
+    /// Fetch data: crawl sites into WARC files, or pull a domain from Common Crawl.
+    #[command(subcommand)]
+    Fetch(fetch::FetchCommand),
     /// Write a commented starter recipe, its folder layout and a small labelled sample
     /// that the recipe trains a model on.
     Init {
@@ -182,5 +185,6 @@ pub fn dispatch(command: Command) -> Result<ExitCode> {
         Command::Chat(args) => lm::chat(&args),
         Command::Tokenize(args) => tokens::tokenize(&args),
         Command::Tokenizer(command) => tokens::tokenizer(&command),
+        Command::Fetch(command) => fetch::run(command),
     }
 }

@@ -9,6 +9,7 @@ mod classifier;
 mod commands;
 #[cfg(test)]
 mod error_chains;
+mod fetch;
 mod funnel;
 mod lm;
 mod lmtrain;

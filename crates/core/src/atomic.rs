@@ -48,7 +48,7 @@ impl AtomicFile {
     pub fn commit(self) -> io::Result<()> {
         self.temp.as_file().sync_all()?;
         self.temp.persist(&self.path).map_err(|e| e.error)?;
-        sync_dir(&self.path);
+        sync_parent(&self.path);
         Ok(())
     }
 
@@ -58,7 +58,7 @@ impl AtomicFile {
         self.temp.as_file().sync_all()?;
         match self.temp.persist_noclobber(&self.path) {
             Ok(_) => {
-                sync_dir(&self.path);
+                sync_parent(&self.path);
                 Ok(true)
             }
             Err(e) if self.path.exists() => {
@@ -92,11 +92,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     file.commit()
 }
 
-fn sync_dir(path: &Path) {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
-        && let Ok(dir) = File::open(dir)
-    {
-        // Makes the rename durable; not every platform can open a folder.
+/// Syncs the folder holding `path`, which makes a rename or a new file in it durable.
+fn sync_parent(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        sync_dir(dir);
+    }
+}
+
+/// Syncs a folder, which makes renames and new files in it durable; not every
+/// platform can open a folder, so failing is not an error.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(dir) = File::open(dir) {
         let _ = dir.sync_all();
     }
 }

@@ -13,6 +13,7 @@ pub mod registry;
 pub mod split;
 pub mod stats;
 pub mod step;
+pub mod time;
 
 pub use document::{Document, Metadata};
 pub use format::Format;
@@ -24,3 +25,4 @@ pub use step::{
     Barrier, BarrierContext, BarrierStage, BoxError, ConfiguredStep, Observer, ShardStage,
     StageOutcome, StageTask, Step, StepConfig, StepError, Verdict,
 };
+pub use time::{utc, utc_now};

@@ -12,7 +12,7 @@
 //!
 //! Entry points: [`list_source`] finds the files of an input path, [`split`] cuts them
 //! into [`Unit`]s, [`read_unit`] streams a unit's documents, and [`ShardWriter`] writes
-//! documents out. Each format's module documents its ids and metadata; [`charset`] and
+//! documents out; [`WarcWriter`] writes WARC files and [`http`] reads over HTTP. Each format's module documents its ids and metadata; [`charset`] and
 //! [`mail::message_to_document`] are public so that other crates can decode the same way.
 //!
 //! Offsets in [`RecordError`] and in `metadata.offset` are file offsets for plain files
@@ -21,17 +21,20 @@
 //! past 0 it owns no record.
 
 pub mod charset;
+pub mod http;
 mod jsonl;
 mod list;
 pub mod mail;
 mod source;
 pub mod spamassassin;
 mod warc;
+mod warc_writer;
 mod whole;
 mod write;
 
 pub use list::{InputFile, ListError, Listing, list_source, split};
 pub use source::file_id;
+pub use warc_writer::{WarcRecord, WarcWriter, Written, encode_record, new_record_id, warc_digest};
 pub use write::{Encoder, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL};
 
 use atelier_core::{Document, Format, format::Compression};

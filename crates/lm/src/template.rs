@@ -99,7 +99,7 @@ fn raise_exception(message: String) -> Result<Value, Error> {
 /// `%b`, `%B`).
 fn strftime_now(format: String) -> String {
     let secs = std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs());
-    let date = atelier_store::utc(secs);
+    let date = atelier_core::utc(secs);
     let (year, month, day) = (&date[..4], &date[5..7], &date[8..10]);
     const MONTHS: [&str; 12] = [
         "January",

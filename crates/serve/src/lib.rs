@@ -250,7 +250,7 @@ pub(crate) fn log(args: std::fmt::Arguments<'_>) {
     let now = std::time::UNIX_EPOCH.elapsed().unwrap_or_default();
     eprintln!(
         "{}.{:03}Z atelier serve: {args}",
-        atelier_store::utc(now.as_secs()).trim_end_matches('Z'),
+        atelier_core::utc(now.as_secs()).trim_end_matches('Z'),
         now.subsec_millis()
     );
 }

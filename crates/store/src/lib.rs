@@ -47,7 +47,7 @@ pub use hash::{BadHash, Hash, KeyBuilder};
 pub use lock::ProjectLock;
 pub use objects::{ObjectWriter, Record, Store};
 pub use version::{
-    FileEntry, Kind, MANIFEST_FORMAT, Manifest, NewVersion, RecipeInfo, SourceFile, StepInfo, utc,
+    FileEntry, Kind, MANIFEST_FORMAT, Manifest, NewVersion, RecipeInfo, SourceFile, StepInfo,
 };
 
 use std::path::{Path, PathBuf};

@@ -56,7 +56,7 @@ impl ProjectLock {
         let about = format!(
             "pid {}: {what}, since {}",
             std::process::id(),
-            crate::version::utc(since)
+            atelier_core::utc(since)
         );
         let written = file
             .set_len(0)

@@ -1,0 +1,1 @@
+//! Crawling sites into WARC files.
