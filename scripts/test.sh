@@ -37,6 +37,19 @@ if ! command -v fasttext >/dev/null && [ "$(id -u)" = 0 ]; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fasttext >/dev/null; }
 fi
 
+# Fetching (crawls, Common Crawl pulls, remote sources) is tested against Debian's nginx
+# on the loopback; as root it is installed and required, elsewhere without it those
+# tests say they are skipped.
+if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
+  export ATELIER_REQUIRE_NGINX=1
+elif [ "$(id -u)" = 0 ]; then
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null; }
+  export ATELIER_REQUIRE_NGINX=1
+else
+  echo "note: no nginx, and not root: the fetching tests are skipped" >&2
+fi
+
 if [ ! -d ../shared/data ]; then
   echo "note: ../shared/data is absent; tests that read it are skipped" >&2
 fi
