@@ -24,7 +24,8 @@ use crate::step::ConfiguredStep;
 pub struct DatasetSettings {
     /// The dataset's name; defaults to the recipe folder's name.
     pub name: Option<String>,
-    /// The number of tasks; by default one per `task_bytes` of input.
+    /// The number of tasks; by default one per `task_bytes` of input, but at least 16
+    /// (or one per unit of input when there are fewer), so small inputs still spread.
     pub tasks: Option<usize>,
     /// Input bytes per task when `tasks` is not set; large splittable files are cut
     /// into byte ranges of about this size.
