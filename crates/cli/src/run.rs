@@ -130,7 +130,7 @@ pub fn status(recipe: &Path) -> Result<ExitCode> {
     for stage in &stages {
         let waiting = stage
             .tasks
-            .saturating_sub(stage.done + stage.running + stage.pending + stage.failed.len());
+            .saturating_sub(stage.done + stage.running + stage.queued + stage.failed.len());
         not_started += waiting;
         writeln!(
             out,
@@ -139,7 +139,7 @@ pub fn status(recipe: &Path) -> Result<ExitCode> {
             stage.tasks,
             stage.done,
             stage.running,
-            stage.pending,
+            stage.queued,
             stage.failed.len(),
             waiting
         )?;

@@ -78,8 +78,8 @@ pub struct StageStatus {
     pub tasks: usize,
     /// Tasks with a marker.
     pub done: usize,
-    /// Tasks waiting in the queue.
-    pub pending: usize,
+    /// Tasks waiting in Slurm's queue.
+    pub queued: usize,
     /// Tasks running.
     pub running: usize,
     /// Tasks submitted that left the queue without completing, with their logs.
@@ -190,7 +190,7 @@ pub fn status(job: &Job<'_>) -> Result<Vec<StageStatus>, RunError> {
             name: info.name.clone(),
             tasks: info.tasks,
             done: info.tasks - pending_ranks.len(),
-            pending: 0,
+            queued: 0,
             running: 0,
             failed: Vec::new(),
         };
@@ -206,7 +206,7 @@ pub fn status(job: &Job<'_>) -> Result<Vec<StageStatus>, RunError> {
                     continue;
                 }
                 match queue.get(&(array.job.clone(), rank)) {
-                    Some(Live::Pending) => s.pending += 1,
+                    Some(Live::Pending) => s.queued += 1,
                     Some(Live::Running) => s.running += 1,
                     None => s.failed.push((rank, log_path(job, &info.name, rank))),
                 }
@@ -260,8 +260,8 @@ fn follow(
             .iter()
             .map(|s| {
                 format!(
-                    "{} {}/{} done, {} running, {} pending",
-                    s.name, s.done, s.tasks, s.running, s.pending
+                    "{} {}/{} done, {} running, {} queued",
+                    s.name, s.done, s.tasks, s.running, s.queued
                 )
             })
             .collect::<Vec<_>>()

@@ -26,7 +26,7 @@ pub use evaluate::{ClassScores, Evaluation, evaluate};
 pub use examples::{ExampleCounts, Examples, examples, line_text};
 pub use settings::TrainSettings;
 
-use atelier_bill::energy::rss_bytes;
+use atelier_bill::energy::peak_rss_bytes;
 use atelier_bill::{Bill, BillError, BillSettings, Ledger, Summary, TaskMeter, render_bill};
 use atelier_core::{Recipe, StepStats, TaskStats};
 use atelier_fasttext::{Autotune, Progress, QuantizeArgs, train_with_progress};
@@ -240,7 +240,7 @@ pub fn train_model(req: &TrainRequest<'_>) -> Result<TrainOutcome, TrainError> {
         steps: vec![step.clone()],
         wall_seconds: energy.wall_seconds,
         cpu_seconds: energy.cpu_seconds,
-        peak_rss_bytes: rss_bytes(),
+        peak_rss_bytes: peak_rss_bytes(),
     };
 
     // The dataset's bill, then the training's, each with the energy of its own run.
