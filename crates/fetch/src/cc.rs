@@ -27,7 +27,8 @@ pub mod cdx;
 pub mod verify;
 
 use atelier_io::WarcWriter;
-use atelier_io::http::{HttpClient, HttpError, HttpOptions};
+pub use atelier_io::http::HttpOptions;
+use atelier_io::http::{HttpClient, HttpError};
 use cdx::{CdxQuery, CdxRow};
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
