@@ -247,6 +247,7 @@ pub fn run(
         url: options.url.clone(),
         match_type: options.match_type.clone(),
         filters: options.filters.clone(),
+        limit: options.limit,
     };
     query.request_url(None, false)?;
     let mut output = Output::open(options)?;
@@ -387,26 +388,21 @@ fn list(
     messages: &Sender<Message>,
     cancel: &AtomicBool,
 ) -> Result<Option<u64>, CcError> {
-    let paging = query.paging(client)?;
-    let (pages, mut first) = match paging {
-        cdx::Paging::Pages(pages) => (Some(pages), None),
-        cdx::Paging::Rows(rows) => (None, Some(rows)),
+    let pages = match query.paging(client)? {
+        cdx::Paging::Pages(pages) => Some(pages),
+        cdx::Paging::Unpaged => None,
     };
     let _ = messages.send(Message::Index(pages));
     let mut taken = 0u64;
     let mut seen = HashSet::new();
     let mut page = 0u64;
-    loop {
-        let rows = match first.take() {
-            Some(rows) => rows,
-            None => match pages {
-                Some(pages) if page < pages => {
-                    page += 1;
-                    query.rows(client, Some(page - 1))?
-                }
-                _ => break,
-            },
+    while limit.is_none_or(|l| taken < l) && !cancel.load(Ordering::Relaxed) {
+        let rows = match pages {
+            None if page == 0 => query.rows(client, None)?,
+            Some(pages) if page < pages => query.rows(client, Some(page))?,
+            _ => break,
         };
+        page += 1;
         for row in rows {
             if cancel.load(Ordering::Relaxed) || limit.is_some_and(|l| taken >= l) {
                 return Ok(pages);
@@ -421,9 +417,6 @@ fn list(
             if rows_tx.send(row).is_err() {
                 return Ok(pages);
             }
-        }
-        if pages.is_none() {
-            break;
         }
     }
     Ok(pages)

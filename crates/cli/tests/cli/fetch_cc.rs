@@ -368,8 +368,8 @@ fn fetch_cc_writes_the_indexed_records_byte_for_byte() {
         checked(Command::new(bin.join("warcio")).arg("check").arg(&file));
     }
 
-    // Filters pass through to the index: the revisit is not a 200 text/html... it is
-    // listed as warc/revisit, so `mime:text/html` leaves it and the chunked one out.
+    // Filters pass through to the index: pywb lists the revisit as `warc/revisit` and
+    // the chunked record as `text/plain`, so `mime:text/html` leaves them out.
     let filtered = root.path().join("filtered");
     fetch_cc(
         &collection.pywb.cdx(),

@@ -40,8 +40,8 @@ impl CdxRow {
 pub enum Paging {
     /// In this many pages (`page=0` to `page=N-1`).
     Pages(u64),
-    /// All at once: these rows.
-    Rows(Vec<CdxRow>),
+    /// All at once, to a query without `page`.
+    Unpaged,
 }
 
 /// A query: the endpoint, the URL pattern, filters passed through.
@@ -55,6 +55,9 @@ pub struct CdxQuery {
     pub match_type: Option<String>,
     /// `filter` values passed through (`status:200`, `mime:text/html`, `!status:404`).
     pub filters: Vec<String>,
+    /// `limit`, asked for in a query without pages (the first rows of a paged index
+    /// are counted by the caller).
+    pub limit: Option<u64>,
 }
 
 impl CdxQuery {
@@ -77,6 +80,9 @@ impl CdxQuery {
             if let Some(page) = page {
                 query.append_pair("page", &page.to_string());
             }
+            if let (None, false, Some(limit)) = (page, count_pages, self.limit) {
+                query.append_pair("limit", &limit.to_string());
+            }
             if count_pages {
                 query.append_pair("showNumPages", "true");
             }
@@ -84,12 +90,13 @@ impl CdxQuery {
         Ok(url.into())
     }
 
-    /// Asks how the index answers this query: in pages, or all rows at once (an
-    /// index that does not page answers the rows to the page count question).
+    /// Asks how the index answers this query: in pages, or all rows at once. An index
+    /// that does not page (pywb over a CDXJ file) answers the page count question with
+    /// rows, unfiltered: then the rows are asked for again without it.
     pub fn paging(&self, client: &HttpClient) -> Result<Paging, CcError> {
         let url = self.request_url(None, true)?;
         let Some(body) = get(client, &url)? else {
-            return Ok(Paging::Rows(Vec::new()));
+            return Ok(Paging::Unpaged);
         };
         let text = String::from_utf8_lossy(&body);
         if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text.trim())
@@ -103,7 +110,7 @@ impl CdxQuery {
             })?;
             return Ok(Paging::Pages(pages));
         }
-        parse_rows(&body, &url).map(Paging::Rows)
+        Ok(Paging::Unpaged)
     }
 
     /// The rows of page `page` (all rows when `None`).
@@ -244,6 +251,7 @@ mod tests {
             url: "example.com/*".to_string(),
             match_type: None,
             filters: vec!["status:200".to_string(), "mime:text/html".to_string()],
+            limit: Some(5),
         };
         assert_eq!(
             query.request_url(Some(3), false).unwrap(),
@@ -253,7 +261,13 @@ mod tests {
             query
                 .request_url(None, true)
                 .unwrap()
-                .ends_with("&showNumPages=true")
+                .ends_with("mime%3Atext%2Fhtml&showNumPages=true")
+        );
+        assert!(
+            query
+                .request_url(None, false)
+                .unwrap()
+                .ends_with("&limit=5")
         );
     }
 }
