@@ -424,7 +424,7 @@ mod tests {
             (good.path.clone(), good.end)
         );
         let files = writer.finish().unwrap();
-        assert_eq!(files, [good.path.clone()]);
+        assert_eq!(files, std::slice::from_ref(&good.path));
         let bytes = std::fs::read(&good.path).unwrap();
         assert_eq!(bytes.len() as u64, again.end);
         assert_eq!(

@@ -139,8 +139,11 @@ fn gunzip_one(member: &[u8], max_decoded: u64) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// Header fields, names as written, values trimmed.
+type Fields = Vec<(String, String)>;
+
 /// The header fields and the block of one WARC record, which must be all of `record`.
-fn split_record(record: &[u8]) -> Result<(Vec<(String, String)>, &[u8]), String> {
+fn split_record(record: &[u8]) -> Result<(Fields, &[u8]), String> {
     if !record.starts_with(b"WARC/1.") {
         let start = String::from_utf8_lossy(&record[..record.len().min(20)]).into_owned();
         return Err(format!("not a WARC record: starts with {start:?}"));
