@@ -69,7 +69,7 @@ pub enum CcError {
     },
     /// The index server could not be asked.
     #[error("index query: {0}")]
-    Http(#[from] HttpError),
+    Http(HttpError),
     /// The index server answered with an error.
     #[error("{url}: the index server answered HTTP {status}: {body}")]
     CdxStatus {
@@ -772,6 +772,10 @@ mod tests {
             "http://h:1/x/a.warc.gz"
         );
         assert_eq!(data_url("http://h:1/x", "http://o/a.gz"), "http://o/a.gz");
+        assert_eq!(
+            common_crawl_index("CC-MAIN-2024-10"),
+            "https://index.commoncrawl.org/CC-MAIN-2024-10-index"
+        );
     }
 
     #[test]

@@ -151,6 +151,22 @@ fn no_captures_is_an_empty_pull() {
 }
 
 #[test]
+fn an_index_that_is_not_there_is_an_error() {
+    let root = tempfile::tempdir().unwrap();
+    source(root.path());
+    let Some(nginx) = server(root.path()) else {
+        return;
+    };
+    let mut options = options(&nginx, "/", &root.path().join("out"));
+    options.cdx = format!("{}/CC-NONE-index", nginx.url());
+    let error = cc::run(&options, &mut |_, _| {}).unwrap_err().to_string();
+    assert!(
+        error.contains("CC-NONE-index") && error.contains("HTTP 404"),
+        "{error}"
+    );
+}
+
+#[test]
 fn a_data_server_without_ranges_fails_each_record_and_the_run_goes_on() {
     let root = tempfile::tempdir().unwrap();
     source(root.path());

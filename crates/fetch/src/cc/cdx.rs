@@ -123,12 +123,18 @@ impl CdxQuery {
     }
 }
 
-/// The body of a `200`; `None` for a `404` (no captures).
+/// The body of a `200`; `None` for a `404` saying `No Captures found` (as Common
+/// Crawl's index answers a query that finds nothing).
 fn get(client: &HttpClient, url: &str) -> Result<Option<Vec<u8>>, CcError> {
-    let exchange: Exchange = client.get(url, &[])?;
+    let exchange: Exchange = client.get(url, &[]).map_err(CcError::Http)?;
+    let no_captures = || {
+        String::from_utf8_lossy(&exchange.body)
+            .to_ascii_lowercase()
+            .contains("no captures")
+    };
     match exchange.status {
         200 => Ok(Some(exchange.body)),
-        404 => Ok(None),
+        404 if no_captures() => Ok(None),
         status => Err(CcError::CdxStatus {
             url: url.to_string(),
             status,
