@@ -69,6 +69,14 @@ if ! target/test-venv/bin/python -c 'import openai, tokenizers' 2>/dev/null; the
   python3 -m venv target/test-venv
   target/test-venv/bin/pip install --quiet openai==3.60.0 tokenizers==0.22.2
 fi
+# `atelier fetch cc` is tested against pywb serving the CDX index of a local WARC
+# collection, in a venv of its own (pywb pins what it needs, apart from the test venv).
+if ! target/pywb-venv/bin/python -c 'import pywb, warcio' 2>/dev/null; then
+  python3 -m venv target/pywb-venv
+  target/pywb-venv/bin/pip install --quiet pywb==2.10.0 warcio==1.8.1
+fi
+export ATELIER_PYWB=$PWD/target/pywb-venv/bin
+export ATELIER_REQUIRE_PYWB=1
 export ATELIER_SMOLLM2=$PWD/$gguf
 export ATELIER_TEST_PYTHON=$PWD/target/test-venv/bin/python
 export ATELIER_REQUIRE_SMOLLM2=1

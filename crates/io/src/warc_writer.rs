@@ -11,7 +11,7 @@ use data_encoding::BASE32;
 use flate2::write::GzEncoder;
 use sha1::{Digest, Sha1};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// One record to write.
@@ -132,6 +132,64 @@ impl WarcWriter {
         })
     }
 
+    /// Reopens a writer after a stop. `last` names the file written last and its length
+    /// known to be good (synced before it was recorded): that file is cut back to that
+    /// length and written on; the prefix's files after it, which hold nothing known to
+    /// be good, are removed. With `last` `None` nothing was known good: all of the
+    /// prefix's files are removed and writing starts afresh.
+    pub fn resume(
+        dir: impl Into<PathBuf>,
+        prefix: &str,
+        max_file_bytes: u64,
+        info: &str,
+        last: Option<(&str, u64)>,
+    ) -> io::Result<WarcWriter> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        let last_serial = match last {
+            Some((name, _)) => Some(serial_of(name, prefix).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("{name} is not a file name of {prefix}-NNNNN.warc.gz"),
+                )
+            })?),
+            None => None,
+        };
+        for entry in std::fs::read_dir(&dir)? {
+            let name = entry?.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if serial_of(name, prefix).is_some_and(|s| last_serial.is_none_or(|last| s > last)) {
+                std::fs::remove_file(dir.join(name))?;
+            }
+        }
+        let mut writer = WarcWriter::new(dir, prefix, max_file_bytes, info)?;
+        if let Some((name, end)) = last {
+            let path = writer.dir.join(name);
+            let file = OpenOptions::new().write(true).open(&path)?;
+            let len = file.metadata()?.len();
+            if len < end {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{}: {len} bytes, shorter than the {end} recorded as written",
+                        path.display()
+                    ),
+                ));
+            }
+            file.set_len(end)?;
+            file.sync_all()?;
+            let mut out = BufWriter::with_capacity(256 * 1024, file);
+            out.seek(SeekFrom::Start(end))?;
+            writer.files.push(path.clone());
+            writer.current = Some(OpenWarc {
+                path,
+                out,
+                len: end,
+            });
+        }
+        Ok(writer)
+    }
+
     /// Writes `records` as one group, each its own gzip member.
     pub fn write(&mut self, records: &[WarcRecord<'_>]) -> io::Result<Written> {
         let mut members = Vec::new();
@@ -230,16 +288,19 @@ fn next_serial(dir: &Path, prefix: &str) -> io::Result<u32> {
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(serial) = name
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|rest| rest.strip_suffix(".warc.gz"))
-            .and_then(|serial| serial.parse::<u32>().ok())
-        {
+        if let Some(serial) = serial_of(name, prefix) {
             next = next.max(serial + 1);
         }
     }
     Ok(next)
+}
+
+/// The serial of a file named `{prefix}-NNNNN.warc.gz`.
+fn serial_of(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".warc.gz"))
+        .and_then(|serial| serial.parse::<u32>().ok())
 }
 
 /// `bytes` as one gzip member.
@@ -321,5 +382,60 @@ mod tests {
         // A second writer goes on after the files there.
         let writer = WarcWriter::new(dir.path(), "crawl", 600, "").unwrap();
         assert_eq!(writer.serial as usize, files.len());
+    }
+
+    #[test]
+    fn resume_cuts_back_to_the_last_good_length_and_drops_later_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |i: usize| {
+            let block = format!("record {i} with a few words to make it longer than nothing");
+            gzip_member(&encode_record(&WarcRecord {
+                warc_type: "resource",
+                id: new_record_id(),
+                target_uri: Some("http://example.com/"),
+                date: "2026-12-04T00:00:00Z",
+                content_type: "text/plain",
+                block: block.as_bytes(),
+                payload_start: None,
+                fields: Vec::new(),
+            }))
+            .unwrap()
+        };
+        let mut writer = WarcWriter::new(dir.path(), "cc", 10_000, "").unwrap();
+        let good = writer.write_member(&record(0)).unwrap();
+        writer.sync().unwrap();
+        // Written after the last recorded point: lost at a stop, then a later file.
+        writer.write_member(&record(1)).unwrap();
+        writer.sync().unwrap();
+        let first_file = std::fs::read(&good.path).unwrap();
+        let name = good.path.file_name().unwrap().to_str().unwrap().to_string();
+        std::fs::write(dir.path().join("cc-00001.warc.gz"), b"partial").unwrap();
+        std::fs::write(dir.path().join("other-00001.warc.gz"), b"kept").unwrap();
+        drop(writer);
+
+        let mut writer =
+            WarcWriter::resume(dir.path(), "cc", 10_000, "", Some((&name, good.end))).unwrap();
+        assert!(!dir.path().join("cc-00001.warc.gz").exists());
+        assert!(dir.path().join("other-00001.warc.gz").exists());
+        let third = record(2);
+        let again = writer.write_member(&third).unwrap();
+        assert_eq!(
+            (again.path.clone(), again.offset),
+            (good.path.clone(), good.end)
+        );
+        let files = writer.finish().unwrap();
+        assert_eq!(files, std::slice::from_ref(&good.path));
+        let bytes = std::fs::read(&good.path).unwrap();
+        assert_eq!(bytes.len() as u64, again.end);
+        assert_eq!(
+            &bytes[..good.end as usize],
+            &first_file[..good.end as usize]
+        );
+        assert_eq!(&bytes[again.offset as usize..], &third[..]);
+
+        // Nothing known good: every file of the prefix goes.
+        let writer = WarcWriter::resume(dir.path(), "cc", 10_000, "", None).unwrap();
+        assert!(!good.path.exists());
+        assert!(writer.files().is_empty());
     }
 }

@@ -13,13 +13,13 @@ pub enum FetchCommand {
     /// Crawl sites from seed URLs and sitemaps into WARC files.
     Crawl(crawl::CrawlArgs),
     /// Pull the records of a URL pattern from a Common Crawl index into WARC files.
-    Cc(cc::CcArgs),
+    Cc(Box<cc::CcArgs>),
 }
 
 /// Runs `atelier fetch ...`.
 pub fn run(command: FetchCommand) -> Result<ExitCode> {
     match command {
         FetchCommand::Crawl(args) => crawl::run(args),
-        FetchCommand::Cc(args) => cc::run(args),
+        FetchCommand::Cc(args) => cc::run(*args),
     }
 }
