@@ -159,17 +159,17 @@ fn remote_sources_read_as_local_ones_and_are_reused() {
     let from_files = run_json(&local, "2");
     let from_http = run_json(&remote, "2");
     let expected = unsourced(&from_files);
-    assert_eq!(expected.iter().map(Vec::len).sum::<usize>(), 40 + 7 + 10);
+    assert_eq!(expected.iter().map(Vec::len).sum::<usize>(), 40 + 7 + 11);
     assert_eq!(unsourced(&from_http), expected);
     let docs = documents(&from_http);
     let mail = docs
         .iter()
-        .find(|d| d["id"] == "0009")
+        .find(|d| d["id"] == "0008")
         .expect("the gzipped .txt mail is read");
     assert!(mail["metadata"]["subject"].is_string(), "{mail}");
     assert_eq!(
         mail["metadata"]["source"],
-        format!("{url}/mail/ham/0009.txt.gz")
+        format!("{url}/mail/ham/0008.txt.gz")
     );
     assert_eq!(step(&from_http, "read")["quarantined"], 0);
     // `a.warc.gz` (about 9 KiB) is read in byte ranges of about 2 KiB.
@@ -177,14 +177,26 @@ fn remote_sources_read_as_local_ones_and_are_reused() {
     assert!(gets(&log, "/crawl/a.warc.gz") >= 4, "{log}");
     assert_eq!(gets(&log, "/mail/cmds") + gets(&log, "/mail/spam/0011"), 0);
 
-    // A rerun asks the server about the files but reads none of them again.
+    // A file added to the list is the only one read again: the others are known by
+    // their URL, size and ETag.
+    std::fs::write(www.join("crawl/c.warc.gz"), warc_gz("c", 5)).unwrap();
+    std::fs::write(
+        www.join("lists/warc.paths.gz"),
+        gzip(b"crawl/b.warc.gz\ncrawl/c.warc.gz\n"),
+    )
+    .unwrap();
     let again = run_json(&remote, "2");
-    assert_eq!(shards(&again), shards(&from_http));
     let read = step(&again, "read");
-    assert_eq!(read["reused_documents"], read["documents_in"], "{read}");
+    assert_eq!(read["documents_in"], 40 + 7 + 5 + 11, "{read}");
+    assert_eq!(read["reused_documents"], 40 + 7 + 11, "{read}");
     let after = nginx.access_log();
     let new = &after[log.len()..];
-    assert_eq!(gets(new, "/crawl/") + gets(new, "/mail/"), 0, "{new}");
+    assert!(gets(new, "/crawl/c.warc.gz") >= 1, "{new}");
+    assert_eq!(
+        gets(new, "/crawl/a") + gets(new, "/crawl/b") + gets(new, "/mail/"),
+        0,
+        "{new}"
+    );
 }
 
 #[test]
