@@ -26,7 +26,7 @@ enum Inner {
         /// Its URL.
         url: String,
         /// The bytes from the position of the buffer's end.
-        reader: RemoteReader,
+        reader: Box<RemoteReader>,
     },
     /// A decompressed stream: positions count decompressed bytes.
     Stream(Box<dyn Read + Send>),
@@ -94,7 +94,7 @@ impl Source {
             }
             Location::Remote(url) => Inner::Remote {
                 url: url.clone(),
-                reader: client().reader(url, start, None),
+                reader: Box::new(client().reader(url, start, None)),
             },
         };
         Ok(Source::new(inner, start))
@@ -167,7 +167,9 @@ impl Source {
                 Inner::File(file) => {
                     file.seek(SeekFrom::Start(target))?;
                 }
-                Inner::Remote { url, reader } => *reader = client().reader(url, target, None),
+                Inner::Remote { url, reader } => {
+                    **reader = client().reader(url, target, None);
+                }
                 Inner::Stream(_) | Inner::Member(_) => unreachable!("not seekable"),
             }
             self.head = 0;
