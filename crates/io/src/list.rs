@@ -9,8 +9,9 @@
 //! - a list of paths (`paths`, plain or gzip, local or remote; Common Crawl's
 //!   `warc.paths.gz`) gives its lines, each resolved against `base` (by default where
 //!   the list lies), in the list's order. Remote files are asked about with a `HEAD` on
-//!   a few threads; a file that cannot be reached (no answer, `404`) fails the listing
-//!   with an error naming every such file and what the server said.
+//!   a few threads; a file that cannot be reached (no answer, `404`, a redirect, which
+//!   is not followed) fails the listing with an error naming every such file and what
+//!   the server said.
 //!
 //! `include` and `exclude` glob patterns select files by their path relative to the
 //! source folder (the line as written for a list, the file name for a single file);
@@ -282,6 +283,14 @@ impl Walk<'_> {
 /// One remote file, asked about with a `HEAD`.
 fn remote_input(url: &str, format: Format) -> Result<InputFile, HttpError> {
     let probe = client().probe(url)?;
+    if probe.status >= 300 {
+        // Redirects are not followed: the URL to read is the one it points to.
+        return Err(HttpError::Status {
+            url: url.to_string(),
+            status: probe.status,
+            attempts: 1,
+        });
+    }
     let location = Location::Remote(url.to_string());
     let compression = Compression::detect(&location.file_name_path());
     let version = match (probe.etag, probe.last_modified) {
