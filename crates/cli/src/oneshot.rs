@@ -117,10 +117,7 @@ fn run(
         },
         sources: inputs
             .iter()
-            .map(|path| SourceSettings {
-                path: path.clone(),
-                format: None,
-            })
+            .map(|path| SourceSettings::path(path.clone()))
             .collect(),
         steps: steps
             .into_iter()

@@ -218,7 +218,15 @@ fn run_problems(recipe: &Recipe, tokenize: Option<&TokenizeSettings>) -> Vec<Str
     let mut problems = Vec::new();
     let file = recipe.path.display();
     for source in &recipe.sources {
-        let path = &source.path;
+        // A URL, or a list, is looked at when the run lists its files.
+        let Some(path) = source
+            .path
+            .as_deref()
+            .or(source.paths.as_deref())
+            .filter(|p| !atelier_core::recipe::is_url(p))
+        else {
+            continue;
+        };
         let readable = if path.is_dir() {
             std::fs::read_dir(path).map(|_| ())
         } else {

@@ -222,6 +222,15 @@ fn print_summary(out: &mut impl Write, summary: &RunSummary) -> std::io::Result<
             summary.skipped_files.len()
         )?;
     }
+    if !summary.unversioned_files.is_empty() {
+        writeln!(
+            out,
+            "warning: {} remote file(s) give neither ETag nor Last-Modified, so their work is \
+             never reused: they are read again on every run ({})",
+            summary.unversioned_files.len(),
+            summary.unversioned_files.join(", ")
+        )?;
+    }
     writeln!(
         out,
         "{} files read, {:.2} s wall over all tasks, {:.2} s CPU, peak memory {}",

@@ -58,16 +58,77 @@ impl Default for DatasetSettings {
     }
 }
 
-/// One input: a file or a folder (read recursively, in name order).
+/// One input: a file or a folder (read recursively, in name order), the `http(s)://`
+/// URL of a file, or a list of paths (Common Crawl's `warc.paths.gz`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SourceSettings {
-    /// A file or folder, relative to the recipe.
-    pub path: PathBuf,
-    /// The format of every file; by default detected from each file's extension, and
-    /// files with unknown extensions inside a folder are skipped.
+    /// A file or folder, relative to the recipe, or the `http://` or `https://` URL of
+    /// one file. Either `path` or `paths` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// A list of the files to read, one a line (blank lines and lines starting with `#`
+    /// are skipped), plain or gzip (`.gz`): a file relative to the recipe, or a URL.
+    /// Each line is resolved against `base`; a line that is itself a URL or an absolute
+    /// path is taken as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paths: Option<PathBuf>,
+    /// What the lines of `paths` are relative to: a URL such as
+    /// `https://data.commoncrawl.org/`, or a folder relative to the recipe. By default
+    /// the folder (or URL) the list lies in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<PathBuf>,
+    /// Reads only the first `limit` files of the source, in listing order, after
+    /// `include` and `exclude`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// Glob patterns (`*`, `?`, `[a-z]`; `*` stays within a folder, `**/` crosses
+    /// folders) a file must match one of to be read: its path relative to the source
+    /// folder, the line of `paths` as written, or the file name of a single file or URL.
+    /// Every file when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub include: Vec<String>,
+    /// Glob patterns, matched as `include`: a file that matches one is not read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// The format of every file the source selects, whatever its extension (compression
+    /// is still told by the last extension: `.gz`, `.zst`); by default detected from
+    /// each file's extension, and files with unknown extensions inside a folder are
+    /// skipped.
     #[serde(default)]
     pub format: Option<Format>,
+}
+
+impl SourceSettings {
+    /// A source reading one file or folder, its format told by file names.
+    pub fn path(path: impl Into<PathBuf>) -> SourceSettings {
+        SourceSettings {
+            path: Some(path.into()),
+            paths: None,
+            base: None,
+            limit: None,
+            include: Vec::new(),
+            exclude: Vec::new(),
+            format: None,
+        }
+    }
+
+    /// What the source names, for messages: its path, URL or list.
+    pub fn name(&self) -> String {
+        match (&self.path, &self.paths) {
+            (Some(path), _) => path.display().to_string(),
+            (None, Some(paths)) => format!("the list {}", paths.display()),
+            (None, None) => "a source without `path`".into(),
+        }
+    }
+}
+
+/// Whether a source path is an `http://` or `https://` URL rather than a file.
+pub fn is_url(path: &Path) -> bool {
+    path.to_str().is_some_and(|p| {
+        let lower = p.get(..8).unwrap_or(p).to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    })
 }
 
 /// Where and how the dataset's shards are written.
@@ -279,9 +340,22 @@ impl Recipe {
                 let sources = file
                     .source
                     .into_iter()
-                    .map(|s| SourceSettings {
-                        path: normalize(&base.join(&s.path)),
-                        ..s
+                    .map(|s| {
+                        let resolve = |p: Option<PathBuf>| {
+                            p.map(|p| {
+                                if is_url(&p) {
+                                    p
+                                } else {
+                                    normalize(&base.join(p))
+                                }
+                            })
+                        };
+                        SourceSettings {
+                            path: resolve(s.path),
+                            paths: resolve(s.paths),
+                            base: resolve(s.base),
+                            ..s
+                        }
                     })
                     .collect();
                 let output = OutputSettings {
@@ -384,6 +458,27 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
             "source",
             "a recipe needs at least one [[source]] with a `path`".into(),
         );
+    }
+    for (i, source) in file.source.iter().enumerate() {
+        let key = |field: &str| format!("source[{i}].{field}");
+        match (&source.path, &source.paths) {
+            (None, None) => problem(&key("path"), "set `path` or `paths`".into()),
+            (Some(_), Some(_)) => problem(&key("paths"), "set `path` or `paths`, not both".into()),
+            (Some(_), None) if source.base.is_some() => {
+                problem(&key("base"), "`base` goes with `paths`".into());
+            }
+            _ => {}
+        }
+        if source.limit == Some(0) {
+            problem(&key("limit"), "must be at least 1".into());
+        }
+        for (field, patterns) in [("include", &source.include), ("exclude", &source.exclude)] {
+            for pattern in patterns {
+                if let Err(e) = glob::Pattern::new(pattern) {
+                    problem(&key(field), format!("bad glob pattern `{pattern}`: {e}"));
+                }
+            }
+        }
     }
     if d.tasks == Some(0) {
         problem("dataset.tasks", "must be at least 1".into());
@@ -647,10 +742,50 @@ mod tests {
         let r =
             parse("[[source]]\npath = \"data\"\n[[step]]\ntype = \"trim\"\nkeep = 3\n").unwrap();
         let here = std::env::current_dir().unwrap();
-        assert_eq!(r.sources[0].path, here.join("dir/data"));
+        assert_eq!(r.sources[0].path, Some(here.join("dir/data")));
         assert_eq!(r.output.path, here.join("dir/out/dataset"));
         assert_eq!(r.steps[0].config.settings()["keep"], 3);
         assert_eq!(r.steps[0].line, 4);
+    }
+
+    #[test]
+    fn sources_take_urls_lists_and_patterns() {
+        let r = parse(
+            "[[source]]\npath = \"https://example.org/a.warc.gz\"\n\
+             [[source]]\npaths = \"warc.paths.gz\"\nbase = \"https://data.commoncrawl.org/\"\nlimit = 2\n\
+             [[source]]\npath = \"mail\"\nformat = \"mail\"\ninclude = [\"**/*.txt\"]\nexclude = [\"spam/*\"]\n",
+        )
+        .unwrap();
+        let here = std::env::current_dir().unwrap();
+        assert_eq!(
+            r.sources[0].path,
+            Some(PathBuf::from("https://example.org/a.warc.gz"))
+        );
+        assert_eq!(r.sources[1].paths, Some(here.join("dir/warc.paths.gz")));
+        assert_eq!(
+            r.sources[1].base,
+            Some(PathBuf::from("https://data.commoncrawl.org/"))
+        );
+        assert_eq!(r.sources[2].include, ["**/*.txt"]);
+        assert!(is_url(Path::new("HTTPS://x")) && !is_url(Path::new("http")));
+
+        let src = "[[source]]\nformat = \"mail\"\n\
+                   [[source]]\npath = \"a\"\npaths = \"b\"\n\
+                   [[source]]\npath = \"a\"\nbase = \"b\"\nlimit = 0\ninclude = [\"[\"]\n";
+        let errors = parse(src).unwrap_err().0;
+        let shown: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        for expected in [
+            "source[0].path`: set `path` or `paths`",
+            "source[1].paths`: set `path` or `paths`, not both",
+            "source[2].base`: `base` goes with `paths`",
+            "source[2].limit`: must be at least 1",
+            "source[2].include`: bad glob pattern `[`",
+        ] {
+            assert!(
+                shown.iter().any(|e| e.contains(expected)),
+                "{expected}: {shown:#?}"
+            );
+        }
     }
 
     #[test]

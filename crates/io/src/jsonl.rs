@@ -7,6 +7,7 @@
 //! included); a range that starts inside the file counts the lines before it the first
 //! time it needs such an id. `metadata.source` is set to the path unless present.
 
+use crate::Location;
 use crate::mail::add_source;
 use crate::source::{Source, describe_io, file_id, too_large};
 use crate::spamassassin;
@@ -29,9 +30,10 @@ pub(crate) enum LineKind {
 pub(crate) fn read(unit: &Unit, options: &ReadOptions, kind: LineKind) -> crate::Records {
     Box::new(Lines {
         kind,
-        path: unit.path.clone(),
-        source_name: unit.path.to_string_lossy().into_owned(),
-        stem: file_id(&unit.path),
+        path: unit.location.name(),
+        location: unit.location.clone(),
+        source_name: unit.location.to_string(),
+        stem: file_id(&unit.location.name()),
         compression: unit.compression,
         limit: options.max_record_bytes,
         start: unit.start,
@@ -49,6 +51,7 @@ pub(crate) fn read(unit: &Unit, options: &ReadOptions, kind: LineKind) -> crate:
 struct Lines {
     kind: LineKind,
     path: PathBuf,
+    location: Location,
     source_name: String,
     stem: String,
     compression: Compression,
@@ -73,11 +76,11 @@ impl Lines {
 
     fn open(&mut self) -> io::Result<()> {
         if self.start == 0 {
-            self.src = Some(Source::decoded(&self.path, self.compression)?);
+            self.src = Some(Source::decoded(&self.location, self.compression)?);
         } else if self.compression == Compression::None {
             // The range owns the lines that start at or after `start`: skip the line
             // that holds byte `start - 1` unless it ends there.
-            let mut src = Source::plain(&self.path, self.start - 1)?;
+            let mut src = Source::plain(&self.location, self.start - 1)?;
             self.finished = !src.skip_line()?;
             self.first_line = None;
             self.src = Some(src);
@@ -94,7 +97,7 @@ impl Lines {
         if self.first_line.is_none() {
             let boundary = line_start;
             let count = || -> io::Result<u64> {
-                let mut src = Source::plain(&self.path, 0)?;
+                let mut src = Source::plain(&self.location, 0)?;
                 let mut count = 0;
                 while src.pos() < boundary && src.skip_line()? {
                     count += 1;

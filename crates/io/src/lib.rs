@@ -10,7 +10,8 @@
 //! `start > 0` first skips to the next record boundary, and reads the last record past
 //! `end` to its finish. So the ranges of a file, read one by one, give every record once.
 //!
-//! Entry points: [`list_source`] finds the files of an input path, [`split`] cuts them
+//! Entry points: [`list`] finds the files of a recipe's source (a folder, a file, a
+//! URL, a list of paths; see [`Location`] for remote files), [`split`] cuts them
 //! into [`Unit`]s, [`read_unit`] streams a unit's documents, and [`ShardWriter`] writes
 //! documents out; [`WarcWriter`] writes WARC files and [`http`] reads over HTTP. Each format's module documents its ids and metadata; [`charset`] and
 //! [`mail::message_to_document`] are public so that other crates can decode the same way.
@@ -24,6 +25,7 @@ pub mod charset;
 pub mod http;
 mod jsonl;
 mod list;
+mod location;
 pub mod mail;
 mod source;
 pub mod spamassassin;
@@ -32,7 +34,8 @@ mod warc_writer;
 mod whole;
 mod write;
 
-pub use list::{InputFile, ListError, Listing, list_source, split};
+pub use list::{InputFile, ListError, Listing, list, list_source, split};
+pub use location::{Location, client};
 pub use source::file_id;
 pub use warc_writer::{WarcRecord, WarcWriter, Written, encode_record, new_record_id, warc_digest};
 pub use write::{Encoder, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL};
@@ -62,12 +65,12 @@ pub fn read_unit(unit: &Unit, options: &ReadOptions) -> Records {
 }
 
 impl Unit {
-    /// A unit for a whole file, its compression told by its name.
+    /// A unit for a whole local file, its compression told by its name.
     pub fn whole(path: impl Into<PathBuf>, format: Format) -> Unit {
         let path = path.into();
         let compression = Compression::detect(&path);
         Unit {
-            path,
+            location: Location::Local(path),
             format,
             compression,
             start: 0,
@@ -88,7 +91,8 @@ impl Default for ReadOptions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Unit {
     /// The file.
-    pub path: PathBuf,
+    #[serde(rename = "path")]
+    pub location: Location,
     /// How its records are laid out.
     pub format: Format,
     /// How it is compressed.

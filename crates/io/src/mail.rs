@@ -14,6 +14,7 @@
 //! line is reported as an error. A range that starts inside the file first counts the
 //! messages before it (one pass over that part of the file) to number its own.
 
+use crate::Location;
 use crate::source::{Source, describe_io, file_id, too_large};
 use crate::{ReadOptions, RecordError, Unit};
 use atelier_core::format::Compression;
@@ -138,6 +139,7 @@ fn blank(line: &[u8]) -> bool {
 
 struct Mbox {
     path: PathBuf,
+    location: Location,
     source_name: String,
     stem: String,
     compression: Compression,
@@ -164,9 +166,10 @@ struct Mbox {
 impl Mbox {
     fn new(unit: &Unit, options: &ReadOptions) -> Mbox {
         Mbox {
-            path: unit.path.clone(),
-            source_name: unit.path.to_string_lossy().into_owned(),
-            stem: file_id(&unit.path),
+            path: unit.location.name(),
+            location: unit.location.clone(),
+            source_name: unit.location.to_string(),
+            stem: file_id(&unit.location.name()),
             compression: unit.compression,
             limit: options.max_record_bytes,
             start: unit.start,
@@ -190,9 +193,9 @@ impl Mbox {
     /// Opens the input and, for a range, moves to its first `From ` line.
     fn open(&mut self) -> Result<(), RecordError> {
         let opened = if self.start == 0 {
-            Source::decoded(&self.path, self.compression)
+            Source::decoded(&self.location, self.compression)
         } else if self.compression == Compression::None {
-            Source::plain(&self.path, 0).and_then(|mut s| {
+            Source::plain(&self.location, 0).and_then(|mut s| {
                 self.seek_range_start(&mut s)?;
                 Ok(s)
             })

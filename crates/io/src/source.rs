@@ -1,7 +1,9 @@
-//! Byte sources: an opened file (seekable) or a decompressed stream, read through one
-//! buffer that tracks the absolute position, can peek a few bytes ahead and reads lines
+//! Byte sources: an opened file (seekable), a remote file (seekable by asking again
+//! from the new position) or a decompressed stream, read through one buffer that tracks the absolute position, can peek a few bytes ahead and reads lines
 //! without ever holding more than a given number of bytes.
 
+use crate::http::RemoteReader;
+use crate::location::{Location, client};
 use atelier_core::format::Compression;
 use flate2::bufread::GzDecoder;
 use std::fs::File;
@@ -18,6 +20,14 @@ pub(crate) const EXCERPT: usize = 2048;
 enum Inner {
     /// A plain file: positions are file offsets and seeking is possible.
     File(File),
+    /// A remote file as it is stored: positions are file offsets, and seeking asks for
+    /// the bytes from the new position.
+    Remote {
+        /// Its URL.
+        url: String,
+        /// The bytes from the position of the buffer's end.
+        reader: Box<RemoteReader>,
+    },
     /// A decompressed stream: positions count decompressed bytes.
     Stream(Box<dyn Read + Send>),
     /// One gzip member of a file; `into_file` gives the file back once it is read.
@@ -72,24 +82,42 @@ impl Source {
         }
     }
 
-    /// A plain file, positioned at `start`.
-    pub fn plain(path: &Path, start: u64) -> io::Result<Source> {
-        let mut file = open_file(path)?;
-        if start > 0 {
-            file.seek(SeekFrom::Start(start))?;
-        }
-        Ok(Source::new(Inner::File(file), start))
+    /// A file as stored, positioned at `start`.
+    pub fn plain(location: &Location, start: u64) -> io::Result<Source> {
+        let inner = match location {
+            Location::Local(path) => {
+                let mut file = open_file(path)?;
+                if start > 0 {
+                    file.seek(SeekFrom::Start(start))?;
+                }
+                Inner::File(file)
+            }
+            Location::Remote(url) => Inner::Remote {
+                url: url.clone(),
+                reader: Box::new(client().reader(url, start, None)),
+            },
+        };
+        Ok(Source::new(inner, start))
     }
 
     /// A file decompressed as `compression` says, from its first byte.
-    pub fn decoded(path: &Path, compression: Compression) -> io::Result<Source> {
-        let file = open_file(path)?;
+    pub fn decoded(location: &Location, compression: Compression) -> io::Result<Source> {
+        let raw: Box<dyn Read + Send> = match location {
+            Location::Local(path) if compression == Compression::None => {
+                return Ok(Source::new(Inner::File(open_file(path)?), 0));
+            }
+            Location::Remote(_) if compression == Compression::None => {
+                return Source::plain(location, 0);
+            }
+            Location::Local(path) => Box::new(open_file(path)?),
+            Location::Remote(url) => Box::new(client().reader(url, 0, None)),
+        };
         let inner = match compression {
-            Compression::None => Inner::File(file),
+            Compression::None => unreachable!("returned above"),
             Compression::Gzip => Inner::Stream(Box::new(flate2::bufread::MultiGzDecoder::new(
-                BufReader::with_capacity(BUFFER, file),
+                BufReader::with_capacity(BUFFER, raw),
             ))),
-            Compression::Zstd => Inner::Stream(Box::new(zstd::stream::read::Decoder::new(file)?)),
+            Compression::Zstd => Inner::Stream(Box::new(zstd::stream::read::Decoder::new(raw)?)),
         };
         Ok(Source::new(inner, 0))
     }
@@ -123,19 +151,27 @@ impl Source {
 
     /// Whether [`Source::seek_to`] works.
     pub fn seekable(&self) -> bool {
-        matches!(self.inner, Inner::File(_))
+        matches!(self.inner, Inner::File(_) | Inner::Remote { .. })
     }
 
     /// Moves to an absolute position; `Ok(false)` for streams, which cannot seek.
     pub fn seek_to(&mut self, target: u64) -> io::Result<bool> {
-        let Inner::File(file) = &mut self.inner else {
+        if !self.seekable() {
             return Ok(false);
-        };
+        }
         let buf_start = self.pos - self.head as u64;
         if target >= buf_start && target <= buf_start + self.tail as u64 {
             self.head = (target - buf_start) as usize;
         } else {
-            file.seek(SeekFrom::Start(target))?;
+            match &mut self.inner {
+                Inner::File(file) => {
+                    file.seek(SeekFrom::Start(target))?;
+                }
+                Inner::Remote { url, reader } => {
+                    **reader = client().reader(url, target, None);
+                }
+                Inner::Stream(_) | Inner::Member(_) => unreachable!("not seekable"),
+            }
             self.head = 0;
             self.tail = 0;
         }
@@ -148,6 +184,7 @@ impl Source {
         loop {
             let result = match &mut self.inner {
                 Inner::File(file) => file.read(buf),
+                Inner::Remote { reader, .. } => reader.read(buf),
                 Inner::Stream(stream) => stream.read(buf),
                 Inner::Member(decoder) => decoder.read(buf),
             };
@@ -360,7 +397,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
         std::fs::write(&path, bytes).unwrap();
-        let source = Source::plain(&path, 0).unwrap();
+        let source = Source::plain(&Location::Local(path), 0).unwrap();
         (dir, source)
     }
 

@@ -49,7 +49,7 @@ pub fn object_to_document(
 
 /// Reads a SpamAssassin unit.
 pub(crate) fn read(unit: &Unit, options: &ReadOptions) -> crate::Records {
-    let first = Source::decoded(&unit.path, unit.compression).and_then(|mut src| {
+    let first = Source::decoded(&unit.location, unit.compression).and_then(|mut src| {
         loop {
             let chunk = src.fill_buf()?;
             let Some(&b) = chunk.iter().find(|b| !b.is_ascii_whitespace()) else {
@@ -70,9 +70,9 @@ pub(crate) fn read(unit: &Unit, options: &ReadOptions) -> crate::Records {
             }
             Box::new(Array {
                 src,
-                path: unit.path.clone(),
-                source_name: unit.path.to_string_lossy().into_owned(),
-                stem: file_id(&unit.path),
+                path: unit.location.name(),
+                source_name: unit.location.to_string(),
+                stem: file_id(&unit.location.name()),
                 compression: unit.compression,
                 limit: options.max_record_bytes,
                 index: 0,

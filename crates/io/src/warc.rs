@@ -27,7 +27,7 @@
 
 use crate::charset::{charset_param, decode_html, decode_text, media_type};
 use crate::source::{Source, describe_io, file_id, too_large};
-use crate::{ReadOptions, RecordError, Unit};
+use crate::{Location, ReadOptions, RecordError, Unit};
 use atelier_core::format::Compression;
 use atelier_core::{Document, Metadata};
 use serde_json::Value;
@@ -44,9 +44,10 @@ const GZIP_MAGIC: [u8; 3] = [0x1f, 0x8b, 0x08];
 /// Reads a WARC unit.
 pub(crate) fn read(unit: &Unit, options: &ReadOptions) -> crate::Records {
     let ctx = Ctx {
-        path: unit.path.clone(),
-        source_name: unit.path.to_string_lossy().into_owned(),
-        stem: file_id(&unit.path),
+        path: unit.location.name(),
+        location: unit.location.clone(),
+        source_name: unit.location.to_string(),
+        stem: file_id(&unit.location.name()),
         compression: unit.compression,
         limit: options.max_record_bytes,
         record: 0,
@@ -72,6 +73,7 @@ pub(crate) fn read(unit: &Unit, options: &ReadOptions) -> crate::Records {
 /// What every record of a unit shares.
 struct Ctx {
     path: PathBuf,
+    location: Location,
     source_name: String,
     stem: String,
     compression: Compression,
@@ -368,7 +370,7 @@ impl PlainWarc {
             // A compressed stream is never split: a range past 0 owns nothing.
             return match self.start {
                 0 => Ok(Some(Stream::new(
-                    Source::decoded(&self.ctx.path, self.ctx.compression)?,
+                    Source::decoded(&self.ctx.location, self.ctx.compression)?,
                     None,
                     None,
                     false,
@@ -378,13 +380,13 @@ impl PlainWarc {
         }
         if self.start == 0 {
             return Ok(Some(Stream::new(
-                Source::plain(&self.ctx.path, 0)?,
+                Source::plain(&self.ctx.location, 0)?,
                 self.end,
                 None,
                 false,
             )));
         }
-        let mut src = Source::plain(&self.ctx.path, self.start - 1)?;
+        let mut src = Source::plain(&self.ctx.location, self.start - 1)?;
         src.skip_line()?;
         Ok(Some(Stream::new(src, self.end, None, true)))
     }
@@ -457,6 +459,9 @@ impl GzWarc {
                 continue;
             };
             src.skip(i as u64)?;
+            // Enough bytes in the buffer to decode the member's first ones and come back
+            // without reading again (which, for a remote file, is a new request).
+            src.peek(4096)?;
             let candidate = src.pos();
             if self.end.is_some_and(|end| candidate >= end) {
                 return Ok(None);
@@ -490,11 +495,13 @@ impl Iterator for GzWarc {
             match std::mem::replace(&mut self.state, GzState::Done) {
                 GzState::Done => return None,
                 GzState::Unopened => {
-                    let opened =
-                        Source::plain(&self.ctx.path, 0).and_then(|src| match self.start {
+                    // A remote file is asked for from the range's start on.
+                    let opened = Source::plain(&self.ctx.location, self.start).and_then(|src| {
+                        match self.start {
                             0 => Ok(Some(src)),
                             start => self.find_member(src, start),
-                        });
+                        }
+                    });
                     match opened {
                         Ok(Some(src)) => self.state = GzState::Between(src),
                         Ok(None) => return None,

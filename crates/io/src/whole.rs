@@ -30,15 +30,17 @@ pub(crate) fn read(unit: &Unit, options: &ReadOptions) -> crate::Records {
 
 fn read_one(unit: &Unit, options: &ReadOptions) -> Option<Result<Document, RecordError>> {
     let error = |offset: Option<u64>, message: String, raw: &[u8]| RecordError {
-        path: unit.path.clone(),
+        path: unit.location.name(),
         offset,
         record: offset.map(|_| 0),
         message,
         excerpt: (!raw.is_empty()).then(|| excerpt(raw)),
     };
     let limit = options.max_record_bytes;
-    if unit.compression == Compression::None {
-        let size = match open_file(&unit.path).and_then(|f| f.metadata()) {
+    if unit.compression == Compression::None
+        && let Some(path) = unit.location.local()
+    {
+        let size = match open_file(path).and_then(|f| f.metadata()) {
             Ok(meta) => meta.len(),
             Err(e) => return Some(Err(error(None, format!("cannot open: {e}"), &[]))),
         };
@@ -46,7 +48,7 @@ fn read_one(unit: &Unit, options: &ReadOptions) -> Option<Result<Document, Recor
             return Some(Err(error(Some(0), too_large(size, limit), &[])));
         }
     }
-    let mut src = match Source::decoded(&unit.path, unit.compression) {
+    let mut src = match Source::decoded(&unit.location, unit.compression) {
         Ok(src) => src,
         Err(e) => return Some(Err(error(None, format!("cannot open: {e}"), &[]))),
     };
@@ -64,7 +66,7 @@ fn read_one(unit: &Unit, options: &ReadOptions) -> Option<Result<Document, Recor
     if size > limit {
         return Some(Err(error(Some(0), too_large(size, limit), &bytes)));
     }
-    let id = file_id(&unit.path);
+    let id = file_id(&unit.location.name());
     let mut doc = match unit.format {
         Format::Mail => match message_to_document(&bytes, id) {
             Ok(doc) => doc,
@@ -91,6 +93,6 @@ fn read_one(unit: &Unit, options: &ReadOptions) -> Option<Result<Document, Recor
             Document { id, text, metadata }
         }
     };
-    add_source(&mut doc, &unit.path.to_string_lossy());
+    add_source(&mut doc, &unit.location.to_string());
     Some(Ok(doc))
 }

@@ -27,7 +27,7 @@
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
-use atelier_io::{ReadOptions, Records, ShardWriter, Unit, read_unit};
+use atelier_io::{Location, ReadOptions, Records, ShardWriter, Unit, read_unit};
 use atelier_store::{Hash, Store};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -142,7 +142,7 @@ pub fn run_map(
                 let mut work = StepRunner::new(steps);
                 let done = work
                     .unit(unit, stored, &names, read, project, &mut out)
-                    .map_err(|e| e.about(&unit.path))?;
+                    .map_err(|e| e.about(&unit.location.name()))?;
                 let unit_steps = done.counts.steps.iter();
                 for (mine, theirs) in stats
                     .steps
@@ -164,7 +164,7 @@ pub fn run_map(
             let mut counts = UnitCounts::new(&names);
             if path.exists() {
                 let unit = Unit {
-                    path: path.clone(),
+                    location: path.clone().into(),
                     format: Format::Jsonl,
                     compression: Compression::Zstd,
                     start: 0,
@@ -659,12 +659,15 @@ fn fill_batch(
 /// A unit's records with its file named relative to the project when it is inside it:
 /// in `metadata.source` where the reader put the path there, and in read errors.
 fn project_named(records: Records, unit: &Unit, project: Option<&Path>) -> Records {
-    let Some(name) = project.and_then(|p| unit.path.strip_prefix(p).ok()) else {
+    let Some(path) = unit.location.local() else {
+        return records;
+    };
+    let Some(name) = project.and_then(|p| path.strip_prefix(p).ok()) else {
         return records;
     };
     let name = name.to_path_buf();
     let text = serde_json::Value::String(name.to_string_lossy().into_owned());
-    let path = unit.path.clone();
+    let path = path.to_path_buf();
     let full = path.to_string_lossy().into_owned();
     Box::new(records.map(move |record| match record {
         Ok(mut doc) => {
@@ -773,9 +776,17 @@ fn add_time(stats: &mut StepStats, watch: &Stopwatch) {
     stats.cpu_seconds += cpu;
 }
 
-/// The bytes of a unit, for progress.
+/// The bytes of a unit, for progress: its file's size asked again (a `HEAD` for a
+/// remote file), 0 when that fails.
 pub(crate) fn unit_size(unit: &Unit) -> u64 {
-    let file_size = std::fs::metadata(&unit.path).map_or(0, |m| m.len());
+    let file_size = match &unit.location {
+        Location::Local(path) => std::fs::metadata(path).map_or(0, |m| m.len()),
+        Location::Remote(url) => atelier_io::client()
+            .probe(url)
+            .ok()
+            .and_then(|p| p.length)
+            .unwrap_or(0),
+    };
     unit.end
         .unwrap_or(file_size)
         .min(file_size)

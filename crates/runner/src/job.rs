@@ -11,7 +11,7 @@
 use atelier_bill::{BillSettings, EnergyRecord, Ledger, TaskMeter};
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Barrier, BarrierContext, BarrierStage, Recipe, ShardStage, TaskStats};
-use atelier_io::{ReadOptions, Unit};
+use atelier_io::{Location, ReadOptions, Unit};
 use atelier_store::{FileHashes, Hash, ProjectLock, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -90,8 +90,9 @@ pub struct Job<'a> {
     project: Option<PathBuf>,
     /// The project store, when the recipe keeps versions and reuses work.
     store: Option<Store>,
-    /// Content hashes of the input files, by path (with a store).
-    hashes: HashMap<PathBuf, Hash>,
+    /// Content hashes of the input files, by location (with a store); for a remote
+    /// file, a hash of its identity.
+    hashes: HashMap<Location, Hash>,
     /// For each recipe step, a hash of its own input files' contents.
     step_inputs: Vec<Hash>,
     /// The stage that runs on the written dataset, if any (tokenizing).
@@ -372,10 +373,16 @@ impl<'a> Job<'a> {
                 chains: units
                     .iter()
                     .map(|u| {
-                        let file = self.hashes.get(&u.path)?;
+                        let file = self.hashes.get(&u.location)?;
                         // Keyed by the name its documents carry (`metadata.source`).
+                        let location = match &u.location {
+                            Location::Local(path) => {
+                                project_relative(path, self.project.as_deref()).into()
+                            }
+                            remote => remote.clone(),
+                        };
                         let named = Unit {
-                            path: project_relative(&u.path, self.project.as_deref()),
+                            location,
                             ..u.clone()
                         };
                         Some(Chain::new(
@@ -480,9 +487,12 @@ impl<'a> Job<'a> {
                     Some(atelier_store::SourceFile {
                         // Relative to the project where it is inside: a moved project
                         // keeps its versions' sources.
-                        path: project_relative(&f.path, Some(store.project())),
+                        path: match &f.location {
+                            Location::Local(path) => project_relative(path, Some(store.project())),
+                            remote => remote.name(),
+                        },
                         size: f.size,
-                        hash: *self.hashes.get(&f.path)?,
+                        hash: *self.hashes.get(&f.location)?,
                     })
                 })
                 .collect();
@@ -560,6 +570,7 @@ impl<'a> Job<'a> {
                 .collect(),
             quarantine: files_in(&self.layout.root.join("quarantine")),
             skipped_files: self.plan.skipped.clone(),
+            unversioned_files: self.plan.unversioned.clone(),
             stats,
             energy,
             version: None,
@@ -609,21 +620,39 @@ fn prepare_after(layout: &Layout<'_>, fingerprint: &str, folder: &str) -> Result
     Ok(())
 }
 
-/// Content hashes of the input files, by path, remembered in the store so that
+/// Content hashes of the input files, by location, remembered in the store so that
 /// unchanged files are not read again; the process that plans the run saves what it
 /// learnt. A file that cannot be read gets no hash: its unit is read (and its failure
 /// quarantined) without the store.
+///
+/// A remote file cannot be hashed without downloading it: its identity is its URL, size
+/// and `ETag` (else `Last-Modified`), hashed together. One whose server gives neither
+/// gets no hash, so it is read again on every run.
 fn content_hashes(
     remembered: &mut FileHashes,
     plan: &Plan,
     save: bool,
-) -> Result<HashMap<PathBuf, Hash>, RunError> {
-    let paths: Vec<PathBuf> = plan.files.iter().map(|f| f.path.clone()).collect();
+) -> Result<HashMap<Location, Hash>, RunError> {
+    let paths: Vec<PathBuf> = plan
+        .files
+        .iter()
+        .filter_map(|f| f.location.local().map(Path::to_path_buf))
+        .collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut hashes = HashMap::new();
     for (path, hash) in paths.iter().zip(remembered.hash_all(&paths, threads)) {
         if let Ok(hash) = hash {
-            hashes.insert(path.clone(), hash);
+            hashes.insert(Location::Local(path.clone()), hash);
+        }
+    }
+    for file in &plan.files {
+        if let (Location::Remote(url), Some(version)) = (&file.location, &file.version) {
+            let identity = Hash::key("atelier-remote-file")
+                .text(url)
+                .number(file.size)
+                .text(version)
+                .finish();
+            hashes.insert(file.location.clone(), identity);
         }
     }
     if save {

@@ -5,7 +5,8 @@
 //! so the same recipe over the same files always gives the same shards.
 
 use atelier_core::Recipe;
-use atelier_io::{Unit, list_source, split};
+use atelier_core::recipe::SourceSettings;
+use atelier_io::{Location, Unit, list, split};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -25,10 +26,15 @@ pub struct TaskPlan {
 /// One input file of a run.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedFile {
-    /// The file.
-    pub path: PathBuf,
+    /// The file: a local path or a URL.
+    #[serde(rename = "path")]
+    pub location: Location,
     /// Its size in bytes when planned.
     pub size: u64,
+    /// For a remote file, its `ETag` or `Last-Modified` (see
+    /// [`atelier_io::InputFile::version`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// Every task of a run.
@@ -40,8 +46,13 @@ pub struct Plan {
     pub files: Vec<PlannedFile>,
     /// Files inside source folders that were skipped for an unknown extension.
     pub skipped: Vec<PathBuf>,
+    /// Remote files whose server gives neither `ETag` nor `Last-Modified`: nothing
+    /// tells whether they changed, so their work is never reused.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unversioned: Vec<String>,
     /// A hash of the recipe's settings, the step versions and the inputs' names, sizes
-    /// and modification times: a run may resume another only when they agree. Paths
+    /// and modification times (URLs, sizes and `ETag` or `Last-Modified` for remote
+    /// files): a run may resume another only when they agree. Paths
     /// inside the project are hashed relative to it, so a project moved or copied
     /// elsewhere (modification times kept) resumes its runs.
     pub fingerprint: String,
@@ -68,6 +79,7 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
     let mut units = Vec::new();
     let mut files = Vec::new();
     let mut skipped = Vec::new();
+    let mut unversioned = Vec::new();
     let mut hasher = blake3::Hasher::new();
     hasher.update(env!("CARGO_PKG_VERSION").as_bytes());
     hasher.update(
@@ -87,20 +99,33 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
         hasher.update(format!("{}@{}:{}", c.name(), c.version(), c.settings()).as_bytes());
     }
     for source in &recipe.sources {
-        let listing =
-            list_source(&source.path, source.format).map_err(|e| RunError::Input(e.to_string()))?;
+        let listing = list(source).map_err(|e| RunError::Input(e.to_string()))?;
         skipped.extend(listing.skipped);
         for file in listing.files {
-            let mtime = std::fs::metadata(&file.path)
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            let name = project_relative(&file.path, project);
-            hasher.update(format!("{}\0{}\0{}\0", name.display(), file.size, mtime).as_bytes());
+            match &file.location {
+                Location::Local(path) => {
+                    let mtime = std::fs::metadata(path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_nanos());
+                    let name = project_relative(path, project);
+                    hasher.update(
+                        format!("{}\0{}\0{}\0", name.display(), file.size, mtime).as_bytes(),
+                    );
+                }
+                Location::Remote(url) => {
+                    let version = file.version.as_deref().unwrap_or("");
+                    hasher.update(format!("{url}\0{}\0{version}\0", file.size).as_bytes());
+                    if file.version.is_none() {
+                        unversioned.push(url.clone());
+                    }
+                }
+            }
             files.push(PlannedFile {
-                path: file.path.clone(),
+                location: file.location.clone(),
                 size: file.size,
+                version: file.version.clone(),
             });
             units.extend(
                 split(&file, recipe.dataset.task_bytes)
@@ -122,17 +147,14 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
         tasks: deal(units, count),
         files,
         skipped,
+        unversioned,
         fingerprint: hasher.finalize().to_hex().to_string(),
     })
 }
 
 /// Why sources with no file to read make no run: what they are, and what was skipped.
 fn nothing_to_read(recipe: &Recipe, skipped: &[PathBuf]) -> String {
-    let sources: Vec<String> = recipe
-        .sources
-        .iter()
-        .map(|s| s.path.display().to_string())
-        .collect();
+    let sources: Vec<String> = recipe.sources.iter().map(SourceSettings::name).collect();
     let mut message = format!("nothing to read in {}", sources.join(", "));
     if skipped.is_empty() {
         message.push_str(": no files");
@@ -200,7 +222,7 @@ mod tests {
 
     fn unit(i: usize) -> Unit {
         Unit {
-            path: PathBuf::from(format!("f{i:04}")),
+            location: PathBuf::from(format!("f{i:04}")).into(),
             format: Format::Text,
             compression: Compression::None,
             start: 0,

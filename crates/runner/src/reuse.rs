@@ -60,7 +60,7 @@ impl Chain {
         let mut key = Hash::key("atelier-unit")
             .text(env!("CARGO_PKG_VERSION"))
             .hash(file)
-            .text(&unit.path.to_string_lossy())
+            .text(&unit.location.to_string())
             .number(unit.start)
             .number(unit.end.map_or(u64::MAX, |e| e))
             .text(&format!("{:?}/{:?}", unit.format, unit.compression))

@@ -109,6 +109,10 @@ pub struct RunSummary {
     pub quarantine: Vec<PathBuf>,
     /// Files skipped for an unknown extension.
     pub skipped_files: Vec<PathBuf>,
+    /// Remote files read again on every run: their server gives neither `ETag` nor
+    /// `Last-Modified`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unversioned_files: Vec<String>,
     /// Counters summed over all tasks.
     pub stats: TaskStats,
     /// Energy summed over all tasks, measured or estimated (each record says which).

@@ -1,5 +1,5 @@
 //! End-to-end tests of the `atelier` binary: recipes, versions, the classifier, language
-//! models and their training, token shards, the `[train]` section and the Slurm executor,
+//! models and their training, token shards, the `[train]` section, the Slurm executor and remote sources,
 //! each run as a user would run it.
 
 mod classifier;
@@ -10,6 +10,7 @@ mod lm;
 mod lmtrain;
 mod recipes;
 mod slurm;
+mod sources;
 mod tokens;
 mod train;
 mod versions;

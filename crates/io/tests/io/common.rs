@@ -8,9 +8,10 @@ use atelier_io::{InputFile, ReadOptions, RecordError, Unit, read_unit};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `bytes` to `dir/name` and returns the path.
+/// Writes `bytes` to `dir/name`, making its folders, and returns the path.
 pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, bytes).unwrap();
     path
 }
@@ -69,7 +70,7 @@ pub fn read_in_ranges(path: &Path, format: Format, size: u64) -> Vec<Document> {
     while start < len.max(1) {
         let end = (start + size < len).then_some(start + size);
         let unit = Unit {
-            path: path.into(),
+            location: path.into(),
             format,
             compression,
             start,
@@ -112,12 +113,7 @@ pub fn assert_ranges_match(path: &Path, format: Format) {
         assert_eq!(ranged, whole, "range size {size}");
     }
     for task_bytes in [1, 17, 256, len / 3 + 1] {
-        let file = InputFile {
-            path: path.into(),
-            format,
-            compression: Compression::detect(path),
-            size: len,
-        };
+        let file = InputFile::local(path.into(), format, len);
         let mut docs = Vec::new();
         for unit in atelier_io::split(&file, task_bytes) {
             docs.extend(read_unit(&unit, &ReadOptions::default()).map(Result::unwrap));

@@ -165,7 +165,7 @@ fn empty_and_missing_inputs() {
         let missing = dir.path().join("missing.file");
         for path in [missing.as_path(), dir.path()] {
             let unit = Unit {
-                path: path.into(),
+                location: path.into(),
                 format,
                 compression: Compression::None,
                 start: 0,

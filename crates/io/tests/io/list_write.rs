@@ -2,9 +2,11 @@
 
 use crate::common::*;
 use atelier_core::format::Compression;
+use atelier_core::recipe::SourceSettings;
 use atelier_core::{Document, Format};
-use atelier_io::{ListError, ShardWriter, Unit, list_source, split};
+use atelier_io::{ListError, Listing, ShardWriter, Unit, list, list_source, split};
 use std::io::{self, Read};
+use std::path::PathBuf;
 
 #[test]
 fn folders_are_listed_recursively_and_sorted() {
@@ -28,7 +30,14 @@ fn folders_are_listed_recursively_and_sorted() {
     let names: Vec<_> = listing
         .files
         .iter()
-        .map(|f| f.path.strip_prefix(root).unwrap().to_owned())
+        .map(|f| {
+            f.location
+                .local()
+                .unwrap()
+                .strip_prefix(root)
+                .unwrap()
+                .to_owned()
+        })
         .collect();
     assert_eq!(
         names,
@@ -46,15 +55,129 @@ fn folders_are_listed_recursively_and_sorted() {
     assert_eq!(listing.files[2].size, 1);
     assert_eq!(listing.skipped, [root.join("README")]);
 
+    // A set format applies to every file, whatever its extension.
     let spam = list_source(root, Some(Format::Spamassassin)).unwrap();
     let names: Vec<_> = spam
         .files
         .iter()
-        .map(|f| f.path.file_name().unwrap().to_owned())
+        .map(|f| f.location.local().unwrap().file_name().unwrap().to_owned())
         .collect();
-    assert_eq!(names, ["README", "a.jsonl", "d.json"]);
+    assert_eq!(
+        names,
+        [
+            "README",
+            "a.html",
+            "a.jsonl",
+            "z.warc.gz",
+            "c.txt",
+            "d.json"
+        ]
+    );
     assert!(spam.files.iter().all(|f| f.format == Format::Spamassassin));
-    assert_eq!(spam.skipped.len(), 3);
+    assert_eq!(spam.files[3].compression, Compression::Gzip);
+    assert!(spam.skipped.is_empty());
+}
+
+#[test]
+fn patterns_select_files_and_a_set_format_reads_them_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for name in [
+        "ham/0001.txt",
+        "ham/0002.txt.gz",
+        "ham/deep/0003.txt",
+        "spam/0004.txt",
+        "cmds",
+        "notes.md",
+    ] {
+        write(root, name, b"x");
+    }
+    let source = |include: &[&str], exclude: &[&str], limit: Option<usize>| SourceSettings {
+        format: Some(Format::Mail),
+        include: include.iter().map(|s| s.to_string()).collect(),
+        exclude: exclude.iter().map(|s| s.to_string()).collect(),
+        limit,
+        ..SourceSettings::path(root)
+    };
+    let names = |listing: &Listing| -> Vec<String> {
+        listing
+            .files
+            .iter()
+            .map(|f| {
+                let path = f.location.local().unwrap().strip_prefix(root).unwrap();
+                path.to_string_lossy().into_owned()
+            })
+            .collect()
+    };
+    let all = list(&source(&["**/*.txt*"], &[], None)).unwrap();
+    assert_eq!(
+        names(&all),
+        [
+            "ham/0001.txt",
+            "ham/0002.txt.gz",
+            "ham/deep/0003.txt",
+            "spam/0004.txt"
+        ]
+    );
+    assert!(all.files.iter().all(|f| f.format == Format::Mail));
+    assert_eq!(all.files[1].compression, Compression::Gzip);
+    // `*` stays within a folder; `**/` also matches no folder at all.
+    let top = list(&source(&["ham/*"], &[], None)).unwrap();
+    assert_eq!(names(&top), ["ham/0001.txt", "ham/0002.txt.gz"]);
+    let excluded = list(&source(&[], &["spam/**", "*.md", "**/*.gz"], Some(2))).unwrap();
+    assert_eq!(names(&excluded), ["cmds", "ham/0001.txt"]);
+    assert!(excluded.skipped.is_empty());
+    let any_depth = list(&source(&["**/cmds"], &[], None)).unwrap();
+    assert_eq!(names(&any_depth), ["cmds"]);
+    // Without a format, a file whose name tells none is skipped, not read.
+    let detected = list(&SourceSettings {
+        include: vec!["*".into()],
+        ..SourceSettings::path(root)
+    })
+    .unwrap();
+    assert_eq!(names(&detected), ["notes.md"]);
+    assert_eq!(detected.skipped, [root.join("cmds")]);
+}
+
+#[test]
+fn path_lists_resolve_against_their_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write(root, "data/a.jsonl", b"{}\n");
+    write(root, "data/b/c.jsonl", b"{}\n{}\n");
+    write(root, "data/skip.jsonl", b"");
+    let list_text = "# a comment\n\na.jsonl\nb/c.jsonl\nskip.jsonl\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, list_text.as_bytes()).unwrap();
+    write(root, "lists/paths.gz", &gz.finish().unwrap());
+    write(root, "data/paths", list_text.as_bytes());
+    let listed = |paths: &str, base: Option<PathBuf>| {
+        list(&SourceSettings {
+            path: None,
+            paths: Some(root.join(paths)),
+            base,
+            exclude: vec!["skip*".into()],
+            ..SourceSettings::path("")
+        })
+    };
+    let expected = [root.join("data/a.jsonl"), root.join("data/b/c.jsonl")];
+    for listing in [
+        listed("lists/paths.gz", Some(root.join("data"))).unwrap(),
+        listed("data/paths", None).unwrap(),
+    ] {
+        let paths: Vec<_> = listing
+            .files
+            .iter()
+            .map(|f| f.location.local().unwrap().to_path_buf())
+            .collect();
+        assert_eq!(paths, expected);
+        assert_eq!(listing.files[1].size, 6);
+    }
+    let err = listed("lists/paths.gz", None).unwrap_err().to_string();
+    assert!(
+        err.contains("2 file(s) of") && err.contains("lists/a.jsonl"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -85,7 +208,7 @@ fn large_files_split_into_ranges() {
     assert_eq!(
         units[0],
         Unit {
-            path: path.clone(),
+            location: path.clone().into(),
             format: Format::Jsonl,
             compression: Compression::None,
             start: 0,

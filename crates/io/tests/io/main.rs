@@ -4,6 +4,7 @@ mod common;
 mod jsonl;
 mod list_write;
 mod mail;
+mod remote;
 mod robustness;
 mod warc;
 mod whole;

@@ -56,7 +56,7 @@ fn fixtures() -> Vec<(&'static str, Format, Vec<u8>)> {
 
 fn read_all_of(path: &std::path::Path, format: Format, start: u64, end: Option<u64>) -> usize {
     let unit = Unit {
-        path: path.into(),
+        location: path.into(),
         format,
         compression: Compression::detect(path),
         start,

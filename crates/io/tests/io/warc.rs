@@ -30,7 +30,7 @@ fn http(headers: &str, body: &[u8]) -> Vec<u8> {
 const HTTP: &str = "application/http; msgtype=response";
 
 /// The records of the main fixture; the comments say which become documents.
-fn records() -> Vec<Vec<u8>> {
+pub(crate) fn records() -> Vec<Vec<u8>> {
     let mut chunked = Vec::new();
     for chunk in [
         "<html><body><p>Hello, chu",

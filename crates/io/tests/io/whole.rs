@@ -88,7 +88,7 @@ fn real_wcxb_pages() {
     assert!(listing.skipped.is_empty(), "{:?}", listing.skipped);
     for file in listing.files.iter().take(8) {
         assert_eq!(file.format, Format::Html);
-        let (docs, errors) = read(&unit(&file.path, Format::Html));
+        let (docs, errors) = read(&unit(file.location.local().unwrap(), Format::Html));
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(docs.len(), 1);
         let d = &docs[0];
@@ -96,7 +96,7 @@ fn real_wcxb_pages() {
         assert!(d.text.len() > 200, "{}: {} bytes", d.id, d.text.len());
         assert!(d.text.to_ascii_lowercase().contains("<html") || d.text.contains("<body"));
         let mut raw = Vec::new();
-        let file = std::fs::File::open(&file.path).unwrap();
+        let file = std::fs::File::open(file.location.local().unwrap()).unwrap();
         std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(file), &mut raw).unwrap();
         if let Ok(page) = String::from_utf8(raw) {
             assert_eq!(d.text, page.trim_start_matches('\u{feff}'), "{}", d.id);

@@ -125,6 +125,7 @@ fn summary() -> RunSummary {
         shards: vec!["/project/out/part-00000.jsonl.gz".into()],
         quarantine: vec!["/project/out/quarantine/part-00000.jsonl".into()],
         skipped_files: vec!["/project/data/notes.pdf".into()],
+        unversioned_files: Vec::new(),
         stats,
         energy: energy(),
         version: Some("v2".into()),
