@@ -11,7 +11,7 @@ use data_encoding::BASE32;
 use flate2::write::GzEncoder;
 use sha1::{Digest, Sha1};
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// One record to write.
@@ -132,13 +132,63 @@ impl WarcWriter {
         })
     }
 
+    /// Opens a writer that goes on from a point recorded earlier (after a crash):
+    /// `at` is a file of this writer and the length it had then (a [`Written::end`]
+    /// known to be synced). That file is cut back to that length and appended to;
+    /// files of `prefix` with a later serial are removed, and with `at` `None`, every
+    /// file of `prefix` is (nothing was kept).
+    pub fn resume(
+        dir: impl Into<PathBuf>,
+        prefix: &str,
+        max_file_bytes: u64,
+        info: &str,
+        at: Option<(&Path, u64)>,
+    ) -> io::Result<WarcWriter> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        let kept = at.and_then(|(path, _)| {
+            serial_of(path.file_name()?.to_str()?, prefix).map(|serial| (path, serial))
+        });
+        if at.is_some() && kept.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "{}: not a file named {prefix}-NNNNN.warc.gz",
+                    at.unwrap().0.display()
+                ),
+            ));
+        }
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(serial) = name.to_str().and_then(|n| serial_of(n, prefix)) else {
+                continue;
+            };
+            if kept.is_none_or(|(_, k)| serial > k) {
+                std::fs::remove_file(entry.path())?;
+            }
+        }
+        let mut writer = WarcWriter::new(&dir, prefix, max_file_bytes, info)?;
+        if let Some((path, len)) = at {
+            let mut file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(len)?;
+            file.seek(SeekFrom::Start(len))?;
+            file.sync_all()?;
+            let path = dir.join(path.file_name().expect("checked above"));
+            writer.files.push(path.clone());
+            writer.current = Some(OpenWarc {
+                path,
+                out: BufWriter::with_capacity(256 * 1024, file),
+                len,
+            });
+        }
+        sync_dir(&dir);
+        Ok(writer)
+    }
+
     /// Writes `records` as one group, each its own gzip member.
     pub fn write(&mut self, records: &[WarcRecord<'_>]) -> io::Result<Written> {
-        let mut members = Vec::new();
-        for record in records {
-            members.extend_from_slice(&gzip_member(&encode_record(record))?);
-        }
-        self.write_member(&members)
+        self.write_member(&gzip_records(records)?)
     }
 
     /// Appends bytes that are already whole gzip members, unchanged.
@@ -224,18 +274,32 @@ impl WarcWriter {
     }
 }
 
+/// `records`, each encoded and compressed as its own gzip member, one after the other:
+/// what [`WarcWriter::write`] appends, made ready elsewhere (a worker thread) for
+/// [`WarcWriter::write_member`].
+pub fn gzip_records(records: &[WarcRecord<'_>]) -> io::Result<Vec<u8>> {
+    let mut members = Vec::new();
+    for record in records {
+        members.extend_from_slice(&gzip_member(&encode_record(record))?);
+    }
+    Ok(members)
+}
+
+/// The serial of a file named `{prefix}-NNNNN.warc.gz`.
+fn serial_of(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".warc.gz"))
+        .and_then(|serial| serial.parse::<u32>().ok())
+}
+
 /// The serial after the highest of `{prefix}-NNNNN.warc.gz` in `dir`.
 fn next_serial(dir: &Path, prefix: &str) -> io::Result<u32> {
     let mut next = 0;
     for entry in std::fs::read_dir(dir)? {
         let name = entry?.file_name();
         let Some(name) = name.to_str() else { continue };
-        if let Some(serial) = name
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|rest| rest.strip_suffix(".warc.gz"))
-            .and_then(|serial| serial.parse::<u32>().ok())
-        {
+        if let Some(serial) = serial_of(name, prefix) {
             next = next.max(serial + 1);
         }
     }
@@ -321,5 +385,52 @@ mod tests {
         // A second writer goes on after the files there.
         let writer = WarcWriter::new(dir.path(), "crawl", 600, "").unwrap();
         assert_eq!(writer.serial as usize, files.len());
+    }
+
+    #[test]
+    fn resume_cuts_back_to_the_point_and_drops_later_files() {
+        let dir = tempfile::tempdir().unwrap();
+        fn record(uri: &str) -> WarcRecord<'_> {
+            WarcRecord {
+                warc_type: "resource",
+                id: new_record_id(),
+                target_uri: Some(uri),
+                date: "2026-12-04T00:00:00Z",
+                content_type: "text/plain",
+                block: b"some text of a record, long enough to matter",
+                payload_start: None,
+                fields: Vec::new(),
+            }
+        }
+        let mut writer = WarcWriter::new(dir.path(), "c", 400, "").unwrap();
+        let kept = writer.write(&[record("http://a/1")]).unwrap();
+        writer.sync().unwrap();
+        for i in 2..6 {
+            let uri = format!("http://a/{i}");
+            writer.write(&[record(&uri)]).unwrap();
+        }
+        let files = writer.finish().unwrap();
+        assert!(files.len() > 1, "{files:?}");
+        let mut writer =
+            WarcWriter::resume(dir.path(), "c", 100_000, "", Some((&kept.path, kept.end))).unwrap();
+        assert_eq!(std::fs::metadata(&kept.path).unwrap().len(), kept.end);
+        assert!(!files[1].exists());
+        let next = writer.write(&[record("http://a/7")]).unwrap();
+        assert_eq!(
+            (next.path.clone(), next.offset),
+            (kept.path.clone(), kept.end)
+        );
+        writer.finish().unwrap();
+        let mut names = Vec::new();
+        for doc in read_unit(
+            &Unit::whole(&kept.path, Format::Warc),
+            &ReadOptions::default(),
+        ) {
+            names.push(doc.unwrap().metadata["url"].as_str().unwrap().to_string());
+        }
+        assert_eq!(names, ["http://a/1", "http://a/7"]);
+        // Nothing kept: every file goes.
+        WarcWriter::resume(dir.path(), "c", 400, "", None).unwrap();
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }
