@@ -9,3 +9,5 @@
 
 pub mod cc;
 pub mod crawl;
+
+pub use crawl::{CrawlConfig, CrawlError, CrawlProgress, CrawlSummary, crawl};
