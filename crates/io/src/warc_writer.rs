@@ -149,13 +149,10 @@ impl WarcWriter {
         let kept = at.and_then(|(path, _)| {
             serial_of(path.file_name()?.to_str()?, prefix).map(|serial| (path, serial))
         });
-        if at.is_some() && kept.is_none() {
+        if let (Some((path, _)), None) = (at, kept) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!(
-                    "{}: not a file named {prefix}-NNNNN.warc.gz",
-                    at.unwrap().0.display()
-                ),
+                format!("{}: not a file named {prefix}-NNNNN.warc.gz", path.display()),
             ));
         }
         for entry in std::fs::read_dir(&dir)? {
