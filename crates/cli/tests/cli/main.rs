@@ -4,6 +4,7 @@
 
 mod classifier;
 mod common;
+mod fetch_crawl;
 mod init;
 mod lm;
 mod lmtrain;
