@@ -152,7 +152,10 @@ impl WarcWriter {
         if let (Some((path, _)), None) = (at, kept) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("{}: not a file named {prefix}-NNNNN.warc.gz", path.display()),
+                format!(
+                    "{}: not a file named {prefix}-NNNNN.warc.gz",
+                    path.display()
+                ),
             ));
         }
         for entry in std::fs::read_dir(&dir)? {

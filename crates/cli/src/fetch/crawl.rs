@@ -18,6 +18,14 @@ pub struct CrawlArgs {
     /// on the same folder to resume.
     #[arg(long, short)]
     output: PathBuf,
+    /// Everything else (boxed: the command enum stays small).
+    #[command(flatten)]
+    options: Box<CrawlOptions>,
+}
+
+/// The settings of `atelier fetch crawl`, each optional.
+#[derive(Args)]
+struct CrawlOptions {
     /// A sitemap (or sitemap index) to start from; repeatable.
     #[arg(long = "sitemap", value_name = "URL")]
     sitemaps: Vec<String>,
@@ -76,8 +84,16 @@ pub struct CrawlArgs {
 
 impl CrawlArgs {
     fn config(self) -> CrawlConfig {
+        let seeds = self.seeds;
+        let o = *self.options;
+        o.config(seeds)
+    }
+}
+
+impl CrawlOptions {
+    fn config(self, seeds: Vec<String>) -> CrawlConfig {
         let mut c = CrawlConfig {
-            seeds: self.seeds,
+            seeds,
             sitemaps: self.sitemaps,
             include: self.include,
             exclude: self.exclude,

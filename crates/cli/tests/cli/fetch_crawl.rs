@@ -47,8 +47,7 @@ fn a_crawl_killed_with_sigkill_resumes_without_losing_or_repeating_a_page() {
     let paths = site::write_tree_site(root.path(), PAGES, |_| String::new());
     let log = root.path().join("access.log");
     let server = format!("access_log {} uris;", log.display());
-    let Some(nginx) = Nginx::start(root.path(), &server, "log_format uris '$request_uri';")
-    else {
+    let Some(nginx) = Nginx::start(root.path(), &server, "log_format uris '$request_uri';") else {
         return;
     };
     let base = nginx.url();
@@ -69,8 +68,14 @@ fn a_crawl_killed_with_sigkill_resumes_without_losing_or_repeating_a_page() {
         if n >= 400 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the crawl ended before the kill");
-        assert!(Instant::now() < deadline, "the crawl logged {n} URLs in 120 s");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the crawl ended before the kill"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the crawl logged {n} URLs in 120 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL
@@ -124,13 +129,20 @@ fn a_crawl_killed_with_sigkill_resumes_without_losing_or_repeating_a_page() {
                 file.file_name().unwrap().to_string_lossy().into_owned(),
                 doc.metadata["offset"].as_u64().unwrap(),
             );
-            assert!(written.insert(url.clone(), at).is_none(), "{url} written twice");
+            assert!(
+                written.insert(url.clone(), at).is_none(),
+                "{url} written twice"
+            );
         }
     }
     assert_eq!(written.keys().cloned().collect::<BTreeSet<_>>(), want);
     for (url, at) in &written {
         let line = &logged[url];
-        assert_eq!((line.warc.clone().unwrap(), line.offset.unwrap()), *at, "{url}");
+        assert_eq!(
+            (line.warc.clone().unwrap(), line.offset.unwrap()),
+            *at,
+            "{url}"
+        );
     }
     if let Some(python) = std::env::var_os("ATELIER_TEST_PYTHON") {
         let check = Command::new(python)
@@ -138,7 +150,11 @@ fn a_crawl_killed_with_sigkill_resumes_without_losing_or_repeating_a_page() {
             .args(&files)
             .output()
             .unwrap();
-        assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
     } else {
         eprintln!("skipped: warcio check (ATELIER_TEST_PYTHON is unset)");
     }
