@@ -1083,3 +1083,43 @@ impl Run<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_needs_only_seeds_refuses_unknown_fields_and_round_trips() {
+        let config: CrawlConfig =
+            serde_json::from_str(r#"{"seeds": ["https://example.org/"]}"#).unwrap();
+        assert_eq!(config.max_connections_per_host, 2);
+        assert_eq!(config.delay_secs, 1.0);
+        assert!(config.same_host);
+        config.build().unwrap();
+        let again: CrawlConfig =
+            serde_json::from_str(&serde_json::to_string(&config).unwrap()).unwrap();
+        assert_eq!(again, config);
+        let unknown = serde_json::from_str::<CrawlConfig>(r#"{"seeds": [], "sedes": []}"#);
+        assert!(
+            unknown
+                .unwrap_err()
+                .to_string()
+                .contains("unknown field `sedes`")
+        );
+    }
+
+    #[test]
+    fn every_problem_of_a_config_is_reported_at_once() {
+        let config = CrawlConfig {
+            seeds: vec!["ftp://x.org/".to_string()],
+            include: vec!["(".to_string()],
+            concurrency: 0,
+            timeout_secs: 0.0,
+            ..CrawlConfig::default()
+        };
+        let CrawlError::Config { problems } = config.build().unwrap_err() else {
+            panic!("not a config error")
+        };
+        assert_eq!(problems.len(), 4, "{problems:?}");
+    }
+}
