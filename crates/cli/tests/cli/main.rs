@@ -5,6 +5,7 @@
 mod classifier;
 mod common;
 mod fetch_cc;
+mod fetch_crawl;
 mod init;
 mod lm;
 mod lmtrain;

@@ -1,1 +1,0 @@
-//! Crawling sites into WARC files.
