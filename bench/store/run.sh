@@ -66,8 +66,9 @@ open(sys.argv[1], "a").write(f"{wall:.4f} {cpu:.4f}\n")
 ' "$WORK/$name.t" "$BIN" "$@"
 }
 
-size() { # size DIR: files, apparent bytes, bytes on disk
-  echo "$(find "$1" -type f | wc -l) files, $(du -sb "$1" | cut -f1) B apparent, $(( $(du -sk "$1" | cut -f1) * 1024 )) B on disk"
+size() { # size DIR [PATTERN]: files, apparent bytes, bytes on disk
+  local files=("$1"); [ $# -gt 1 ] && files=("$1"/$2)
+  echo "$(find "${files[@]}" -type f | wc -l) files, $(du -scb "${files[@]}" | tail -1 | cut -f1) B apparent, $(( $(du -sck "${files[@]}" | tail -1 | cut -f1) * 1024 )) B on disk"
 }
 
 fsyncs() { # fsyncs ARGS...: fsync + fdatasync calls of the whole run
@@ -79,25 +80,28 @@ P=$WORK/p; F=$WORK/f; N=$WORK/n
 for i in $(seq "$REPEAT"); do
   rm -rf "$P" "$F" "$N"; mkdir -p "$P" "$F" "$N"
   cp -rp "$WORK/m1" "$P/data"
-  recipe "$N/atelier.toml" "$P/data" false
+  cp -rp "$P/data" "$N/data"   # the same relative paths: the same documents
+  recipe "$N/atelier.toml" data false
   timed nostore run "$N/atelier.toml" --workers 2 --quiet
   recipe "$P/atelier.toml" data true
   timed first run "$P/atelier.toml" --workers 2 --quiet
-  [ "$i" = 1 ] && first_size=$(size "$P/.atelier") && first_out=$(size "$P/out")
+  [ "$i" = 1 ] && first_size=$(size "$P/.atelier") && first_out=$(size "$P/out" "part-*")
   cp -rp "$WORK/m2/." "$P/data/"
   timed second run "$P/atelier.toml" --workers 2 --quiet
-  recipe "$F/atelier.toml" "$P/data" false
+  cp -rp "$P/data" "$F/data"
+  recipe "$F/atelier.toml" data false
   timed fresh run "$F/atelier.toml" --workers 2 --quiet
   if ! diff <(cd "$P/out" && sha256sum part-*) <(cd "$F/out" && sha256sum part-*) >/dev/null; then
     echo "FAIL: the second run's shards differ from a fresh run's" >&2
     exit 1
   fi
 done
-second_size=$(size "$P/.atelier"); second_out=$(size "$P/out")
+second_size=$(size "$P/.atelier"); second_out=$(size "$P/out" "part-*")
 (cd "$P/out" && sha256sum part-*) >"$WORK/hashes"
 
 rm -rf "$P" "$N"; mkdir -p "$P" "$N"; cp -rp "$WORK/m1" "$P/data"
-recipe "$N/atelier.toml" "$P/data" false
+cp -rp "$P/data" "$N/data"
+recipe "$N/atelier.toml" data false
 recipe "$P/atelier.toml" data true
 fs_nostore=$(fsyncs run "$N/atelier.toml" --workers 2 --quiet)
 fs_first=$(fsyncs run "$P/atelier.toml" --workers 2 --quiet)
@@ -115,7 +119,7 @@ python3 "$ROOT/bench/warc/make_warc.py" "$W/pages.warc.gz" 6 >/dev/null
   printf '[[step]]\ntype = "dedup"\nmode = "exact"\n[output]\npath = "out"\ncompression = "gzip"\n'
 } >"$W/atelier.toml"
 timed warc run "$W/atelier.toml" --workers 2 --quiet
-warc_size=$(size "$W/.atelier"); warc_out=$(size "$W/out")
+warc_size=$(size "$W/.atelier"); warc_out=$(size "$W/out" "part-*")
 
 python3 - "$WORK" <<'PY'
 import statistics, sys, os
@@ -139,9 +143,9 @@ print(f"second / first: wall {s[0] / f[0]:.1%}, CPU {s[1] / f[1]:.1%} (target <=
 PY
 echo "fsyncs: nostore $fs_nostore, first $fs_first, second $fs_second"
 echo ".atelier after the first run:  $first_size"
-echo "dataset after the first run:   $first_out"
+echo "dataset (shards) after first:  $first_out"
 echo ".atelier after the second run: $second_size"
-echo "dataset after the second run:  $second_out"
+echo "dataset (shards) after second: $second_out"
 echo "WARC chain .atelier:           $warc_size"
-echo "WARC chain dataset:            $warc_out"
+echo "WARC chain dataset (shards):   $warc_out"
 echo "second run's shards = fresh run's:"; sed 's/^/  /' "$WORK/hashes"

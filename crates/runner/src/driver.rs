@@ -640,9 +640,7 @@ fn replay(
 /// is expensive. The last position (the unit's output member) is always kept.
 fn kept_prefixes(steps: &[RecipeStep], start: usize) -> Vec<bool> {
     (0..=steps.len())
-        .map(|k| {
-            k >= start && (k == steps.len() || k > 0 && steps[k - 1].config.expensive())
-        })
+        .map(|k| k >= start && (k == steps.len() || k > 0 && steps[k - 1].config.expensive()))
         .collect()
 }
 

@@ -781,7 +781,10 @@ mod tests {
             }
         }
         shard.finish().unwrap();
-        assert!(pack.commit().unwrap().is_some(), "small members go into the pack");
+        assert!(
+            pack.commit().unwrap().is_some(),
+            "small members go into the pack"
+        );
         let ids: Vec<String> = objects
             .iter()
             .flat_map(|h| {
@@ -797,7 +800,11 @@ mod tests {
         assert_eq!(ids, ["d0", "d1", "d2", "d3", "d4", "d5"]);
         let mut joined = Vec::new();
         for h in &objects {
-            store.open_object(h).unwrap().read_to_end(&mut joined).unwrap();
+            store
+                .open_object(h)
+                .unwrap()
+                .read_to_end(&mut joined)
+                .unwrap();
         }
         assert_eq!(
             std::fs::read(&path).unwrap(),

@@ -168,7 +168,9 @@ impl Store {
                 crate::pack::Kind::Object => objects.contains(&e.key),
                 crate::pack::Kind::Record => records.contains(&e.key),
             };
-            let entries = crate::pack::read_index(&path).map(|(_, e)| e).unwrap_or_default();
+            let entries = crate::pack::read_index(&path)
+                .map(|(_, e)| e)
+                .unwrap_or_default();
             let live = entries.iter().filter(|e| reached(e)).count() as u64;
             if live > 0 {
                 report.packs_kept += 1;

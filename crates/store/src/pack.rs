@@ -135,7 +135,12 @@ impl PackIndex {
 pub(crate) fn read_index(path: &Path) -> io::Result<(u64, Vec<Entry>)> {
     let file = File::open(path)?;
     let size = file.metadata()?.len();
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("not a complete pack: {what}"));
+    let bad = |what: &str| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("not a complete pack: {what}"),
+        )
+    };
     if size < PACK_MAGIC.len() as u64 + TRAILER_BYTES {
         return Err(bad("too short"));
     }
@@ -146,12 +151,17 @@ pub(crate) fn read_index(path: &Path) -> io::Result<(u64, Vec<Entry>)> {
     }
     let mut trailer = [0u8; TRAILER_BYTES as usize];
     file.read_exact_at(&mut trailer, size - TRAILER_BYTES)?;
-    let number = |i: usize| u64::from_le_bytes(trailer[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let number =
+        |i: usize| u64::from_le_bytes(trailer[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
     if &trailer[24..] != TRAILER_MAGIC {
         return Err(bad("no index magic"));
     }
     let (count, at, created) = (number(0), number(1), number(2));
-    if count.checked_mul(ENTRY_BYTES).and_then(|n| n.checked_add(at)) != Some(size - TRAILER_BYTES) {
+    if count
+        .checked_mul(ENTRY_BYTES)
+        .and_then(|n| n.checked_add(at))
+        != Some(size - TRAILER_BYTES)
+    {
         return Err(bad("the index does not end where the trailer starts"));
     }
     let mut raw = vec![0u8; (count * ENTRY_BYTES) as usize];
@@ -195,7 +205,10 @@ impl Store {
                     .map(|(path, p)| (path.to_path_buf(), p.offset, p.len));
             }
         }
-        let mut index = self.packs.write().expect("no panics holding the pack index");
+        let mut index = self
+            .packs
+            .write()
+            .expect("no panics holding the pack index");
         let index = index.get_or_insert_with(|| PackIndex::load(&self.packs_dir()));
         index
             .find(kind, key)
@@ -204,7 +217,10 @@ impl Store {
 
     /// Forgets the packs' indexes: the next lookup reads them again (after gc).
     pub(crate) fn reload_packs(&self) {
-        *self.packs.write().expect("no panics holding the pack index") = None;
+        *self
+            .packs
+            .write()
+            .expect("no panics holding the pack index") = None;
     }
 
     /// Whether a pack holds the object.
@@ -275,7 +291,12 @@ pub struct Pack {
 impl std::fmt::Debug for Pack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let state = self.state.lock().expect("no panics holding a pack");
-        write!(f, "Pack({}, {} entries)", state.tmp.display(), state.entries.len())
+        write!(
+            f,
+            "Pack({}, {} entries)",
+            state.tmp.display(),
+            state.entries.len()
+        )
     }
 }
 
@@ -368,7 +389,11 @@ impl Pack {
 
     /// Adds a record under `key`; it replaces any the store has once the pack is
     /// committed. Put its objects first.
-    pub fn put_record<T: Serialize>(&self, key: &Hash, record: &Record<T>) -> Result<(), StoreError> {
+    pub fn put_record<T: Serialize>(
+        &self,
+        key: &Hash,
+        record: &Record<T>,
+    ) -> Result<(), StoreError> {
         let json = serde_json::to_vec(record).expect("records serialize");
         let mut state = self.state.lock().expect("no panics holding a pack");
         state.records.insert(*key);
@@ -390,7 +415,11 @@ impl Pack {
 
     /// Entries so far.
     pub fn entries(&self) -> usize {
-        self.state.lock().expect("no panics holding a pack").entries.len()
+        self.state
+            .lock()
+            .expect("no panics holding a pack")
+            .entries
+            .len()
     }
 
     /// Writes the index, syncs the pack once and renames it into `store/packs`; returns

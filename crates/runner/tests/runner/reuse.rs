@@ -391,5 +391,4 @@ fn a_changed_input_file_of_a_step_is_new_work() {
         second.stats.steps[0].reused_documents, 0,
         "the read is not kept (reading again costs what reading a copy would)"
     );
-
 }
