@@ -80,11 +80,8 @@ fn damaged_packs_are_not_read_as_anything_else() {
         .position(|w| w == b"object 1 a")
         .unwrap();
     flipped[at] ^= 1;
-    std::fs::set_permissions(
-        &path,
-        std::fs::Permissions::from(std::os::unix::fs::PermissionsExt::from_mode(0o644)),
-    )
-    .unwrap();
+    let writable: std::fs::Permissions = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(&path, writable).unwrap();
     std::fs::write(&path, &flipped).unwrap();
     let fresh = Store::open(dir.path()).unwrap();
     assert!(read(&fresh, &object).is_err());
