@@ -531,6 +531,14 @@ pub fn gc(args: &GcArgs) -> Result<ExitCode> {
         r.objects_kept,
         r.records_kept
     )?;
+    if r.packs_removed + r.packs_kept > 0 {
+        writeln!(
+            out,
+            "packs: {verb} {}, kept {} (holding {} entr(ies) no version reaches, kept until a \
+             repack)",
+            r.packs_removed, r.packs_kept, r.packed_garbage
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -62,6 +62,12 @@ pub trait StepConfig:
     const SUMMARY: &'static str;
     /// The behaviour version: bumped whenever the same settings would give other output.
     const VERSION: u32;
+    /// Whether the step costs much more than reading its output back (extraction, a
+    /// model): the project store then keeps each input unit's documents after it, so
+    /// that a change to a later step starts from there. A cheap step (a filter, a
+    /// rewrite) is run again instead, which costs less than keeping a copy of every
+    /// document it passes on. False by default.
+    const EXPENSIVE: bool = false;
 
     /// Makes relative paths in the settings relative to the recipe's folder; called once,
     /// right after parsing, before [`StepConfig::validate`].
@@ -100,6 +106,9 @@ pub trait ConfiguredStep: Debug + Send + Sync {
     fn settings(&self) -> serde_json::Value;
     /// Files the step's output depends on besides its settings; see [`StepConfig::inputs`].
     fn inputs(&self) -> Vec<PathBuf>;
+    /// Whether the project store keeps documents after this step; see
+    /// [`StepConfig::EXPENSIVE`].
+    fn expensive(&self) -> bool;
     /// Builds a per-document runtime object for one task.
     fn build(&self) -> Result<Box<dyn Step>, BoxError>;
     /// The barrier runtime, for barrier steps.
@@ -118,6 +127,9 @@ impl<C: StepConfig> ConfiguredStep for C {
     }
     fn inputs(&self) -> Vec<PathBuf> {
         StepConfig::inputs(self)
+    }
+    fn expensive(&self) -> bool {
+        C::EXPENSIVE
     }
     fn build(&self) -> Result<Box<dyn Step>, BoxError> {
         StepConfig::build(self)

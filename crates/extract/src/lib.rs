@@ -93,6 +93,7 @@ impl StepConfig for ExtractConfig {
     const NAME: &'static str = "extract";
     const SUMMARY: &'static str = "Replace HTML (pages, HTML-only mail) by its main text.";
     const VERSION: u32 = 1;
+    const EXPENSIVE: bool = true;
 
     fn validate(&self, problems: &mut Vec<String>) {
         if self.max_html_bytes == 0 {

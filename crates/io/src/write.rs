@@ -208,8 +208,14 @@ impl ShardWriter {
 
     /// Appends a file's bytes: a member kept elsewhere, in this shard's compression.
     pub fn append(&mut self, path: &Path) -> io::Result<u64> {
+        self.append_reader(File::open(path)?)
+    }
+
+    /// Appends what a reader yields: a member kept elsewhere, in this shard's
+    /// compression.
+    pub fn append_reader(&mut self, mut reader: impl io::Read) -> io::Result<u64> {
         let mut out = self.take()?;
-        let copied = File::open(path).and_then(|mut file| io::copy(&mut file, &mut out));
+        let copied = io::copy(&mut reader, &mut out);
         self.file = Some(out);
         copied
     }

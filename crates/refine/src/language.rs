@@ -69,6 +69,7 @@ impl StepConfig for LanguageConfig {
     const SUMMARY: &'static str =
         "Label the language (metadata.language, language_score) and keep the wanted ones.";
     const VERSION: u32 = 1;
+    const EXPENSIVE: bool = true;
 
     fn resolve_paths(&mut self, recipe_dir: &std::path::Path) {
         if let Some(model) = &mut self.model {

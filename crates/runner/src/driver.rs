@@ -28,7 +28,7 @@ use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
 use atelier_io::{Location, ReadOptions, Records, ShardWriter, Unit, read_unit};
-use atelier_store::{Hash, Store};
+use atelier_store::{Hash, Pack};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -195,6 +195,10 @@ pub fn run_map(
         }
     }
     out.finish()?;
+    if let Some(reuse) = reuse {
+        // Before the task's marker: a task that completed has its work kept.
+        reuse.commit()?;
+    }
     close_stats(&mut stats, rank, &clock)?;
     Ok(TaskResult { stats, keys })
 }
@@ -252,12 +256,12 @@ impl Output {
         &mut self,
         doc: &Document,
         member: &mut MemberWriter,
-        store: Option<&Store>,
+        pack: Option<&Pack>,
     ) -> io::Result<()> {
         if let Some(observer) = &mut self.observer {
             observer.observe(doc)?;
         }
-        member.push(doc, store, &mut self.shard)
+        member.push(doc, pack, &mut self.shard)
     }
 
     fn finish(mut self) -> Result<(), RunError> {
@@ -392,7 +396,6 @@ impl<'a> StepRunner<'a> {
         let start = prefix.as_ref().map_or(0, |p| p.at + 1);
         let mut original = Vec::new();
         let mut opened = false;
-        let store = stored.map(|s| s.store);
         let prefixes = match prefix {
             Some(mut prefix) => {
                 for (k, (mine, first)) in counts
@@ -406,8 +409,8 @@ impl<'a> StepRunner<'a> {
                 }
                 original.clone_from(&prefix.record.stats);
                 if prefix.at == n {
-                    let store = store.expect("a stored prefix comes from a store");
-                    replay(prefix, store, out, &mut counts)?
+                    let stored = stored.expect("a stored prefix comes from a store");
+                    replay(prefix, stored, out, &mut counts)?
                 } else {
                     let source = Source::Stored(prefix.lines);
                     self.run(source, start, stored, out, &mut counts)?
@@ -451,14 +454,19 @@ impl<'a> StepRunner<'a> {
         out: &mut Output,
         counts: &mut UnitCounts,
     ) -> Result<Vec<NewPrefix>, Failure> {
+        let kept = kept_prefixes(self.configs, start);
         let steps = self.steps()?;
         let n = steps.len();
-        let store = stored.map(|s| s.store);
+        let pack = stored.map(|s| s.pack);
+        // A prefix picks its documents from the one before when that one is kept (or
+        // is where the unit starts from); else it holds them whole.
         let mut prefixes: Vec<Option<PrefixWriter>> = (0..n)
             .map(|k| match stored {
-                Some(s) if k >= start => Some(PrefixWriter::new(
-                    s.store,
-                    k.checked_sub(1).map(|b| s.chain.keys[b]),
+                Some(s) if k >= start && kept[k] => Some(PrefixWriter::new(
+                    s.pack,
+                    k.checked_sub(1)
+                        .filter(|&b| b + 1 == start || kept[b])
+                        .map(|b| s.chain.keys[b]),
                 )),
                 _ => None,
             })
@@ -468,7 +476,7 @@ impl<'a> StepRunner<'a> {
         // `batch.len()` documents past position `k - 1`.
         let mut passed = vec![0u64; n + 1];
         let mut batch: Vec<Document> = Vec::with_capacity(BATCH_DOCUMENTS);
-        let mut kept: Vec<(u32, bool)> = Vec::new();
+        let mut picked: Vec<(u32, bool)> = Vec::new();
         let first = start.max(1);
         loop {
             let watch = Stopwatch::start();
@@ -499,12 +507,12 @@ impl<'a> StepRunner<'a> {
                     step.as_mut(),
                     &mut counts.steps[k],
                     &mut counts.quarantine[k],
-                    prefix.is_some().then_some(&mut kept),
+                    prefix.is_some().then_some(&mut picked),
                 );
                 passed[k] += batch.len() as u64;
                 if let Some(prefix) = prefix {
-                    for (doc, (at, changed)) in batch.iter().zip(&kept) {
-                        if *changed {
+                    for (doc, (at, changed)) in batch.iter().zip(&picked) {
+                        if *changed || !prefix.has_base() {
                             prefix.new_document(doc)?;
                         } else {
                             prefix.same(base + u64::from(*at), doc.text.len());
@@ -514,7 +522,7 @@ impl<'a> StepRunner<'a> {
             }
             let watch = Stopwatch::start();
             for doc in batch.drain(..) {
-                out.hand_on(&doc, &mut member, store)?;
+                out.hand_on(&doc, &mut member, pack)?;
                 if out.dataset {
                     count_written(&mut counts.write, 1, doc.text.len() as u64);
                 }
@@ -547,7 +555,7 @@ impl<'a> StepRunner<'a> {
         }
         let (documents, text_bytes) = (member.documents(), member.text_bytes());
         let docs = member.finish(&mut out.shard)?;
-        if store.is_some() {
+        if pack.is_some() {
             done.push(NewPrefix {
                 at: n,
                 docs,
@@ -564,7 +572,7 @@ impl<'a> StepRunner<'a> {
 /// member).
 fn replay(
     mut prefix: StoredPrefix,
-    store: &Store,
+    stored: StoredUnit<'_, '_>,
     out: &mut Output,
     counts: &mut UnitCounts,
 ) -> io::Result<Vec<NewPrefix>> {
@@ -583,7 +591,7 @@ fn replay(
                 observer.observe(&doc)?;
             }
             if let Some(member) = &mut member {
-                member.push(&doc, Some(store), &mut out.shard)?;
+                member.push(&doc, Some(stored.pack), &mut out.shard)?;
             }
             crash_point();
         }
@@ -598,7 +606,7 @@ fn replay(
             ..
         } = &record.docs
     {
-        out.shard.append(&store.object_path(object))?;
+        out.shard.append_reader(stored.store.open_object(object)?)?;
     }
     let Elapsed { wall, cpu } = watch.elapsed();
     let spent = if out.dataset {
@@ -625,6 +633,15 @@ fn replay(
             text_bytes: record.text_bytes,
         }],
     })
+}
+
+/// Which positions of the first map stage (0: the read, `k`: after step `k`, before the
+/// last) keep a record for each unit, from `start` on: those after a step that says it
+/// is expensive. The last position (the unit's output member) is always kept.
+fn kept_prefixes(steps: &[RecipeStep], start: usize) -> Vec<bool> {
+    (0..=steps.len())
+        .map(|k| k >= start && (k == steps.len() || k > 0 && steps[k - 1].config.expensive()))
+        .collect()
 }
 
 /// Reads documents into the batch until it is full; true when the input is exhausted.

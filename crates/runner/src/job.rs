@@ -370,6 +370,7 @@ impl<'a> Job<'a> {
         let reuse = match (&self.store, &input) {
             (Some(store), MapInput::Units(units)) => Some(Reuse {
                 store,
+                pack: store.pack(),
                 chains: units
                     .iter()
                     .map(|u| {

@@ -12,6 +12,22 @@
 //!
 //! # Records
 //!
+//! # Which prefixes are kept
+//!
+//! Not every prefix: the read (a copy of the input) and the output of cheap steps are
+//! quicker to compute again than to keep. A unit keeps its record after each step that
+//! says it is expensive (`extract`, `language`: [`atelier_core::StepConfig::EXPENSIVE`])
+//! and after the stage's last step (its output member). A change to a step starts from
+//! the deepest kept prefix before it.
+//!
+//! # Packs
+//!
+//! A task's objects and records go into one pack of the store ([`atelier_store::Pack`]),
+//! committed (synced once) when the task's work is done and before its marker: a folder
+//! of thousands of small files costs a few files and fsyncs per task.
+//!
+//! # Records
+//!
 //! The record under `Kk` ([`UnitRecord`]) holds the counters of `read` and of each step
 //! up to `k` for that unit, the quarantine entries each of them made (one object per
 //! step), and the documents, in one of two forms:
@@ -33,9 +49,8 @@ use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, StepStats};
 use atelier_io::{Encoder, Member, ReadOptions, ShardWriter, Unit};
-use atelier_store::{Hash, ObjectWriter, Record, Store, StoreError};
+use atelier_store::{Hash, ObjectWriter, Pack, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 
 /// zstd level of cached documents that are not an output member: fast, still small.
@@ -142,9 +157,10 @@ impl UnitRecord {
 }
 
 /// The project store and the keys of a task's units, in the task's order (none for a
-/// unit whose file could not be hashed).
+/// unit whose file could not be hashed), and the pack the task's work goes to.
 pub struct Reuse<'a> {
     pub(crate) store: &'a Store,
+    pub(crate) pack: Pack,
     pub(crate) chains: Vec<Option<Chain>>,
 }
 
@@ -159,8 +175,14 @@ impl<'a> Reuse<'a> {
     pub(crate) fn unit(&self, i: usize) -> Option<StoredUnit<'a, '_>> {
         Some(StoredUnit {
             store: self.store,
+            pack: &self.pack,
             chain: self.chains.get(i)?.as_ref()?,
         })
+    }
+
+    /// Commits the task's pack: its work becomes visible to later runs.
+    pub(crate) fn commit(self) -> Result<(), StoreError> {
+        self.pack.commit().map(drop)
     }
 }
 
@@ -168,6 +190,7 @@ impl<'a> Reuse<'a> {
 #[derive(Clone, Copy)]
 pub(crate) struct StoredUnit<'s, 'c> {
     pub store: &'s Store,
+    pub pack: &'c Pack,
     pub chain: &'c Chain,
 }
 
@@ -206,7 +229,11 @@ impl StoredUnit<'_, '_> {
                 .iter()
                 .map(|q| match q {
                     None => Some(Vec::new()),
-                    Some(h) => std::fs::read(store.object_path(h)).ok(),
+                    Some(h) => {
+                        let mut bytes = Vec::new();
+                        let mut object = store.open_object(h).ok()?;
+                        object.read_to_end(&mut bytes).ok().map(|_| bytes)
+                    }
                 })
                 .collect();
             let (Some(quarantine), Ok(lines)) = (quarantine, Lines::open(store, &record.docs))
@@ -245,7 +272,7 @@ impl StoredUnit<'_, '_> {
             objects.push(match q.is_empty() {
                 true => None,
                 false if k < start => Some(Hash::of(q)),
-                false => Some(self.store.put_bytes(q).map_err(store_io)?),
+                false => Some(self.pack.put_bytes(q).map_err(store_io)?),
             });
         }
         for p in prefixes {
@@ -257,7 +284,7 @@ impl StoredUnit<'_, '_> {
                 quarantine: objects[..=p.at].to_vec(),
                 write: write.filter(|_| p.at == last).cloned(),
             };
-            self.store
+            self.pack
                 .put_record(&self.chain.keys[p.at], &record.into_record())
                 .map_err(store_io)?;
         }
@@ -269,7 +296,7 @@ impl StoredUnit<'_, '_> {
         self.chain
             .keys
             .iter()
-            .filter(|k| self.store.has_record(k))
+            .filter(|k| self.pack.has_record(k))
             .copied()
     }
 }
@@ -328,11 +355,11 @@ impl MemberWriter {
     pub fn push(
         &mut self,
         doc: &Document,
-        store: Option<&Store>,
+        pack: Option<&Pack>,
         shard: &mut ShardWriter,
     ) -> io::Result<()> {
         if self.member.is_none() {
-            let object = store.map(Store::writer).transpose().map_err(store_io)?;
+            let object = pack.map(Pack::writer);
             self.member = Some(shard.start(StoreCopy(object))?);
         }
         self.member.as_mut().expect("just started").write(doc)
@@ -367,7 +394,7 @@ impl MemberWriter {
 /// The documents of a prefix that is not the stage's last, as picks from the one before
 /// (or, for the read, whole).
 pub(crate) struct PrefixWriter {
-    store: Store,
+    pack: Pack,
     base: Option<Hash>,
     runs: Vec<[u32; 3]>,
     object: Option<Encoder<ObjectWriter>>,
@@ -379,9 +406,9 @@ pub(crate) struct PrefixWriter {
 
 impl PrefixWriter {
     /// A writer whose documents are picked from the record `base` (`None`: all new).
-    pub fn new(store: &Store, base: Option<Hash>) -> PrefixWriter {
+    pub fn new(pack: &Pack, base: Option<Hash>) -> PrefixWriter {
         PrefixWriter {
-            store: store.clone(),
+            pack: pack.clone(),
             base,
             runs: Vec::new(),
             object: None,
@@ -399,6 +426,11 @@ impl PrefixWriter {
         }
     }
 
+    /// Whether documents the step did not change can be picked from a base.
+    pub fn has_base(&self) -> bool {
+        self.base.is_some()
+    }
+
     /// A document the step did not change: position `at` of the base's documents.
     pub fn same(&mut self, at: u64, text_bytes: usize) {
         if self.base.is_none() {
@@ -412,7 +444,7 @@ impl PrefixWriter {
     /// A document the step produced or rewrote.
     pub fn new_document(&mut self, doc: &Document) -> io::Result<()> {
         if self.object.is_none() {
-            let writer = self.store.writer().map_err(store_io)?;
+            let writer = self.pack.writer();
             self.object = Some(Encoder::with_zstd_level(
                 writer,
                 Compression::Zstd,
@@ -473,7 +505,7 @@ pub(crate) fn open_object(
     hash: &Hash,
     compression: Compression,
 ) -> io::Result<Box<dyn BufRead + Send>> {
-    let file = BufReader::with_capacity(128 * 1024, File::open(store.object_path(hash))?);
+    let file = BufReader::with_capacity(128 * 1024, store.open_object(hash)?);
     let reader: Box<dyn Read + Send> = match compression {
         Compression::None => Box::new(file),
         Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(file)),
@@ -683,17 +715,20 @@ mod tests {
     fn picks_read_back_through_their_bases() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let mut read = PrefixWriter::new(&store, None);
+        let pack = store.pack();
+        let mut read = PrefixWriter::new(&pack, None);
         for i in 0..10 {
             read.new_document(&doc(i)).unwrap();
         }
         let k0 = Hash::key("t").number(0).finish();
         let docs0 = read.finish().unwrap();
+        pack.commit().unwrap();
         assert!(matches!(docs0, Docs::Whole { .. }));
         put(&store, k0, docs0);
 
         // A filter keeps the even documents and rewrites 4.
-        let mut filter = PrefixWriter::new(&store, Some(k0));
+        let pack = store.pack();
+        let mut filter = PrefixWriter::new(&pack, Some(k0));
         for i in (0..10).step_by(2) {
             if i == 4 {
                 filter.new_document(&Document::new("d4-new", "x")).unwrap();
@@ -703,15 +738,18 @@ mod tests {
         }
         let k1 = Hash::key("t").number(1).finish();
         let docs1 = filter.finish().unwrap();
+        pack.commit().unwrap();
         assert!(matches!(&docs1, Docs::Picks { runs, .. } if runs.len() == 5));
         put(&store, k1, docs1.clone());
         assert_eq!(all(&store, &docs1), ["d0", "d2", "d4-new", "d6", "d8"]);
 
         // A second filter on top keeps the last two.
-        let mut second = PrefixWriter::new(&store, Some(k1));
+        let pack = store.pack();
+        let mut second = PrefixWriter::new(&pack, Some(k1));
         second.same(3, 6);
         second.same(4, 6);
         let docs2 = second.finish().unwrap();
+        pack.commit().unwrap();
         assert_eq!(all(&store, &docs2), ["d6", "d8"]);
 
         // Without its base, a record cannot be opened: the work is redone.
@@ -726,11 +764,12 @@ mod tests {
         let path = dir.path().join("part-00000.jsonl.gz");
         let mut shard = ShardWriter::create(path.clone(), Compression::Gzip).unwrap();
         let mut objects = Vec::new();
+        let pack = store.pack();
         for unit in 0..2 {
             let mut member = MemberWriter::new();
             for i in 0..3 {
                 member
-                    .push(&doc(unit * 3 + i), Some(&store), &mut shard)
+                    .push(&doc(unit * 3 + i), Some(&pack), &mut shard)
                     .unwrap();
             }
             match member.finish(&mut shard).unwrap() {
@@ -742,6 +781,10 @@ mod tests {
             }
         }
         shard.finish().unwrap();
+        assert!(
+            pack.commit().unwrap().is_some(),
+            "small members go into the pack"
+        );
         let ids: Vec<String> = objects
             .iter()
             .flat_map(|h| {
@@ -757,7 +800,11 @@ mod tests {
         assert_eq!(ids, ["d0", "d1", "d2", "d3", "d4", "d5"]);
         let mut joined = Vec::new();
         for h in &objects {
-            joined.extend(std::fs::read(store.object_path(h)).unwrap());
+            store
+                .open_object(h)
+                .unwrap()
+                .read_to_end(&mut joined)
+                .unwrap();
         }
         assert_eq!(
             std::fs::read(&path).unwrap(),

@@ -3,7 +3,10 @@
 //! Every version is a root (aliases point at versions, so they add none): its files'
 //! objects, its records, and, through each record, the objects and records it names.
 //! Everything else in `store/objects` and `store/records` goes, and so do temporaries
-//! left by killed processes and aliases whose version is gone. The caller holds the
+//! left by killed processes and aliases whose version is gone. A pack (`store/packs`)
+//! goes when none of its entries is reached; one that still holds something reached is
+//! kept whole, its unreached entries with it ([`GcReport::packed_garbage`]), until a
+//! repack (which gc does not do yet), and so is their space. The caller holds the
 //! [`crate::ProjectLock`], so no run of this project writes meanwhile.
 
 use serde::de::IgnoredAny;
@@ -42,6 +45,13 @@ pub struct GcReport {
     pub objects_kept: u64,
     /// Records kept.
     pub records_kept: u64,
+    /// Packs removed: nothing in them was reached (their entries count in
+    /// `objects_removed` and `records_removed`, their size in `bytes_removed`).
+    pub packs_removed: u64,
+    /// Packs kept.
+    pub packs_kept: u64,
+    /// Entries of kept packs that nothing reaches: kept until a repack.
+    pub packed_garbage: u64,
 }
 
 /// Temporaries younger than this may belong to a task still running (a detached Slurm
@@ -131,8 +141,64 @@ impl Store {
             &mut record_bytes,
         )?;
         report.bytes_removed += record_bytes;
+        self.sweep_packs(options.dry_run, &objects, &records, &mut report)?;
         report.temporaries_removed = self.remove_temporaries(options.dry_run)?;
         Ok(report)
+    }
+
+    /// Removes the packs of which no entry is reached; a pack whose index does not read
+    /// (damaged) holds nothing usable and goes too.
+    fn sweep_packs(
+        &self,
+        dry_run: bool,
+        objects: &HashSet<Hash>,
+        records: &HashSet<Hash>,
+        report: &mut GcReport,
+    ) -> Result<(), StoreError> {
+        let dir = self.packs_dir();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return Ok(());
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| StoreError::io(&dir, e))?.path();
+            if path.extension().is_none_or(|e| e != "pack") {
+                continue;
+            }
+            let reached = |e: &crate::pack::Entry| match e.kind {
+                crate::pack::Kind::Object => objects.contains(&e.key),
+                crate::pack::Kind::Record => records.contains(&e.key),
+            };
+            let entries = crate::pack::read_index(&path)
+                .map(|(_, e)| e)
+                .unwrap_or_default();
+            let live = entries.iter().filter(|e| reached(e)).count() as u64;
+            if live > 0 {
+                report.packs_kept += 1;
+                report.packed_garbage += entries.len() as u64 - live;
+                for e in entries.iter().filter(|e| reached(e)) {
+                    match e.kind {
+                        crate::pack::Kind::Object => report.objects_kept += 1,
+                        crate::pack::Kind::Record => report.records_kept += 1,
+                    }
+                }
+                continue;
+            }
+            report.packs_removed += 1;
+            for e in &entries {
+                match e.kind {
+                    crate::pack::Kind::Object => report.objects_removed += 1,
+                    crate::pack::Kind::Record => report.records_removed += 1,
+                }
+            }
+            report.bytes_removed += std::fs::metadata(&path).map_or(0, |m| m.len());
+            if !dry_run {
+                std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+            }
+        }
+        if !dry_run {
+            self.reload_packs();
+        }
+        Ok(())
     }
 
     fn remove_temporaries(&self, dry_run: bool) -> Result<u64, StoreError> {

@@ -59,6 +59,15 @@ impl Hash {
         builder
     }
 
+    /// The 32 bytes.
+    pub(crate) fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub(crate) fn from_bytes(bytes: [u8; 32]) -> Hash {
+        Hash(bytes)
+    }
+
     pub(crate) fn from_hasher(hasher: &blake3::Hasher) -> Hash {
         Hash(*hasher.finalize().as_bytes())
     }

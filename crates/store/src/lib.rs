@@ -9,6 +9,7 @@
 //!   lock                        held by `atelier run` while it plans and drives a run
 //!   store/objects/ab/cdef…      immutable blobs, named by the BLAKE3 hash of their bytes
 //!   store/records/ab/cdef….json cached work, named by the hash of what it depended on
+//!   store/packs/<hash>.pack     small objects and records of one task, in one file
 //!   store/files.json            content hashes of input files by path, size, mtime, inode
 //!   store/tmp/                  objects being written
 //!   versions/v1/                one folder per version: manifest.json and hard links to
@@ -19,14 +20,17 @@
 //! - An **object** ([`Store::writer`], [`Store::link_file`]) is written under a temporary
 //!   name, synced, and renamed to its hash, so it is either complete or absent.
 //! - A **record** ([`Store::put_record`]) is a small JSON file naming the objects and the
-//!   other records it needs; the runner keeps one per input unit and step prefix.
+//!   other records it needs; the runner keeps one per input unit and kept step prefix.
+//! - A **pack** ([`Store::pack`], [`Pack`]) holds a task's small objects and records in
+//!   one file, synced once when the task ends: a folder of thousands of small inputs
+//!   costs a few files and fsyncs per task, not a few per input.
 //! - A **version** ([`Store::commit`], [`Manifest`]) is an immutable folder that appears
 //!   by one rename once everything in it is in place: a crash never leaves half of one
 //!   visible. Datasets and models have the same manifest; a model names the dataset
 //!   versions it was trained on.
 //! - **Aliases** ([`Store::set_alias`]) are movable names (`latest`, `prod`, ...).
 //! - **gc** ([`Store::gc`]) removes the objects and records that no version reaches
-//!   (every version and alias is a root).
+//!   (every version and alias is a root), and the packs of which nothing is reached.
 //! - The **lock** ([`ProjectLock`]) makes a second run on the same project fail at once
 //!   with a message naming the holder, instead of mixing two runs.
 
@@ -36,6 +40,7 @@ mod gc;
 mod hash;
 mod lock;
 mod objects;
+mod pack;
 mod version;
 
 pub use diff::{
@@ -46,6 +51,7 @@ pub use gc::{GcOptions, GcReport};
 pub use hash::{BadHash, Hash, KeyBuilder};
 pub use lock::ProjectLock;
 pub use objects::{ObjectWriter, Record, Store};
+pub use pack::{PACK_MAGIC, PACKED_OBJECT_MAX, Pack};
 pub use version::{
     FileEntry, Kind, MANIFEST_FORMAT, Manifest, NewVersion, RecipeInfo, SourceFile, StepInfo,
 };

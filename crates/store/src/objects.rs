@@ -6,14 +6,18 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
-use crate::{Hash, StoreError};
+use crate::pack::{PACKED_OBJECT_MAX, PackIndex};
+use crate::{Hash, Pack, StoreError};
 
 /// A project's store; see the [crate] documentation for its layout.
 #[derive(Debug, Clone)]
 pub struct Store {
     project: PathBuf,
     root: PathBuf,
+    /// The packs' indexes, read on first use and shared by clones.
+    pub(crate) packs: Arc<RwLock<Option<PackIndex>>>,
 }
 
 // Pinned format (tests/data/formats/record.json), with no version field: a change must
@@ -37,8 +41,10 @@ impl Store {
         let store = Store {
             root: crate::state_dir(&project),
             project,
+            packs: Arc::default(),
         };
         for dir in [
+            store.packs_dir(),
             store.objects_dir(),
             store.records_dir(),
             store.tmp_dir(),
@@ -84,15 +90,21 @@ impl Store {
             .join(format!("{what}-{}-{n}.tmp", std::process::id()))
     }
 
-    /// Where the object with this hash is (or would be).
+    /// Where the object with this hash is (or would be) as a loose file.
     pub fn object_path(&self, hash: &Hash) -> PathBuf {
         let hex = hash.hex();
         self.objects_dir().join(&hex[..2]).join(hex)
     }
 
-    /// Whether the object is present.
+    /// Whether the object is present, loose or in a pack.
     pub fn has_object(&self, hash: &Hash) -> bool {
-        self.object_path(hash).is_file()
+        self.object_path(hash).is_file() || self.has_packed_object(hash)
+    }
+
+    /// Opens an object, loose or packed, for reading (a packed one is read whole and
+    /// checked against its hash).
+    pub fn open_object(&self, hash: &Hash) -> std::io::Result<Box<dyn io::Read + Send>> {
+        crate::pack::read_object(self, hash)
     }
 
     /// Starts writing an object; [`ObjectWriter::finish`] names it by its hash.
@@ -102,7 +114,7 @@ impl Store {
         Ok(ObjectWriter {
             store: self.clone(),
             tmp,
-            out: Some(BufWriter::with_capacity(256 * 1024, file)),
+            out: Out::File(BufWriter::with_capacity(256 * 1024, file)),
             hasher: blake3::Hasher::new(),
             bytes: 0,
         })
@@ -156,9 +168,9 @@ impl Store {
             .join(format!("{hex}.json"))
     }
 
-    /// Whether a record exists under this key.
+    /// Whether a record exists under this key, loose or in a pack.
     pub fn has_record(&self, key: &Hash) -> bool {
-        self.record_path(key).is_file()
+        self.has_packed_record(key) || self.record_path(key).is_file()
     }
 
     /// Writes a record, replacing any under the same key. Write its objects first: a
@@ -177,9 +189,16 @@ impl Store {
         std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))
     }
 
-    /// The record under this key, if there is one that reads as `T`. A record that cannot
-    /// be read is treated as absent: the work is simply done again.
+    /// The record under this key, if there is one that reads as `T` (a pack's first, as
+    /// the newer). A record that cannot be read is treated as absent: the work is
+    /// simply done again.
     pub fn record<T: DeserializeOwned>(&self, key: &Hash) -> Option<Record<T>> {
+        if let Some(record) = self
+            .packed_record(key)
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        {
+            return Some(record);
+        }
         let bytes = std::fs::read(self.record_path(key)).ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -194,13 +213,22 @@ fn seal(path: &Path) -> io::Result<()> {
 
 /// Writes one object: bytes go to a temporary file while their hash is computed;
 /// [`ObjectWriter::finish`] syncs the file and renames it to its hash. Dropped unfinished,
-/// it removes its temporary file.
+/// it removes its temporary file. One written through a [`Pack`] ([`Pack::writer`])
+/// keeps its bytes in memory and goes into the pack when finished, unless it grows past
+/// [`crate::PACKED_OBJECT_MAX`]: it then becomes a loose object.
 pub struct ObjectWriter {
     store: Store,
     tmp: PathBuf,
-    out: Option<BufWriter<File>>,
+    out: Out,
     hasher: blake3::Hasher,
     bytes: u64,
+}
+
+/// Where an object's bytes go.
+enum Out {
+    File(BufWriter<File>),
+    Memory(Pack, Vec<u8>),
+    Done,
 }
 
 impl ObjectWriter {
@@ -209,9 +237,28 @@ impl ObjectWriter {
         self.bytes
     }
 
+    /// A writer into a pack.
+    pub(crate) fn packed(pack: Pack) -> ObjectWriter {
+        ObjectWriter {
+            store: pack.store().clone(),
+            tmp: PathBuf::new(),
+            out: Out::Memory(pack, Vec::new()),
+            hasher: blake3::Hasher::new(),
+            bytes: 0,
+        }
+    }
+
     /// Completes the object; returns its hash and size.
     pub fn finish(mut self) -> Result<(Hash, u64), StoreError> {
-        let out = self.out.take().expect("finished once");
+        let out = match std::mem::replace(&mut self.out, Out::Done) {
+            Out::File(out) => out,
+            Out::Memory(pack, bytes) => {
+                let hash = Hash::from_hasher(&self.hasher);
+                pack.put_object(hash, &bytes)?;
+                return Ok((hash, self.bytes));
+            }
+            Out::Done => unreachable!("finished once"),
+        };
         let file = out
             .into_inner()
             .map_err(|e| StoreError::io(&self.tmp, e.into_error()))?;
@@ -233,27 +280,43 @@ impl ObjectWriter {
 
 impl Write for ObjectWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("object already finished"))?;
-        let n = out.write(buf)?;
+        if let Out::Memory(_, bytes) = &self.out
+            && bytes.len() + buf.len() > PACKED_OBJECT_MAX
+        {
+            // Too big to keep in memory: a loose object after all.
+            let Out::Memory(_, bytes) = std::mem::replace(&mut self.out, Out::Done) else {
+                unreachable!("just matched")
+            };
+            let tmp = self.store.temp_path("object");
+            let mut file = BufWriter::with_capacity(256 * 1024, File::create(&tmp)?);
+            self.tmp = tmp;
+            file.write_all(&bytes)?;
+            self.out = Out::File(file);
+        }
+        let n = match &mut self.out {
+            Out::File(out) => out.write(buf)?,
+            Out::Memory(_, bytes) => {
+                bytes.extend_from_slice(buf);
+                buf.len()
+            }
+            Out::Done => return Err(io::Error::other("object already finished")),
+        };
         self.hasher.update(&buf[..n]);
         self.bytes += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self.out.as_mut() {
-            Some(out) => out.flush(),
-            None => Ok(()),
+        match &mut self.out {
+            Out::File(out) => out.flush(),
+            _ => Ok(()),
         }
     }
 }
 
 impl Drop for ObjectWriter {
     fn drop(&mut self) {
-        if self.out.take().is_some() {
+        if let Out::File(_) = std::mem::replace(&mut self.out, Out::Done) {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }

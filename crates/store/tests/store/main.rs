@@ -1,5 +1,6 @@
-//! atelier-store's tests: what gc keeps and removes, and the pinned formats of manifests
-//! and records.
+//! atelier-store's tests: what gc keeps and removes, packs, and the pinned formats of
+//! manifests, records and packs.
 
 mod formats;
 mod gc;
+mod packs;

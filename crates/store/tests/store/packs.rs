@@ -1,0 +1,133 @@
+//! Packs: a task's small objects and records in one file. What a committed pack holds
+//! reads back; a damaged one is never read as something else; gc removes a pack only
+//! when nothing in it is reached.
+
+use atelier_store::{GcOptions, Hash, NewVersion, PACK_MAGIC, Record, Store};
+use std::io::Read;
+
+fn key(i: u64) -> Hash {
+    Hash::key("test-record").number(i).finish()
+}
+
+fn read(store: &Store, hash: &Hash) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    store.open_object(hash)?.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// A pack of two objects and a record naming them; returns the record's key.
+fn packed(store: &Store, n: u64) -> (Hash, std::path::PathBuf) {
+    let pack = store.pack();
+    let a = pack.put_bytes(format!("object {n} a").as_bytes()).unwrap();
+    let mut w = pack.writer();
+    std::io::Write::write_all(&mut w, format!("object {n} b").as_bytes()).unwrap();
+    let (b, _) = w.finish().unwrap();
+    let record = Record {
+        objects: vec![a, b],
+        records: vec![],
+        data: n,
+    };
+    pack.put_record(&key(n), &record).unwrap();
+    assert!(pack.has_record(&key(n)), "a pending record counts as kept");
+    assert!(
+        !store.has_record(&key(n)),
+        "but is not visible before the commit"
+    );
+    (key(n), pack.commit().unwrap().expect("a pack with entries"))
+}
+
+#[test]
+fn a_committed_pack_reads_back_in_this_process_and_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(
+        store.pack().commit().unwrap().is_none(),
+        "an empty pack leaves no file"
+    );
+    // Load the (empty) index first: a commit must add to it.
+    assert!(store.record::<u64>(&key(9)).is_none());
+    let (k, path) = packed(&store, 1);
+    assert!(path.starts_with(dir.path().join(".atelier/store/packs")));
+    assert_eq!(std::fs::read(&path).unwrap()[..8], PACK_MAGIC[..]);
+    for store in [store.clone(), Store::open(dir.path()).unwrap()] {
+        let record = store.record::<u64>(&k).unwrap();
+        assert_eq!(record.data, 1);
+        assert_eq!(read(&store, &record.objects[0]).unwrap(), b"object 1 a");
+        assert_eq!(read(&store, &record.objects[1]).unwrap(), b"object 1 b");
+        assert!(store.has_object(&record.objects[0]) && store.has_record(&k));
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path().join(".atelier/store/tmp"))
+            .unwrap()
+            .count(),
+        0,
+        "no temporary left"
+    );
+}
+
+#[test]
+fn damaged_packs_are_not_read_as_anything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (k, path) = packed(&store, 1);
+    let bytes = std::fs::read(&path).unwrap();
+    let object = Hash::of(b"object 1 a");
+
+    // A byte of an object flipped: the object fails its hash.
+    let mut flipped = bytes.clone();
+    let at = flipped
+        .windows(10)
+        .position(|w| w == b"object 1 a")
+        .unwrap();
+    flipped[at] ^= 1;
+    let writable: std::fs::Permissions = std::os::unix::fs::PermissionsExt::from_mode(0o644);
+    std::fs::set_permissions(&path, writable).unwrap();
+    std::fs::write(&path, &flipped).unwrap();
+    let fresh = Store::open(dir.path()).unwrap();
+    assert!(read(&fresh, &object).is_err());
+
+    // Cut short (a torn write): the whole pack is unreadable, so absent.
+    std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+    let fresh = Store::open(dir.path()).unwrap();
+    assert!(fresh.record::<u64>(&k).is_none());
+    assert!(!fresh.has_object(&object));
+    let report = fresh.gc(&GcOptions::default()).unwrap();
+    assert_eq!(report.packs_removed, 1);
+    assert!(!path.exists());
+}
+
+#[test]
+fn gc_removes_a_pack_only_when_nothing_in_it_is_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (k1, p1) = packed(&store, 1);
+    let (_, p2) = packed(&store, 2);
+    let shard = dir.path().join("part-00000.jsonl");
+    std::fs::write(&shard, "{}\n").unwrap();
+    store
+        .commit(NewVersion {
+            name: "p".into(),
+            shards: vec![("part-00000.jsonl".into(), shard)],
+            keys: vec![k1],
+            ..NewVersion::default()
+        })
+        .unwrap();
+    let dry = store
+        .gc(&GcOptions {
+            dry_run: true,
+            keep_last: None,
+        })
+        .unwrap();
+    assert!(p2.exists(), "a dry run removes nothing");
+    let report = store.gc(&GcOptions::default()).unwrap();
+    assert_eq!(report, dry);
+    assert_eq!((report.packs_removed, report.packs_kept), (1, 1));
+    assert_eq!((report.records_removed, report.objects_removed), (1, 2));
+    assert_eq!(report.packed_garbage, 0);
+    assert!(p1.exists() && !p2.exists());
+    assert_eq!(store.record::<u64>(&k1).unwrap().data, 1);
+    assert!(
+        store.record::<u64>(&key(2)).is_none(),
+        "gc forgets the removed pack"
+    );
+}
