@@ -3,12 +3,14 @@
 //!
 //! `atelier-core` parses the dataset sections (`[dataset]`, `[[source]]`, `[[step]]`,
 //! `[output]`, `[executor]`); the other sections belong to other crates and are read
-//! here with their owners' types: `[bill]`, `[train]`, `[tokenize]` and `[lm]`.
+//! here with their owners' types: `[bill]`, `[train]`, `[tokenize]` and `[lm]`, and the
+//! `crawl` table of a `[[source]]` (atelier-fetch's).
 
 use anyhow::{Context, Result, bail};
 use atelier_bill::BillSettings;
 use atelier_core::recipe::normalize;
 use atelier_core::{Recipe, ShardStage};
+use atelier_fetch::crawl::CrawlConfig;
 use atelier_lmtrain::LmSettings;
 use atelier_tokens::{Tokenize, TokenizeSettings, TokenizeStage};
 use atelier_train::TrainSettings;
@@ -31,6 +33,9 @@ pub struct Project {
     /// `[lm]`: a language model's training (`atelier lm train --recipe`); the base's
     /// path resolved against the recipe's folder.
     pub lm: LmSettings,
+    /// The crawls `atelier run` makes before reading: each source's folder and its
+    /// `crawl` settings.
+    pub crawls: Vec<(PathBuf, CrawlConfig)>,
 }
 
 /// What `atelier check` finds in a recipe that parses.
@@ -47,6 +52,7 @@ struct Sections {
     train: Option<TrainSettings>,
     tokenize: Option<TokenizeSettings>,
     lm: LmSettings,
+    crawls: Vec<(PathBuf, CrawlConfig)>,
 }
 
 impl Project {
@@ -87,6 +93,7 @@ impl Project {
             train,
             tokenize,
             lm,
+            crawls,
         } = sections;
         Project {
             recipe,
@@ -94,6 +101,7 @@ impl Project {
             train,
             tokenize,
             lm,
+            crawls,
         }
     }
 
@@ -127,13 +135,17 @@ impl Sections {
         let train = read_train(recipe).map_err(&mut note).ok();
         let tokenize = read_tokenize(recipe).map_err(&mut note).ok();
         let lm = read_lm(recipe, path).map_err(&mut note).ok();
-        match (bill, train, tokenize, lm) {
-            (Some(bill), Some(train), Some(tokenize), Some(lm)) if problems.is_empty() => {
+        let crawls = read_crawls(recipe).map_err(&mut note).ok();
+        match (bill, train, tokenize, lm, crawls) {
+            (Some(bill), Some(train), Some(tokenize), Some(lm), Some(crawls))
+                if problems.is_empty() =>
+            {
                 Ok(Sections {
                     bill,
                     train,
                     tokenize,
                     lm,
+                    crawls,
                 })
             }
             _ => Err(problems),
@@ -147,6 +159,23 @@ fn parse(path: &Path) -> Result<Recipe> {
         let n = errors.0.len();
         anyhow::anyhow!("{errors}\n{n} problem(s) in the recipe")
     })
+}
+
+/// The `crawl` table of each source that has one, checked as `atelier fetch crawl`
+/// checks its flags.
+fn read_crawls(recipe: &Recipe) -> Result<Vec<(PathBuf, CrawlConfig)>> {
+    let mut crawls = Vec::new();
+    for (i, source) in recipe.sources.iter().enumerate() {
+        let (Some(table), Some(folder)) = (&source.crawl, &source.path) else {
+            continue;
+        };
+        let at = || format!("{}: source[{i}].crawl", recipe.path.display());
+        let config: CrawlConfig =
+            serde_json::from_value(serde_json::Value::Object(table.clone())).with_context(at)?;
+        config.build().with_context(at)?;
+        crawls.push((folder.clone(), config));
+    }
+    Ok(crawls)
 }
 
 /// `[bill]`, with located errors.

@@ -41,6 +41,27 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let project = Project::load(&args.recipe)?;
     let recipe = &project.recipe;
     let progress = !args.quiet && !args.json && std::io::stderr().is_terminal();
+    // Sources with a crawl fetch first (a finished crawl resumes to nothing new); with
+    // --json the crawl's account goes to stderr, stdout keeping the run's summary.
+    for (folder, config) in &project.crawls {
+        let summary = crate::fetch::crawl::crawl_with_progress(config, folder)
+            .with_context(|| format!("crawling into {}", folder.display()))?;
+        if !args.quiet {
+            if args.json {
+                crate::fetch::crawl::print_summary(
+                    &mut std::io::stderr().lock(),
+                    &summary,
+                    folder,
+                )?;
+            } else {
+                crate::fetch::crawl::print_summary(
+                    &mut std::io::stdout().lock(),
+                    &summary,
+                    folder,
+                )?;
+            }
+        }
+    }
     let outcome = match recipe.executor.kind {
         ExecutorKind::Local => {
             if args.detach || args.dry_run {

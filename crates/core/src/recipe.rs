@@ -97,6 +97,12 @@ pub struct SourceSettings {
     /// skipped.
     #[serde(default)]
     pub format: Option<Format>,
+    /// A crawl that `atelier run` makes before reading: its settings (those of `atelier
+    /// fetch crawl`, `seeds` at least), read and checked by the command line. Its WARC
+    /// files go into `path` (a folder), which the source then reads; a killed or
+    /// repeated run resumes the crawl where it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crawl: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl SourceSettings {
@@ -110,6 +116,7 @@ impl SourceSettings {
             include: Vec::new(),
             exclude: Vec::new(),
             format: None,
+            crawl: None,
         }
     }
 
@@ -122,6 +129,9 @@ impl SourceSettings {
         }
     }
 }
+
+/// The files a source with a `crawl` reads in its folder by default: the crawl's WARCs.
+pub const CRAWL_WARCS: &str = "crawl-*.warc.gz";
 
 /// Whether a source path is an `http://` or `https://` URL rather than a file.
 pub fn is_url(path: &Path) -> bool {
@@ -350,10 +360,18 @@ impl Recipe {
                                 }
                             })
                         };
+                        // A crawl's folder holds its log and frontier too: read its WARCs.
+                        let crawled = s.crawl.is_some();
                         SourceSettings {
                             path: resolve(s.path),
                             paths: resolve(s.paths),
                             base: resolve(s.base),
+                            format: s.format.or(crawled.then_some(Format::Warc)),
+                            include: if crawled && s.include.is_empty() {
+                                vec![CRAWL_WARCS.to_string()]
+                            } else {
+                                s.include
+                            },
                             ..s
                         }
                     })
@@ -471,6 +489,14 @@ fn validate_sections(file: &RecipeFile, locate: &Locator<'_>, errors: &mut Vec<R
         }
         if source.limit == Some(0) {
             problem(&key("limit"), "must be at least 1".into());
+        }
+        if source.crawl.is_some()
+            && (source.paths.is_some() || source.path.as_deref().is_some_and(is_url))
+        {
+            problem(
+                &key("crawl"),
+                "a crawl writes into `path`, a folder of this machine".into(),
+            );
         }
         for (field, patterns) in [("include", &source.include), ("exclude", &source.exclude)] {
             for pattern in patterns {

@@ -1,11 +1,11 @@
 //! `atelier fetch crawl`: the flags mapped onto a [`CrawlConfig`].
 
 use anyhow::Result;
-use atelier_fetch::crawl::{CrawlConfig, CrawlProgress, crawl};
+use atelier_fetch::crawl::{CrawlConfig, CrawlProgress, CrawlSummary, crawl};
 use clap::Args;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// `atelier fetch crawl`.
@@ -139,6 +139,14 @@ impl CrawlOptions {
 pub fn run(args: CrawlArgs) -> Result<ExitCode> {
     let output = args.output.clone();
     let config = args.config();
+    let summary = crawl_with_progress(&config, &output)?;
+    print_summary(&mut std::io::stdout().lock(), &summary, &output)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Crawls with a progress line on stderr when it is a terminal: `atelier fetch crawl`
+/// and the crawls of a recipe's sources before `atelier run` reads them.
+pub fn crawl_with_progress(config: &CrawlConfig, output: &Path) -> Result<CrawlSummary> {
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
@@ -161,29 +169,39 @@ pub fn run(args: CrawlArgs) -> Result<ExitCode> {
         ));
         bar.tick();
     };
-    let summary = crawl(&config, &output, &show);
+    let summary = crawl(config, output, &show);
     bar.finish_and_clear();
-    let summary = summary?;
-    println!(
+    Ok(summary?)
+}
+
+/// What a crawl did: pages and bytes, then each outcome with its reason.
+pub fn print_summary(
+    out: &mut impl Write,
+    summary: &CrawlSummary,
+    output: &Path,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
         "crawled {} pages ({}) in {:.1} s into {}; {} in all over every run",
         summary.pages,
         HumanBytes(summary.bytes),
         summary.seconds,
         output.display(),
         summary.total_pages
-    );
+    )?;
     for (reason, count) in &summary.reasons {
         let reason = reason.trim_end_matches(": ");
-        println!("  {reason}: {count}");
+        writeln!(out, "  {reason}: {count}")?;
     }
     if summary.retries > 0 {
-        println!("  retries: {}", summary.retries);
+        writeln!(out, "  retries: {}", summary.retries)?;
     }
     if summary.pending > 0 {
-        println!(
+        writeln!(
+            out,
             "  {} URLs left in the frontier (a limit was reached); run again with a higher limit to go on",
             summary.pending
-        );
+        )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! `atelier fetch`: crawl sites into WARC files, or pull a domain from Common Crawl.
 
 mod cc;
-mod crawl;
+pub mod crawl;
 
 use anyhow::Result;
 use clap::Subcommand;

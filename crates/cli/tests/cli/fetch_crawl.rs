@@ -170,3 +170,48 @@ fn a_crawl_killed_with_sigkill_resumes_without_losing_or_repeating_a_page() {
         assert_eq!(asked[path], 1, "{path} asked again after the resume");
     }
 }
+
+#[test]
+fn a_recipe_source_crawls_then_refines_and_a_rerun_fetches_nothing_new() {
+    let site = tempfile::tempdir().unwrap();
+    let pages = site::write_tree_site(site.path(), 40, |_| String::new());
+    let Some(nginx) = Nginx::start(site.path(), "", "") else {
+        return;
+    };
+    let project = tempfile::tempdir().unwrap();
+    let recipe = project.path().join("atelier.toml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "[[source]]\npath = \"crawl\"\n[source.crawl]\nseeds = [\"{}/index.html\"]\ndelay_secs = 0.0\n\n\
+             [[step]]\ntype = \"extract\"\n\n[output]\npath = \"out\"\n",
+            nginx.url()
+        ),
+    )
+    .unwrap();
+    let first = crate::common::atelier(&["run", recipe.to_str().unwrap()]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = crate::common::stdout(&first);
+    assert!(
+        text.contains(&format!("crawled {} pages", pages.len())),
+        "{text}"
+    );
+    let summary = crate::common::run_json(&recipe, "2");
+    // Every page is a document; the crawl's log and frontier in the folder are not read.
+    let docs = crate::common::documents(&summary);
+    assert_eq!(docs.len(), pages.len(), "{summary}");
+    assert!(docs.iter().all(|d| {
+        d["metadata"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with(&nginx.url())
+    }));
+    // The second and third runs resumed a finished crawl: nothing fetched again.
+    let third = crate::common::atelier(&["run", recipe.to_str().unwrap()]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert!(
+        crate::common::stdout(&third).contains("crawled 0 pages"),
+        "{}",
+        crate::common::stdout(&third)
+    );
+}
