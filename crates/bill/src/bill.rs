@@ -87,6 +87,10 @@ pub struct Summary {
     /// Work reused from an earlier version, when the versions store says so.
     #[serde(default)]
     pub reused: Option<Reused>,
+    /// Work done before the run read anything (a source's crawl), one step each: not
+    /// metered with the run's tasks, so its energy is estimated from its CPU time.
+    #[serde(default)]
+    pub fetched: Vec<StepStats>,
 }
 
 impl Summary {
@@ -324,9 +328,40 @@ pub fn render_bill(summary: &Summary, settings: &BillSettings) -> Result<Bill, B
         }
     };
 
-    let mut steps = Vec::with_capacity(stats.steps.len());
+    let energy_basis = if summary.fetched.is_empty() || summary.energy.is_none() {
+        energy_basis
+    } else {
+        let names: Vec<&str> = summary.fetched.iter().map(|s| s.name.as_str()).collect();
+        format!(
+            "{energy_basis}; {}: estimated from CPU time",
+            names.join(", ")
+        )
+    };
+    let mut steps = Vec::with_capacity(summary.fetched.len() + stats.steps.len());
     let mut total = Cost::default();
     let mut reused_total = Cost::default();
+    if !summary.fetched.is_empty() {
+        let (w, _) = watts_per_core(settings);
+        let fetched = TaskStats {
+            steps: summary.fetched.clone(),
+            peak_rss_bytes: stats.peak_rss_bytes,
+            ..TaskStats::default()
+        };
+        let joules = estimate(&fetched, w, settings.memory_watts_per_gb);
+        for (s, joules) in summary.fetched.iter().zip(joules) {
+            let cost = prices.cost(s.wall_seconds, s.cpu_seconds, 0.0, joules);
+            total += cost;
+            steps.push(StepBill {
+                name: s.name.clone(),
+                documents_in: s.documents_in,
+                kept: s.kept,
+                dropped: s.dropped_total(),
+                quarantined: s.quarantined,
+                total: cost,
+                reused: Cost::default(),
+            });
+        }
+    }
     for (i, s) in stats.steps.iter().enumerate() {
         let cost = prices.cost(s.wall_seconds, s.cpu_seconds, gpu_hours[i], joules[i]);
         total += cost;
@@ -662,6 +697,7 @@ mod tests {
             },
             energy: None,
             reused: None,
+            fetched: Vec::new(),
         }
     }
 
@@ -676,6 +712,28 @@ mod tests {
             eur_per_kwh: 0.2,
             ..BillSettings::default()
         }
+    }
+
+    #[test]
+    fn work_before_the_run_leads_the_bill_and_adds_to_its_total() {
+        let plain = render_bill(&summary(), &settings()).unwrap();
+        let mut crawl = StepStats::named("crawl");
+        crawl.documents_in = 120;
+        crawl.kept = 100;
+        crawl.wall_seconds = 60.0;
+        crawl.cpu_seconds = 360.0;
+        let fetched = Summary {
+            fetched: vec![crawl],
+            ..summary()
+        };
+        let bill = render_bill(&fetched, &settings()).unwrap();
+        assert_eq!(bill.steps.len(), plain.steps.len() + 1);
+        assert_eq!(bill.steps[0].name, "crawl");
+        assert_eq!(bill.steps[1..], plain.steps[..]);
+        // 360 CPU s at 10 W = 3.6 kJ, * 1.5 PUE = 5.4 kJ = 0.0015 kWh.
+        assert!((bill.steps[0].total.kwh - 0.0015).abs() < 1e-12);
+        assert!((bill.total.eur - plain.total.eur - bill.steps[0].total.eur).abs() < 1e-12);
+        assert_eq!(bill.reused, plain.reused);
     }
 
     #[test]

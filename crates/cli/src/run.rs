@@ -43,9 +43,15 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let progress = !args.quiet && !args.json && std::io::stderr().is_terminal();
     // Sources with a crawl fetch first (a finished crawl resumes to nothing new); with
     // --json the crawl's account goes to stderr, stdout keeping the run's summary.
+    let mut fetched = Vec::new();
     for (folder, config) in &project.crawls {
+        let cpu = atelier_bill::energy::process_cpu_seconds();
         let summary = crate::fetch::crawl::crawl_with_progress(config, folder)
             .with_context(|| format!("crawling into {}", folder.display()))?;
+        fetched.push(crate::fetch::crawl::step_stats(
+            &summary,
+            atelier_bill::energy::process_cpu_seconds() - cpu,
+        ));
         if !args.quiet {
             if args.json {
                 crate::fetch::crawl::print_summary(
@@ -104,7 +110,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             }
         }
     };
-    let summary = match outcome {
+    let mut summary = match outcome {
         Ok(summary) => summary,
         Err(e @ RunError::TooMuchQuarantined { .. }) => {
             eprintln!("error: {e}");
@@ -112,6 +118,14 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         }
         Err(e) => return Err(e.into()),
     };
+    if !fetched.is_empty() {
+        // The crawls lead the summary the bill reads.
+        summary.fetched = fetched;
+        let path = summary.output.join("summary.json");
+        let json = serde_json::to_vec_pretty(&summary)?;
+        atelier_core::atomic::write_atomic(&path, &json)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &summary)?;

@@ -575,6 +575,7 @@ impl<'a> Job<'a> {
             stats,
             energy,
             version: None,
+            fetched: Vec::new(),
         };
         let json = serde_json::to_vec_pretty(&summary).expect("summary serializes");
         let path = self.layout.root.join("summary.json");

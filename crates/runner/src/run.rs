@@ -5,7 +5,7 @@
 
 use atelier_bill::EnergyRecord;
 use atelier_core::recipe::RecipeErrors;
-use atelier_core::{BoxError, ShardStage, TaskStats};
+use atelier_core::{BoxError, ShardStage, StepStats, TaskStats};
 use serde::Serialize;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -120,6 +120,11 @@ pub struct RunSummary {
     /// The dataset version the run was committed as, when the project keeps versions.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// Work done before the run read anything, one entry each (a source's crawl: URLs
+    /// settled in, pages kept, bytes fetched, its times); the command that did it adds
+    /// them, so that the bill counts them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fetched: Vec<StepStats>,
 }
 
 impl RunError {

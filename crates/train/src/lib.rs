@@ -252,6 +252,7 @@ pub fn train_model(req: &TrainRequest<'_>) -> Result<TrainOutcome, TrainError> {
         stats,
         energy: Some(energy.clone()),
         reused: None,
+        fetched: Vec::new(),
     };
     let mut bill =
         render_bill(&run_summary(req), req.bill)?.then(render_bill(&training, req.bill)?);

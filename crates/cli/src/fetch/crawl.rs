@@ -1,6 +1,7 @@
 //! `atelier fetch crawl`: the flags mapped onto a [`CrawlConfig`].
 
 use anyhow::Result;
+use atelier_core::StepStats;
 use atelier_fetch::crawl::{CrawlConfig, CrawlProgress, CrawlSummary, crawl};
 use clap::Args;
 use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -172,6 +173,25 @@ pub fn crawl_with_progress(config: &CrawlConfig, output: &Path) -> Result<CrawlS
     let summary = crawl(config, output, &show);
     bar.finish_and_clear();
     Ok(summary?)
+}
+
+/// A crawl as a step of a run's summary, for its funnel and bill: URLs settled in,
+/// pages kept, the other outcomes dropped with their reasons, bytes fetched, its times.
+pub fn step_stats(summary: &CrawlSummary, cpu_seconds: f64) -> StepStats {
+    let mut step = StepStats::named("crawl");
+    step.documents_in = summary.outcomes.values().sum();
+    step.kept = summary.pages;
+    for (reason, count) in &summary.reasons {
+        if !reason.starts_with("fetched") {
+            step.dropped
+                .insert(reason.trim_end_matches(": ").to_string(), *count);
+        }
+    }
+    step.dropped.retain(|_, n| *n > 0);
+    step.bytes_in = summary.bytes;
+    step.wall_seconds = summary.seconds;
+    step.cpu_seconds = cpu_seconds.max(0.0);
+    step
 }
 
 /// What a crawl did: pages and bytes, then each outcome with its reason.

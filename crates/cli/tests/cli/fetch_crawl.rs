@@ -196,6 +196,23 @@ fn a_recipe_source_crawls_then_refines_and_a_rerun_fetches_nothing_new() {
         text.contains(&format!("crawled {} pages", pages.len())),
         "{text}"
     );
+    // The crawl leads the run's summary, and so its bill.
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(project.path().join("out/summary.json")).unwrap())
+            .unwrap();
+    let crawl = &saved["fetched"][0];
+    assert_eq!(crawl["name"], "crawl");
+    assert_eq!(crawl["kept"], pages.len() as u64, "{saved}");
+    assert!(crawl["bytes_in"].as_u64().unwrap() > 0, "{saved}");
+    let bill = crate::common::atelier(&["bill", recipe.to_str().unwrap()]);
+    assert!(bill.status.success(), "{}", stderr(&bill));
+    let bill_text = crate::common::stdout(&bill);
+    assert!(
+        bill_text
+            .lines()
+            .any(|l| l.trim_start().starts_with("crawl")),
+        "{bill_text}"
+    );
     let summary = crate::common::run_json(&recipe, "2");
     // Every page is a document; the crawl's log and frontier in the folder are not read.
     let docs = crate::common::documents(&summary);

@@ -129,6 +129,7 @@ fn summary() -> RunSummary {
         stats,
         energy: energy(),
         version: Some("v2".into()),
+        fetched: Vec::new(),
     }
 }
 
@@ -147,6 +148,7 @@ fn run_summaries_written_today_still_read() {
             stats: new.stats,
             energy: Some(new.energy),
             reused: None,
+            fetched: Vec::new(),
         }
     );
 }
