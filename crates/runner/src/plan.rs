@@ -91,6 +91,15 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
             list_source(&source.path, source.format).map_err(|e| RunError::Input(e.to_string()))?;
         skipped.extend(listing.skipped);
         for file in listing.files {
+            // Found but not readable: said now, naming the file.
+            if std::fs::symlink_metadata(&file.path).is_ok()
+                && let Err(error) = std::fs::File::open(&file.path)
+            {
+                return Err(RunError::Unreadable {
+                    path: file.path.clone(),
+                    error,
+                });
+            }
             let mtime = std::fs::metadata(&file.path)
                 .and_then(|m| m.modified())
                 .ok()

@@ -4,6 +4,7 @@
 
 mod classifier;
 mod common;
+mod hostile;
 mod init;
 mod lm;
 mod lmtrain;
