@@ -91,9 +91,11 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
             list_source(&source.path, source.format).map_err(|e| RunError::Input(e.to_string()))?;
         skipped.extend(listing.skipped);
         for file in listing.files {
-            // Found but not readable: said now, naming the file.
-            if std::fs::symlink_metadata(&file.path).is_ok()
-                && let Err(error) = std::fs::File::open(&file.path)
+            // A file this user may not read stops the run here, named: quarantined, it
+            // would count as one bad record, and a run with many files would pass
+            // without it. (A file gone since listing, or a dangling link, is quarantined.)
+            if let Err(error) = std::fs::File::open(&file.path)
+                && error.kind() == std::io::ErrorKind::PermissionDenied
             {
                 return Err(RunError::Unreadable {
                     path: file.path.clone(),

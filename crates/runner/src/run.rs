@@ -36,8 +36,8 @@ pub enum RunError {
         /// What the system said.
         error: io::Error,
     },
-    /// An input file that is there but cannot be opened (permissions, a dangling link):
-    /// the run stops, rather than count a whole file as one quarantined record.
+    /// An input file this user may not read: the run stops, rather than count a whole
+    /// file as one quarantined record.
     #[error("cannot read input file {}: {error}", path.display())]
     Unreadable {
         /// The file.
