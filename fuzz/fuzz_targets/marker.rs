@@ -5,7 +5,7 @@
 #![no_main]
 
 use atelier_runner::layout::Marker;
-use atelier_store::{Hash, Record, Store};
+use atelier_store::{Hash, Store};
 use libfuzzer_sys::fuzz_target;
 use std::sync::LazyLock;
 

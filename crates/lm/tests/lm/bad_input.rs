@@ -105,3 +105,17 @@ fn a_model_without_a_template_gets_chatml() {
     let err = load(&broken).unwrap_err().to_string();
     assert!(err.contains("chat template"), "{err}");
 }
+
+/// Fuzzing's finds (fuzz/, target `tokenizer`): each input is refused with an error, not
+/// a panic.
+#[test]
+fn tokenizer_files_found_by_fuzzing_are_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    // A decoder whose JSON the tokenizers library unwraps.
+    let path = dir.join("tokenizer-decoder-panic.json");
+    let err = atelier_lm::Tokenizer::from_json(&path, None)
+        .err()
+        .expect("a malformed tokenizer is refused")
+        .to_string();
+    assert!(err.contains("tokenizer-decoder-panic.json"), "{err}");
+}
