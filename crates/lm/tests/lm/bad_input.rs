@@ -111,11 +111,15 @@ fn a_model_without_a_template_gets_chatml() {
 #[test]
 fn tokenizer_files_found_by_fuzzing_are_refused() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
-    // A decoder whose JSON the tokenizers library unwraps.
-    let path = dir.join("tokenizer-decoder-panic.json");
-    let err = atelier_lm::Tokenizer::from_json(&path, None)
-        .err()
-        .expect("a malformed tokenizer is refused")
-        .to_string();
-    assert!(err.contains("tokenizer-decoder-panic.json"), "{err}");
+    // Decoders whose JSON the tokenizers library unwraps.
+    for name in [
+        "tokenizer-decoder-panic.json",
+        "tokenizer-decoder-panic-2.json",
+    ] {
+        let err = atelier_lm::Tokenizer::from_json(&dir.join(name), None)
+            .err()
+            .expect("a malformed tokenizer is refused")
+            .to_string();
+        assert!(err.contains(name), "{err}");
+    }
 }
