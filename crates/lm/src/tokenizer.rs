@@ -389,9 +389,12 @@ impl Tokenizer {
             })
         };
         let named = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| inner.token_to_id(n).filter(|id| control[*id as usize]))
+            names.iter().find_map(|n| {
+                // An added token's id may lie past the vocabulary (found by fuzzing).
+                inner
+                    .token_to_id(n)
+                    .filter(|id| control.get(*id as usize).copied().unwrap_or(false))
+            })
         };
         let bos = from_gguf("tokenizer.ggml.bos_token_id")?
             .or_else(|| named(&["<|begin_of_text|>", "<s>", "<|im_start|>"]));

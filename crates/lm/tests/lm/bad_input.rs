@@ -122,4 +122,6 @@ fn tokenizer_files_found_by_fuzzing_are_refused() {
             .to_string();
         assert!(err.contains(name), "{err}");
     }
+    // An added token whose id lies past the vocabulary: loads or is refused, no panic.
+    let _ = atelier_lm::Tokenizer::from_json(&dir.join("tokenizer-added-id-past-vocab.json"), None);
 }
