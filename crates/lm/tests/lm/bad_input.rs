@@ -116,10 +116,10 @@ fn tokenizer_files_found_by_fuzzing_are_refused() {
         "tokenizer-decoder-panic.json",
         "tokenizer-decoder-panic-2.json",
     ] {
-        let err = atelier_lm::Tokenizer::from_json(&dir.join(name), None)
-            .err()
-            .expect("a malformed tokenizer is refused")
-            .to_string();
+        let Err(err) = atelier_lm::Tokenizer::from_json(&dir.join(name), None) else {
+            panic!("{name}: a malformed tokenizer is refused");
+        };
+        let err = err.to_string();
         assert!(err.contains(name), "{err}");
     }
     // An added token whose id lies past the vocabulary: loads or is refused, no panic.
