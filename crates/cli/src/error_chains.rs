@@ -66,6 +66,10 @@ fn each_cause_is_printed_once() {
         path: path(),
         error: os(),
     });
+    once(atelier_runner::RunError::Unreadable {
+        path: path(),
+        error: os(),
+    });
     once(atelier_runner::RunError::step("dedup", os()));
     once(atelier_runner::RunError::Store(
         atelier_store::StoreError::Io {

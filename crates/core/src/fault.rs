@@ -31,6 +31,20 @@ pub fn crash_point(variable: &'static str) {
     }
 }
 
+/// The variable naming the stage boundary where [`crash_at`] kills the process.
+pub const CRASH_AT: &str = "ATELIER_CRASH_AT";
+
+/// A named crash point: kills the process when `ATELIER_CRASH_AT` names `point`. The
+/// points are stage boundaries: a run's stage name once all its tasks have their
+/// markers (`map0`, `step6-dedup.buckets`, ...), `commit` (a version's folder assembled,
+/// not yet renamed into place) and `train` (a model trained, not yet committed).
+pub fn crash_at(point: &str) {
+    if std::env::var_os(CRASH_AT).is_some_and(|v| v == point) {
+        // SAFETY: sending a signal to our own pid has no memory-safety preconditions.
+        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+    }
+}
+
 /// A fault point: the N-th passage fails with "no space left on device".
 pub fn io_fault(variable: &'static str) -> std::io::Result<()> {
     if reached(variable) {

@@ -344,7 +344,18 @@ impl Tokenizer {
     /// A tokenizer from a `tokenizer.json`; special token ids come from the GGUF file
     /// when one is given.
     pub fn from_json(path: &Path, gguf: Option<&GgufFile>) -> Result<Tokenizer, LmError> {
-        let mut inner = tokenizers::Tokenizer::from_file(path).map_err(|e| LmError::Tokenizer {
+        // The tokenizers library unwraps some of its own parse errors (a malformed
+        // decoder, found by fuzzing): a panic there is this file's error, not ours.
+        let loaded = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_file(path))
+            .unwrap_or_else(|panic| {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "a panic".to_owned());
+                Err(format!("the tokenizers library failed to parse it: {why}").into())
+            });
+        let mut inner = loaded.map_err(|e| LmError::Tokenizer {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
@@ -378,9 +389,12 @@ impl Tokenizer {
             })
         };
         let named = |names: &[&str]| {
-            names
-                .iter()
-                .find_map(|n| inner.token_to_id(n).filter(|id| control[*id as usize]))
+            names.iter().find_map(|n| {
+                // An added token's id may lie past the vocabulary (found by fuzzing).
+                inner
+                    .token_to_id(n)
+                    .filter(|id| control.get(*id as usize).copied().unwrap_or(false))
+            })
         };
         let bos = from_gguf("tokenizer.ggml.bos_token_id")?
             .or_else(|| named(&["<|begin_of_text|>", "<s>", "<|im_start|>"]));

@@ -16,6 +16,7 @@ pub fn run(recipe: &Recipe, options: &RunOptions) -> Result<RunSummary, RunError
     let mut tasks_resumed = 0;
     for stage in 0..job.stages().len() {
         let resumed = run_stage(&job, stage, options)?;
+        atelier_core::fault::crash_at(&job.stages()[stage].name);
         if stage == 0 {
             tasks_resumed = resumed;
         }

@@ -104,6 +104,18 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
         for file in listing.files {
             match &file.location {
                 Location::Local(path) => {
+                    // A file this user may not read stops the run here, named:
+                    // quarantined, it would count as one bad record, and a run with
+                    // many files would pass without it. (A file gone since listing, or
+                    // a dangling link, is quarantined.)
+                    if let Err(error) = std::fs::File::open(path)
+                        && error.kind() == std::io::ErrorKind::PermissionDenied
+                    {
+                        return Err(RunError::Unreadable {
+                            path: path.clone(),
+                            error,
+                        });
+                    }
                     let mtime = std::fs::metadata(path)
                         .and_then(|m| m.modified())
                         .ok()

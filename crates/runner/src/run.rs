@@ -36,6 +36,15 @@ pub enum RunError {
         /// What the system said.
         error: io::Error,
     },
+    /// An input file this user may not read: the run stops, rather than count a whole
+    /// file as one quarantined record.
+    #[error("cannot read input file {}: {error}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        error: io::Error,
+    },
     /// A step, a part of a barrier step or the stage after the dataset failed.
     #[error("step `{step}`: {error}")]
     Step {

@@ -409,6 +409,7 @@ impl Store {
             let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
             write_synced(&path, &json).map_err(|e| StoreError::io(&path, e))?;
             sync_dir(tmp);
+            atelier_core::fault::crash_at("commit");
             let target = self.version_dir(&manifest.id);
             match std::fs::rename(tmp, &target) {
                 Ok(()) => break,

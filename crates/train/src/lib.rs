@@ -293,6 +293,7 @@ pub fn train_model(req: &TrainRequest<'_>) -> Result<TrainOutcome, TrainError> {
         "model_bytes": std::fs::metadata(&served.1).map_or(0, |m| m.len()),
         "quantized": settings.quantize,
     });
+    atelier_core::fault::crash_at("train");
     let version = req.store.commit(NewVersion {
         kind: Kind::Model,
         name,

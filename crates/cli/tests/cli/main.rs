@@ -6,6 +6,7 @@ mod classifier;
 mod common;
 mod fetch_cc;
 mod fetch_crawl;
+mod hostile;
 mod init;
 mod lm;
 mod lmtrain;

@@ -105,3 +105,23 @@ fn a_model_without_a_template_gets_chatml() {
     let err = load(&broken).unwrap_err().to_string();
     assert!(err.contains("chat template"), "{err}");
 }
+
+/// Fuzzing's finds (fuzz/, target `tokenizer`): each input is refused with an error, not
+/// a panic.
+#[test]
+fn tokenizer_files_found_by_fuzzing_are_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    // Decoders whose JSON the tokenizers library unwraps.
+    for name in [
+        "tokenizer-decoder-panic.json",
+        "tokenizer-decoder-panic-2.json",
+    ] {
+        let Err(err) = atelier_lm::Tokenizer::from_json(&dir.join(name), None) else {
+            panic!("{name}: a malformed tokenizer is refused");
+        };
+        let err = err.to_string();
+        assert!(err.contains(name), "{err}");
+    }
+    // An added token whose id lies past the vocabulary: loads or is refused, no panic.
+    let _ = atelier_lm::Tokenizer::from_json(&dir.join("tokenizer-added-id-past-vocab.json"), None);
+}

@@ -4,6 +4,7 @@
 mod api;
 mod browser;
 mod common;
+mod hostile;
 mod lm;
 mod openai;
 mod swap;
