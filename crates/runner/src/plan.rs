@@ -98,6 +98,7 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
         let c = &step.config;
         hasher.update(format!("{}@{}:{}", c.name(), c.version(), c.settings()).as_bytes());
     }
+    let mut listed = Vec::new();
     for source in &recipe.sources {
         let listing = list(source).map_err(|e| RunError::Input(e.to_string()))?;
         skipped.extend(listing.skipped);
@@ -139,12 +140,20 @@ pub fn plan(recipe: &Recipe, project: Option<&Path>) -> Result<Plan, RunError> {
                 size: file.size,
                 version: file.version.clone(),
             });
-            units.extend(
-                split(&file, recipe.dataset.task_bytes)
-                    .into_iter()
-                    .map(|u| (unit_bytes(&u, file.size), u)),
-            );
+            listed.push(file);
         }
+    }
+    let piece = piece_bytes(
+        listed.iter().map(|f| f.size).sum(),
+        recipe.dataset.tasks,
+        recipe.dataset.task_bytes,
+    );
+    for file in &listed {
+        units.extend(
+            split(file, piece)
+                .into_iter()
+                .map(|u| (unit_bytes(&u, file.size), u)),
+        );
     }
     if files.is_empty() && !recipe.dataset.allow_empty {
         return Err(RunError::Input(nothing_to_read(recipe, &skipped)));
@@ -196,6 +205,24 @@ fn default_task_count(total_bytes: u64, task_bytes: u64, units: usize) -> usize 
     let by_size = total_bytes.div_ceil(task_bytes) as usize;
     by_size.max(units.min(16)).clamp(1, units.max(1))
 }
+
+/// Most bytes of a splittable file per unit: `task_bytes`, or less when the recipe asks
+/// for more tasks than that gives, so that each of its `tasks` has work even on one
+/// large file. Rounded down to a power of two (at least 1 MiB), so that adding some input
+/// seldom moves the ranges, and with them the reuse of earlier work.
+fn piece_bytes(total_bytes: u64, tasks: Option<usize>, task_bytes: u64) -> u64 {
+    match tasks {
+        Some(n) if n > 1 => {
+            let share = total_bytes / n as u64;
+            let power = if share == 0 { 1 } else { 1 << share.ilog2() };
+            task_bytes.min(power.max(MIN_PIECE))
+        }
+        _ => task_bytes,
+    }
+}
+
+/// Smallest range [`piece_bytes`] cuts a file into for the sake of more tasks.
+const MIN_PIECE: u64 = 1 << 20;
 
 fn unit_bytes(unit: &Unit, file_size: u64) -> u64 {
     unit.end
@@ -253,6 +280,19 @@ mod tests {
             prop_assert_eq!(flat, expected);
             prop_assert_eq!(tasks.iter().map(|t| t.bytes).sum::<u64>(), sizes.iter().sum::<u64>());
         }
+    }
+
+    #[test]
+    fn asking_for_tasks_cuts_large_files_so_each_has_work() {
+        const MIB: u64 = 1 << 20;
+        // One 34 MB file, two tasks: 16 MiB pieces (three units), not one 64 MiB unit.
+        assert_eq!(piece_bytes(34_000_000, Some(2), 64 * MIB), 16 * MIB);
+        // Left alone without `tasks`, or when `task_bytes` is already smaller.
+        assert_eq!(piece_bytes(34_000_000, None, 64 * MIB), 64 * MIB);
+        assert_eq!(piece_bytes(34_000_000, Some(2), 4 * MIB), 4 * MIB);
+        // Never below 1 MiB; a little more input keeps the same pieces.
+        assert_eq!(piece_bytes(1_000, Some(8), 64 * MIB), MIB);
+        assert_eq!(piece_bytes(36_000_000, Some(2), 64 * MIB), 16 * MIB);
     }
 
     #[test]
