@@ -178,12 +178,21 @@ const NOBODY: u32 = 65534;
 /// `atelier run` as a user whom permissions stop: `nobody` when this is root (which
 /// then owns everything under `dir`), else this user.
 fn run_unprivileged(dir: &Path, recipe: &Path) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_atelier"));
+    let mut program = PathBuf::from(env!("CARGO_BIN_EXE_atelier"));
+    if root() {
+        // The build folder may lie under a folder `nobody` cannot enter (a checkout in
+        // a private temporary folder): run a copy from `dir`, which `nobody` owns.
+        let copy = dir.join("atelier-copy");
+        std::fs::copy(&program, &copy).unwrap();
+        program = copy;
+        chown_all(dir, NOBODY);
+    }
+    let mut command = Command::new(&program);
     command
         .args(["run", recipe.to_str().unwrap(), "--quiet", "--workers", "1"])
+        .current_dir(dir)
         .env("HOME", dir);
     if root() {
-        chown_all(dir, NOBODY);
         // From root, std drops the supplementary groups too.
         command.uid(NOBODY).gid(NOBODY);
     }
