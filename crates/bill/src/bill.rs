@@ -184,6 +184,19 @@ pub struct StepBill {
 }
 
 impl StepBill {
+    /// The line of a step's counters, at `total`, of which `reused` was reused.
+    fn of(step: &StepStats, total: Cost, reused: Cost) -> StepBill {
+        StepBill {
+            name: step.name.clone(),
+            documents_in: step.documents_in,
+            kept: step.kept,
+            dropped: step.dropped_total(),
+            quarantined: step.quarantined,
+            total,
+            reused,
+        }
+    }
+
     /// This line with all its work reused: a step found done rather than done again.
     pub fn all_reused(mut self) -> StepBill {
         self.reused = self.total;
@@ -351,30 +364,14 @@ pub fn render_bill(summary: &Summary, settings: &BillSettings) -> Result<Bill, B
         for (s, joules) in summary.fetched.iter().zip(joules) {
             let cost = prices.cost(s.wall_seconds, s.cpu_seconds, 0.0, joules);
             total += cost;
-            steps.push(StepBill {
-                name: s.name.clone(),
-                documents_in: s.documents_in,
-                kept: s.kept,
-                dropped: s.dropped_total(),
-                quarantined: s.quarantined,
-                total: cost,
-                reused: Cost::default(),
-            });
+            steps.push(StepBill::of(s, cost, Cost::default()));
         }
     }
     for (i, s) in stats.steps.iter().enumerate() {
         let cost = prices.cost(s.wall_seconds, s.cpu_seconds, gpu_hours[i], joules[i]);
         total += cost;
         reused_total += reused[i];
-        steps.push(StepBill {
-            name: s.name.clone(),
-            documents_in: s.documents_in,
-            kept: s.kept,
-            dropped: s.dropped_total(),
-            quarantined: s.quarantined,
-            total: cost,
-            reused: reused[i],
-        });
+        steps.push(StepBill::of(s, cost, reused[i]));
     }
     let bytes = summary.stored_bytes();
     let storage = Storage {

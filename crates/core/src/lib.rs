@@ -25,4 +25,4 @@ pub use step::{
     Barrier, BarrierContext, BarrierStage, BoxError, ConfiguredStep, Observer, ShardStage,
     StageOutcome, StageTask, Step, StepConfig, StepError, Verdict,
 };
-pub use time::{utc, utc_now};
+pub use time::{utc, utc_now, utc_of};

@@ -22,12 +22,16 @@ pub fn utc(secs: u64) -> String {
     )
 }
 
+/// A point in time, as [`utc`] writes it (times before 1970 as 1970).
+pub fn utc_of(time: std::time::SystemTime) -> String {
+    utc(time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()))
+}
+
 /// Now, as [`utc`] writes it.
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    utc(secs)
+    utc_of(std::time::SystemTime::now())
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use atelier_io::http::{Exchange, HttpClient, HttpError};
 use atelier_io::{WarcRecord, gzip_records, new_record_id};
 use std::collections::HashSet;
 use std::io::Read;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use url::Url;
 
 /// What fetching one URL gave.
@@ -84,7 +84,7 @@ pub fn fetch(client: &HttpClient, plan: &Plan, entry: &Entry) -> Fetched {
             return Fetched::new(Outcome::Error, Some(reason));
         }
     };
-    let date = utc_of(exchange.date);
+    let date = atelier_core::utc_of(exchange.date);
     let status = exchange.status;
     let mut fetched = if exchange.retryable() {
         let reason = format!("http-{status}");
@@ -147,7 +147,7 @@ pub fn fetch(client: &HttpClient, plan: &Plan, entry: &Entry) -> Fetched {
 
 /// The exchange as a response and a request record.
 fn kept(exchange: &Exchange, outcome: Outcome, reason: Option<String>) -> Fetched {
-    let date = utc_of(exchange.date);
+    let date = atelier_core::utc_of(exchange.date);
     let mut block = Vec::with_capacity(exchange.response_head.len() + exchange.body.len());
     block.extend_from_slice(&exchange.response_head);
     block.extend_from_slice(&exchange.body);
@@ -207,9 +207,4 @@ fn dedup(urls: impl Iterator<Item = Url>) -> Vec<String> {
     urls.map(String::from)
         .filter(|u| seen.insert(u.clone()))
         .collect()
-}
-
-/// `YYYY-MM-DDThh:mm:ssZ` of a time.
-pub fn utc_of(time: SystemTime) -> String {
-    atelier_core::utc(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
