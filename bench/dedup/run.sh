@@ -38,6 +38,7 @@ recipe() {
   cat > "$work/$1.toml" <<EOT
 [dataset]
 tasks = $3
+store = false
 [[source]]
 path = "$2"
 [output]

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Builds a WARC of HTTP response records from the WCXB dev pages.
+"""Builds a WARC of HTTP response records from the shared extraction pages.
 
-Usage: make_warc.py OUT.warc[.gz] TARGET_MB
+Usage: make_warc.py OUT.warc[.gz] TARGET_MB [SET...]
 
-The 499 pages of ../shared/data/extraction/wcxb-dev are repeated (with distinct record
-ids and URLs) until the file reaches TARGET_MB. A `.gz` name writes one gzip member per
-record, as Common Crawl serves its WARCs.
+The pages of the SETs under ../shared/data/extraction (default: wcxb-dev, 499 pages) are
+repeated (with distinct record ids and URLs) until the file reaches TARGET_MB; a
+TARGET_MB of 0 writes each page once. A `.gz` name writes one gzip member per record, as
+Common Crawl serves its WARCs.
 """
 import gzip
 import os
@@ -13,7 +14,7 @@ import sys
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PAGES = os.path.join(HERE, "..", "..", "..", "shared", "data", "extraction", "wcxb-dev", "html")
+EXTRACTION = os.path.join(HERE, "..", "..", "..", "shared", "data", "extraction")
 
 
 def record(i, page_name, html):
@@ -29,6 +30,7 @@ def record(i, page_name, html):
         "WARC-Date: 2024-05-01T12:00:00Z\r\n"
         f"WARC-Target-URI: https://wcxb.example/{i}/{page_name}\r\n"
         "Content-Type: application/http; msgtype=response\r\n"
+        "WARC-Identified-Payload-Type: text/html\r\n"
         f"Content-Length: {len(http)}\r\n\r\n"
     ).encode()
     return head + http + b"\r\n\r\n"
@@ -36,13 +38,16 @@ def record(i, page_name, html):
 
 def main():
     out, target_mb = sys.argv[1], float(sys.argv[2])
-    names = sorted(n for n in os.listdir(PAGES) if n.endswith(".html.gz"))
-    pages = [(n.split(".")[0], gzip.open(os.path.join(PAGES, n)).read()) for n in names]
+    pages = []
+    for name in sys.argv[3:] or ["wcxb-dev"]:
+        folder = os.path.join(EXTRACTION, name, "html")
+        for n in sorted(n for n in os.listdir(folder) if n.endswith(".html.gz")):
+            pages.append((n.split(".")[0], gzip.open(os.path.join(folder, n)).read()))
     target = int(target_mb * 1e6)
     compress = out.endswith(".gz")
     written, i = 0, 0
     with open(out, "wb") as f:
-        while written < target:
+        while written < target or (target == 0 and i < len(pages)):
             name, html = pages[i % len(pages)]
             rec = record(i, name, html)
             data = gzip.compress(rec, compresslevel=6, mtime=0) if compress else rec

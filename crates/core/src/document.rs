@@ -64,6 +64,16 @@ impl Document {
         Self::from_json_value(value, fallback_id)
     }
 
+    /// The same from a line already known to be UTF-8.
+    pub fn from_json_str(
+        line: &str,
+        fallback_id: impl FnOnce() -> String,
+    ) -> Result<Self, DocumentError> {
+        let value: Value =
+            serde_json::from_str(line).map_err(|e| DocumentError::Json(e.to_string()))?;
+        Self::from_json_value(value, fallback_id)
+    }
+
     /// Builds a document from a parsed JSON value; see [`Document::from_json_slice`].
     pub fn from_json_value(
         value: Value,

@@ -110,21 +110,19 @@ impl Lines {
     }
 
     fn parse(&mut self, line_start: u64) -> Result<Document, String> {
-        if let Err(e) = std::str::from_utf8(&self.buf) {
-            return Err(format!(
-                "invalid UTF-8 at byte {} of the line",
-                e.valid_up_to()
-            ));
-        }
+        let line = std::str::from_utf8(&self.buf)
+            .map_err(|e| format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))?;
+        // Parsed from the checked `str`, so that serde_json does not check each string's
+        // UTF-8 a second time.
         let mut wants_id = false;
         let mut doc = match self.kind {
-            LineKind::Jsonl => Document::from_json_slice(&self.buf, || {
+            LineKind::Jsonl => Document::from_json_str(line, || {
                 wants_id = true;
                 String::new()
             })
             .map_err(|e| e.to_string())?,
             LineKind::Spamassassin => {
-                let value = serde_json::from_slice(&self.buf).map_err(|e| e.to_string())?;
+                let value = serde_json::from_str(line).map_err(|e| e.to_string())?;
                 spamassassin::object_to_document(value, || {
                     wants_id = true;
                     String::new()

@@ -344,8 +344,9 @@ impl Tokenizer {
     /// A tokenizer from a `tokenizer.json`; special token ids come from the GGUF file
     /// when one is given.
     pub fn from_json(path: &Path, gguf: Option<&GgufFile>) -> Result<Tokenizer, LmError> {
-        // The tokenizers library unwraps some of its own parse errors (a malformed
-        // decoder, found by fuzzing): a panic there is this file's error, not ours.
+        // The tokenizers library panics on some files it cannot parse (found by
+        // fuzzing: a malformed decoder, a subword prefix longer than a merge): a panic
+        // there is this file's error, not ours.
         let loaded = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_file(path))
             .unwrap_or_else(|panic| {
                 let why = panic

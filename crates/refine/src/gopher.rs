@@ -129,14 +129,29 @@ fn split_newline_runs(text: &str, min: usize) -> Vec<&str> {
     out
 }
 
+/// Each word's number in order of first appearance, so that n-grams compare and hash as
+/// a few integers instead of strings.
+fn word_ids(words: &[&str]) -> Vec<u32> {
+    let mut ids: FxHashMap<&str, u32> =
+        FxHashMap::with_capacity_and_hasher(words.len(), Default::default());
+    words
+        .iter()
+        .map(|w| {
+            let next = ids.len() as u32;
+            *ids.entry(w).or_insert(next)
+        })
+        .collect()
+}
+
 /// Characters of the most frequent n-gram (words joined by spaces) times its count;
 /// among equally frequent ones the first seen, as `Counter.most_common(1)`.
-fn top_ngram_chars(words: &[&str], lengths: &[usize], n: usize) -> Option<usize> {
-    if words.len() < n {
+fn top_ngram_chars(ids: &[u32], lengths: &[usize], n: usize) -> Option<usize> {
+    if ids.len() < n {
         return None;
     }
-    let mut counts: FxHashMap<&[&str], (usize, usize)> = FxHashMap::default();
-    for (i, gram) in words.windows(n).enumerate() {
+    let mut counts: FxHashMap<&[u32], (usize, usize)> =
+        FxHashMap::with_capacity_and_hasher(ids.len() - n + 1, Default::default());
+    for (i, gram) in ids.windows(n).enumerate() {
         counts.entry(gram).or_insert((0, i)).0 += 1;
     }
     let (_, &(count, first)) = counts
@@ -150,7 +165,7 @@ fn top_ngram_chars(words: &[&str], lengths: &[usize], n: usize) -> Option<usize>
 /// repeat counts its characters and skips past itself.
 fn duplicate_ngram_chars(joined: &str, starts: &[usize], char_starts: &[usize], n: usize) -> usize {
     let words = starts.len() - 1;
-    let mut seen = FxHashSet::default();
+    let mut seen = FxHashSet::with_capacity_and_hasher(words, Default::default());
     let (mut repeated, mut i) = (0, 0);
     while i + n <= words {
         let gram = &joined[starts[i]..starts[i + n]];
@@ -191,8 +206,13 @@ impl Step for GopherRepetition {
         }
         let words = c.words.words(text, doc.meta_str("language"));
         let lengths: Vec<usize> = words.iter().map(|w| chars(w)).collect();
+        let ids = if self.top.is_empty() {
+            Vec::new()
+        } else {
+            word_ids(&words)
+        };
         for &(n, frac, reason) in &self.top {
-            if let Some(top) = top_ngram_chars(&words, &lengths, n)
+            if let Some(top) = top_ngram_chars(&ids, &lengths, n)
                 && top as f64 / text_chars > frac
             {
                 return Ok(Verdict::Drop(reason));
@@ -497,8 +517,10 @@ mod tests {
         // "aaa b", "b c" and "c b" each occur twice; "aaa b" was seen first.
         let words = ["aaa", "b", "aaa", "b", "c", "b", "c", "b"];
         let lengths: Vec<usize> = words.iter().map(|w| w.len()).collect();
-        assert_eq!(top_ngram_chars(&words, &lengths, 2), Some(2 * 5));
-        assert_eq!(top_ngram_chars(&words, &lengths, 9), None);
+        let ids = word_ids(&words);
+        assert_eq!(ids, [0, 1, 0, 1, 2, 1, 2, 1]);
+        assert_eq!(top_ngram_chars(&ids, &lengths, 2), Some(2 * 5));
+        assert_eq!(top_ngram_chars(&ids, &lengths, 9), None);
     }
 
     #[test]

@@ -124,8 +124,8 @@ pub struct Duplicates {
 
 /// datatrove's `find_duplicates`: how many items repeat an earlier one, and their
 /// total length in characters.
-pub fn find_duplicates<'a>(items: impl IntoIterator<Item = &'a str>) -> Duplicates {
-    let mut seen = rustc_hash::FxHashSet::default();
+pub fn find_duplicates<'a>(items: impl ExactSizeIterator<Item = &'a str>) -> Duplicates {
+    let mut seen = rustc_hash::FxHashSet::with_capacity_and_hasher(items.len(), Default::default());
     let (mut count, mut length) = (0, 0);
     for item in items {
         if !seen.insert(item) {
@@ -157,7 +157,7 @@ mod tests {
         assert_eq!(py_strip("\u{1f} x \u{a0}"), "x");
         assert!(is_letter('é') && is_letter('中') && !is_letter('1'));
         assert_eq!(
-            find_duplicates(["a", "bb", "a", "bb", "bb"]),
+            find_duplicates(["a", "bb", "a", "bb", "bb"].into_iter()),
             Duplicates { count: 3, chars: 5 }
         );
         assert!(is_symbol('\u{1}') && is_symbol('。') && !is_symbol('\t') && !is_symbol('a'));

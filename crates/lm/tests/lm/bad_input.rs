@@ -111,10 +111,13 @@ fn a_model_without_a_template_gets_chatml() {
 #[test]
 fn tokenizer_files_found_by_fuzzing_are_refused() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
-    // Decoders whose JSON the tokenizers library unwraps.
+    // Files on which the tokenizers library panics while parsing: decoders whose JSON
+    // it unwraps, and a BPE model whose `continuing_subword_prefix` ("BPE") is longer
+    // than a merge's second part ("l"), which it slices past its end.
     for name in [
         "tokenizer-decoder-panic.json",
         "tokenizer-decoder-panic-2.json",
+        "tokenizer-bpe-prefix-panic.json",
     ] {
         let Err(err) = atelier_lm::Tokenizer::from_json(&dir.join(name), None) else {
             panic!("{name}: a malformed tokenizer is refused");

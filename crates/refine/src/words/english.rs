@@ -229,14 +229,57 @@ const UNITS: &[&str] = &[
     "كوب",
     "اكواب",
 ];
+/// Bit `c` set for each ASCII character `c` of `chars`.
+const fn ascii_mask(chars: &str) -> u128 {
+    let bytes = chars.as_bytes();
+    let mut mask = 0u128;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] < 128 {
+            mask |= 1 << bytes[i];
+        }
+        i += 1;
+    }
+    mask
+}
+
+const PUNCT_ASCII: u128 = ascii_mask(PUNCT);
+const QUOTES_ASCII: u128 = ascii_mask(QUOTES);
+
+/// Whether `c` is one of [`PUNCT`] (a bit test for ASCII, the hot case).
+fn is_punct_char(c: char) -> bool {
+    if c.is_ascii() {
+        PUNCT_ASCII & (1 << c as u32) != 0
+    } else {
+        PUNCT.contains(c)
+    }
+}
+
+/// Whether `c` is one of [`QUOTES`].
+fn is_quote_char(c: char) -> bool {
+    if c.is_ascii() {
+        QUOTES_ASCII & (1 << c as u32) != 0
+    } else {
+        QUOTES.contains(c)
+    }
+}
+
+/// Whether some currency symbol of [`CURRENCY`] can start with `c`.
+fn may_start_currency(c: char) -> bool {
+    matches!(
+        c,
+        '$' | 'U' | 'C' | 'A' | '£' | '¥' | '฿' | '﷼' | '\u{20a0}'..='\u{20bf}'
+    )
+}
+
 /// Characters after which a final period is a suffix: digits, lower-case letters,
 /// `%²-+`, spaCy's punctuation and quotes, and the `|(?:)` its pattern text holds.
 fn before_final_period(c: char) -> bool {
     c.is_ascii_digit()
         || is_lower(c)
         || "%²-+|(?:)".contains(c)
-        || PUNCT.contains(c)
-        || QUOTES.contains(c)
+        || is_punct_char(c)
+        || is_quote_char(c)
 }
 
 /// Length in bytes of the prefix spaCy takes off `s`, 0 for none.
@@ -259,13 +302,13 @@ fn find_prefix(s: &str) -> usize {
         }
         _ => {}
     }
-    if PUNCT.contains(c) || QUOTES.contains(c) {
+    if is_punct_char(c) || is_quote_char(c) {
         return one;
     }
-    for cur in CURRENCY {
-        if s.starts_with(cur) {
-            return cur.len();
-        }
+    if may_start_currency(c)
+        && let Some(cur) = CURRENCY.iter().find(|cur| s.starts_with(*cur))
+    {
+        return cur.len();
     }
     if is_icon(c) { one } else { 0 }
 }
@@ -283,8 +326,8 @@ fn is_suffix(before: &str, rest: &str) -> bool {
     let p2 = prev.next();
     let after_digit = p1.is_some_and(|c| c.is_ascii_digit());
     if single
-        && (PUNCT.contains(first)
-            || QUOTES.contains(first)
+        && (is_punct_char(first)
+            || is_quote_char(first)
             || first == '—'
             || first == '–'
             || is_icon(first))
@@ -344,15 +387,17 @@ fn find_infixes(s: &str, out: &mut Vec<(usize, usize)>) {
                 && "+-*^".contains(c)
                 && next.is_some_and(|n| n.is_ascii_digit() || n == '-'))
             || (c == '.'
-                && prev.is_some_and(|p| is_lower(p) || QUOTES.contains(p))
-                && next.is_some_and(|n| is_upper(n) || QUOTES.contains(n)))
+                && prev.is_some_and(|p| is_lower(p) || is_quote_char(p))
+                && next.is_some_and(|n| is_upper(n) || is_quote_char(n)))
             || (c == ',' && prev.is_some_and(is_alpha) && next.is_some_and(is_alpha));
         let mut len_chars = 0;
         if c == '.' && next == Some('.') {
             len_chars = chars[k..].iter().take_while(|&&(_, d)| d == '.').count();
         } else if one_char {
             len_chars = 1;
-        } else if prev.is_some_and(|p| is_alpha(p) || p.is_ascii_digit()) {
+        } else if matches!(c, '-' | '–' | '—' | '~' | ':' | '<' | '>' | '=' | '/')
+            && prev.is_some_and(|p| is_alpha(p) || p.is_ascii_digit())
+        {
             for hyphen in ["-", "–", "—", "--", "---", "——", "~"] {
                 if s[i..].starts_with(hyphen) {
                     let n = hyphen.chars().count();
@@ -447,6 +492,12 @@ fn piece<'a>(
     let exception = |s: &str| if specials { exception(s) } else { None };
     if let Some(tokens) = exception(s) {
         push_exception(s, tokens, out);
+        return;
+    }
+    // Most pieces are all ASCII letters or all digits: no prefix, suffix or infix rule
+    // and no URL can match those, so they are a word (or the exception seen above).
+    if s.bytes().all(|b| b.is_ascii_alphabetic()) || s.bytes().all(|b| b.is_ascii_digit()) {
+        out.push(word(s));
         return;
     }
     let mut prefixes: Vec<&str> = Vec::new();
@@ -707,6 +758,14 @@ mod tests {
         assert_eq!(
             words("one.Two 3-4 a,b"),
             ["one", ".", "Two", "3", "-", "4", "a", ",", "b"]
+        );
+        // Plain words and numbers take the short way, exceptions still apply to them,
+        // and currency symbols are found after their first letters (`US$`, `C$`).
+        assert_eq!(
+            words("cannot gonna Word 2024 US$5 C$3 €2"),
+            [
+                "can", "not", "gon", "na", "Word", "2024", "US$", "5", "C$", "3", "€", "2"
+            ]
         );
     }
 

@@ -12,6 +12,8 @@
 
 pub mod english;
 
+use std::cell::RefCell;
+
 use icu_segmenter::WordSegmenter;
 use icu_segmenter::options::WordBreakInvariantOptions;
 use schemars::JsonSchema;
@@ -30,6 +32,25 @@ pub enum WordSplit {
     /// Unicode word boundaries (UAX #29) with ICU's dictionaries for the languages
     /// written without spaces; whitespace dropped.
     Unicode,
+}
+
+/// The last text split on a thread, how, and its words as byte ranges.
+struct LastSplit {
+    split: WordSplit,
+    language: Option<String>,
+    text: String,
+    spans: Vec<(usize, usize)>,
+}
+
+thread_local! {
+    static LAST_SPLIT: RefCell<LastSplit> = const {
+        RefCell::new(LastSplit {
+            split: WordSplit::Auto,
+            language: None,
+            text: String::new(),
+            spans: Vec::new(),
+        })
+    };
 }
 
 /// Languages (ISO 639 codes of fastText's `lid.176` and FineWeb-2) written without
@@ -78,8 +99,43 @@ impl WordSplit {
     }
 
     /// The words of one document; `language` is its `metadata.language`, if any.
+    ///
+    /// The rules of one chain (Gopher repetition and quality, FineWeb) ask for the
+    /// words of the same text one after the other, so each thread remembers the last
+    /// text it split and answers again from it.
     pub fn words<'a>(self, text: &'a str, language: Option<&str>) -> Vec<&'a str> {
-        match self.resolve(text, language) {
+        let remembered = LAST_SPLIT.with_borrow(|last| {
+            (last.split == self && last.language.as_deref() == language && last.text == text).then(
+                || {
+                    last.spans
+                        .iter()
+                        .map(|&(start, end)| &text[start..end])
+                        .collect()
+                },
+            )
+        });
+        if let Some(words) = remembered {
+            return words;
+        }
+        let words = self.resolve(text, language).split(text);
+        LAST_SPLIT.with_borrow_mut(|last| {
+            last.split = self;
+            last.language = language.map(str::to_owned);
+            last.text.clear();
+            last.text.push_str(text);
+            last.spans.clear();
+            let base = text.as_ptr() as usize;
+            last.spans.extend(words.iter().map(|w| {
+                let start = w.as_ptr() as usize - base;
+                (start, start + w.len())
+            }));
+        });
+        words
+    }
+
+    /// The words of `text` by a resolved split (`English` or `Unicode`).
+    fn split(self, text: &str) -> Vec<&str> {
+        match self {
             WordSplit::Unicode => {
                 let segmenter = WordSegmenter::new_dictionary(WordBreakInvariantOptions::default());
                 let mut words = Vec::new();
@@ -126,6 +182,31 @@ mod tests {
         let th = WordSplit::Auto.words("ประเทศไทย และเป็นศูนย์กลาง", None);
         assert!(th.contains(&"ประเทศไทย") && th.contains(&"และ"), "{th:?}");
         assert!(th.iter().all(|w| !w.trim().is_empty()));
+    }
+
+    #[test]
+    fn the_remembered_split_answers_only_for_the_same_text_and_settings() {
+        let text = "東京は日本の首都です。";
+        let english = WordSplit::English.words(text, None);
+        // The same text split again, then the same text with another rule or language:
+        // each must give its own words, not the last answer.
+        assert_eq!(WordSplit::English.words(text, None), english);
+        let unicode = WordSplit::Auto.words(text, None);
+        assert_ne!(unicode, english);
+        assert_eq!(WordSplit::Auto.words(text, Some("en")), english);
+        assert_eq!(WordSplit::Auto.words(text, Some("ja")), unicode);
+        // Another text in between, and a text that only starts like the last one.
+        assert_eq!(WordSplit::English.words("a b", None), ["a", "b"]);
+        assert_eq!(WordSplit::English.words("a b c", None), ["a", "b", "c"]);
+        assert_eq!(WordSplit::English.words("", None), Vec::<&str>::new());
+        // Words are slices of the text asked about, not of the remembered copy.
+        let owned = String::from("a b c");
+        let words = WordSplit::English.words(&owned, None);
+        assert!(
+            words
+                .iter()
+                .all(|w| owned.as_bytes().as_ptr_range().contains(&w.as_ptr()))
+        );
     }
 
     #[test]
