@@ -23,7 +23,7 @@ dict_of() {
   case $1 in
     warc | warc_gz) echo dicts/warc.dict ;;
     mail | mbox) echo dicts/mime.dict ;;
-    spamassassin | jsonl | manifest | marker | serve_body | token_shards) echo dicts/json.dict ;;
+    spamassassin | jsonl | manifest | marker | unit_record | serve_body | token_shards) echo dicts/json.dict ;;
     recipe) echo dicts/recipe.dict ;;
     chat_template) echo dicts/jinja.dict ;;
     gguf) echo dicts/gguf.dict ;;

@@ -22,6 +22,7 @@ recipe() { # recipe FILE OUT
   cat > "$work/recipe.toml" <<EOT
 [dataset]
 tasks = 8
+store = false
 [[source]]
 path = "$(realpath "$1")"
 [output]

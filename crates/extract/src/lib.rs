@@ -1,6 +1,7 @@
 //! The `extract` step: HTML pages (and mail whose only body is HTML) to their main text.
 //!
-//! A document whose `metadata.content_type` contains `html` is parsed once, and:
+//! A document whose `metadata.content_type` contains `html` is parsed once (without the
+//! text of its scripts and style sheets, which no pass reads), and:
 //!
 //! 1. its metadata is read from the markup: `title`, `canonical_url`
 //!    (`<link rel=canonical>`), `date` (published date from meta tags, JSON-LD,
@@ -38,7 +39,7 @@
 //! becoming a [`StepError`] that quarantines the one document.
 
 mod boilerplate;
-mod depth;
+mod lighten;
 mod meta;
 mod prepare;
 mod render;
@@ -277,7 +278,7 @@ struct Passes {
 }
 
 fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Passes {
-    let html = depth::limit_nesting(html, MAX_NESTING);
+    let html = lighten::lighten(html, MAX_NESTING);
     let dom = dom_query::Document::from(html.as_ref());
     let page = meta::read(&dom, page_url);
     prepare::prepare(&dom);

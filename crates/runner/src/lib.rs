@@ -48,5 +48,7 @@ pub use job::{Job, Mode, StageInfo, project_dir};
 pub use local::run;
 pub use plan::{Plan, TaskPlan};
 pub use reuse::Reuse;
+#[cfg(feature = "fuzzing")]
+pub use reuse::replay_record;
 pub use run::{RunError, RunOptions, RunSummary};
 pub use slurm::{SlurmOptions, SlurmOutcome, run_slurm};

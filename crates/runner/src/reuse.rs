@@ -514,10 +514,25 @@ pub(crate) fn open_object(
     Ok(Box::new(BufReader::with_capacity(256 * 1024, reader)))
 }
 
+/// Most records a chain of picks may go through to its documents. A recipe's steps
+/// bound a real chain; a longer one (a record that is its own base, from a damaged
+/// store) is refused rather than followed until the stack overflows.
+const MAX_PICKS_DEPTH: usize = 128;
+
 impl Lines {
     /// Opens every object a record's documents need, so that nothing can go missing once
     /// reading starts; fails when one is absent.
     pub fn open(store: &Store, docs: &Docs) -> io::Result<Lines> {
+        Lines::open_at(store, docs, 0)
+    }
+
+    fn open_at(store: &Store, docs: &Docs, depth: usize) -> io::Result<Lines> {
+        if depth > MAX_PICKS_DEPTH {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("a cached record's picks go more than {MAX_PICKS_DEPTH} records deep"),
+            ));
+        }
         match docs {
             Docs::Whole {
                 object,
@@ -532,7 +547,7 @@ impl Lines {
                     io::Error::new(io::ErrorKind::NotFound, format!("record {base} is gone"))
                 })?;
                 Ok(Lines::Picks {
-                    base: Box::new(Lines::open(store, &record.data.docs)?),
+                    base: Box::new(Lines::open_at(store, &record.data.docs, depth + 1)?),
                     base_at: 0,
                     new: object
                         .map(|h| open_object(store, &h, Compression::Zstd))
@@ -591,6 +606,23 @@ impl Lines {
             },
         }
     }
+}
+
+/// Reads the documents of the unit record kept under `key` as a rerun that reuses it
+/// would, and returns how many parse; for the fuzz target `unit_record` (fuzz/), which
+/// writes any bytes as that record.
+#[cfg(feature = "fuzzing")]
+pub fn replay_record(store: &Store, key: &Hash) -> io::Result<u64> {
+    let record = store
+        .record::<UnitRecord>(key)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such record"))?
+        .data;
+    let mut lines = Lines::open(store, &record.docs)?;
+    let (mut line, mut parsed) = (Vec::new(), 0);
+    while lines.next_line(&mut line)? {
+        parsed += u64::from(Document::from_json_slice(&line, String::new).is_ok());
+    }
+    Ok(parsed)
 }
 
 fn truncated() -> io::Error {
@@ -755,6 +787,21 @@ mod tests {
         // Without its base, a record cannot be opened: the work is redone.
         std::fs::remove_file(store.record_path(&k1)).unwrap();
         assert!(Lines::open(&store, &docs2).is_err());
+    }
+
+    #[test]
+    fn a_record_that_is_its_own_base_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let key = Hash::key("t").number(0).finish();
+        let docs = Docs::Picks {
+            base: key,
+            runs: vec![[0, 0, 1]],
+            object: None,
+        };
+        put(&store, key, docs.clone());
+        let err = Lines::open(&store, &docs).err().expect("refused");
+        assert!(err.to_string().contains("records deep"), "{err}");
     }
 
     #[test]

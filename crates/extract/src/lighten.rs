@@ -1,12 +1,20 @@
-//! Caps how deeply elements nest before the HTML reaches the parser.
+//! Lightens the HTML before it reaches the parser: caps how deeply elements nest, and
+//! leaves out the text of scripts and style sheets.
 //!
 //! An HTML tree builder checks the stack of open elements for many start and end tags, so
 //! a page of 100,000 nested `<div>`s costs time quadratic in its depth (minutes), and every
 //! later pass over ancestors pays again. Browsers cap the depth of the tree they build for
 //! the same reason. This pass does the same before parsing: a light tag scanner keeps a
 //! model of the open elements and leaves out the start and end tags of elements that
-//! would open deeper than the limit, keeping their text. Pages within the limit (all
-//! ordinary pages) come back borrowed and unchanged.
+//! would open deeper than the limit, keeping their text.
+//!
+//! The same scan empties `<script>` (except JSON-LD, which the metadata pass reads) and
+//! `<style>` elements: no pass reads their text, and it is 46% of the bytes of the
+//! shared extraction pages (scripts 31%, styles 15%), which the parser would otherwise
+//! tokenize and keep. (Emptying inline `<svg>` drawings too, 7% of the bytes, saved
+//! another 4% of the time but changed dom_smoothie's choices on a few WCXB pages for
+//! the worse.) Pages with neither (and within the depth limit) come back borrowed and
+//! unchanged.
 //!
 //! The model is approximate by design: elements whose end tag is optional (`p`, `li`,
 //! `td`, ...) and void elements are not counted (but their tags are left out too below
@@ -29,8 +37,9 @@ struct Open {
 }
 
 /// Returns `html` with elements nested deeper than `max_depth` flattened into their
-/// ancestor at that depth (their tags removed, their content kept).
-pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
+/// ancestor at that depth (their tags removed, their content kept), and scripts and
+/// style sheets emptied.
+pub(crate) fn lighten(html: &str, max_depth: usize) -> Cow<'_, str> {
     let bytes = html.as_bytes();
     let mut stack: Vec<Open> = Vec::new();
     // Filled lazily: only a page that needs a change is copied.
@@ -88,7 +97,11 @@ pub(crate) fn limit_nesting(html: &str, max_depth: usize) -> Cow<'_, str> {
                 let name = &bytes[range.clone()];
                 if let Some(close) = raw_text_end(name) {
                     // Skip the element's text up to its end tag; it holds no elements.
-                    i = find_ignore_case(bytes, end, close).unwrap_or(bytes.len());
+                    let close_at = find_ignore_case(bytes, end, close).unwrap_or(bytes.len());
+                    if close_at > end && is_code(name, &bytes[start..end]) {
+                        drop_range(&mut out, end, close_at);
+                    }
+                    i = close_at;
                     continue;
                 }
                 if name.eq_ignore_ascii_case(b"plaintext") {
@@ -244,6 +257,18 @@ fn raw_text_end(name: &[u8]) -> Option<&'static [u8]> {
     })
 }
 
+/// Whether a raw-text element is code no pass reads: a script (other than JSON-LD,
+/// which the metadata pass reads) or a style sheet. Their text is often half of a
+/// page's bytes, which the parser would tokenize and keep for nothing.
+fn is_code(name: &[u8], tag: &[u8]) -> bool {
+    let mut buf = [0u8; 10];
+    match lowercase(name, &mut buf) {
+        Some(b"style") => true,
+        Some(b"script") => !tag.windows(7).any(|w| w.eq_ignore_ascii_case(b"ld+json")),
+        _ => false,
+    }
+}
+
 fn find(bytes: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     memchr::memmem::find(bytes.get(from..)?, needle).map(|p| from + p)
 }
@@ -271,13 +296,13 @@ mod tests {
     fn shallow_pages_are_borrowed_unchanged() {
         let html =
             "<html><body><div><p>a<p>b<ul><li>c<li>d</ul></div><br><img src=x></body></html>";
-        assert!(matches!(limit_nesting(html, 3), Cow::Borrowed(_)));
+        assert!(matches!(lighten(html, 3), Cow::Borrowed(_)));
     }
 
     #[test]
     fn deep_nesting_is_flattened_keeping_text() {
         let html = format!("{}text{}", "<div>".repeat(10), "</div>".repeat(10));
-        let out = limit_nesting(&html, 4);
+        let out = lighten(&html, 4);
         assert_eq!(
             out,
             format!("{}text{}", "<div>".repeat(4), "</div>".repeat(4))
@@ -287,20 +312,39 @@ mod tests {
     #[test]
     fn uncounted_tags_below_the_limit_are_left_out_too() {
         let html = format!("{}x", "<ul><li>".repeat(5));
-        assert_eq!(limit_nesting(&html, 2), "<ul><li><ul>x");
+        assert_eq!(lighten(&html, 2), "<ul><li><ul>x");
     }
 
     #[test]
     fn unclosed_children_are_closed_by_their_parent() {
         // Spans left open inside each div must not drift the depth upwards.
         let html = "<div><span>x</div>".repeat(50);
-        assert!(matches!(limit_nesting(&html, 3), Cow::Borrowed(_)));
+        assert!(matches!(lighten(&html, 3), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn scripts_and_styles_are_emptied_json_ld_kept() {
+        let html = "<head><STYLE>p{color:red}</style><script src=a.js></script>\
+                    <script type=\"application/ld+json\">{\"a\":1}</script></head>\
+                    <body><script>document.write(\"<p>x</p>\")</SCRIPT><p>kept</p>";
+        assert_eq!(
+            lighten(html, 100),
+            "<head><STYLE></style><script src=a.js></script>\
+             <script type=\"application/ld+json\">{\"a\":1}</script></head>\
+             <body><script></SCRIPT><p>kept</p>"
+        );
+        // An unclosed script runs to the end of the page, as the parser reads it.
+        assert_eq!(lighten("<p>a</p><script>b<p>c", 100), "<p>a</p><script>");
     }
 
     #[test]
     fn scripts_comments_and_quoted_brackets_are_skipped() {
+        // The script's text (emptied) and the comment hold no elements: one div deep.
         let html = r#"<div title="a>b"><script>if (a<b) "<div><div><div>"</script><!-- <div><div> --></div>"#;
-        assert!(matches!(limit_nesting(html, 1), Cow::Borrowed(_)));
+        assert_eq!(
+            lighten(html, 1),
+            r#"<div title="a>b"><script></script><!-- <div><div> --></div>"#
+        );
     }
 
     #[test]
@@ -308,7 +352,7 @@ mod tests {
         for html in [
             "<", "</", "<a", "<a b='", "<!--", "<!", "<?", "<script>", "<é<ü>", "</é>",
         ] {
-            let _ = limit_nesting(html, 1);
+            let _ = lighten(html, 1);
         }
     }
 }
