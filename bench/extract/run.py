@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the `extract` step against trafilatura and resiliparse.
+"""Benchmark of the `extract` step against trafilatura, resiliparse and rs-trafilatura.
 
 Runs every extractor on the same pages, pinned to one CPU core, and scores them:
 
@@ -17,7 +17,9 @@ Speed, every extractor pinned to one core and timing the extraction call alone (
 decompression or I/O): the median over pages of wall milliseconds per page, the same in
 thread CPU time (steadier when other work shares the machine), and pages per second
 (pages divided by the summed times). Ours takes each page's median of ``--repeat`` runs
-(release build); the Python extractors run each page once.
+(release build); the Python extractors run each page once. rs-trafilatura (Rust, with
+a page-type classifier, through its Python binding, built from source by pip) gets each
+page's URL, as its README shows; the others get the HTML alone.
 
 Usage (from the repository root)::
 
@@ -44,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("ATELIER_DATA", ROOT.parent / "shared" / "data")) / "extraction"
 VENV = ROOT / "bench" / ".venv"
-PY_PACKAGES = ["trafilatura", "lxml_html_clean", "resiliparse"]
+PY_PACKAGES = ["trafilatura", "lxml_html_clean", "resiliparse", "rs-trafilatura"]
 WORK = ROOT / "bench" / "results" / "tmp" / "extract"
 TOKEN = re.compile(r"\w+")
 
@@ -63,6 +65,7 @@ def load_pages():
             "path": str(sh / "html" / f"{key}.html.gz"),
             "truth": truth[key].get("articleBody") or "",
             "type": "article",
+            "url": truth[key].get("url") or "",
         })
     wc = DATA / "wcxb-dev"
     for gt_path in sorted((wc / "ground-truth").glob("*.json")):
@@ -73,6 +76,7 @@ def load_pages():
             "path": str(wc / "html" / f"{gt_path.stem}.html.gz"),
             "truth": gt["ground_truth"].get("main_content") or "",
             "type": gt["_internal"]["page_type"]["primary"],
+            "url": gt.get("url") or "",
         })
     return pages
 
@@ -196,7 +200,8 @@ def ensure_venv():
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    probe = subprocess.run([str(python), "-c", "import trafilatura, lxml_html_clean, resiliparse"],
+    probe = subprocess.run([str(python), "-c",
+                            "import trafilatura, lxml_html_clean, resiliparse, rs_trafilatura"],
                            capture_output=True)
     if probe.returncode != 0:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet"] + PY_PACKAGES, check=True)
@@ -205,7 +210,7 @@ def ensure_venv():
 
 def run_python(name, pages):
     python = ensure_venv()
-    listing = "".join(p["path"] + "\n" for p in pages)
+    listing = "".join(f"{p['path']}\t{p['url']}\n" for p in pages)
     out = subprocess.run([str(python), __file__, "--worker", name], input=listing,
                          capture_output=True, text=True, check=True).stdout
     rows = [json.loads(line) for line in out.splitlines()]
@@ -217,27 +222,35 @@ def run_python(name, pages):
 
 
 def worker(name):
-    """Runs inside the venv: extracts the pages named on stdin with one library."""
+    """Runs inside the venv: extracts the pages named on stdin (`path<TAB>url` lines)
+    with one library."""
     pin_one_core()
     if name == "trafilatura":
         import trafilatura
 
-        def extract(html):
+        def extract(html, url):
             return trafilatura.extract(html) or ""
     elif name == "resiliparse":
         from resiliparse.extract.html2text import extract_plain_text
         from resiliparse.parse.html import HTMLTree
 
-        def extract(html):
+        def extract(html, url):
             return extract_plain_text(HTMLTree.parse(html), main_content=True) or ""
+    elif name == "rs-trafilatura":
+        import rs_trafilatura
+
+        # With the page's URL, as its README shows: its page-type classifier reads it.
+        def extract(html, url):
+            return rs_trafilatura.extract(html, url=url or None).main_content or ""
     else:
         raise SystemExit(f"unknown worker {name}")
-    for path in sys.stdin.read().split():
+    for line in sys.stdin.read().splitlines():
+        path, _, url = line.partition("\t")
         with gzip.open(path, "rb") as f:
             html = f.read().decode("utf-8", errors="replace")
         start, cpu_start = time.perf_counter(), time.thread_time()
         try:
-            text = extract(html)
+            text = extract(html, url)
         except Exception as e:  # a library failure scores as an empty extraction
             print(f"{name}: {path}: {e}", file=sys.stderr)
             text = ""
@@ -252,7 +265,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--only", action="append",
-                        choices=["ours", "smoothie", "trafilatura", "resiliparse"],
+                        choices=["ours", "smoothie", "trafilatura", "resiliparse", "rs-trafilatura"],
                         help="run only these (repeatable); smoothie is dom_smoothie alone")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per page for ours")
     parser.add_argument("--no-build", action="store_true", help="use the existing release build")
@@ -265,7 +278,7 @@ def main():
         return
 
     pages = load_pages()
-    names = args.only or ["ours", "smoothie", "trafilatura", "resiliparse"]
+    names = args.only or ["ours", "smoothie", "trafilatura", "resiliparse", "rs-trafilatura"]
     results = {}
     built = args.no_build
     for name in names:
