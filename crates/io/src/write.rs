@@ -121,6 +121,20 @@ impl<C: Write> Member<C> {
         Ok(())
     }
 
+    /// Appends the JSON line (with its `\n`) of a document written before, as
+    /// [`Member::write`] wrote it: the member's bytes are the same. Its text bytes are
+    /// not counted.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.encoder.write_all(line)?;
+        self.documents += 1;
+        Ok(())
+    }
+
+    /// The JSON line of the last document [`Member::write`] wrote.
+    pub fn last_line(&self) -> &[u8] {
+        &self.line
+    }
+
     /// Documents written so far.
     pub fn documents(&self) -> u64 {
         self.documents

@@ -568,8 +568,8 @@ impl<'a> StepRunner<'a> {
 }
 
 /// A unit whose every step is stored: its member is appended as stored when it has the
-/// output's compression, else decoded and encoded again (the record then keeps the new
-/// member).
+/// output's compression, compressed again when it is kept plain (to the bytes it had),
+/// else decoded and encoded again (the record then keeps the new member).
 fn replay(
     mut prefix: StoredPrefix,
     stored: StoredUnit<'_, '_>,
@@ -577,21 +577,34 @@ fn replay(
     counts: &mut UnitCounts,
 ) -> io::Result<Vec<NewPrefix>> {
     let record = &prefix.record;
-    let as_stored = match &record.docs {
-        Docs::Whole { compression, .. } => *compression == out.shard.compression(),
-        Docs::Picks { .. } => false,
+    let (as_stored, plain) = match &record.docs {
+        Docs::Whole { compression, .. } => (
+            *compression == out.shard.compression(),
+            *compression == Compression::None,
+        ),
+        Docs::Picks { .. } => (false, false),
     };
     let watch = Stopwatch::start();
-    let mut member = (!as_stored).then(MemberWriter::new);
-    if out.observer.is_some() || member.is_some() {
+    let mut compress = None;
+    let mut member = (!as_stored && !plain).then(MemberWriter::new);
+    if out.observer.is_some() || member.is_some() || (plain && !as_stored) {
         let mut line = Vec::new();
         while prefix.lines.next_line(&mut line)? {
-            let doc = parse(&line)?;
-            if let Some(observer) = &mut out.observer {
-                observer.observe(&doc)?;
+            if out.observer.is_some() || member.is_some() {
+                let doc = parse(&line)?;
+                if let Some(observer) = &mut out.observer {
+                    observer.observe(&doc)?;
+                }
+                if let Some(member) = &mut member {
+                    member.push(&doc, Some(stored.pack), &mut out.shard)?;
+                }
             }
-            if let Some(member) = &mut member {
-                member.push(&doc, Some(stored.pack), &mut out.shard)?;
+            if plain && !as_stored {
+                let encoder = match &mut compress {
+                    Some(encoder) => encoder,
+                    None => compress.insert(out.shard.start(io::sink())?),
+                };
+                encoder.write_line(&line)?;
             }
             crash_point();
         }
@@ -599,6 +612,9 @@ fn replay(
         for _ in 0..record.documents {
             crash_point();
         }
+    }
+    if let Some(encoder) = compress {
+        out.shard.end(encoder)?;
     }
     if as_stored
         && let Docs::Whole {
@@ -610,7 +626,7 @@ fn replay(
     }
     let Elapsed { wall, cpu } = watch.elapsed();
     let spent = if out.dataset {
-        counts.write = match (&record.write, as_stored) {
+        counts.write = match (&record.write, as_stored || plain) {
             (Some(first), true) => reused(first),
             _ => {
                 let mut write = StepStats::named("write");

@@ -341,14 +341,21 @@ fn store_io(e: StoreError) -> io::Error {
 
 /// A unit's output member: its documents encoded once, into the shard and (with a
 /// store) into an object. The member starts, and the shard opens, on the first
-/// document.
+/// document. A member of up to [`PLAIN_DOCUMENTS_MAX`] bytes of JSON lines is kept plain
+/// (the pack compresses it with its neighbours, and reusing it compresses it again,
+/// to the same bytes); a bigger one as the shard has it, to be appended as it is.
 pub(crate) struct MemberWriter {
     member: Option<Member<StoreCopy>>,
+    /// The pack, and the documents' JSON lines while they are few enough to keep plain.
+    plain: Option<(Pack, Option<Vec<u8>>)>,
 }
 
 impl MemberWriter {
     pub fn new() -> MemberWriter {
-        MemberWriter { member: None }
+        MemberWriter {
+            member: None,
+            plain: None,
+        }
     }
 
     /// Appends one document.
@@ -358,11 +365,26 @@ impl MemberWriter {
         pack: Option<&Pack>,
         shard: &mut ShardWriter,
     ) -> io::Result<()> {
-        if self.member.is_none() {
-            let object = pack.map(Pack::writer);
-            self.member = Some(shard.start(StoreCopy(object))?);
+        let member = match &mut self.member {
+            Some(member) => member,
+            None => {
+                self.plain = pack.map(|p| (p.clone(), Some(Vec::new())));
+                self.member
+                    .insert(shard.start(StoreCopy(pack.map(Pack::writer)))?)
+            }
+        };
+        member.write(doc)?;
+        if let Some((_, kept)) = &mut self.plain
+            && let Some(lines) = kept
+        {
+            let line = member.last_line();
+            if lines.len() + line.len() <= PLAIN_DOCUMENTS_MAX {
+                lines.extend_from_slice(line);
+            } else {
+                *kept = None;
+            }
         }
-        self.member.as_mut().expect("just started").write(doc)
+        Ok(())
     }
 
     /// Documents so far.
@@ -377,16 +399,25 @@ impl MemberWriter {
 
     /// Ends the member, giving the shard back; returns how the store keeps it.
     pub fn finish(self, shard: &mut ShardWriter) -> io::Result<Docs> {
-        let object = match self.member {
-            None => None,
-            Some(member) => match shard.end(member)?.0 {
-                Some(object) => Some(object.finish().map_err(store_io)?.0),
-                None => None,
-            },
+        let Some(member) = self.member else {
+            return Ok(Docs::Whole {
+                object: None,
+                compression: shard.compression(),
+            });
         };
-        Ok(Docs::Whole {
-            object,
-            compression: shard.compression(),
+        let copy = shard.end(member)?.0;
+        Ok(match (self.plain, copy) {
+            (Some((pack, Some(lines))), _) => Docs::Whole {
+                object: Some(pack.put_bytes(&lines).map_err(store_io)?),
+                compression: Compression::None,
+            },
+            (_, copy) => Docs::Whole {
+                object: copy
+                    .map(|object| object.finish().map_err(store_io))
+                    .transpose()?
+                    .map(|(hash, _)| hash),
+                compression: shard.compression(),
+            },
         })
     }
 }
@@ -397,7 +428,7 @@ pub(crate) struct PrefixWriter {
     pack: Pack,
     base: Option<Hash>,
     runs: Vec<[u32; 3]>,
-    object: Option<Encoder<ObjectWriter>>,
+    object: Option<NewDocuments>,
     new_documents: u32,
     line: Vec<u8>,
     pub documents: u64,
@@ -443,20 +474,17 @@ impl PrefixWriter {
 
     /// A document the step produced or rewrote.
     pub fn new_document(&mut self, doc: &Document) -> io::Result<()> {
-        if self.object.is_none() {
-            let writer = self.pack.writer();
-            self.object = Some(Encoder::with_zstd_level(
-                writer,
-                Compression::Zstd,
-                CACHE_ZSTD_LEVEL,
-            )?);
-        }
         self.line.clear();
         doc.write_json_line(&mut self.line);
-        self.object
-            .as_mut()
-            .expect("opened")
-            .write_all(&self.line)?;
+        let object = match &mut self.object {
+            Some(object) => object,
+            // Picks name a zstd object; whole documents start plain.
+            None => self.object.insert(match self.base {
+                Some(_) => NewDocuments::Zstd(Box::new(zstd_documents(&self.pack)?)),
+                None => NewDocuments::Plain(Vec::new()),
+            }),
+        };
+        object.write(&self.pack, &self.line)?;
         self.extend(1, self.new_documents);
         self.new_documents += 1;
         self.documents += 1;
@@ -465,9 +493,12 @@ impl PrefixWriter {
     }
 
     pub fn finish(self) -> io::Result<Docs> {
-        let object = match self.object {
-            Some(encoder) => Some(encoder.finish()?.finish().map_err(store_io)?.0),
-            None => None,
+        let (object, compression) = match self.object {
+            Some(object) => {
+                let (hash, compression) = object.finish(&self.pack)?;
+                (Some(hash), compression)
+            }
+            None => (None, Compression::Zstd),
         };
         let only_new = self.runs.iter().all(|r| r[0] == 1);
         Ok(match self.base {
@@ -478,9 +509,55 @@ impl PrefixWriter {
             },
             _ => Docs::Whole {
                 object,
-                compression: Compression::Zstd,
+                compression,
             },
         })
+    }
+}
+
+/// A prefix's new documents up to this size stay plain: the pack compresses them with
+/// its other entries, far better than alone (a mail's documents are a few kilobytes).
+/// Past it they are compressed by themselves, as they may become a loose object.
+const PLAIN_DOCUMENTS_MAX: usize = 1 << 20;
+
+/// A new object of JSON lines in zstd, into the pack.
+fn zstd_documents(pack: &Pack) -> io::Result<Encoder<ObjectWriter>> {
+    Encoder::with_zstd_level(pack.writer(), Compression::Zstd, CACHE_ZSTD_LEVEL)
+}
+
+/// The JSON lines of a prefix's new documents being written.
+enum NewDocuments {
+    Plain(Vec<u8>),
+    Zstd(Box<Encoder<ObjectWriter>>),
+}
+
+impl NewDocuments {
+    fn write(&mut self, pack: &Pack, line: &[u8]) -> io::Result<()> {
+        if let NewDocuments::Plain(bytes) = self
+            && bytes.len() + line.len() > PLAIN_DOCUMENTS_MAX
+        {
+            let mut encoder = zstd_documents(pack)?;
+            encoder.write_all(bytes)?;
+            *self = NewDocuments::Zstd(Box::new(encoder));
+        }
+        match self {
+            NewDocuments::Plain(bytes) => bytes.extend_from_slice(line),
+            NewDocuments::Zstd(encoder) => encoder.write_all(line)?,
+        }
+        Ok(())
+    }
+
+    /// The object and how it is compressed.
+    fn finish(self, pack: &Pack) -> io::Result<(Hash, Compression)> {
+        match self {
+            NewDocuments::Plain(bytes) => {
+                Ok((pack.put_bytes(&bytes).map_err(store_io)?, Compression::None))
+            }
+            NewDocuments::Zstd(encoder) => Ok((
+                encoder.finish()?.finish().map_err(store_io)?.0,
+                Compression::Zstd,
+            )),
+        }
     }
 }
 
@@ -805,58 +882,80 @@ mod tests {
     }
 
     #[test]
-    fn members_are_valid_alone_and_concatenated() {
+    fn small_members_are_kept_plain_big_ones_as_the_shard_has_them() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let path = dir.path().join("part-00000.jsonl.gz");
         let mut shard = ShardWriter::create(path.clone(), Compression::Gzip).unwrap();
-        let mut objects = Vec::new();
         let pack = store.pack();
-        for unit in 0..2 {
+        let big = |i: usize| Document::new(format!("big{i}"), format!("{i} ").repeat(5000));
+        let mut kept = Vec::new();
+        for unit in 0..3 {
             let mut member = MemberWriter::new();
-            for i in 0..3 {
-                member
-                    .push(&doc(unit * 3 + i), Some(&pack), &mut shard)
-                    .unwrap();
+            if unit == 1 {
+                // Past PLAIN_DOCUMENTS_MAX of JSON lines.
+                for i in 0..120 {
+                    member.push(&big(i), Some(&pack), &mut shard).unwrap();
+                }
+            } else {
+                for i in 0..3 {
+                    member
+                        .push(&doc(unit * 3 + i), Some(&pack), &mut shard)
+                        .unwrap();
+                }
             }
-            match member.finish(&mut shard).unwrap() {
+            kept.push(member.finish(&mut shard).unwrap());
+        }
+        shard.finish().unwrap();
+        assert!(pack.commit().unwrap().is_some());
+        let compressions: Vec<Compression> = kept
+            .iter()
+            .map(|docs| match docs {
                 Docs::Whole {
-                    object: Some(h),
-                    compression: Compression::Gzip,
-                } => objects.push(h),
+                    object: Some(_),
+                    compression,
+                } => *compression,
                 other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            compressions,
+            [Compression::None, Compression::Gzip, Compression::None]
+        );
+        assert_eq!(all(&store, &kept[0]), ["d0", "d1", "d2"]);
+        assert_eq!(all(&store, &kept[1]).len(), 120);
+        assert_eq!(all(&store, &kept[2]), ["d6", "d7", "d8"]);
+
+        // As a rerun replays them: plain members compressed again line by line, the big
+        // one appended as it is. The shard comes out the same, byte for byte.
+        let again = dir.path().join("again.jsonl.gz");
+        let mut shard = ShardWriter::create(again.clone(), Compression::Gzip).unwrap();
+        for docs in &kept {
+            let Docs::Whole {
+                object: Some(object),
+                compression,
+            } = docs
+            else {
+                unreachable!()
+            };
+            if *compression == Compression::Gzip {
+                shard
+                    .append_reader(store.open_object(object).unwrap())
+                    .unwrap();
+                continue;
             }
+            let mut lines = Lines::open(&store, docs).unwrap();
+            let mut member = shard.start(io::sink()).unwrap();
+            let mut line = Vec::new();
+            while lines.next_line(&mut line).unwrap() {
+                member.write_line(&line).unwrap();
+            }
+            shard.end(member).unwrap();
         }
         shard.finish().unwrap();
         assert!(
-            pack.commit().unwrap().is_some(),
-            "small members go into the pack"
-        );
-        let ids: Vec<String> = objects
-            .iter()
-            .flat_map(|h| {
-                all(
-                    &store,
-                    &Docs::Whole {
-                        object: Some(*h),
-                        compression: Compression::Gzip,
-                    },
-                )
-            })
-            .collect();
-        assert_eq!(ids, ["d0", "d1", "d2", "d3", "d4", "d5"]);
-        let mut joined = Vec::new();
-        for h in &objects {
-            store
-                .open_object(h)
-                .unwrap()
-                .read_to_end(&mut joined)
-                .unwrap();
-        }
-        assert_eq!(
-            std::fs::read(&path).unwrap(),
-            joined,
-            "the shard is its members"
+            std::fs::read(&path).unwrap() == std::fs::read(&again).unwrap(),
+            "the replayed shard differs"
         );
     }
 }

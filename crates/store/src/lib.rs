@@ -51,7 +51,7 @@ pub use gc::{GcOptions, GcReport};
 pub use hash::{BadHash, Hash, KeyBuilder};
 pub use lock::ProjectLock;
 pub use objects::{ObjectWriter, Record, Store};
-pub use pack::{PACK_MAGIC, PACKED_OBJECT_MAX, Pack};
+pub use pack::{BLOCK_BYTES, PACK_MAGIC, PACKED_OBJECT_MAX, Pack};
 pub use version::{
     FileEntry, Kind, MANIFEST_FORMAT, Manifest, NewVersion, RecipeInfo, SourceFile, StepInfo,
 };

@@ -6,9 +6,9 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
-use crate::pack::{PACKED_OBJECT_MAX, PackIndex};
+use crate::pack::{BlockCache, PACKED_OBJECT_MAX, PackIndex};
 use crate::{Hash, Pack, StoreError};
 
 /// A project's store; see the [crate] documentation for its layout.
@@ -18,6 +18,8 @@ pub struct Store {
     root: PathBuf,
     /// The packs' indexes, read on first use and shared by clones.
     pub(crate) packs: Arc<RwLock<Option<PackIndex>>>,
+    /// The packs' blocks read last, decompressed, shared by clones.
+    pub(crate) blocks: Arc<Mutex<BlockCache>>,
 }
 
 // Pinned format (tests/data/formats/record.json), with no version field: a change must
@@ -42,6 +44,7 @@ impl Store {
             root: crate::state_dir(&project),
             project,
             packs: Arc::default(),
+            blocks: Arc::default(),
         };
         for dir in [
             store.packs_dir(),

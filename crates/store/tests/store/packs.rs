@@ -1,8 +1,8 @@
-//! Packs: a task's small objects and records in one file. What a committed pack holds
-//! reads back; a damaged one is never read as something else; gc removes a pack only
-//! when nothing in it is reached.
+//! Packs: a task's small objects and records in one file, compressed in blocks. What a
+//! committed pack holds reads back, from any block in any order; a damaged one is never
+//! read as something else; gc removes a pack only when nothing in it is reached.
 
-use atelier_store::{GcOptions, Hash, NewVersion, PACK_MAGIC, Record, Store};
+use atelier_store::{BLOCK_BYTES, GcOptions, Hash, NewVersion, PACK_MAGIC, Record, Store};
 use std::io::Read;
 
 fn key(i: u64) -> Hash {
@@ -66,6 +66,50 @@ fn a_committed_pack_reads_back_in_this_process_and_the_next() {
 }
 
 #[test]
+fn entries_over_many_blocks_read_back_in_any_order_and_are_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let pack = store.pack();
+    // Mail-like objects of a few kilobytes, three blocks' worth, and a record each.
+    let objects: Vec<Vec<u8>> = (0..(3 * BLOCK_BYTES / 3000) as u64)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"mail-{i}\",\"text\":\"{}\"}}\n",
+                "Dear list, the meeting moved. ".repeat(100)
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut raw = 0;
+    for (i, bytes) in objects.iter().enumerate() {
+        let hash = pack.put_bytes(bytes).unwrap();
+        let record = Record {
+            objects: vec![hash],
+            records: vec![],
+            data: i as u64,
+        };
+        pack.put_record(&key(i as u64), &record).unwrap();
+        raw += bytes.len();
+    }
+    let path = pack.commit().unwrap().unwrap();
+    let size = std::fs::metadata(&path).unwrap().len() as usize;
+    assert!(
+        size * 4 < raw,
+        "{size} bytes on disk for {raw} bytes of entries"
+    );
+    let fresh = Store::open(dir.path()).unwrap();
+    for (i, bytes) in objects.iter().enumerate().rev() {
+        let record = fresh.record::<u64>(&key(i as u64)).unwrap();
+        assert_eq!(record.data, i as u64);
+        assert_eq!(
+            &read(&fresh, &record.objects[0]).unwrap(),
+            bytes,
+            "object {i}"
+        );
+    }
+}
+
+#[test]
 fn damaged_packs_are_not_read_as_anything_else() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
@@ -73,18 +117,31 @@ fn damaged_packs_are_not_read_as_anything_else() {
     let bytes = std::fs::read(&path).unwrap();
     let object = Hash::of(b"object 1 a");
 
-    // A byte of an object flipped: the object fails its hash.
-    let mut flipped = bytes.clone();
-    let at = flipped
-        .windows(10)
-        .position(|w| w == b"object 1 a")
-        .unwrap();
-    flipped[at] ^= 1;
+    // Any byte of the blocks flipped: each entry reads as it was written or not at all
+    // (a block that fails its checksum or no longer decompresses).
     let writable: std::fs::Permissions = std::os::unix::fs::PermissionsExt::from_mode(0o644);
     std::fs::set_permissions(&path, writable).unwrap();
-    std::fs::write(&path, &flipped).unwrap();
-    let fresh = Store::open(dir.path()).unwrap();
-    assert!(read(&fresh, &object).is_err());
+    let index_at = u64::from_le_bytes(
+        bytes[bytes.len() - 24..bytes.len() - 16]
+            .try_into()
+            .unwrap(),
+    );
+    let original = store.record::<u64>(&k).unwrap();
+    let mut failed = 0;
+    for at in PACK_MAGIC.len()..index_at as usize {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0x10;
+        std::fs::write(&path, &flipped).unwrap();
+        let fresh = Store::open(dir.path()).unwrap();
+        match read(&fresh, &object) {
+            Ok(read) => assert_eq!(read, b"object 1 a", "byte {at} flipped"),
+            Err(_) => failed += 1,
+        }
+        if let Some(record) = fresh.record::<u64>(&k) {
+            assert_eq!(record, original, "byte {at} flipped");
+        }
+    }
+    assert!(failed > 0, "no flip was noticed");
 
     // Cut short (a torn write): the whole pack is unreadable, so absent.
     std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
