@@ -40,7 +40,9 @@ pub use source::file_id;
 pub use warc_writer::{
     WarcRecord, WarcWriter, Written, encode_record, gzip_records, new_record_id, warc_digest,
 };
-pub use write::{Encoder, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL};
+pub use write::{
+    Encoder, FAST_ZSTD_LEVEL, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL,
+};
 
 use atelier_core::{Document, Format, format::Compression};
 use serde::Serialize;

@@ -11,7 +11,7 @@
 //! [`ShardWriter::finish`] renames it into place, after flushing and syncing it; a
 //! writer dropped before `finish` removes its temporary file, so a final file is always
 //! complete. Output is deterministic: gzip at level 6 with modification
-//! time 0, zstd at level 3 on one thread.
+//! time 0, zstd at level 3 (or the level a shard is given) on one thread.
 
 use atelier_core::Document;
 use atelier_core::atomic::AtomicFile;
@@ -25,6 +25,10 @@ use std::path::{Path, PathBuf};
 pub const GZIP_LEVEL: u32 = 6;
 /// zstd level of shards.
 pub const ZSTD_LEVEL: i32 = 3;
+/// zstd level of documents that are not a dataset's: work handed from one stage to the
+/// next, and cached in the project store. Written once, read once or twice: fast, still
+/// small.
+pub const FAST_ZSTD_LEVEL: i32 = 1;
 
 /// A compressing writer of one member: a gzip member, a zstd frame, or plain bytes.
 pub enum Encoder<W: Write> {
@@ -159,6 +163,7 @@ pub struct WrittenShard {
 pub struct ShardWriter {
     path: PathBuf,
     compression: Compression,
+    zstd_level: i32,
     /// The temporary file, once opened; taken by the member being written.
     file: Option<BufWriter<AtomicFile>>,
     opened: bool,
@@ -179,10 +184,22 @@ impl ShardWriter {
         Ok(ShardWriter {
             path,
             compression,
+            zstd_level: ZSTD_LEVEL,
             file: None,
             opened: false,
             documents: 0,
         })
+    }
+
+    /// The same shard with zstd members at another level.
+    pub fn with_zstd_level(mut self, level: i32) -> ShardWriter {
+        self.zstd_level = level;
+        self
+    }
+
+    /// The zstd level of its members, when they are zstd frames.
+    pub fn member_zstd_level(&self) -> Option<i32> {
+        (self.compression == Compression::Zstd).then_some(self.zstd_level)
     }
 
     /// The final path.
@@ -205,7 +222,11 @@ impl ShardWriter {
     pub fn start<C: Write>(&mut self, copy: C) -> io::Result<Member<C>> {
         let shard = self.take()?;
         Ok(Member {
-            encoder: Encoder::new(Tee { shard, copy }, self.compression)?,
+            encoder: Encoder::with_zstd_level(
+                Tee { shard, copy },
+                self.compression,
+                self.zstd_level,
+            )?,
             line: Vec::new(),
             documents: 0,
             text_bytes: 0,

@@ -27,7 +27,9 @@
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
-use atelier_io::{Location, ReadOptions, Records, ShardWriter, Unit, read_unit};
+use atelier_io::{
+    FAST_ZSTD_LEVEL, Location, ReadOptions, Records, ShardWriter, Unit, ZSTD_LEVEL, read_unit,
+};
 use atelier_store::{Hash, Pack};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -239,13 +241,16 @@ struct Output {
 
 impl Output {
     fn new(output: MapOutput, quarantine: PathBuf) -> Result<Output, RunError> {
-        let (path, compression, observer) = match output {
-            MapOutput::Dataset(path, compression) => (path, compression, None),
-            MapOutput::Barrier(observer, path) => (path, Compression::Zstd, Some(observer)),
+        let (path, compression, level, observer) = match output {
+            MapOutput::Dataset(path, compression) => (path, compression, ZSTD_LEVEL, None),
+            MapOutput::Barrier(observer, path) => {
+                (path, Compression::Zstd, FAST_ZSTD_LEVEL, Some(observer))
+            }
         };
+        let shard = ShardWriter::create(&path, compression).map_err(RunError::io(&path))?;
         Ok(Output {
             dataset: observer.is_none(),
-            shard: ShardWriter::create(&path, compression).map_err(RunError::io(&path))?,
+            shard: shard.with_zstd_level(level),
             observer,
             quarantine: Quarantine::new(quarantine),
         })
@@ -578,8 +583,14 @@ fn replay(
 ) -> io::Result<Vec<NewPrefix>> {
     let record = &prefix.record;
     let (as_stored, plain) = match &record.docs {
-        Docs::Whole { compression, .. } => (
-            *compression == out.shard.compression(),
+        Docs::Whole {
+            compression,
+            zstd_level,
+            ..
+        } => (
+            *compression == out.shard.compression()
+                && (*compression != Compression::Zstd
+                    || *zstd_level == out.shard.member_zstd_level()),
             *compression == Compression::None,
         ),
         Docs::Picks { .. } => (false, false),

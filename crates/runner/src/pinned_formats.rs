@@ -52,6 +52,7 @@ fn whole() -> UnitRecord {
         docs: Docs::Whole {
             object: Some(Hash::of(b"member")),
             compression: Compression::Gzip,
+            zstd_level: None,
         },
         documents: 4,
         text_bytes: 400,

@@ -48,13 +48,10 @@
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, StepStats};
-use atelier_io::{Encoder, Member, ReadOptions, ShardWriter, Unit};
+use atelier_io::{Encoder, FAST_ZSTD_LEVEL, Member, ReadOptions, ShardWriter, Unit};
 use atelier_store::{Hash, ObjectWriter, Pack, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, BufReader, Read, Write};
-
-/// zstd level of cached documents that are not an output member: fast, still small.
-const CACHE_ZSTD_LEVEL: i32 = 1;
 
 /// The keys of one unit: `keys[0]` for the read, `keys[k]` after step `k`.
 #[derive(Debug, Clone)]
@@ -108,6 +105,11 @@ pub(crate) enum Docs {
     Whole {
         object: Option<Hash>,
         compression: Compression,
+        /// The level of a zstd object, which decides whether it can be appended to a
+        /// shard as it is. Records written before levels differed have none: their
+        /// object is decoded and encoded again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        zstd_level: Option<i32>,
     },
     /// Runs `[source, start, length]` of documents, `source` 0 for the base record's
     /// documents and 1 for this record's `object` (zstd JSON lines).
@@ -403,6 +405,7 @@ impl MemberWriter {
             return Ok(Docs::Whole {
                 object: None,
                 compression: shard.compression(),
+                zstd_level: shard.member_zstd_level(),
             });
         };
         let copy = shard.end(member)?.0;
@@ -410,6 +413,7 @@ impl MemberWriter {
             (Some((pack, Some(lines))), _) => Docs::Whole {
                 object: Some(pack.put_bytes(&lines).map_err(store_io)?),
                 compression: Compression::None,
+                zstd_level: None,
             },
             (_, copy) => Docs::Whole {
                 object: copy
@@ -417,6 +421,7 @@ impl MemberWriter {
                     .transpose()?
                     .map(|(hash, _)| hash),
                 compression: shard.compression(),
+                zstd_level: shard.member_zstd_level(),
             },
         })
     }
@@ -498,7 +503,7 @@ impl PrefixWriter {
                 let (hash, compression) = object.finish(&self.pack)?;
                 (Some(hash), compression)
             }
-            None => (None, Compression::Zstd),
+            None => (None, Compression::None),
         };
         let only_new = self.runs.iter().all(|r| r[0] == 1);
         Ok(match self.base {
@@ -510,6 +515,7 @@ impl PrefixWriter {
             _ => Docs::Whole {
                 object,
                 compression,
+                zstd_level: (compression == Compression::Zstd).then_some(FAST_ZSTD_LEVEL),
             },
         })
     }
@@ -522,7 +528,7 @@ const PLAIN_DOCUMENTS_MAX: usize = 1 << 20;
 
 /// A new object of JSON lines in zstd, into the pack.
 fn zstd_documents(pack: &Pack) -> io::Result<Encoder<ObjectWriter>> {
-    Encoder::with_zstd_level(pack.writer(), Compression::Zstd, CACHE_ZSTD_LEVEL)
+    Encoder::with_zstd_level(pack.writer(), Compression::Zstd, FAST_ZSTD_LEVEL)
 }
 
 /// The JSON lines of a prefix's new documents being written.
@@ -614,6 +620,7 @@ impl Lines {
             Docs::Whole {
                 object,
                 compression,
+                ..
             } => Ok(Lines::Object(
                 object
                     .map(|h| open_object(store, &h, *compression))
@@ -914,6 +921,7 @@ mod tests {
                 Docs::Whole {
                     object: Some(_),
                     compression,
+                    ..
                 } => *compression,
                 other => panic!("{other:?}"),
             })
@@ -934,6 +942,7 @@ mod tests {
             let Docs::Whole {
                 object: Some(object),
                 compression,
+                ..
             } = docs
             else {
                 unreachable!()

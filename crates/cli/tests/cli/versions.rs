@@ -157,6 +157,67 @@ fn a_changed_threshold_reruns_its_step_and_those_after_only() {
     assert!(text.contains("version v3"), "{text}");
 }
 
+/// A recipe over `data/` with the given steps (TOML), zstd output, one task.
+fn write_zstd_recipe(dir: &Path, steps: &str, store: bool) -> PathBuf {
+    let recipe = dir.join("atelier.toml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "[dataset]\nname = \"spam\"\ntasks = 1\nstore = {store}\n\n\
+             [[source]]\npath = \"data\"\nformat = \"spamassassin\"\n\n{steps}\n\
+             [output]\npath = \"out/dataset\"\ncompression = \"zstd\"\n"
+        ),
+    )
+    .unwrap();
+    recipe
+}
+
+#[test]
+fn a_cached_prefix_that_becomes_the_last_step_gives_a_fresh_runs_bytes() {
+    // One file whose extracted text is well over a megabyte, so that the store keeps it
+    // compressed (at its own fast zstd level, not the dataset's).
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    for copy in 0..3 {
+        for entry in std::fs::read_dir(repo().join("examples/spam/data")).unwrap() {
+            let path = entry.unwrap().path();
+            if !path.to_string_lossy().ends_with(".jsonl.gz") {
+                continue;
+            }
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(std::fs::File::open(&path).unwrap())
+                .read_to_string(&mut text)
+                .unwrap();
+            for line in text.lines() {
+                let mut message: Value = serde_json::from_str(line).unwrap();
+                message["id"] = format!("{copy}-{}", message["id"].as_str().unwrap()).into();
+                writeln!(out, "{message}").unwrap();
+            }
+        }
+    }
+    std::fs::write(data.join("all.jsonl.gz"), out.finish().unwrap()).unwrap();
+    let extract = "[[step]]\ntype = \"extract\"\n";
+    let length = "[[step]]\ntype = \"length\"\nmin_chars = 20\n";
+    let recipe = write_zstd_recipe(dir.path(), &format!("{extract}\n{length}"), true);
+    run_json(&recipe, "1");
+    // Without `length`, `extract` is the last step: its cached output becomes the
+    // dataset.
+    write_zstd_recipe(dir.path(), extract, true);
+    let v2 = run_json(&recipe, "1");
+    let e = step(&v2, "extract");
+    assert_eq!(
+        e["reused_documents"], e["documents_in"],
+        "extract is reused"
+    );
+
+    let fresh = dir.path().join("fresh");
+    copy_tree(&data, &fresh.join("data"));
+    let plain = run_json(&write_zstd_recipe(&fresh, extract, false), "1");
+    assert_eq!(shards(&v2), shards(&plain), "same shards, byte for byte");
+}
+
 fn versions(dir: &Path) -> Vec<String> {
     let out = run_ok(&["versions", "-p", dir.to_str().unwrap(), "--json"]);
     let list: Vec<Value> = serde_json::from_str(&out).unwrap();
