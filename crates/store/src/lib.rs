@@ -22,8 +22,9 @@
 //! - A **record** ([`Store::put_record`]) is a small JSON file naming the objects and the
 //!   other records it needs; the runner keeps one per input unit and kept step prefix.
 //! - A **pack** ([`Store::pack`], [`Pack`]) holds a task's small objects and records in
-//!   one file, synced once when the task ends: a folder of thousands of small inputs
-//!   costs a few files and fsyncs per task, not a few per input.
+//!   one file, compressed together in blocks and synced once when the task ends: a
+//!   folder of thousands of small inputs costs a few files and fsyncs per task, not a
+//!   few per input, and its small entries compress against each other.
 //! - A **version** ([`Store::commit`], [`Manifest`]) is an immutable folder that appears
 //!   by one rename once everything in it is in place: a crash never leaves half of one
 //!   visible. Datasets and models have the same manifest; a model names the dataset
