@@ -393,10 +393,13 @@ impl Store {
             None => {
                 let mut compressed = vec![0u8; block.compressed as usize];
                 File::open(path)?.read_exact_at(&mut compressed, block.offset)?;
-                // The index bounds the size: a damaged frame cannot make it allocate more.
-                let bytes = zstd::bulk::decompress(&compressed, block.len as usize)
+                // Memory grows with what the frame really holds, up to the length the
+                // index gives: a damaged index cannot make it allocate gigabytes up front.
+                let mut bytes = Vec::new();
+                zstd::stream::read::Decoder::new(compressed.as_slice())
+                    .and_then(|d| d.take(u64::from(block.len) + 1).read_to_end(&mut bytes))
                     .ok()
-                    .filter(|b| b.len() == block.len as usize)
+                    .filter(|_| bytes.len() == block.len as usize)
                     .ok_or_else(|| invalid(path, "a block does not decompress"))?;
                 let bytes = Arc::new(bytes);
                 let mut cache = self

@@ -143,6 +143,16 @@ fn damaged_packs_are_not_read_as_anything_else() {
     }
     assert!(failed > 0, "no flip was noticed");
 
+    // A block table that claims more bytes than its frame holds (up to 4 GiB): the
+    // block is refused, with memory for what the frame holds only.
+    let mut claims = bytes.clone();
+    let len_at = index_at as usize + 8 + 12;
+    claims[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&path, &claims).unwrap();
+    let fresh = Store::open(dir.path()).unwrap();
+    assert!(read(&fresh, &object).is_err());
+    assert!(fresh.record::<u64>(&k).is_none());
+
     // Cut short (a torn write): the whole pack is unreadable, so absent.
     std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
     let fresh = Store::open(dir.path()).unwrap();
