@@ -102,10 +102,15 @@ impl Config {
             None => gguf
                 .tensors()
                 .find(|(name, _, _)| *name == "token_embd.weight")
-                .map(|(_, dims, _)| dims[0])
                 .ok_or_else(|| LmError::MissingTensor {
                     path: gguf.path.clone(),
                     name: "token_embd.weight".into(),
+                })?
+                .1
+                .first()
+                .copied()
+                .ok_or_else(|| {
+                    LmError::bad_file(&gguf.path, "tensor `token_embd.weight` has no dimensions")
                 })?,
         };
         Ok(Config {

@@ -128,3 +128,21 @@ fn tokenizer_files_found_by_fuzzing_are_refused() {
     // An added token whose id lies past the vocabulary: loads or is refused, no panic.
     let _ = atelier_lm::Tokenizer::from_json(&dir.join("tokenizer-added-id-past-vocab.json"), None);
 }
+
+/// Fuzzing's finds (fuzz/, target `gguf`): each model is refused with an error naming
+/// the file, not a panic.
+#[test]
+fn gguf_files_found_by_fuzzing_are_refused() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
+    // A `token_embd.weight` with no dimensions, and no `vocab_size` key: the
+    // vocabulary's size was read from its first dimension without checking one exists.
+    let path = dir.join("gguf-embedding-without-dimensions.gguf");
+    let gguf = atelier_lm::GgufFile::open(&path).expect("the header and tables read");
+    let err = atelier_lm::Config::from_gguf(&gguf)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gguf-embedding-without-dimensions.gguf") && err.contains("no dimensions"),
+        "{err}"
+    );
+}
