@@ -73,7 +73,15 @@ impl GgufFile {
             path: path.to_path_buf(),
             error: source,
         })?;
-        let content = Content::read(&mut file).map_err(|e| LmError::bad_file(path, e))?;
+        // candle's reader panics on some headers (found by fuzzing: an alignment of 0
+        // divides by zero): a panic there is this file's error, not ours.
+        let content =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Content::read(&mut file)))
+                .map_err(|panic| {
+                    let why = crate::panic_message(panic.as_ref());
+                    LmError::bad_file(path, format!("candle failed to read its header: {why}"))
+                })?
+                .map_err(|e| LmError::bad_file(path, e))?;
         Ok(GgufFile {
             path: path.to_path_buf(),
             content,

@@ -133,6 +133,16 @@ fn context_message(prompt: usize, max_tokens: Option<usize>, context: usize) -> 
     }
 }
 
+/// What a caught panic said: the libraries read here (tokenizers, candle) panic on some
+/// malformed files, which is then that file's error.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "a panic".to_owned())
+}
+
 impl LmError {
     pub(crate) fn bad_file(path: &Path, message: impl std::fmt::Display) -> LmError {
         LmError::BadFile {

@@ -349,11 +349,7 @@ impl Tokenizer {
         // there is this file's error, not ours.
         let loaded = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_file(path))
             .unwrap_or_else(|panic| {
-                let why = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "a panic".to_owned());
+                let why = crate::panic_message(panic.as_ref());
                 Err(format!("the tokenizers library failed to parse it: {why}").into())
             });
         let mut inner = loaded.map_err(|e| LmError::Tokenizer {

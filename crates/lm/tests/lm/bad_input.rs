@@ -136,6 +136,16 @@ fn gguf_files_found_by_fuzzing_are_refused() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/fuzz");
     // A `token_embd.weight` with no dimensions, and no `vocab_size` key: the
     // vocabulary's size was read from its first dimension without checking one exists.
+    // An alignment of 0, by which candle's reader divided the tensor data's offset.
+    let path = dir.join("gguf-alignment-zero.gguf");
+    let Err(err) = atelier_lm::GgufFile::open(&path) else {
+        panic!("a GGUF aligned to 0 is refused");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("gguf-alignment-zero.gguf") && err.contains("divide by zero"),
+        "{err}"
+    );
     let path = dir.join("gguf-embedding-without-dimensions.gguf");
     let gguf = atelier_lm::GgufFile::open(&path).expect("the header and tables read");
     let err = atelier_lm::Config::from_gguf(&gguf)
