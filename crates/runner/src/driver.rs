@@ -1,7 +1,8 @@
 //! The map-task driver: a map task from its input to the counters its marker keeps.
 //!
 //! A task reads documents in batches, from its units of the recipe's sources or from
-//! the intermediate shard the previous map stage wrote for a barrier, sends each batch
+//! the intermediate shard the previous map stage wrote for a barrier (or, when no step
+//! comes before the first barrier, from the local sources again), sends each batch
 //! through its per-document steps (after the previous barrier's decider), and hands
 //! what survives on: to the dataset's shard, or to a barrier's observer and an
 //! intermediate shard. The driver does all the counting, so a step cannot forget it, and
@@ -53,6 +54,15 @@ pub enum MapInput<'a> {
     Units(&'a [Unit]),
     /// The intermediate shard the previous map stage wrote for a barrier.
     Intermediate(PathBuf),
+    /// The recipe's sources again, after a map stage that only showed them to a
+    /// barrier's observer: neither the read nor its failures are counted again, and
+    /// the task must find the `documents` that stage read.
+    Reread {
+        /// The task's units.
+        units: &'a [Unit],
+        /// The documents the first read gave.
+        documents: u64,
+    },
 }
 
 /// Where a map task's documents end.
@@ -61,6 +71,10 @@ pub enum MapOutput {
     Dataset(PathBuf, Compression),
     /// A barrier: its observer sees each document, kept in an intermediate shard.
     Barrier(Box<dyn Observer>, PathBuf),
+    /// A barrier whose next stage reads the sources again ([`MapInput::Reread`]): its
+    /// observer sees each document, nothing is written (the path is the barrier's work
+    /// folder, for errors).
+    Observer(Box<dyn Observer>, PathBuf),
 }
 
 /// The previous barrier's decider: the first step of a later map stage.
@@ -158,35 +172,54 @@ pub fn run_map(
                 on_progress(unit_size(unit));
             }
         }
-        MapInput::Intermediate(path) => {
+        MapInput::Intermediate(_) | MapInput::Reread { .. } => {
             let mut built: BuiltSteps = decider.map(|d| (d.step, d.runtime)).into_iter().collect();
             built.extend(build_steps(steps)?);
             let mut names = vec!["read"];
             names.extend(built.iter().map(|(name, _)| *name));
             let mut counts = UnitCounts::new(&names);
-            if path.exists() {
-                let unit = Unit {
-                    location: path.clone().into(),
-                    format: Format::Jsonl,
-                    compression: Compression::Zstd,
-                    start: 0,
-                    end: None,
-                };
-                let records = read_unit(
-                    &unit,
-                    &ReadOptions {
-                        max_record_bytes: u64::MAX,
-                    },
-                );
-                let mut work = StepRunner::built(built);
-                work.run(
-                    Source::Intermediate(records),
-                    1,
-                    None,
-                    &mut out,
-                    &mut counts,
-                )
-                .map_err(|e| e.about(&path))?;
+            let mut work = StepRunner::built(built);
+            match input {
+                MapInput::Intermediate(path) if path.exists() => {
+                    let unit = Unit {
+                        location: path.clone().into(),
+                        format: Format::Jsonl,
+                        compression: Compression::Zstd,
+                        start: 0,
+                        end: None,
+                    };
+                    let records = read_unit(
+                        &unit,
+                        &ReadOptions {
+                            max_record_bytes: u64::MAX,
+                        },
+                    );
+                    let source = Source::Intermediate(records);
+                    work.run(source, 1, None, &mut out, &mut counts)
+                        .map_err(|e| e.about(&path))?;
+                }
+                MapInput::Reread { units, documents } => {
+                    let name = units.first().map(|u| u.location.name()).unwrap_or_default();
+                    // Owned: the records outlive this borrow of the plan.
+                    let (units, project) = (units.to_vec(), project.map(Path::to_path_buf));
+                    // The failures were quarantined by the first read.
+                    let records = units.into_iter().flat_map(move |unit| {
+                        project_named(read_unit(&unit, &read), &unit, project.as_deref())
+                            .filter(Result::is_ok)
+                    });
+                    let source = Source::Intermediate(Box::new(records));
+                    work.run(source, 1, None, &mut out, &mut counts)
+                        .map_err(|e| e.about(&name))?;
+                    let read = counts.steps[1].documents_in;
+                    if read != documents {
+                        return Err(RunError::Input(format!(
+                            "task {rank} read {read} documents from its sources where the \
+                             first stage of the run read {documents}: an input file changed \
+                             during the run; run it again"
+                        )));
+                    }
+                }
+                _ => {}
             }
             // This stage reads the run's own files: its `read` is not a step of the run.
             stats.steps = counts.steps.split_off(1);
@@ -235,22 +268,36 @@ struct Output {
     /// The sink is the dataset: the `write` step is counted.
     dataset: bool,
     observer: Option<Box<dyn Observer>>,
-    shard: ShardWriter,
+    /// The shard, or for [`MapOutput::Observer`], none.
+    shard: Option<ShardWriter>,
+    /// The shard's path, or the barrier's folder: what errors name.
+    path: PathBuf,
     quarantine: Quarantine,
 }
 
 impl Output {
     fn new(output: MapOutput, quarantine: PathBuf) -> Result<Output, RunError> {
-        let (path, compression, level, observer) = match output {
-            MapOutput::Dataset(path, compression) => (path, compression, ZSTD_LEVEL, None),
-            MapOutput::Barrier(observer, path) => {
-                (path, Compression::Zstd, FAST_ZSTD_LEVEL, Some(observer))
-            }
+        let (path, shard, observer) = match output {
+            MapOutput::Dataset(path, compression) => (path, Some((compression, ZSTD_LEVEL)), None),
+            MapOutput::Barrier(observer, path) => (
+                path,
+                Some((Compression::Zstd, FAST_ZSTD_LEVEL)),
+                Some(observer),
+            ),
+            MapOutput::Observer(observer, folder) => (folder, None, Some(observer)),
         };
-        let shard = ShardWriter::create(&path, compression).map_err(RunError::io(&path))?;
+        let shard = match shard {
+            Some((compression, level)) => Some(
+                ShardWriter::create(&path, compression)
+                    .map_err(RunError::io(&path))?
+                    .with_zstd_level(level),
+            ),
+            None => None,
+        };
         Ok(Output {
             dataset: observer.is_none(),
-            shard: shard.with_zstd_level(level),
+            shard,
+            path,
             observer,
             quarantine: Quarantine::new(quarantine),
         })
@@ -266,15 +313,20 @@ impl Output {
         if let Some(observer) = &mut self.observer {
             observer.observe(doc)?;
         }
-        member.push(doc, pack, &mut self.shard)
+        match &mut self.shard {
+            Some(shard) => member.push(doc, pack, shard),
+            None => Ok(()),
+        }
     }
 
     fn finish(mut self) -> Result<(), RunError> {
-        let path = self.shard.path().to_owned();
+        let path = self.path;
         if let Some(observer) = self.observer.take() {
             observer.finish().map_err(RunError::io(&path))?;
         }
-        self.shard.finish().map_err(RunError::io(&path))?;
+        if let Some(shard) = self.shard {
+            shard.finish().map_err(RunError::io(&path))?;
+        }
         let quarantine = self.quarantine.path().to_owned();
         self.quarantine.finish().map_err(RunError::io(&quarantine))
     }
@@ -351,8 +403,9 @@ enum Source {
     Read(Records),
     /// The store, after a stored prefix.
     Stored(Lines),
-    /// The run's own intermediate shard, which does not fail: if it does, the task
-    /// stops loudly. Quarantine entries are written after each batch.
+    /// The run's own intermediate shard (or the sources read again, their failures
+    /// left out), which does not fail: if it does, the task stops loudly. Quarantine
+    /// entries are written after each batch.
     Intermediate(Records),
 }
 
@@ -559,14 +612,16 @@ impl<'a> StepRunner<'a> {
             }
         }
         let (documents, text_bytes) = (member.documents(), member.text_bytes());
-        let docs = member.finish(&mut out.shard)?;
-        if pack.is_some() {
-            done.push(NewPrefix {
-                at: n,
-                docs,
-                documents,
-                text_bytes,
-            });
+        if let Some(shard) = &mut out.shard {
+            let docs = member.finish(shard)?;
+            if pack.is_some() {
+                done.push(NewPrefix {
+                    at: n,
+                    docs,
+                    documents,
+                    text_bytes,
+                });
+            }
         }
         Ok(done)
     }
@@ -581,6 +636,11 @@ fn replay(
     out: &mut Output,
     counts: &mut UnitCounts,
 ) -> io::Result<Vec<NewPrefix>> {
+    let Some(shard) = &mut out.shard else {
+        return Err(io::Error::other(
+            "a stage that writes no shard replayed stored work",
+        ));
+    };
     let record = &prefix.record;
     let (as_stored, plain) = match &record.docs {
         Docs::Whole {
@@ -588,17 +648,18 @@ fn replay(
             zstd_level,
             ..
         } => (
-            *compression == out.shard.compression()
-                && (*compression != Compression::Zstd
-                    || *zstd_level == out.shard.member_zstd_level()),
+            *compression == shard.compression()
+                && (*compression != Compression::Zstd || *zstd_level == shard.member_zstd_level()),
             *compression == Compression::None,
         ),
         Docs::Picks { .. } => (false, false),
     };
+    // A plain member that the shard does not take as it is: compressed again, line by line.
+    let recompress = plain && !as_stored;
     let watch = Stopwatch::start();
     let mut compress = None;
     let mut member = (!as_stored && !plain).then(MemberWriter::new);
-    if out.observer.is_some() || member.is_some() || (plain && !as_stored) {
+    if out.observer.is_some() || member.is_some() || recompress {
         let mut line = Vec::new();
         while prefix.lines.next_line(&mut line)? {
             if out.observer.is_some() || member.is_some() {
@@ -607,13 +668,13 @@ fn replay(
                     observer.observe(&doc)?;
                 }
                 if let Some(member) = &mut member {
-                    member.push(&doc, Some(stored.pack), &mut out.shard)?;
+                    member.push(&doc, Some(stored.pack), shard)?;
                 }
             }
-            if plain && !as_stored {
+            if recompress {
                 let encoder = match &mut compress {
                     Some(encoder) => encoder,
-                    None => compress.insert(out.shard.start(io::sink())?),
+                    None => compress.insert(shard.start(io::sink())?),
                 };
                 encoder.write_line(&line)?;
             }
@@ -625,7 +686,7 @@ fn replay(
         }
     }
     if let Some(encoder) = compress {
-        out.shard.end(encoder)?;
+        shard.end(encoder)?;
     }
     if as_stored
         && let Docs::Whole {
@@ -633,7 +694,7 @@ fn replay(
             ..
         } = &record.docs
     {
-        out.shard.append_reader(stored.store.open_object(object)?)?;
+        shard.append_reader(stored.store.open_object(object)?)?;
     }
     let Elapsed { wall, cpu } = watch.elapsed();
     let spent = if out.dataset {
@@ -655,7 +716,7 @@ fn replay(
         None => Vec::new(),
         Some(member) => vec![NewPrefix {
             at: counts.steps.len() - 1,
-            docs: member.finish(&mut out.shard)?,
+            docs: member.finish(shard)?,
             documents: record.documents,
             text_bytes: record.text_bytes,
         }],

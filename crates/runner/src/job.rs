@@ -3,10 +3,12 @@
 //! The recipe's steps are cut at each barrier step. Stage `map0` reads the sources
 //! through the steps before the first barrier; each barrier then adds its middle stages;
 //! the next map stage reads what the previous one kept back through the barrier's
-//! decider, and so on until the last map stage writes the dataset. Every task of every
-//! stage runs through [`Job::run_task`], which leaves a marker when it completes: the
-//! local executor calls it on threads, the Slurm executor through `atelier task` in job
-//! arrays.
+//! decider, and so on until the last map stage writes the dataset. When no step comes
+//! before the first barrier and the sources are local files, `map0` only shows them to
+//! the barrier's observer and `map1` reads them again: no intermediate copy of the
+//! input. Every task of every stage runs through [`Job::run_task`], which leaves a
+//! marker when it completes: the local executor calls it on threads, the Slurm executor
+//! through `atelier task` in job arrays.
 
 use atelier_bill::{BillSettings, EnergyRecord, Ledger, TaskMeter};
 use atelier_core::recipe::RecipeStep;
@@ -97,6 +99,10 @@ pub struct Job<'a> {
     step_inputs: Vec<Hash>,
     /// The stage that runs on the written dataset, if any (tokenizing).
     after: Option<Arc<dyn ShardStage>>,
+    /// The first map stage only shows the sources to the first barrier's observer, and
+    /// the next map stage reads them again instead of an intermediate shard: there is no
+    /// step before that barrier and every source is local.
+    reread: bool,
     /// The project lock, held by the process that drives a run.
     _lock: Option<ProjectLock>,
 }
@@ -162,6 +168,15 @@ impl<'a> Job<'a> {
         }
         let world = plan.tasks.len();
         let segments = segments(recipe, &layout, world)?;
+        // Reading a local file again costs what reading an intermediate shard back
+        // does, and saves writing one: a copy of the whole input.
+        let reread = segments[0].steps.is_empty()
+            && segments[0].barrier.is_some()
+            && plan
+                .tasks
+                .iter()
+                .flat_map(|t| &t.units)
+                .all(|u| u.location.local().is_some());
         let mut stages = Vec::new();
         for (m, segment) in segments.iter().enumerate() {
             let bytes = if m == 0 { plan.bytes() } else { 0 };
@@ -218,6 +233,7 @@ impl<'a> Job<'a> {
             hashes,
             step_inputs,
             after,
+            reread,
             _lock: lock,
         })
     }
@@ -338,8 +354,13 @@ impl<'a> Job<'a> {
         let previous = m
             .checked_sub(1)
             .and_then(|p| self.segments[p].barrier.as_ref());
+        let units = &self.plan.tasks[rank].units;
         let input = match previous {
-            None => MapInput::Units(&self.plan.tasks[rank].units),
+            None => MapInput::Units(units),
+            Some(_) if m == 1 && self.reread => MapInput::Reread {
+                units,
+                documents: self.documents_read(rank)?,
+            },
             Some(_) => MapInput::Intermediate(self.layout.intermediate(m - 1, rank)),
         };
         let decider = match previous {
@@ -353,12 +374,17 @@ impl<'a> Job<'a> {
             None => None,
         };
         let output = match &segment.barrier {
-            Some(b) => MapOutput::Barrier(
-                b.runtime
+            Some(b) => {
+                let observer = b
+                    .runtime
                     .observer(&b.context, rank)
-                    .map_err(|e| b.error(e))?,
-                self.layout.intermediate(m, rank),
-            ),
+                    .map_err(|e| b.error(e))?;
+                if m == 0 && self.reread {
+                    MapOutput::Observer(observer, b.context.work.clone())
+                } else {
+                    MapOutput::Barrier(observer, self.layout.intermediate(m, rank))
+                }
+            }
             None => {
                 let compression = self.recipe.output.compression;
                 MapOutput::Dataset(self.layout.shard(rank, compression.suffix()), compression)
@@ -368,6 +394,8 @@ impl<'a> Job<'a> {
             max_record_bytes: self.recipe.dataset.max_record_bytes,
         };
         let reuse = match (&self.store, &input) {
+            // Without steps there is nothing worth keeping: only the read.
+            (Some(_), MapInput::Units(_)) if self.reread => None,
             (Some(store), MapInput::Units(units)) => Some(Reuse {
                 store,
                 pack: store.pack(),
@@ -410,6 +438,18 @@ impl<'a> Job<'a> {
             project: self.project.as_deref(),
         };
         run_map(task, &self.layout, progress)
+    }
+
+    /// The documents the first map stage read for task `rank` (from its marker): the
+    /// next stage, reading the sources again, must find as many.
+    fn documents_read(&self, rank: usize) -> Result<u64, RunError> {
+        let marker = self.marker(0, rank).ok_or_else(|| {
+            RunError::Tasks(vec![format!(
+                "task {rank} of stage {} has not completed",
+                self.stages[0].name
+            )])
+        })?;
+        Ok(marker.stats.steps.first().map_or(0, |read| read.kept))
     }
 
     fn run_after_task(&self, rank: usize) -> Result<TaskResult, RunError> {

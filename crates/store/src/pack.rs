@@ -485,10 +485,15 @@ struct PackState {
 }
 
 impl PackState {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+    fn check_open(&self) -> io::Result<()> {
         if self.done {
             return Err(io::Error::other("the pack is already committed"));
         }
+        Ok(())
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.check_open()?;
         if self.out.is_none() {
             let mut out = BufWriter::with_capacity(256 * 1024, File::create(&self.tmp)?);
             out.write_all(PACK_MAGIC)?;
@@ -502,9 +507,7 @@ impl PackState {
     }
 
     fn append(&mut self, kind: Kind, key: Hash, bytes: &[u8]) -> io::Result<()> {
-        if self.done {
-            return Err(io::Error::other("the pack is already committed"));
-        }
+        self.check_open()?;
         let too_big = || io::Error::other("an entry too big for a pack");
         let offset = u32::try_from(self.block.len()).map_err(|_| too_big())?;
         let len = u32::try_from(bytes.len()).map_err(|_| too_big())?;

@@ -142,6 +142,11 @@ impl Step for NoX {
 }
 
 fn setup(dir: &Path, texts: &[&str]) -> Recipe {
+    write_input(dir, texts);
+    recipe(dir, &["no_x", "first_of_length", "no_x"])
+}
+
+fn write_input(dir: &Path, texts: &[&str]) {
     let lines: String = texts
         .iter()
         .enumerate()
@@ -153,13 +158,21 @@ fn setup(dir: &Path, texts: &[&str]) -> Recipe {
         })
         .collect();
     std::fs::write(dir.join("in.jsonl"), lines).unwrap();
-    let recipe = "[dataset]\ntasks = 3\ntask_bytes = 40\n\n[[source]]\npath = \"in.jsonl\"\n\n\
-                  [[step]]\ntype = \"no_x\"\n\n[[step]]\ntype = \"first_of_length\"\n\n[[step]]\ntype = \"no_x\"\n\n\
-                  [output]\npath = \"out\"\ncompression = \"none\"\n";
+}
+
+fn recipe(dir: &Path, steps: &[&str]) -> Recipe {
+    let steps: String = steps
+        .iter()
+        .map(|s| format!("[[step]]\ntype = \"{s}\"\n\n"))
+        .collect();
+    let recipe = format!(
+        "[dataset]\ntasks = 3\ntask_bytes = 40\nmax_quarantined_fraction = 0.5\n\n\
+         [[source]]\npath = \"in.jsonl\"\n\n{steps}[output]\npath = \"out\"\ncompression = \"none\"\n"
+    );
     let registry = Registry::new()
         .register::<FirstOfLength>()
         .register::<NoX>();
-    Recipe::parse(recipe, &dir.join("atelier.toml"), &registry).unwrap()
+    Recipe::parse(&recipe, &dir.join("atelier.toml"), &registry).unwrap()
 }
 
 fn texts(summary: &RunSummary) -> Vec<String> {
@@ -239,4 +252,76 @@ fn a_run_resumes_stage_by_stage() {
         .collect();
     assert_eq!(again_shards, shards);
     assert_eq!(again.stats.written(), first.stats.written());
+}
+
+const OPTIONS: RunOptions = RunOptions {
+    workers: 2,
+    progress: false,
+    after: None,
+};
+
+#[test]
+fn a_barrier_first_reads_the_sources_again_instead_of_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    write_input(dir.path(), &INPUT);
+    // A record that does not read, between two that do.
+    let input = dir.path().join("in.jsonl");
+    let text = std::fs::read_to_string(&input).unwrap();
+    let (head, tail) = text.split_at(text.find("{\"id\":\"d5\"").unwrap());
+    std::fs::write(&input, format!("{head}{{not json\n{tail}")).unwrap();
+    let summary = run(&recipe(dir.path(), &["first_of_length", "no_x"]), &OPTIONS).unwrap();
+
+    assert_eq!(texts(&summary), ["aa", "ccc", "f", "gggg"]);
+    let work = dir.path().join("out/.atelier/work");
+    assert!(
+        !work.join("map0").exists(),
+        "no intermediate copy of the input"
+    );
+    let steps = &summary.stats.steps;
+    let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["read", "first_of_length", "no_x", "write"]);
+    // The bad record is counted and quarantined once, not again by the second read.
+    assert_eq!((steps[0].documents_in, steps[0].quarantined), (13, 1));
+    assert_eq!((steps[1].documents_in, steps[1].kept), (12, 4));
+    let entries: usize = summary
+        .quarantine
+        .iter()
+        .map(|q| std::fs::read_to_string(q).unwrap().lines().count())
+        .sum();
+    assert_eq!(entries, 1);
+}
+
+#[test]
+fn an_input_that_changes_between_the_two_reads_stops_the_task() {
+    let dir = tempfile::tempdir().unwrap();
+    write_input(dir.path(), &INPUT);
+    let recipe = recipe(dir.path(), &["first_of_length"]);
+    run(&recipe, &OPTIONS).unwrap();
+    // As if the file changed while the last map stage had yet to run: one document
+    // fewer in the same bytes and with the same modification time, so the plan is
+    // the same and the run resumes.
+    let input = dir.path().join("in.jsonl");
+    let modified = std::fs::metadata(&input).unwrap().modified().unwrap();
+    let text = std::fs::read_to_string(&input).unwrap();
+    let first_two = text
+        .split_inclusive('\n')
+        .take(2)
+        .map(str::len)
+        .sum::<usize>();
+    let merged = format!(
+        "{{\"id\":\"d0\",\"text\":\"{}\"}}\n",
+        "a".repeat(first_two - 22)
+    );
+    assert_eq!(merged.len(), first_two);
+    std::fs::write(&input, format!("{merged}{}", &text[first_two..])).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&input)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::remove_dir_all(dir.path().join("out/.atelier/tasks/map1")).unwrap();
+
+    let error = run(&recipe, &OPTIONS).unwrap_err().to_string();
+    assert!(error.contains("changed during the run"), "{error}");
 }
