@@ -25,6 +25,7 @@
 //! work taken from the store would differ from work done now. It also makes a unit's
 //! output independent of the task it was dealt to.
 
+use atelier_bill::EnergyRecord;
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdict};
@@ -34,6 +35,7 @@ use atelier_io::{
 use atelier_store::{Hash, Pack};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::layout::Layout;
 use crate::measure::{Elapsed, Stopwatch};
@@ -42,6 +44,7 @@ use crate::reuse::{
     Docs, Lines, MemberWriter, NewPrefix, PrefixWriter, Reuse, StoredPrefix, StoredUnit, reused,
 };
 use crate::run::RunError;
+use crate::share::{Board, Shared};
 use atelier_bill::energy::peak_rss_bytes;
 
 /// Documents or text bytes gathered before a batch goes through the steps.
@@ -108,6 +111,11 @@ pub struct MapTask<'a> {
     /// to it (`metadata.source`, and `file` in quarantine entries), so that a project
     /// moved elsewhere makes the same documents.
     pub project: Option<&'a Path>,
+    /// Where idle workers of this process may take the task's units (first map stage);
+    /// none for a task run alone.
+    pub share: Option<&'a Board<'a>>,
+    /// Where helpers leave the output of the units they take.
+    pub scratch: PathBuf,
 }
 
 /// What a finished map task did.
@@ -117,6 +125,8 @@ pub struct TaskResult {
     pub stats: TaskStats,
     /// The records of the project store it used or made.
     pub keys: Vec<Hash>,
+    /// The energy of the units that other workers ran for it.
+    pub helped: EnergyRecord,
 }
 
 /// Runtime objects of steps, with their names.
@@ -140,10 +150,14 @@ pub fn run_map(
         read,
         reuse,
         project,
+        share,
+        scratch,
     } = task;
     let mut out = Output::new(output, layout.quarantine(stage, rank))?;
     let mut stats = TaskStats::default();
     let mut keys = Vec::new();
+    let mut helped = Helping::default();
+    let mut units_run = None;
     match input {
         MapInput::Units(units) => {
             stats.tasks = 1;
@@ -153,24 +167,36 @@ pub fn run_map(
             if out.dataset {
                 stats.steps.push(StepStats::named("write"));
             }
-            for (i, unit) in units.iter().enumerate() {
-                let stored = reuse.as_ref().and_then(|r| r.unit(i));
-                let mut work = StepRunner::new(steps);
-                let done = work
-                    .unit(unit, stored, &names, read, project, &mut out)
-                    .map_err(|e| e.about(&unit.location.name()))?;
-                let unit_steps = done.counts.steps.iter();
-                for (mine, theirs) in stats
-                    .steps
-                    .iter_mut()
-                    .zip(unit_steps.chain(out.dataset.then_some(&done.counts.write)))
-                {
-                    *mine += theirs;
-                }
-                stats.files += u64::from(done.opened && unit.start == 0);
-                keys.extend(done.keys);
-                on_progress(unit_size(unit));
+            let sink = out.sink();
+            let shared = Arc::new(Shared::new(UnitWork {
+                units,
+                steps,
+                names,
+                read,
+                project,
+                reuse,
+                sink,
+                scratch,
+            }));
+            let offered = share.map(|board| board.open(rank, shared.clone()));
+            while let Some(i) = shared.take_head() {
+                let done = shared.work.run(i, &mut out)?;
+                add_unit(&mut stats, &mut keys, &units[i], done, &mut out)?;
+                on_progress(unit_size(&units[i]));
             }
+            drop(offered);
+            let taken = shared.helped_units();
+            for i in taken.clone() {
+                let unit = shared.wait(i)?;
+                helped.take(unit.cpu_seconds, &unit.energy);
+                out.take_helped(&unit.observed, unit.member.as_deref())?;
+                add_unit(&mut stats, &mut keys, &units[i], unit.done, &mut out)?;
+            }
+            if !taken.is_empty() {
+                let scratch = &shared.work.scratch;
+                std::fs::remove_dir(scratch).map_err(RunError::io(scratch))?;
+            }
+            units_run = Some(shared);
         }
         MapInput::Intermediate(_) | MapInput::Reread { .. } => {
             let mut built: BuiltSteps = decider.map(|d| (d.step, d.runtime)).into_iter().collect();
@@ -230,12 +256,133 @@ pub fn run_map(
         }
     }
     out.finish()?;
-    if let Some(reuse) = reuse {
+    if let Some(reuse) = units_run.as_ref().and_then(|s| s.work.reuse.as_ref()) {
         // Before the task's marker: a task that completed has its work kept.
         reuse.commit()?;
     }
     close_stats(&mut stats, rank, &clock)?;
-    Ok(TaskResult { stats, keys })
+    stats.cpu_seconds += helped.cpu_seconds;
+    Ok(TaskResult {
+        stats,
+        keys,
+        helped: helped.energy,
+    })
+}
+
+/// What helpers spent on a task's units.
+#[derive(Default)]
+struct Helping {
+    cpu_seconds: f64,
+    energy: EnergyRecord,
+}
+
+impl Helping {
+    fn take(&mut self, cpu_seconds: f64, energy: &EnergyRecord) {
+        self.cpu_seconds += cpu_seconds;
+        self.energy += energy;
+    }
+}
+
+/// Adds a unit's counters, quarantine entries and store keys to its task's.
+fn add_unit(
+    stats: &mut TaskStats,
+    keys: &mut Vec<Hash>,
+    unit: &Unit,
+    done: UnitDone,
+    out: &mut Output,
+) -> Result<(), RunError> {
+    for q in &done.counts.quarantine {
+        out.quarantine
+            .append(q)
+            .map_err(RunError::io(out.quarantine.path()))?;
+    }
+    let unit_steps = done.counts.steps.iter();
+    for (mine, theirs) in stats
+        .steps
+        .iter_mut()
+        .zip(unit_steps.chain(out.dataset.then_some(&done.counts.write)))
+    {
+        *mine += theirs;
+    }
+    stats.files += u64::from(done.opened && unit.start == 0);
+    keys.extend(done.keys);
+    Ok(())
+}
+
+/// Everything a unit of a first-stage map task needs, shared with the workers that
+/// help the task.
+pub(crate) struct UnitWork<'a> {
+    units: &'a [Unit],
+    steps: &'a [RecipeStep],
+    names: Vec<&'static str>,
+    read: ReadOptions,
+    project: Option<&'a Path>,
+    pub reuse: Option<Reuse<'a>>,
+    /// What the task's output is, for a helper's to be the same.
+    sink: Sink,
+    /// Where helpers' members wait for the task.
+    scratch: PathBuf,
+}
+
+/// The kind of a map task's output.
+#[derive(Clone, Copy)]
+enum Sink {
+    Dataset(Compression),
+    Barrier,
+    Observer,
+}
+
+impl<'a> UnitWork<'a> {
+    /// The task's units.
+    pub fn units(&self) -> &'a [Unit] {
+        self.units
+    }
+
+    /// Runs unit `i` into `out`.
+    fn run(&self, i: usize, out: &mut Output) -> Result<UnitDone, RunError> {
+        let unit = &self.units[i];
+        let stored = self.reuse.as_ref().and_then(|r| r.unit(i));
+        StepRunner::new(self.steps)
+            .unit(unit, stored, &self.names, self.read, self.project, out)
+            .map_err(|e| e.about(&unit.location.name()))
+    }
+
+    /// Runs unit `i` for a helper, into an output of its own: its counters, its member
+    /// file (if it has one) and the documents the task's barrier must observe.
+    pub fn help(&self, i: usize) -> Result<(UnitDone, Option<PathBuf>, Vec<Document>), RunError> {
+        std::fs::create_dir_all(&self.scratch).map_err(RunError::io(&self.scratch))?;
+        let member = self.scratch.join(format!("unit-{i:05}.tmp"));
+        let observed = Arc::new(Mutex::new(Vec::new()));
+        let keep = || Box::new(Keep(observed.clone())) as Box<dyn Observer>;
+        let output = match self.sink {
+            Sink::Dataset(compression) => MapOutput::Dataset(member.clone(), compression),
+            Sink::Barrier => MapOutput::Barrier(keep(), member.clone()),
+            Sink::Observer => MapOutput::Observer(keep(), self.scratch.clone()),
+        };
+        // Its quarantine entries go back with its counters; this file is never made.
+        let mut out = Output::new(output, self.scratch.join(format!("unit-{i:05}.q.tmp")))?;
+        let done = self.run(i, &mut out)?;
+        out.finish()?;
+        let observed = std::mem::take(&mut *observed.lock().expect("no panics observing"));
+        Ok((done, member.exists().then_some(member), observed))
+    }
+}
+
+/// A helper's observer: keeps the documents for the task's own.
+struct Keep(Arc<Mutex<Vec<Document>>>);
+
+impl Observer for Keep {
+    fn observe(&mut self, doc: &Document) -> io::Result<()> {
+        self.0
+            .lock()
+            .expect("no panics observing")
+            .push(doc.clone());
+        Ok(())
+    }
+
+    fn finish(self: Box<Self>) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Builds the runtime objects of some per-document steps.
@@ -319,6 +466,34 @@ impl Output {
         }
     }
 
+    /// What kind of output it is.
+    fn sink(&self) -> Sink {
+        match (&self.shard, &self.observer) {
+            (Some(shard), None) => Sink::Dataset(shard.compression()),
+            (Some(_), Some(_)) => Sink::Barrier,
+            (None, _) => Sink::Observer,
+        }
+    }
+
+    /// Takes a unit a helper ran: its documents to the barrier's observer, its member
+    /// into the shard.
+    fn take_helped(
+        &mut self,
+        observed: &[Document],
+        member: Option<&Path>,
+    ) -> Result<(), RunError> {
+        if let Some(observer) = &mut self.observer {
+            for doc in observed {
+                observer.observe(doc).map_err(RunError::io(&self.path))?;
+            }
+        }
+        if let (Some(shard), Some(member)) = (&mut self.shard, member) {
+            shard.append(member).map_err(RunError::io(member))?;
+            std::fs::remove_file(member).map_err(RunError::io(member))?;
+        }
+        Ok(())
+    }
+
     fn finish(mut self) -> Result<(), RunError> {
         let path = self.path;
         if let Some(observer) = self.observer.take() {
@@ -349,7 +524,7 @@ fn crash_point() {
 
 /// What one unit counted: `read` and each step, `write`, and the quarantine entries of
 /// each (read first), kept apart until the unit ends.
-struct UnitCounts {
+pub(crate) struct UnitCounts {
     steps: Vec<StepStats>,
     write: StepStats,
     quarantine: Vec<Vec<u8>>,
@@ -367,7 +542,7 @@ impl UnitCounts {
 
 /// What a unit did: its counters, whether its file was read, the store records it used
 /// or made.
-struct UnitDone {
+pub(crate) struct UnitDone {
     counts: UnitCounts,
     opened: bool,
     keys: Vec<Hash>,
@@ -483,9 +658,6 @@ impl<'a> StepRunner<'a> {
             }
         };
 
-        for q in &counts.quarantine {
-            out.quarantine.append(q)?;
-        }
         let mut keys = Vec::new();
         if let Some(stored) = stored {
             // Counters as first computed: the reused prefix's come from its record.

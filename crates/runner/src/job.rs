@@ -25,6 +25,7 @@ use crate::measure::{Elapsed, Stopwatch};
 use crate::plan::{Plan, plan, project_relative};
 use crate::reuse::{Chain, Reuse};
 use crate::run::{RunError, RunSummary};
+use crate::share::Board;
 use atelier_bill::energy::peak_rss_bytes;
 use atelier_core::atomic::write_atomic;
 
@@ -290,6 +291,24 @@ impl<'a> Job<'a> {
         rank: usize,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<TaskStats, RunError> {
+        self.run_task_shared(stage, rank, progress, None)
+    }
+
+    /// A board on which the tasks of a stage run by this process share their units
+    /// with its idle workers ([`Job::run_task_shared`], [`Board::help`]).
+    pub fn board<'b>(&'b self, progress: &'b (dyn Fn(u64) + Sync)) -> Board<'b> {
+        Board::new(&self.ledger, progress)
+    }
+
+    /// [`Job::run_task`], offering the task's units to other workers of this process
+    /// through `share`: the same output, sooner when workers would otherwise be idle.
+    pub fn run_task_shared<'b>(
+        &'b self,
+        stage: usize,
+        rank: usize,
+        progress: &(dyn Fn(u64) + Sync),
+        share: Option<&'b Board<'b>>,
+    ) -> Result<TaskStats, RunError> {
         let info = &self.stages[stage];
         if rank >= info.tasks {
             return Err(RunError::NoSuchTask {
@@ -300,10 +319,12 @@ impl<'a> Job<'a> {
         }
         let meter = TaskMeter::start(&self.ledger);
         let mut keys = Vec::new();
+        let mut helped = EnergyRecord::default();
         let stats = match &info.kind {
             StageKind::Map(m) => {
-                let done = self.run_map_task(*m, rank, progress)?;
+                let done = self.run_map_task(*m, rank, progress, share)?;
                 keys = done.keys;
+                helped = done.helped;
                 done.stats
             }
             StageKind::Middle { segment, stage } => {
@@ -337,18 +358,23 @@ impl<'a> Job<'a> {
             stage: info.name.clone(),
             rank,
             stats,
-            energy: meter.stop(),
+            energy: {
+                let mut energy = meter.stop();
+                energy += &helped;
+                energy
+            },
             keys,
         };
         self.layout.write_marker(&marker)?;
         Ok(marker.stats)
     }
 
-    fn run_map_task(
-        &self,
+    fn run_map_task<'b>(
+        &'b self,
         m: usize,
         rank: usize,
         progress: &(dyn Fn(u64) + Sync),
+        share: Option<&'b Board<'b>>,
     ) -> Result<TaskResult, RunError> {
         let segment = &self.segments[m];
         let previous = m
@@ -436,6 +462,8 @@ impl<'a> Job<'a> {
             read,
             reuse,
             project: self.project.as_deref(),
+            share,
+            scratch: self.layout.helped_units(m, rank),
         };
         run_map(task, &self.layout, progress)
     }
@@ -484,7 +512,11 @@ impl<'a> Job<'a> {
             peak_rss_bytes: peak_rss_bytes(),
             ..TaskStats::default()
         };
-        Ok(TaskResult { stats, keys })
+        Ok(TaskResult {
+            stats,
+            keys,
+            helped: EnergyRecord::default(),
+        })
     }
 
     /// Once every task has its marker: [`Job::summarize`], then, with a project store,

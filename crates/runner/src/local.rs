@@ -1,5 +1,6 @@
 //! The local executor: every stage's pending tasks on a pool of worker threads of this
-//! process.
+//! process. A worker with no task left to start helps the running ones with their units
+//! (the `share` module).
 
 use atelier_core::Recipe;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -37,22 +38,33 @@ fn run_stage(job: &Job<'_>, stage: usize, options: &RunOptions) -> Result<usize,
         pending.len() as u64
     };
     let bar = progress_bar(options.progress, &info.name, total, by_bytes);
+    let progress = |n| {
+        if by_bytes {
+            bar.inc(n)
+        }
+    };
+    let board = job.board(&progress);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     let failures = Mutex::new(Vec::new());
-    let workers = options.workers.clamp(1, pending.len().max(1));
+    let workers = options.workers.max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
-                    let Some(&rank) = pending.get(next.fetch_add(1, Ordering::SeqCst)) else {
+                    let task = || pending.get(next.fetch_add(1, Ordering::SeqCst)).copied();
+                    let Some(taken) = board.take_task(task) else {
+                        // No task left to start: help those still running, unit by unit.
+                        while !stop.load(Ordering::SeqCst) {
+                            if !board.help() {
+                                break;
+                            }
+                        }
                         break;
                     };
-                    let result = job.run_task(stage, rank, &|n| {
-                        if by_bytes {
-                            bar.inc(n)
-                        }
-                    });
+                    let rank = taken.rank;
+                    let result = job.run_task_shared(stage, rank, &progress, Some(&board));
+                    drop(taken);
                     if !by_bytes {
                         bar.inc(1);
                     }

@@ -208,12 +208,14 @@ fn default_task_count(total_bytes: u64, task_bytes: u64, units: usize) -> usize 
 
 /// Most bytes of a splittable file per unit: `task_bytes`, or less when the recipe asks
 /// for more tasks than that gives, so that each of its `tasks` has work even on one
-/// large file. Rounded down to a power of two (at least 1 MiB), so that adding some input
-/// seldom moves the ranges, and with them the reuse of earlier work.
+/// large file: about [`PIECES_PER_TASK`] units each, so that a worker done with its own
+/// task early can take units of another (pages differ in cost, not only in bytes).
+/// Rounded down to a power of two (at least 1 MiB), so that adding some input seldom
+/// moves the ranges, and with them the reuse of earlier work.
 fn piece_bytes(total_bytes: u64, tasks: Option<usize>, task_bytes: u64) -> u64 {
     match tasks {
         Some(n) if n > 1 => {
-            let share = total_bytes / n as u64;
+            let share = total_bytes / (n as u64 * PIECES_PER_TASK);
             let power = if share == 0 { 1 } else { 1 << share.ilog2() };
             task_bytes.min(power.max(MIN_PIECE))
         }
@@ -223,6 +225,9 @@ fn piece_bytes(total_bytes: u64, tasks: Option<usize>, task_bytes: u64) -> u64 {
 
 /// Smallest range [`piece_bytes`] cuts a file into for the sake of more tasks.
 const MIN_PIECE: u64 = 1 << 20;
+
+/// Units a task gets, about, when [`piece_bytes`] cuts a file for the sake of tasks.
+const PIECES_PER_TASK: u64 = 8;
 
 fn unit_bytes(unit: &Unit, file_size: u64) -> u64 {
     unit.end
@@ -285,14 +290,15 @@ mod tests {
     #[test]
     fn asking_for_tasks_cuts_large_files_so_each_has_work() {
         const MIB: u64 = 1 << 20;
-        // One 34 MB file, two tasks: 16 MiB pieces (three units), not one 64 MiB unit.
-        assert_eq!(piece_bytes(34_000_000, Some(2), 64 * MIB), 16 * MIB);
+        // One 34 MB file, two tasks: 2 MiB pieces (17 units, about 8 a task), not one
+        // 64 MiB unit.
+        assert_eq!(piece_bytes(34_000_000, Some(2), 64 * MIB), 2 * MIB);
         // Left alone without `tasks`, or when `task_bytes` is already smaller.
         assert_eq!(piece_bytes(34_000_000, None, 64 * MIB), 64 * MIB);
-        assert_eq!(piece_bytes(34_000_000, Some(2), 4 * MIB), 4 * MIB);
+        assert_eq!(piece_bytes(34_000_000, Some(2), MIB), MIB);
         // Never below 1 MiB; a little more input keeps the same pieces.
         assert_eq!(piece_bytes(1_000, Some(8), 64 * MIB), MIB);
-        assert_eq!(piece_bytes(36_000_000, Some(2), 64 * MIB), 16 * MIB);
+        assert_eq!(piece_bytes(36_000_000, Some(2), 64 * MIB), 2 * MIB);
     }
 
     #[test]

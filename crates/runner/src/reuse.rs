@@ -183,8 +183,8 @@ impl<'a> Reuse<'a> {
     }
 
     /// Commits the task's pack: its work becomes visible to later runs.
-    pub(crate) fn commit(self) -> Result<(), StoreError> {
-        self.pack.commit().map(drop)
+    pub(crate) fn commit(&self) -> Result<(), StoreError> {
+        self.pack.clone().commit().map(drop)
     }
 }
 
