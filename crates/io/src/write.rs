@@ -10,7 +10,8 @@
 //! created on the first byte, so that a shard that receives nothing leaves no file. Only
 //! [`ShardWriter::finish`] renames it into place, after flushing and syncing it; a
 //! writer dropped before `finish` removes its temporary file, so a final file is always
-//! complete. Output is deterministic: gzip at level 6 with modification
+//! complete. ([`ShardWriter::in_memory`] keeps members in memory instead, for a member
+//! made apart and appended to a shard later.) Output is deterministic: gzip at level 6 with modification
 //! time 0, zstd at level 3 (or the level a shard is given) on one thread.
 
 use atelier_core::Document;
@@ -90,8 +91,36 @@ impl<W: Write> Encoder<W> {
 /// Where a member's compressed bytes go: the shard, and a copy of them (the project
 /// store's object for the member, or [`io::Sink`]).
 pub struct Tee<C: Write> {
-    shard: BufWriter<AtomicFile>,
+    shard: Target,
     copy: C,
+}
+
+/// Where a shard's bytes go: its file, or memory for members made apart, to be
+/// appended to a shard later ([`ShardWriter::in_memory`]).
+enum Target {
+    File(BufWriter<AtomicFile>),
+    Memory(Vec<u8>),
+}
+
+impl Write for Target {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Target::File(file) => file.write(buf),
+            Target::Memory(bytes) => bytes.write(buf),
+        }
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Target::File(file) => file.write_all(buf),
+            Target::Memory(bytes) => bytes.write_all(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Target::File(file) => file.flush(),
+            Target::Memory(_) => Ok(()),
+        }
+    }
 }
 
 impl<C: Write> Write for Tee<C> {
@@ -164,9 +193,11 @@ pub struct ShardWriter {
     path: PathBuf,
     compression: Compression,
     zstd_level: i32,
-    /// The temporary file, once opened; taken by the member being written.
-    file: Option<BufWriter<AtomicFile>>,
+    /// The temporary file (or memory), once opened; taken by the member being written.
+    file: Option<Target>,
     opened: bool,
+    /// Kept in memory instead of a file.
+    in_memory: bool,
     documents: u64,
 }
 
@@ -187,8 +218,34 @@ impl ShardWriter {
             zstd_level: ZSTD_LEVEL,
             file: None,
             opened: false,
+            in_memory: false,
             documents: 0,
         })
+    }
+
+    /// Members kept in memory, to append to a shard later
+    /// ([`ShardWriter::append_reader`]): [`ShardWriter::into_bytes`] gives them.
+    pub fn in_memory(compression: Compression) -> ShardWriter {
+        ShardWriter {
+            path: PathBuf::from("(memory)"),
+            compression,
+            zstd_level: ZSTD_LEVEL,
+            file: None,
+            opened: false,
+            in_memory: true,
+            documents: 0,
+        }
+    }
+
+    /// The bytes of an [`in_memory`](ShardWriter::in_memory) writer's members.
+    pub fn into_bytes(mut self) -> io::Result<Vec<u8>> {
+        match self.file.take() {
+            Some(Target::Memory(bytes)) => Ok(bytes),
+            None if !self.opened => Ok(Vec::new()),
+            _ => Err(io::Error::other(
+                "not an in-memory shard, or a member was left unfinished",
+            )),
+        }
     }
 
     /// The same shard with zstd members at another level.
@@ -256,12 +313,16 @@ impl ShardWriter {
     }
 
     /// The open file's writer (opened on first use) while a member is written.
-    fn take(&mut self) -> io::Result<BufWriter<AtomicFile>> {
+    fn take(&mut self) -> io::Result<Target> {
         if !self.opened {
-            self.file = Some(BufWriter::with_capacity(
-                256 * 1024,
-                AtomicFile::create(&self.path)?,
-            ));
+            self.file = Some(if self.in_memory {
+                Target::Memory(Vec::new())
+            } else {
+                Target::File(BufWriter::with_capacity(
+                    256 * 1024,
+                    AtomicFile::create(&self.path)?,
+                ))
+            });
             self.opened = true;
         }
         self.file
@@ -278,10 +339,13 @@ impl ShardWriter {
                 bytes: 0,
             });
         }
-        let out = self
-            .file
-            .take()
-            .ok_or_else(|| io::Error::other("a member was left unfinished"))?;
+        let out = match self.file.take() {
+            Some(Target::File(out)) => out,
+            Some(Target::Memory(_)) => {
+                return Err(io::Error::other("an in-memory shard has no file to finish"));
+            }
+            None => return Err(io::Error::other("a member was left unfinished")),
+        };
         let mut file = out.into_inner().map_err(|e| e.into_error())?;
         let bytes = file.file().metadata()?.len();
         file.commit()?;

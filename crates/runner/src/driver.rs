@@ -114,8 +114,6 @@ pub struct MapTask<'a> {
     /// Where idle workers of this process may take the task's units (first map stage);
     /// none for a task run alone.
     pub share: Option<&'a Board<'a>>,
-    /// Where helpers leave the output of the units they take.
-    pub scratch: PathBuf,
 }
 
 /// What a finished map task did.
@@ -151,7 +149,6 @@ pub fn run_map(
         reuse,
         project,
         share,
-        scratch,
     } = task;
     let mut out = Output::new(output, layout.quarantine(stage, rank))?;
     let mut stats = TaskStats::default();
@@ -176,7 +173,6 @@ pub fn run_map(
                 project,
                 reuse,
                 sink,
-                scratch,
             }));
             let offered = share.map(|board| board.open(rank, shared.clone()));
             while let Some(i) = shared.take_head() {
@@ -185,16 +181,11 @@ pub fn run_map(
                 on_progress(unit_size(&units[i]));
             }
             drop(offered);
-            let taken = shared.helped_units();
-            for i in taken.clone() {
+            for i in shared.helped_units() {
                 let unit = shared.wait(i)?;
                 helped.take(unit.cpu_seconds, &unit.energy);
-                out.take_helped(&unit.observed, unit.member.as_deref())?;
+                out.take_helped(&unit.observed, &unit.member)?;
                 add_unit(&mut stats, &mut keys, &units[i], unit.done, &mut out)?;
-            }
-            if !taken.is_empty() {
-                let scratch = &shared.work.scratch;
-                std::fs::remove_dir(scratch).map_err(RunError::io(scratch))?;
             }
             units_run = Some(shared);
         }
@@ -320,8 +311,6 @@ pub(crate) struct UnitWork<'a> {
     pub reuse: Option<Reuse<'a>>,
     /// What the task's output is, for a helper's to be the same.
     sink: Sink,
-    /// Where helpers' members wait for the task.
-    scratch: PathBuf,
 }
 
 /// The kind of a map task's output.
@@ -348,24 +337,39 @@ impl<'a> UnitWork<'a> {
     }
 
     /// Runs unit `i` for a helper, into an output of its own: its counters, its member
-    /// file (if it has one) and the documents the task's barrier must observe.
-    pub fn help(&self, i: usize) -> Result<(UnitDone, Option<PathBuf>, Vec<Document>), RunError> {
-        std::fs::create_dir_all(&self.scratch).map_err(RunError::io(&self.scratch))?;
-        let member = self.scratch.join(format!("unit-{i:05}.tmp"));
+    /// (empty for a stage without a shard) and the documents the task's barrier must
+    /// observe.
+    pub fn help(&self, i: usize) -> Result<(UnitDone, Vec<u8>, Vec<Document>), RunError> {
         let observed = Arc::new(Mutex::new(Vec::new()));
-        let keep = || Box::new(Keep(observed.clone())) as Box<dyn Observer>;
-        let output = match self.sink {
-            Sink::Dataset(compression) => MapOutput::Dataset(member.clone(), compression),
-            Sink::Barrier => MapOutput::Barrier(keep(), member.clone()),
-            Sink::Observer => MapOutput::Observer(keep(), self.scratch.clone()),
+        let keep = Box::new(Keep(observed.clone())) as Box<dyn Observer>;
+        let (shard, observer) = match self.sink {
+            Sink::Dataset(compression) => (Some(shard_writer(compression, true)), None),
+            Sink::Barrier => (Some(shard_writer(Compression::Zstd, false)), Some(keep)),
+            Sink::Observer => (None, Some(keep)),
         };
-        // Its quarantine entries go back with its counters; this file is never made.
-        let mut out = Output::new(output, self.scratch.join(format!("unit-{i:05}.q.tmp")))?;
+        let mut out = Output {
+            dataset: observer.is_none(),
+            shard,
+            path: self.units[i].location.name(),
+            observer,
+            // Its entries go back with its counters: this file is never made.
+            quarantine: Quarantine::new(PathBuf::new()),
+        };
         let done = self.run(i, &mut out)?;
+        let member = match out.shard.take() {
+            Some(shard) => shard.into_bytes().map_err(RunError::io(&out.path))?,
+            None => Vec::new(),
+        };
         out.finish()?;
         let observed = std::mem::take(&mut *observed.lock().expect("no panics observing"));
-        Ok((done, member.exists().then_some(member), observed))
+        Ok((done, member, observed))
     }
+}
+
+/// A helper's shard, in memory, at the level the task's output has.
+fn shard_writer(compression: Compression, dataset: bool) -> ShardWriter {
+    let level = if dataset { ZSTD_LEVEL } else { FAST_ZSTD_LEVEL };
+    ShardWriter::in_memory(compression).with_zstd_level(level)
 }
 
 /// A helper's observer: keeps the documents for the task's own.
@@ -477,19 +481,18 @@ impl Output {
 
     /// Takes a unit a helper ran: its documents to the barrier's observer, its member
     /// into the shard.
-    fn take_helped(
-        &mut self,
-        observed: &[Document],
-        member: Option<&Path>,
-    ) -> Result<(), RunError> {
+    fn take_helped(&mut self, observed: &[Document], member: &[u8]) -> Result<(), RunError> {
         if let Some(observer) = &mut self.observer {
             for doc in observed {
                 observer.observe(doc).map_err(RunError::io(&self.path))?;
             }
         }
-        if let (Some(shard), Some(member)) = (&mut self.shard, member) {
-            shard.append(member).map_err(RunError::io(member))?;
-            std::fs::remove_file(member).map_err(RunError::io(member))?;
+        if let Some(shard) = &mut self.shard
+            && !member.is_empty()
+        {
+            shard
+                .append_reader(member)
+                .map_err(RunError::io(&self.path))?;
         }
         Ok(())
     }

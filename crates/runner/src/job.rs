@@ -463,7 +463,6 @@ impl<'a> Job<'a> {
             reuse,
             project: self.project.as_deref(),
             share,
-            scratch: self.layout.helped_units(m, rank),
         };
         run_map(task, &self.layout, progress)
     }

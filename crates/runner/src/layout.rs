@@ -73,13 +73,6 @@ impl Layout<'_> {
             .join(format!("map{map_stage}"))
             .join(format!("part-{rank:05}.jsonl.zst"))
     }
-    /// Where workers that help a map task leave the output of its units they ran.
-    pub fn helped_units(&self, map_stage: usize, rank: usize) -> PathBuf {
-        self.state()
-            .join("work")
-            .join(format!("map{map_stage}"))
-            .join(format!("units-{rank:05}"))
-    }
     /// Leaves a finished task's marker, atomically.
     pub fn write_marker(&self, marker: &Marker) -> Result<(), RunError> {
         let path = self.marker(&marker.stage, marker.rank);

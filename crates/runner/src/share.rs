@@ -2,16 +2,15 @@
 //!
 //! A task runs its units from the head of its list. A worker with no task left takes
 //! units from the tail of a running task instead of waiting idle: it runs each into an
-//! output of its own (a member file, its counters and quarantine entries, and the
-//! documents the barrier must observe), and the task appends that after its own units,
-//! in the units' order. Units are independent by design (each gets fresh steps, see the
+//! output of its own, in memory (its member, its counters and quarantine entries, and
+//! the documents the barrier must observe), and the task appends that after its own
+//! units, in the units' order. Units are independent by design (each gets fresh steps, see the
 //! `driver` module), so the shards do not depend on who ran which unit, nor on the
 //! number of workers; a task run alone (`atelier task`, Slurm) takes no help.
 
 use atelier_bill::{EnergyRecord, Ledger, TaskMeter};
 use atelier_core::Document;
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use crate::driver::{UnitDone, UnitWork, unit_size};
@@ -21,9 +20,8 @@ use crate::run::RunError;
 /// What a helper made of one unit, waiting for its task.
 pub(crate) struct Helped {
     pub done: UnitDone,
-    /// Its member, in the shard's compression (none for a stage without a shard, or a
-    /// unit that kept no document).
-    pub member: Option<PathBuf>,
+    /// Its member, in the shard's compression (empty for a stage without a shard).
+    pub member: Vec<u8>,
     /// The documents the task's barrier must observe, in order.
     pub observed: Vec<Document>,
     /// The helper's CPU seconds and energy for it.

@@ -338,3 +338,49 @@ fn members_are_valid_alone_and_concatenated() {
         assert_eq!(back.len(), 140);
     }
 }
+
+#[test]
+fn members_made_in_memory_append_to_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    for compression in [Compression::None, Compression::Gzip, Compression::Zstd] {
+        let write = |writer: &mut ShardWriter, part: &[Document]| {
+            let mut member = writer.start(std::io::sink()).unwrap();
+            for doc in part {
+                member.write(doc).unwrap();
+            }
+            writer.end(member).unwrap();
+        };
+        let docs = docs();
+        let direct = dir.path().join(format!("direct{}", compression.suffix()));
+        let mut writer = ShardWriter::create(&direct, compression).unwrap();
+        for part in docs.chunks(30) {
+            write(&mut writer, part);
+        }
+        writer.finish().unwrap();
+
+        // The second and last parts made apart, in memory, then appended in order.
+        let parts: Vec<&[Document]> = docs.chunks(30).collect();
+        let apart = dir.path().join(format!("apart{}", compression.suffix()));
+        let mut writer = ShardWriter::create(&apart, compression).unwrap();
+        write(&mut writer, parts[0]);
+        for part in &parts[1..] {
+            let mut memory = ShardWriter::in_memory(compression);
+            write(&mut memory, part);
+            writer
+                .append_reader(&memory.into_bytes().unwrap()[..])
+                .unwrap();
+        }
+        writer.finish().unwrap();
+        assert_eq!(
+            std::fs::read(&apart).unwrap(),
+            std::fs::read(&direct).unwrap(),
+            "{compression:?}"
+        );
+        assert!(
+            ShardWriter::in_memory(compression)
+                .into_bytes()
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

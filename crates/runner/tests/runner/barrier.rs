@@ -436,12 +436,6 @@ fn idle_workers_take_units_of_running_tasks_without_changing_the_output() {
     };
     assert_eq!(counts(&helped_steps), counts(&alone_steps));
     assert_eq!(helped_steps[2].kept, 5, "{helped_steps:?}");
-    // The helper's member was appended and removed.
-    let left: Vec<_> = walk(&dir.path().join("out-2/.atelier/work"))
-        .into_iter()
-        .filter(|p| p.to_string_lossy().contains("unit-"))
-        .collect();
-    assert!(left.is_empty(), "{left:?}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
