@@ -6,6 +6,9 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::str::FromStr;
 
+/// The most bytes read at once when hashing a file or reader.
+const READ_BUFFER: usize = 256 * 1024;
+
 /// A BLAKE3 hash: the name of an object (the hash of its bytes) or of a record (the hash
 /// of what its work depended on). Written as 64 lowercase hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -18,22 +21,26 @@ impl Hash {
     }
 
     /// The hash of everything a reader yields.
-    pub fn of_reader(mut reader: impl Read) -> io::Result<Hash> {
-        let mut hasher = blake3::Hasher::new();
-        let mut buf = vec![0u8; 256 * 1024];
-        loop {
-            let n = reader.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        Ok(Hash(*hasher.finalize().as_bytes()))
+    pub fn of_reader(reader: impl Read) -> io::Result<Hash> {
+        Hash::read_through(reader, READ_BUFFER)
     }
 
     /// The hash of a file's bytes.
     pub fn of_file(path: &Path) -> io::Result<Hash> {
-        Hash::of_reader(std::fs::File::open(path)?)
+        let file = std::fs::File::open(path)?;
+        let size = file.metadata().map_or(READ_BUFFER as u64, |m| m.len());
+        // A small file gets a small buffer: a folder of mails is thousands of them.
+        Hash::read_through(file, (size as usize).clamp(1, READ_BUFFER))
+    }
+
+    /// Reads through a buffer of `capacity` bytes, which is not zeroed first.
+    fn read_through(reader: impl Read, capacity: usize) -> io::Result<Hash> {
+        let mut hasher = blake3::Hasher::new();
+        io::copy(
+            &mut io::BufReader::with_capacity(capacity, reader),
+            &mut hasher,
+        )?;
+        Ok(Hash(*hasher.finalize().as_bytes()))
     }
 
     /// 64 hex digits.

@@ -384,3 +384,33 @@ fn members_made_in_memory_append_to_the_same_bytes() {
         );
     }
 }
+
+#[test]
+fn a_shards_members_are_the_bytes_of_members_made_alone() {
+    // A shard reuses its zstd context from member to member; each frame must still be
+    // the one a fresh encoder makes.
+    let dir = tempfile::tempdir().unwrap();
+    let docs = docs();
+    for level in [1, 3] {
+        let path = dir.path().join(format!("shard-{level}.jsonl.zst"));
+        let mut writer = ShardWriter::create(&path, Compression::Zstd)
+            .unwrap()
+            .with_zstd_level(level);
+        let mut alone = Vec::new();
+        for part in docs.chunks(17) {
+            let mut member = writer.start(std::io::sink()).unwrap();
+            let mut encoder =
+                atelier_io::Encoder::with_zstd_level(Vec::new(), Compression::Zstd, level).unwrap();
+            for doc in part {
+                member.write(doc).unwrap();
+                let mut line = Vec::new();
+                doc.write_json_line(&mut line);
+                encoder.write_all(&line).unwrap();
+            }
+            writer.end(member).unwrap();
+            alone.extend(encoder.finish().unwrap());
+        }
+        writer.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), alone, "level {level}");
+    }
+}
