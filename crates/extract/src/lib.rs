@@ -259,10 +259,27 @@ fn prose_chars(lines: &[Line]) -> f64 {
         .sum()
 }
 
+/// Characters outside links of all `lines`.
+fn text_chars(lines: &[Line]) -> f64 {
+    lines
+        .iter()
+        .map(|l| l.text.chars().count() as f64 * (1.0 - l.link_density()))
+        .sum()
+}
+
 /// Whether the main pass found the page's content: something, and at least
-/// [`MAIN_SHARE`] of the prose of the whole visible text.
+/// [`MAIN_SHARE`] of the prose of the whole visible text; on a page without prose (a
+/// grid of products, a list of categories), of its text outside links.
 fn main_is_enough(main: &[Line], full: &[Line]) -> bool {
-    !main.is_empty() && prose_chars(main) >= MAIN_SHARE * prose_chars(full)
+    if main.is_empty() {
+        return false;
+    }
+    let prose = prose_chars(full);
+    if prose > 0.0 {
+        prose_chars(main) >= MAIN_SHARE * prose
+    } else {
+        text_chars(main) >= MAIN_SHARE * text_chars(full)
+    }
 }
 
 /// The two candidate texts of a page, as lines.
@@ -420,5 +437,25 @@ mod tests {
         assert!(main_is_enough(&one, &two), "half of the prose");
         assert!(!main_is_enough(&one, &ten), "a tenth of the prose");
         assert!(!main_is_enough(&[], &menu), "nothing found");
+    }
+
+    #[test]
+    fn without_prose_the_text_outside_links_decides() {
+        // A grid of categories: no line is prose. Main found a footer credit.
+        let credit = vec![line(
+            "Designed by Elegant Themes | Powered by WordPress",
+            22,
+        )];
+        let grid: Vec<Line> = (10..40)
+            .map(|i| line(&format!("Bluetooth Speakers ({i})"), 20))
+            .collect();
+        let mut full = grid.clone();
+        full.push(line("Product Categories", 0));
+        assert_eq!(prose_chars(&full), 0.0);
+        assert!(
+            !main_is_enough(&credit, &full),
+            "the credit is not the page"
+        );
+        assert!(main_is_enough(&grid, &full), "the grid is most of its text");
     }
 }
