@@ -110,7 +110,9 @@ impl Lines {
     }
 
     fn parse(&mut self, line_start: u64) -> Result<Document, String> {
-        let line = std::str::from_utf8(&self.buf)
+        // Checked with SIMD: std's check ran at about 1.3 GB/s on multilingual text, a
+        // tenth of a dedup run's time.
+        let line = simdutf8::compat::from_utf8(&self.buf)
             .map_err(|e| format!("invalid UTF-8 at byte {} of the line", e.valid_up_to()))?;
         // Parsed from the checked `str`, so that serde_json does not check each string's
         // UTF-8 a second time.
