@@ -4,9 +4,9 @@
 //! units from the tail of a running task instead of waiting idle: it runs each into an
 //! output of its own, in memory (its member, its counters and quarantine entries, and
 //! the documents the barrier must observe), and the task appends that after its own
-//! units, in the units' order. Units are independent by design (each gets fresh steps, see the
-//! `driver` module), so the shards do not depend on who ran which unit, nor on the
-//! number of workers; a task run alone (`atelier task`, Slurm) takes no help.
+//! units, in the units' order. Units are independent by design (each gets fresh steps,
+//! see the `driver` module), so the shards do not depend on who ran which unit, nor on
+//! the number of workers; a task run alone (`atelier task`, Slurm) takes no help.
 
 use atelier_bill::{EnergyRecord, Ledger, TaskMeter};
 use atelier_core::Document;
