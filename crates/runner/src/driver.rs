@@ -44,7 +44,7 @@ use crate::reuse::{
     Docs, Lines, MemberWriter, NewPrefix, PrefixWriter, Reuse, StoredPrefix, StoredUnit, reused,
 };
 use crate::run::RunError;
-use crate::share::{Board, Shared};
+use crate::share::{Board, Shared, Work};
 use atelier_bill::energy::peak_rss_bytes;
 
 /// Documents or text bytes gathered before a batch goes through the steps.
@@ -106,14 +106,14 @@ pub struct MapTask<'a> {
     pub read: ReadOptions,
     /// The project store and the keys of the units, to reuse and keep work (first map
     /// stage only).
-    pub reuse: Option<Reuse<'a>>,
+    pub(crate) reuse: Option<Reuse<'a>>,
     /// The project folder: documents read from a file inside it name the file relative
     /// to it (`metadata.source`, and `file` in quarantine entries), so that a project
     /// moved elsewhere makes the same documents.
     pub project: Option<&'a Path>,
     /// Where idle workers of this process may take the task's units (first map stage);
     /// none for a task run alone.
-    pub share: Option<&'a Board<'a>>,
+    pub(crate) share: Option<&'a Board<'a, UnitWork<'a>>>,
 }
 
 /// What a finished map task did.
@@ -184,8 +184,9 @@ pub fn run_map(
             for i in shared.helped_units() {
                 let unit = shared.wait(i)?;
                 helped.take(unit.cpu_seconds, &unit.energy);
-                out.take_helped(&unit.observed, &unit.member)?;
-                add_unit(&mut stats, &mut keys, &units[i], unit.done, &mut out)?;
+                let (done, member, observed) = unit.output;
+                out.take_helped(&observed, &member)?;
+                add_unit(&mut stats, &mut keys, &units[i], done, &mut out)?;
             }
             units_run = Some(shared);
         }
@@ -308,7 +309,7 @@ pub(crate) struct UnitWork<'a> {
     names: Vec<&'static str>,
     read: ReadOptions,
     project: Option<&'a Path>,
-    pub reuse: Option<Reuse<'a>>,
+    pub(crate) reuse: Option<Reuse<'a>>,
     /// What the task's output is, for a helper's to be the same.
     sink: Sink,
 }
@@ -321,12 +322,7 @@ enum Sink {
     Observer,
 }
 
-impl<'a> UnitWork<'a> {
-    /// The task's units.
-    pub fn units(&self) -> &'a [Unit] {
-        self.units
-    }
-
+impl UnitWork<'_> {
     /// Runs unit `i` into `out`.
     fn run(&self, i: usize, out: &mut Output) -> Result<UnitDone, RunError> {
         let unit = &self.units[i];
@@ -335,11 +331,27 @@ impl<'a> UnitWork<'a> {
             .unit(unit, stored, &self.names, self.read, self.project, out)
             .map_err(|e| e.about(&unit.location.name()))
     }
+}
 
-    /// Runs unit `i` for a helper, into an output of its own: its counters, its member
-    /// (empty for a stage without a shard) and the documents the task's barrier must
-    /// observe.
-    pub fn help(&self, i: usize) -> Result<(UnitDone, Vec<u8>, Vec<Document>), RunError> {
+impl Work for UnitWork<'_> {
+    /// A unit run apart: its counters, its member (empty for a stage without a shard)
+    /// and the documents the task's barrier must observe.
+    type Output = (UnitDone, Vec<u8>, Vec<Document>);
+
+    fn units(&self) -> usize {
+        self.units.len()
+    }
+
+    fn unit_bytes(&self, i: usize) -> u64 {
+        unit_size(&self.units[i])
+    }
+
+    fn unit_name(&self, i: usize) -> PathBuf {
+        self.units[i].location.name()
+    }
+
+    /// Runs unit `i` for a helper, into an output of its own.
+    fn run_apart(&self, i: usize) -> Result<Self::Output, RunError> {
         let observed = Arc::new(Mutex::new(Vec::new()));
         let keep = Box::new(Keep(observed.clone())) as Box<dyn Observer>;
         let (shard, observer) = match self.sink {

@@ -19,7 +19,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, run_map};
+use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, UnitWork, run_map};
 use crate::layout::{Layout, Marker};
 use crate::measure::{Elapsed, Stopwatch};
 use crate::plan::{Plan, plan, project_relative};
@@ -296,18 +296,21 @@ impl<'a> Job<'a> {
 
     /// A board on which the tasks of a stage run by this process share their units
     /// with its idle workers ([`Job::run_task_shared`], [`Board::help`]).
-    pub fn board<'b>(&'b self, progress: &'b (dyn Fn(u64) + Sync)) -> Board<'b> {
+    pub(crate) fn board<'b>(
+        &'b self,
+        progress: &'b (dyn Fn(u64) + Sync),
+    ) -> Board<'b, UnitWork<'b>> {
         Board::new(&self.ledger, progress)
     }
 
     /// [`Job::run_task`], offering the task's units to other workers of this process
     /// through `share`: the same output, sooner when workers would otherwise be idle.
-    pub fn run_task_shared<'b>(
+    pub(crate) fn run_task_shared<'b>(
         &'b self,
         stage: usize,
         rank: usize,
         progress: &(dyn Fn(u64) + Sync),
-        share: Option<&'b Board<'b>>,
+        share: Option<&'b Board<'b, UnitWork<'b>>>,
     ) -> Result<TaskStats, RunError> {
         let info = &self.stages[stage];
         if rank >= info.tasks {
@@ -374,7 +377,7 @@ impl<'a> Job<'a> {
         m: usize,
         rank: usize,
         progress: &(dyn Fn(u64) + Sync),
-        share: Option<&'b Board<'b>>,
+        share: Option<&'b Board<'b, UnitWork<'b>>>,
     ) -> Result<TaskResult, RunError> {
         let segment = &self.segments[m];
         let previous = m

@@ -38,7 +38,7 @@ pub mod plan;
 mod quarantine;
 mod reuse;
 pub mod run;
-pub mod share;
+mod share;
 pub mod slurm;
 mod version;
 

@@ -9,46 +9,55 @@
 //! the number of workers; a task run alone (`atelier task`, Slurm) takes no help.
 
 use atelier_bill::{EnergyRecord, Ledger, TaskMeter};
-use atelier_core::Document;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use crate::driver::{UnitDone, UnitWork, unit_size};
 use crate::measure::Stopwatch;
 use crate::run::RunError;
 
+/// A task's units, as a helper runs them (the map driver's).
+pub trait Work: Sync {
+    /// What running one unit apart gives, for the task to take.
+    type Output: Send;
+    /// How many units the task has.
+    fn units(&self) -> usize;
+    /// Runs unit `i` apart from the task.
+    fn run_apart(&self, i: usize) -> Result<Self::Output, RunError>;
+    /// Its input bytes, for progress.
+    fn unit_bytes(&self, i: usize) -> u64;
+    /// Its file, for errors.
+    fn unit_name(&self, i: usize) -> PathBuf;
+}
+
 /// What a helper made of one unit, waiting for its task.
-pub(crate) struct Helped {
-    pub done: UnitDone,
-    /// Its member, in the shard's compression (empty for a stage without a shard).
-    pub member: Vec<u8>,
-    /// The documents the task's barrier must observe, in order.
-    pub observed: Vec<Document>,
+pub(crate) struct Helped<O> {
+    pub output: O,
     /// The helper's CPU seconds and energy for it.
     pub cpu_seconds: f64,
     pub energy: EnergyRecord,
 }
 
 /// The running tasks of one stage that take help.
-pub struct Board<'a> {
+pub struct Board<'a, W: Work> {
     ledger: &'a Ledger,
     progress: &'a (dyn Fn(u64) + Sync),
-    state: Mutex<BoardState<'a>>,
+    state: Mutex<BoardState<W>>,
     /// A task opened or finished.
     changed: Condvar,
 }
 
-struct BoardState<'a> {
+struct BoardState<W: Work> {
     /// Tasks whose units are on offer.
-    open: Vec<Arc<Shared<'a>>>,
+    open: Vec<Arc<Shared<W>>>,
     /// Tasks taken by a worker that have not offered their units yet (nor finished).
     starting: BTreeSet<usize>,
 }
 
-impl<'a> Board<'a> {
+impl<'a, W: Work> Board<'a, W> {
     /// A board whose helpers meter their work on `ledger` and report the input bytes
     /// they read to `progress`.
-    pub fn new(ledger: &'a Ledger, progress: &'a (dyn Fn(u64) + Sync)) -> Board<'a> {
+    pub fn new(ledger: &'a Ledger, progress: &'a (dyn Fn(u64) + Sync)) -> Board<'a, W> {
         Board {
             ledger,
             progress,
@@ -62,7 +71,7 @@ impl<'a> Board<'a> {
 
     /// Takes the next task to run (what `next` gives) for the calling worker, until the
     /// guard is dropped. A worker that gets none helps the others ([`Board::help`]).
-    pub fn take_task(&self, next: impl FnOnce() -> Option<usize>) -> Option<Taken<'_, 'a>> {
+    pub fn take_task(&self, next: impl FnOnce() -> Option<usize>) -> Option<Taken<'_, 'a, W>> {
         let mut state = lock(&self.state);
         let rank = next()?;
         state.starting.insert(rank);
@@ -70,7 +79,7 @@ impl<'a> Board<'a> {
     }
 
     /// Offers the units of task `rank` to helpers until the returned guard is dropped.
-    pub(crate) fn open(&self, rank: usize, shared: Arc<Shared<'a>>) -> Opened<'_, 'a> {
+    pub(crate) fn open(&self, rank: usize, shared: Arc<Shared<W>>) -> Opened<'_, 'a, W> {
         let mut state = lock(&self.state);
         state.starting.remove(&rank);
         state.open.push(shared.clone());
@@ -108,27 +117,25 @@ impl<'a> Board<'a> {
         };
         let meter = TaskMeter::start(self.ledger);
         let clock = Stopwatch::start();
-        let result = shared.work.help(i).map(|(done, member, observed)| Helped {
-            done,
-            member,
-            observed,
+        let result = shared.work.run_apart(i).map(|output| Helped {
+            output,
             cpu_seconds: clock.elapsed().cpu,
             energy: meter.stop(),
         });
-        (self.progress)(unit_size(&shared.work.units()[i]));
+        (self.progress)(shared.work.unit_bytes(i));
         deposit.put(result);
         true
     }
 }
 
 /// A task's units as the task and its helpers share them.
-pub(crate) struct Shared<'a> {
-    pub work: UnitWork<'a>,
-    claims: Mutex<Claims>,
+pub(crate) struct Shared<W: Work> {
+    pub work: W,
+    claims: Mutex<Claims<W::Output>>,
     ready: Condvar,
 }
 
-struct Claims {
+struct Claims<O> {
     /// The next unit the task runs itself.
     head: usize,
     /// The first unit taken by a helper: helpers take the one before it.
@@ -136,16 +143,16 @@ struct Claims {
     /// No more units are taken (the task is done with its own, or failed).
     closed: bool,
     /// The helpers' outcomes, by unit from `tail` on.
-    helped: Vec<Option<Result<Helped, RunError>>>,
+    helped: Vec<Option<Result<Helped<O>, RunError>>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().expect("no panics holding a board's lock")
 }
 
-impl<'a> Shared<'a> {
-    pub fn new(work: UnitWork<'a>) -> Shared<'a> {
-        let units = work.units().len();
+impl<W: Work> Shared<W> {
+    pub fn new(work: W) -> Shared<W> {
+        let units = work.units();
         Shared {
             work,
             claims: Mutex::new(Claims {
@@ -193,7 +200,7 @@ impl<'a> Shared<'a> {
     }
 
     /// Waits for a helper's outcome of unit `i`.
-    pub fn wait(&self, i: usize) -> Result<Helped, RunError> {
+    pub fn wait(&self, i: usize) -> Result<Helped<W::Output>, RunError> {
         let mut claims = lock(&self.claims);
         loop {
             if let Some(outcome) = claims.helped[i].take() {
@@ -206,7 +213,7 @@ impl<'a> Shared<'a> {
         }
     }
 
-    fn put(&self, i: usize, outcome: Result<Helped, RunError>) {
+    fn put(&self, i: usize, outcome: Result<Helped<W::Output>, RunError>) {
         lock(&self.claims).helped[i] = Some(outcome);
         self.ready.notify_all();
     }
@@ -214,13 +221,13 @@ impl<'a> Shared<'a> {
 
 /// A task a worker runs; dropping it says it ended (done, failed or panicked), so that
 /// no helper waits for its units.
-pub struct Taken<'b, 'a> {
-    board: &'b Board<'a>,
+pub struct Taken<'b, 'a, W: Work> {
+    board: &'b Board<'a, W>,
     /// The task.
     pub rank: usize,
 }
 
-impl Drop for Taken<'_, '_> {
+impl<W: Work> Drop for Taken<'_, '_, W> {
     fn drop(&mut self) {
         lock(&self.board.state).starting.remove(&self.rank);
         self.board.changed.notify_all();
@@ -228,12 +235,12 @@ impl Drop for Taken<'_, '_> {
 }
 
 /// A task's units on offer; dropping it withdraws them.
-pub(crate) struct Opened<'b, 'a> {
-    board: &'b Board<'a>,
-    shared: Arc<Shared<'a>>,
+pub(crate) struct Opened<'b, 'a, W: Work> {
+    board: &'b Board<'a, W>,
+    shared: Arc<Shared<W>>,
 }
 
-impl Drop for Opened<'_, '_> {
+impl<W: Work> Drop for Opened<'_, '_, W> {
     fn drop(&mut self) {
         lock(&self.shared.claims).closed = true;
         lock(&self.board.state)
@@ -244,23 +251,23 @@ impl Drop for Opened<'_, '_> {
 
 /// A helper's promise of a unit's outcome: kept even if the helper panics, so that the
 /// task waiting for it fails instead of waiting for ever.
-struct Deposit<'s, 'a> {
-    shared: &'s Shared<'a>,
+struct Deposit<'s, W: Work> {
+    shared: &'s Shared<W>,
     unit: usize,
     done: bool,
 }
 
-impl Deposit<'_, '_> {
-    fn put(&mut self, outcome: Result<Helped, RunError>) {
+impl<W: Work> Deposit<'_, W> {
+    fn put(&mut self, outcome: Result<Helped<W::Output>, RunError>) {
         self.shared.put(self.unit, outcome);
         self.done = true;
     }
 }
 
-impl Drop for Deposit<'_, '_> {
+impl<W: Work> Drop for Deposit<'_, W> {
     fn drop(&mut self) {
         if !self.done {
-            let path = self.shared.work.units()[self.unit].location.name();
+            let path = self.shared.work.unit_name(self.unit);
             let error = std::io::Error::other("the worker running this unit panicked");
             self.shared.put(self.unit, Err(RunError::io(&path)(error)));
         }
