@@ -450,3 +450,50 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     found
 }
+
+#[test]
+fn any_number_of_workers_gives_the_same_shards() {
+    // Many small units in few tasks, a barrier and bad records: whichever worker runs
+    // which unit, the output is the same.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::create_dir(&input).unwrap();
+    for f in 0..24 {
+        let mut lines = String::new();
+        for d in 0..(3 + f % 5) {
+            let text = "ab".repeat(1 + (f * 7 + d * 3) % 11) + if d % 4 == 0 { "x" } else { "" };
+            let doc = Document::new(format!("f{f}-{d}"), text);
+            lines.push_str(&format!("{}\n", serde_json::to_string(&doc).unwrap()));
+            if (f + d) % 9 == 0 {
+                lines.push_str("{broken\n");
+            }
+        }
+        std::fs::write(input.join(format!("{f:02}.jsonl")), lines).unwrap();
+    }
+    let registry = Registry::new()
+        .register::<FirstOfLength>()
+        .register::<NoX>();
+    let run_with = |workers: usize| {
+        let text = format!(
+            "[dataset]\ntasks = 3\nmax_quarantined_fraction = 0.5\n\n[[source]]\npath = \"in\"\n\n\
+             [[step]]\ntype = \"no_x\"\n\n[[step]]\ntype = \"first_of_length\"\n\n\
+             [output]\npath = \"out-{workers}\"\ncompression = \"zstd\"\n"
+        );
+        let recipe = Recipe::parse(&text, &dir.path().join("atelier.toml"), &registry).unwrap();
+        let options = RunOptions {
+            workers,
+            progress: false,
+            after: None,
+        };
+        let summary = run(&recipe, &options).unwrap();
+        let read = |paths: &[PathBuf]| -> Vec<Vec<u8>> {
+            paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+        };
+        (read(&summary.shards), read(&summary.quarantine))
+    };
+    let alone = run_with(1);
+    assert!(!alone.0.is_empty() && !alone.1.is_empty());
+    for workers in [2, 3, 5] {
+        assert_eq!(run_with(workers), alone, "{workers} workers");
+    }
+}
