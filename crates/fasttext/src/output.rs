@@ -278,7 +278,11 @@ pub(crate) fn huffman(counts: &[i64]) -> Vec<Node> {
     for i in osz..2 * osz - 1 {
         let mut mini = [0usize; 2];
         for m in &mut mini {
-            if leaf >= 0 && count[leaf as usize] < count[node] {
+            // `node < i`: only merged nodes are candidates. fastText leaves that to the
+            // sentinel count of unmerged ones, which a model file's counts can exceed
+            // (found by fuzzing): then it would read past the tree. For counts below the
+            // sentinel the choice is the same.
+            if leaf >= 0 && (node >= i || count[leaf as usize] < count[node]) {
                 *m = leaf as usize;
                 leaf -= 1;
             } else {

@@ -184,3 +184,16 @@ fn a_dictionary_larger_than_the_first_read_loads_whole() {
     std::fs::write(&path, &bytes[..bytes.len() - 3]).unwrap();
     assert!(matches!(Model::load(&path), Err(Error::Truncated(_))));
 }
+
+#[test]
+fn label_counts_past_the_huffman_sentinel_do_not_panic() {
+    // Found by the fuzzer (target load_model): a hierarchical-softmax model whose label
+    // counts exceed the count fastText gives nodes not merged yet made building the tree
+    // index past its end.
+    let bytes = include_bytes!("../data/fuzz/huffman-counts-past-the-sentinel.bin");
+    if let Ok(model) = Model::from_bytes(bytes) {
+        let _ = model.predict("the quick brown fox", 2, 0.0);
+        let again = Model::from_bytes(&model.to_bytes()).unwrap();
+        assert!(again.to_bytes() == model.to_bytes());
+    }
+}
