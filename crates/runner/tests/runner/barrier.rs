@@ -228,11 +228,7 @@ fn a_run_resumes_stage_by_stage() {
         after: None,
     };
     let first = run(&recipe, &options).unwrap();
-    let shards: Vec<Vec<u8>> = first
-        .shards
-        .iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect();
+    let shards = bytes_of(&first.shards);
     // As if killed during the last map stage: its markers and shards are gone, and the
     // middle stage's decisions too.
     let out = dir.path().join("out");
@@ -245,11 +241,7 @@ fn a_run_resumes_stage_by_stage() {
         again.tasks_resumed, 3,
         "the first map stage is not run again"
     );
-    let again_shards: Vec<Vec<u8>> = again
-        .shards
-        .iter()
-        .map(|p| std::fs::read(p).unwrap())
-        .collect();
+    let again_shards = bytes_of(&again.shards);
     assert_eq!(again_shards, shards);
     assert_eq!(again.stats.written(), first.stats.written());
 }
@@ -410,11 +402,7 @@ fn idle_workers_take_units_of_running_tasks_without_changing_the_output() {
             after: None,
         };
         let summary = run(&recipe, &options).unwrap();
-        let shards: Vec<Vec<u8>> = summary
-            .shards
-            .iter()
-            .map(|p| std::fs::read(p).unwrap())
-            .collect();
+        let shards = bytes_of(&summary.shards);
         let quarantine: Vec<String> = summary
             .quarantine
             .iter()
@@ -436,6 +424,11 @@ fn idle_workers_take_units_of_running_tasks_without_changing_the_output() {
     };
     assert_eq!(counts(&helped_steps), counts(&alone_steps));
     assert_eq!(helped_steps[2].kept, 5, "{helped_steps:?}");
+}
+
+/// The bytes of each file.
+fn bytes_of(paths: &[PathBuf]) -> Vec<Vec<u8>> {
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -486,10 +479,7 @@ fn any_number_of_workers_gives_the_same_shards() {
             after: None,
         };
         let summary = run(&recipe, &options).unwrap();
-        let read = |paths: &[PathBuf]| -> Vec<Vec<u8>> {
-            paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
-        };
-        (read(&summary.shards), read(&summary.quarantine))
+        (bytes_of(&summary.shards), bytes_of(&summary.quarantine))
     };
     let alone = run_with(1);
     assert!(!alone.0.is_empty() && !alone.1.is_empty());
