@@ -197,6 +197,26 @@ impl Dictionary {
                 other => return Err(Error::Invalid(format!("unknown entry type {other}"))),
             });
         }
+        // Rows are numbered by entry: a word stored among the labels (or a label among
+        // the words) would ask the input matrix for a row past the words.
+        let expected = |i: usize| {
+            if i < nwords {
+                EntryKind::Word
+            } else {
+                EntryKind::Label
+            }
+        };
+        if let Some(i) = (0..size).find(|&i| kinds[i] != expected(i)) {
+            return Err(Error::Invalid(format!(
+                "dictionary entry {i} is a {}, but the header counts {nwords} words \
+                 before {nlabels} labels",
+                if kinds[i] == EntryKind::Word {
+                    "word"
+                } else {
+                    "label"
+                }
+            )));
+        }
         let (prune, prune_pairs) = if prune_size < 0 {
             (Prune::None, None)
         } else {

@@ -197,3 +197,15 @@ fn label_counts_past_the_huffman_sentinel_do_not_panic() {
         assert!(again.to_bytes() == model.to_bytes());
     }
 }
+
+#[test]
+fn a_word_stored_among_the_labels_is_refused() {
+    // Found by the fuzzer (target load_model): the header counted 7 words, but a word
+    // entry came after them, so prediction asked the input matrix for row 7 of 7.
+    let bytes = include_bytes!("../data/fuzz/word-among-the-labels.bin");
+    let err = Model::from_bytes(bytes).unwrap_err().to_string();
+    assert!(
+        err.contains("is a word, but the header counts 7 words"),
+        "{err}"
+    );
+}
