@@ -522,7 +522,8 @@ impl<'a> Job<'a> {
     }
 
     /// Once every task has its marker: [`Job::summarize`], then, with a project store,
-    /// commits the dataset as a new version and moves `latest` to it.
+    /// commits the dataset as a new version and moves `latest` to it; last, removes the
+    /// intermediate shards and barrier files of `.atelier/work/`.
     pub fn finish(&self, tasks_resumed: usize) -> Result<RunSummary, RunError> {
         let mut summary = self.summarize(tasks_resumed)?;
         let after = match &self.after {
@@ -580,6 +581,12 @@ impl<'a> Job<'a> {
                 after.as_ref(),
             )?;
             summary.version = Some(manifest.id);
+        }
+        // What stages passed each other is spent once every task is done: a run that
+        // stops before this point resumes from it, a finished one never reads it again.
+        let work = self.layout.state().join("work");
+        if work.exists() {
+            std::fs::remove_dir_all(&work).map_err(RunError::io(&work))?;
         }
         Ok(summary)
     }
@@ -875,7 +882,7 @@ fn prepare_output(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
                 std::fs::remove_dir_all(&dir).map_err(io)?;
             }
         }
-        let json = serde_json::to_vec_pretty(plan).expect("plan serializes");
+        let json = serde_json::to_vec(plan).expect("plan serializes");
         write_atomic(&plan_path(layout), &json).map_err(io)?;
     }
     remove_temporaries(layout.root).map_err(io)

@@ -14,6 +14,8 @@
 //! summary.json                 the run's merged counters
 //! .atelier/plan.json           the plan and its fingerprint
 //! .atelier/tasks/00000.json    one marker per finished task, holding its counters
+//! .atelier/work/               what stages pass each other (intermediate shards, a
+//!                              barrier's files), removed once the run has finished
 //! ```
 //!
 //! With a project store (`[dataset] store = true`, the default, for a recipe read from a

@@ -6,7 +6,7 @@ use atelier_core::{
     Barrier, BarrierContext, BarrierStage, Document, Observer, Recipe, Registry, Step, StepConfig,
     StepError, Verdict,
 };
-use atelier_runner::{RunOptions, RunSummary, run};
+use atelier_runner::{Job, Mode, RunOptions, RunSummary, run};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
@@ -216,6 +216,8 @@ fn barrier_sees_all_tasks_before_deciding() {
     assert_eq!((barrier.documents_in, barrier.kept), (10, 4));
     assert_eq!(barrier.dropped["repeat"], 6);
     assert_eq!(summary.stats.steps[1].dropped["has_x"], 2);
+    let work = dir.path().join("out/.atelier/work");
+    assert!(!work.exists(), "a finished run keeps no intermediate work");
 }
 
 #[test]
@@ -229,13 +231,10 @@ fn a_run_resumes_stage_by_stage() {
     };
     let first = run(&recipe, &options).unwrap();
     let shards = bytes_of(&first.shards);
-    // As if killed during the last map stage: its markers and shards are gone, and the
-    // middle stage's decisions too.
-    let out = dir.path().join("out");
-    std::fs::remove_dir_all(out.join(".atelier/tasks/map1")).unwrap();
-    for shard in &first.shards {
-        std::fs::remove_file(shard).unwrap();
-    }
+    // As if killed during the last map stage: every stage before it has finished, none
+    // of its tasks has.
+    std::fs::remove_dir_all(dir.path().join("out")).unwrap();
+    run_all_but_the_last_stage(&recipe);
     let again = run(&recipe, &options).unwrap();
     assert_eq!(
         again.tasks_resumed, 3,
@@ -261,14 +260,24 @@ fn a_barrier_first_reads_the_sources_again_instead_of_a_copy() {
     let text = std::fs::read_to_string(&input).unwrap();
     let (head, tail) = text.split_at(text.find("{\"id\":\"d5\"").unwrap());
     std::fs::write(&input, format!("{head}{{not json\n{tail}")).unwrap();
-    let summary = run(&recipe(dir.path(), &["first_of_length", "no_x"]), &OPTIONS).unwrap();
-
-    assert_eq!(texts(&summary), ["aa", "ccc", "f", "gggg"]);
-    let copies = walk(&dir.path().join("out/.atelier/work/map0"));
+    let recipe = recipe(dir.path(), &["first_of_length", "no_x"]);
+    // The first stage alone: a finished run removes `.atelier/work/` whatever it holds.
+    let job = Job::new(&recipe, Mode::Plan, None).unwrap();
+    for rank in 0..job.stages()[0].tasks {
+        job.run_task(0, rank, &|_| {}).unwrap();
+    }
+    let work = dir.path().join("out/.atelier/work");
+    assert!(work.join("step0-first_of_length").is_dir());
+    let copies = walk(&work.join("map0"));
     assert!(
         copies.is_empty(),
         "no intermediate copy of the input: {copies:?}"
     );
+    drop(job);
+    let summary = run(&recipe, &OPTIONS).unwrap();
+
+    assert_eq!(texts(&summary), ["aa", "ccc", "f", "gggg"]);
+    assert_eq!(summary.tasks_resumed, 3, "the first stage was done above");
     let steps = &summary.stats.steps;
     let names: Vec<&str> = steps.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["read", "first_of_length", "no_x", "write"]);
@@ -288,7 +297,7 @@ fn an_input_that_changes_between_the_two_reads_stops_the_task() {
     let dir = tempfile::tempdir().unwrap();
     write_input(dir.path(), &INPUT);
     let recipe = recipe(dir.path(), &["first_of_length"]);
-    run(&recipe, &OPTIONS).unwrap();
+    run_all_but_the_last_stage(&recipe);
     // As if the file changed while the last map stage had yet to run: one document
     // fewer in the same bytes and with the same modification time, so the plan is
     // the same and the run resumes.
@@ -312,7 +321,6 @@ fn an_input_that_changes_between_the_two_reads_stops_the_task() {
         .unwrap()
         .set_modified(modified)
         .unwrap();
-    std::fs::remove_dir_all(dir.path().join("out/.atelier/tasks/map1")).unwrap();
 
     let error = run(&recipe, &OPTIONS).unwrap_err().to_string();
     assert!(error.contains("changed during the run"), "{error}");
@@ -427,6 +435,16 @@ fn idle_workers_take_units_of_running_tasks_without_changing_the_output() {
 }
 
 /// The bytes of each file.
+/// Runs every task of every stage but the last, as a run killed before its last stage.
+fn run_all_but_the_last_stage(recipe: &Recipe) {
+    let job = Job::new(recipe, Mode::Plan, None).unwrap();
+    for stage in 0..job.stages().len() - 1 {
+        for rank in 0..job.stages()[stage].tasks {
+            job.run_task(stage, rank, &|_| {}).unwrap();
+        }
+    }
+}
+
 fn bytes_of(paths: &[PathBuf]) -> Vec<Vec<u8>> {
     paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
