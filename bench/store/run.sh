@@ -13,7 +13,8 @@
 #    - fresh:   all 6,046 with `store = false`; its shards must equal the second run's.
 #    Wall: the process's; CPU: user + system of the process (getrusage of the child).
 # 3. Once more under `strace -f -c -e trace=fsync,fdatasync` for the fsync counts, and the
-#    files and bytes in .atelier/ (apparent and on disk, `du`) beside the dataset's.
+#    files and bytes in .atelier/ (apparent and on disk, `du`) beside the dataset's and
+#    the whole output folder's (its shards, quarantine and the run's state).
 # 4. A 6 MB WARC of the WCXB dev pages (bench/warc/make_warc.py) through extract,
 #    language, url, pii, the gopher/c4/fineweb filters, length and exact dedup with the
 #    store: .atelier/ beside the dataset.
@@ -89,7 +90,7 @@ for i in $(seq "$REPEAT"); do
   timed nostore run "$N/atelier.toml" --workers 2 --quiet
   recipe "$P/atelier.toml" data true
   timed first run "$P/atelier.toml" --workers 2 --quiet
-  [ "$i" = 1 ] && first_size=$(size "$P/.atelier") && first_out=$(size "$P/out" "part-*")
+  [ "$i" = 1 ] && first_size=$(size "$P/.atelier") && first_out=$(size "$P/out" "part-*") && first_outdir=$(size "$P/out")
   cp -rp "$WORK/m2/." "$P/data/"
   timed second run "$P/atelier.toml" --workers 2 --quiet
   cp -rp "$P/data" "$F/data"
@@ -148,6 +149,7 @@ PY
 echo "fsyncs: nostore $fs_nostore, first $fs_first, second $fs_second"
 echo ".atelier after the first run:  $first_size"
 echo "dataset (shards) after first:  $first_out"
+echo "out/ after the first run:      $first_outdir"
 echo ".atelier after the second run: $second_size"
 echo "dataset (shards) after second: $second_out"
 echo "WARC chain .atelier:           $warc_size"
