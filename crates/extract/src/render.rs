@@ -466,9 +466,15 @@ fn classify(
         | local_name!("tfoot") => Kind::Block,
         _ => Kind::Inline,
     };
+    // The page itself is never chrome: WordPress and others put state classes such as
+    // `comments-open` or `cookies-not-set` on `<body>`.
+    let page = matches!(
+        element.name.local,
+        local_name!("body") | local_name!("html")
+    );
     if kind != Kind::Skip
         && (is_hidden(element)
-            || (options.skip_chrome && is_chrome(element))
+            || (options.skip_chrome && !page && is_chrome(element))
             || (options.skip_furniture
                 && is_furniture(element)
                 && text_len(tree, id, furniture_limit, false) < furniture_limit))
@@ -727,6 +733,19 @@ mod tests {
             skip_furniture: false,
         };
         assert_eq!(text(html, chrome), "Body");
+    }
+
+    #[test]
+    fn the_page_itself_is_never_chrome() {
+        // WordPress marks `<body>` with classes such as `comments-open`.
+        let html = "<html class='no-comments'><body class='single comments-open cookies-not-set'>\
+                    <div class='comments'>A reader</div><p>The article.</p></body></html>";
+        let chrome = RenderOptions {
+            include_tables: true,
+            skip_chrome: true,
+            skip_furniture: false,
+        };
+        assert_eq!(text(html, chrome), "The article.");
     }
 
     #[test]
