@@ -15,10 +15,12 @@ fn main() {
     std::fs::File::open(&path)
         .and_then(|mut f| f.read_to_string(&mut html))
         .expect("read the page");
-    let (main, full) = atelier_extract::debug_passes(&html, &Default::default());
+    let passes = atelier_extract::debug_passes(&html, &Default::default());
     println!(
-        "===== MAIN\n{}\n===== FALLBACK\n{}",
-        main.join("\n"),
-        full.join("\n")
+        "===== MAIN (share {:.2}, declared article: {})\n{}\n===== FALLBACK\n{}",
+        passes.main_share,
+        passes.article,
+        passes.main.join("\n"),
+        passes.full.join("\n")
     );
 }

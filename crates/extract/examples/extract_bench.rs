@@ -53,11 +53,14 @@ fn main() {
                 },
                 "smoothie" => smoothie(&html),
                 "passes" => {
-                    let (main, full) = atelier_extract::debug_passes(&html, &config);
-                    (
-                        serde_json::json!({"main": main, "full": full}).to_string(),
-                        "passes".into(),
-                    )
+                    let passes = atelier_extract::debug_passes(&html, &config);
+                    let json = serde_json::json!({
+                        "main": passes.main,
+                        "full": passes.full,
+                        "main_share": passes.main_share,
+                        "article": passes.article,
+                    });
+                    (json.to_string(), "passes".into())
                 }
                 other => panic!("unknown mode {other}"),
             };

@@ -239,10 +239,15 @@ pub fn extract_html(
     })
 }
 
-/// The main pass is set aside for the fallback when it holds less than this share of
-/// the page's prose (see [`prose_chars`]): it then found one part of a page made of
-/// many (a forum thread, a listing, a product page) rather than the article.
-const MAIN_SHARE: f64 = 0.35;
+/// On a page that declares itself an article, the main pass is set aside for the
+/// fallback when it holds less than this share of the page's prose (see
+/// [`prose_chars`]): it then found one part of a page made of many (a forum thread, a
+/// listing, a product page) rather than the article.
+const ARTICLE_MAIN_SHARE: f64 = 0.35;
+/// The same share on other pages (products, listings, services, forums, or articles that
+/// do not say so), where content more often spreads over several blocks and the main
+/// pass, which looks for one, must hold more of it.
+const OTHER_MAIN_SHARE: f64 = 0.65;
 /// Lines with fewer words than this are not prose (menus, labels, prices, bylines).
 const PROSE_MIN_WORDS: usize = 8;
 
@@ -268,18 +273,25 @@ fn text_chars(lines: &[Line]) -> f64 {
 }
 
 /// Whether the main pass found the page's content: something, and at least
-/// [`MAIN_SHARE`] of the prose of the whole visible text; on a page without prose (a
-/// grid of products, a list of categories), of its text outside links.
-fn main_is_enough(main: &[Line], full: &[Line]) -> bool {
-    if main.is_empty() {
-        return false;
-    }
-    let prose = prose_chars(full);
-    if prose > 0.0 {
-        prose_chars(main) >= MAIN_SHARE * prose
+/// [`ARTICLE_MAIN_SHARE`] of it on a declared article, else [`OTHER_MAIN_SHARE`].
+fn main_is_enough(main: &[Line], full: &[Line], article: bool) -> bool {
+    let needed = if article {
+        ARTICLE_MAIN_SHARE
     } else {
-        text_chars(main) >= MAIN_SHARE * text_chars(full)
-    }
+        OTHER_MAIN_SHARE
+    };
+    !main.is_empty() && main_share(main, full) >= needed
+}
+
+/// The share of the page's content that the main pass holds: of the prose of the whole
+/// visible text; on a page without prose (a grid of products, a list of categories), of
+/// its text outside links; all of it when the page has none either.
+fn main_share(main: &[Line], full: &[Line]) -> f64 {
+    let (held, whole) = match prose_chars(full) {
+        prose if prose > 0.0 => (prose_chars(main), prose),
+        _ => (text_chars(main), text_chars(full)),
+    };
+    if whole > 0.0 { held / whole } else { 1.0 }
 }
 
 /// The two candidate texts of a page, as lines.
@@ -321,7 +333,8 @@ fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Pas
 
 fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Extraction {
     let passes = run_passes(html, page_url, config);
-    let use_main = !config.fallback || main_is_enough(&passes.main, &passes.full);
+    let use_main =
+        !config.fallback || main_is_enough(&passes.main, &passes.full, passes.page.article);
     let (lines, extractor) = if use_main {
         (passes.main, Extractor::Main)
     } else {
@@ -378,10 +391,22 @@ fn non_empty(s: String) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
-/// Debugging aid: the main and fallback lines of a page, before choosing, each line as
-/// `link density|heading|text`.
+/// Debugging aid: what the choice between the two passes of a page sees.
 #[doc(hidden)]
-pub fn debug_passes(html: &str, config: &ExtractConfig) -> (Vec<String>, Vec<String>) {
+pub struct PassesDebug {
+    /// The main pass's lines, each as `link density|heading|text`.
+    pub main: Vec<String>,
+    /// The fallback's lines, the same way.
+    pub full: Vec<String>,
+    /// The share of the page's content the main pass holds.
+    pub main_share: f64,
+    /// Whether the page declares itself an article.
+    pub article: bool,
+}
+
+/// Debugging aid: both candidate texts of a page, before choosing.
+#[doc(hidden)]
+pub fn debug_passes(html: &str, config: &ExtractConfig) -> PassesDebug {
     let passes = run_passes(html, None, config);
     let show = |lines: &[Line]| {
         lines
@@ -389,7 +414,12 @@ pub fn debug_passes(html: &str, config: &ExtractConfig) -> (Vec<String>, Vec<Str
             .map(|l| format!("{:.2}|{}|{}", l.link_density(), u8::from(l.heading), l.text))
             .collect()
     };
-    (show(&passes.main), show(&passes.full))
+    PassesDebug {
+        main: show(&passes.main),
+        full: show(&passes.full),
+        main_share: main_share(&passes.main, &passes.full),
+        article: passes.page.article,
+    }
 }
 
 #[cfg(test)]
@@ -433,10 +463,14 @@ mod tests {
         let two = vec![line(PROSE, 0), line(PROSE, 0)];
         let ten = vec![line(PROSE, 0); 10];
         let menu = vec![line("Home", 4), line("News", 4), line(PROSE, 0)];
-        assert!(main_is_enough(&one, &menu), "the rest is menus");
-        assert!(main_is_enough(&one, &two), "half of the prose");
-        assert!(!main_is_enough(&one, &ten), "a tenth of the prose");
-        assert!(!main_is_enough(&[], &menu), "nothing found");
+        for article in [true, false] {
+            assert!(main_is_enough(&one, &menu, article), "the rest is menus");
+            assert!(!main_is_enough(&one, &ten, article), "a tenth of the prose");
+            assert!(!main_is_enough(&[], &menu, article), "nothing found");
+        }
+        // Half of the prose is enough on a declared article, not on other pages.
+        assert!(main_is_enough(&one, &two, true));
+        assert!(!main_is_enough(&one, &two, false));
     }
 
     #[test]
@@ -453,9 +487,12 @@ mod tests {
         full.push(line("Product Categories", 0));
         assert_eq!(prose_chars(&full), 0.0);
         assert!(
-            !main_is_enough(&credit, &full),
+            !main_is_enough(&credit, &full, false),
             "the credit is not the page"
         );
-        assert!(main_is_enough(&grid, &full), "the grid is most of its text");
+        assert!(
+            main_is_enough(&grid, &full, false),
+            "the grid is most of its text"
+        );
     }
 }

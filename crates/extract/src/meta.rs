@@ -1,4 +1,5 @@
-//! Page metadata read from markup: canonical URL, declared language, published date.
+//! Page metadata read from markup: canonical URL, declared language, published date,
+//! and whether the page declares itself an article.
 //!
 //! The title comes from the main-content pass (which weighs `og:title`, JSON-LD and the
 //! `<title>` element); what is here is read before that pass changes the tree.
@@ -15,7 +16,26 @@ pub(crate) struct PageMeta {
     pub lang: Option<String>,
     /// The published date, as written on the page.
     pub date: Option<String>,
+    /// The page declares itself an article: `og:type` is `article`, or a JSON-LD item
+    /// has one of the [`ARTICLE_TYPES`].
+    pub article: bool,
 }
+
+/// schema.org types of a page whose content is one piece of prose.
+const ARTICLE_TYPES: &[&str] = &[
+    "Article",
+    "NewsArticle",
+    "AnalysisNewsArticle",
+    "OpinionNewsArticle",
+    "ReportageNewsArticle",
+    "BackgroundNewsArticle",
+    "ReviewNewsArticle",
+    "BlogPosting",
+    "LiveBlogPosting",
+    "ScholarlyArticle",
+    "TechArticle",
+    "Report",
+];
 
 /// Meta names and properties (lowercase) that carry the published date, best first.
 const DATE_KEYS: &[&str] = &[
@@ -99,6 +119,9 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
                     if key == "og:locale" && og_locale.is_none() {
                         og_locale = Some(content.replace('_', "-"));
                     }
+                    if key == "og:type" && content.eq_ignore_ascii_case("article") {
+                        meta.article = true;
+                    }
                     if let Some(rank) = DATE_KEYS.iter().position(|k| *k == key)
                         && rank < date_rank
                     {
@@ -111,12 +134,14 @@ pub(crate) fn read(doc: &Document, page_url: Option<&str>) -> PageMeta {
                 let is_ld = node
                     .attr("type")
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/ld+json"));
-                if is_ld
-                    && date_rank > 0
-                    && let Some(date) = json_ld_date(&node.text())
-                {
-                    date_rank = 0;
-                    meta.date = Some(date);
+                if is_ld && let Some(ld) = JsonLd::read(&node.text()) {
+                    meta.article |= ld.article;
+                    if date_rank > 0
+                        && let Some(date) = ld.date
+                    {
+                        date_rank = 0;
+                        meta.date = Some(date);
+                    }
                 }
             }
             _ => {
@@ -153,32 +178,52 @@ fn clean(value: impl AsRef<str>) -> Option<String> {
     (!value.is_empty()).then(|| value.to_owned())
 }
 
-/// The first `datePublished` (or `dateCreated`) string in a JSON-LD block.
-fn json_ld_date(text: &str) -> Option<String> {
-    let text = text.trim();
-    let text = text
-        .strip_prefix("<![CDATA[")
-        .and_then(|t| t.strip_suffix("]]>"))
-        .unwrap_or(text);
-    let value: Value = serde_json::from_str(text.trim()).ok()?;
-    let mut created = None;
-    let mut stack = vec![&value];
-    while let Some(value) = stack.pop() {
-        match value {
-            Value::Object(map) => {
-                if let Some(date) = map.get("datePublished").and_then(first_string) {
-                    return Some(date);
+/// What a JSON-LD block says of the page.
+struct JsonLd {
+    /// The first `datePublished` string, else the first `dateCreated`.
+    date: Option<String>,
+    /// Whether an item's `@type` is one of the [`ARTICLE_TYPES`].
+    article: bool,
+}
+
+impl JsonLd {
+    /// Reads one `<script type="application/ld+json">` block; `None` when it is not JSON.
+    fn read(text: &str) -> Option<JsonLd> {
+        let text = text.trim();
+        let text = text
+            .strip_prefix("<![CDATA[")
+            .and_then(|t| t.strip_suffix("]]>"))
+            .unwrap_or(text);
+        let value: Value = serde_json::from_str(text.trim()).ok()?;
+        let (mut published, mut created, mut article) = (None, None, false);
+        let mut stack = vec![&value];
+        while let Some(value) = stack.pop() {
+            match value {
+                Value::Object(map) => {
+                    if published.is_none() {
+                        published = map.get("datePublished").and_then(first_string);
+                    }
+                    if created.is_none() {
+                        created = map.get("dateCreated").and_then(first_string);
+                    }
+                    article |= map.get("@type").is_some_and(|t| match t {
+                        Value::String(t) => ARTICLE_TYPES.contains(&t.as_str()),
+                        Value::Array(ts) => ts
+                            .iter()
+                            .any(|t| t.as_str().is_some_and(|t| ARTICLE_TYPES.contains(&t))),
+                        _ => false,
+                    });
+                    stack.extend(map.values().rev());
                 }
-                if created.is_none() {
-                    created = map.get("dateCreated").and_then(first_string);
-                }
-                stack.extend(map.values().rev());
+                Value::Array(items) => stack.extend(items.iter().rev()),
+                _ => {}
             }
-            Value::Array(items) => stack.extend(items.iter().rev()),
-            _ => {}
         }
+        Some(JsonLd {
+            date: published.or(created),
+            article,
+        })
     }
-    created
 }
 
 fn first_string(value: &Value) -> Option<String> {
@@ -250,10 +295,26 @@ mod tests {
                <time datetime="2001-01-01">x</time>"#,
         );
         assert_eq!(m.date.as_deref(), Some("2023-02-03"));
+        assert!(m.article, "a NewsArticle item in the graph");
         let m = meta(r#"<p>By x, <time datetime="2019-09-09T10:00">Sept 9</time></p>"#);
+        assert!(!m.article);
         assert_eq!(m.date.as_deref(), Some("2019-09-09T10:00"));
         assert_eq!(m.canonical_url, None);
         assert_eq!(m.lang, None);
+    }
+
+    #[test]
+    fn a_page_declares_itself_an_article() {
+        assert!(meta(r#"<meta property="og:type" content="Article">"#).article);
+        assert!(!meta(r#"<meta property="og:type" content="website">"#).article);
+        let ld = |t: &str| {
+            meta(&format!(
+                r#"<script type="application/ld+json">{t}</script>"#
+            ))
+        };
+        assert!(ld(r#"{"@type":["WebPage","BlogPosting"]}"#).article);
+        assert!(!ld(r#"{"@type":"Product","offers":{"@type":"Offer"}}"#).article);
+        assert!(!ld(r#"{"@type":"Article""#).article, "not JSON");
     }
 
     #[test]
