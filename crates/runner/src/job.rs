@@ -584,7 +584,7 @@ impl<'a> Job<'a> {
         }
         // What stages passed each other is spent once every task is done: a run that
         // stops before this point resumes from it, a finished one never reads it again.
-        let work = self.layout.state().join("work");
+        let work = self.layout.work();
         if work.exists() {
             std::fs::remove_dir_all(&work).map_err(RunError::io(&work))?;
         }
@@ -874,7 +874,7 @@ fn prepare_output(plan: &Plan, layout: &Layout<'_>) -> Result<(), RunError> {
             layout.root.join("quarantine"),
             layout.root.join("index"),
             layout.state().join("tasks"),
-            layout.state().join("work"),
+            layout.work(),
             layout.state().join("logs"),
             layout.state().join("slurm"),
         ] {

@@ -62,14 +62,18 @@ impl Layout<'_> {
             .join(stage)
             .join(format!("{rank:05}.json"))
     }
+    /// What the stages pass each other while the run lasts: intermediate shards and
+    /// the barriers' files.
+    pub fn work(&self) -> PathBuf {
+        self.state().join("work")
+    }
     /// The work folder of the barrier that is step number `step` (from 0) of the recipe.
     pub fn barrier_work(&self, step: usize, name: &str) -> PathBuf {
-        self.state().join("work").join(format!("step{step}-{name}"))
+        self.work().join(format!("step{step}-{name}"))
     }
     /// The intermediate shard a map task writes for the barrier that follows it.
     pub fn intermediate(&self, map_stage: usize, rank: usize) -> PathBuf {
-        self.state()
-            .join("work")
+        self.work()
             .join(format!("map{map_stage}"))
             .join(format!("part-{rank:05}.jsonl.zst"))
     }

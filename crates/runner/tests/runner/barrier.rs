@@ -195,15 +195,7 @@ const INPUT: [&str; 12] = [
 fn barrier_sees_all_tasks_before_deciding() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = setup(dir.path(), &INPUT);
-    let summary = run(
-        &recipe,
-        &RunOptions {
-            workers: 2,
-            progress: false,
-            after: None,
-        },
-    )
-    .unwrap();
+    let summary = run(&recipe, &OPTIONS).unwrap();
     assert_eq!(texts(&summary), ["aa", "ccc", "f", "gggg"]);
     let names: Vec<&str> = summary
         .stats
@@ -224,18 +216,13 @@ fn barrier_sees_all_tasks_before_deciding() {
 fn a_run_resumes_stage_by_stage() {
     let dir = tempfile::tempdir().unwrap();
     let recipe = setup(dir.path(), &INPUT);
-    let options = RunOptions {
-        workers: 2,
-        progress: false,
-        after: None,
-    };
-    let first = run(&recipe, &options).unwrap();
+    let first = run(&recipe, &OPTIONS).unwrap();
     let shards = bytes_of(&first.shards);
     // As if killed during the last map stage: every stage before it has finished, none
     // of its tasks has.
     std::fs::remove_dir_all(dir.path().join("out")).unwrap();
     run_all_but_the_last_stage(&recipe);
-    let again = run(&recipe, &options).unwrap();
+    let again = run(&recipe, &OPTIONS).unwrap();
     assert_eq!(
         again.tasks_resumed, 3,
         "the first map stage is not run again"
@@ -250,6 +237,10 @@ const OPTIONS: RunOptions = RunOptions {
     progress: false,
     after: None,
 };
+
+fn with_workers(workers: usize) -> RunOptions {
+    RunOptions { workers, ..OPTIONS }
+}
 
 #[test]
 fn a_barrier_first_reads_the_sources_again_instead_of_a_copy() {
@@ -404,12 +395,7 @@ fn idle_workers_take_units_of_running_tasks_without_changing_the_output() {
             .register::<NoX>()
             .register::<Rendezvous>();
         let recipe = Recipe::parse(&text, &dir.path().join("atelier.toml"), &registry).unwrap();
-        let options = RunOptions {
-            workers,
-            progress: false,
-            after: None,
-        };
-        let summary = run(&recipe, &options).unwrap();
+        let summary = run(&recipe, &with_workers(workers)).unwrap();
         let shards = bytes_of(&summary.shards);
         let quarantine: Vec<String> = summary
             .quarantine
@@ -491,12 +477,7 @@ fn any_number_of_workers_gives_the_same_shards() {
              [output]\npath = \"out-{workers}\"\ncompression = \"zstd\"\n"
         );
         let recipe = Recipe::parse(&text, &dir.path().join("atelier.toml"), &registry).unwrap();
-        let options = RunOptions {
-            workers,
-            progress: false,
-            after: None,
-        };
-        let summary = run(&recipe, &options).unwrap();
+        let summary = run(&recipe, &with_workers(workers)).unwrap();
         (bytes_of(&summary.shards), bytes_of(&summary.quarantine))
     };
     let alone = run_with(1);
