@@ -176,14 +176,22 @@ fn source_pages() -> Vec<PathBuf> {
         pages.truncate(PAGES);
         return pages;
     }
+    // Words that do not repeat, so that the pages stay large once compressed (the
+    // tests rotate output files at 150 kB).
     let made = tempfile::tempdir().unwrap().keep();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
     (0..PAGES)
         .map(|i| {
             let path = made.join(format!("{i}.html.gz"));
-            let html = format!(
-                "<html><body><h1>Page {i}</h1>{}</body></html>",
-                "<p>words and more words</p>".repeat(50 * (i + 1))
-            );
+            let words: String = (0..2000 * (i + 1))
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    format!("w{:x} ", state >> 40)
+                })
+                .collect();
+            let html = format!("<html><body><h1>Page {i}</h1><p>{words}</p></body></html>");
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
             std::io::Write::write_all(&mut encoder, html.as_bytes()).unwrap();
