@@ -44,6 +44,7 @@ mod meta;
 mod prepare;
 mod render;
 
+use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use atelier_core::{BoxError, Document, Step, StepConfig, StepError, Verdict};
@@ -52,7 +53,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::render::{Line, RenderOptions, render};
+use crate::render::{Line, RenderOptions, render, render_page};
 
 /// Elements nested deeper than this (counting elements whose end tag is required) are
 /// flattened before parsing. Browsers cap their trees at a similar depth.
@@ -294,6 +295,23 @@ fn main_share(main: &[Line], full: &[Line]) -> f64 {
     if whole > 0.0 { held / whole } else { 1.0 }
 }
 
+/// Whether the main pass found its text in what the fallback left out as comment
+/// sections: most of its characters are on lines the fallback does not have. Its
+/// comments are then the page's content (a forum's posts, named `ipsComment` or
+/// `comment-body`), not reader comments under an article.
+fn found_in_comments(main: &[Line], full: &[Line]) -> bool {
+    let in_full: HashSet<&str> = full.iter().map(|l| l.text.as_str()).collect();
+    let (mut outside, mut all) = (0, 0);
+    for line in main {
+        let chars = line.text.chars().count();
+        all += chars;
+        if !in_full.contains(line.text.as_str()) {
+            outside += chars;
+        }
+    }
+    2 * outside > all
+}
+
 /// The two candidate texts of a page, as lines.
 struct Passes {
     /// What the main-content pass found (empty when it found nothing).
@@ -311,18 +329,32 @@ fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Pas
     let dom = dom_query::Document::from(html.as_ref());
     let page = meta::read(&dom, page_url);
     prepare::prepare(&dom);
-    let full = if config.fallback {
+    let (full, with_comments) = if config.fallback {
         let options = RenderOptions {
             include_tables: config.include_tables,
             skip_chrome: true,
+            keep_comments: false,
             skip_furniture: false,
         };
         let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
-        render(&dom.tree, body, options)
+        let (full, skipped_comments) = render_page(&dom.tree, body, options);
+        // Rendered now, while the tree is whole: the main pass rewrites it.
+        let with_comments = skipped_comments.then(|| {
+            let options = RenderOptions {
+                keep_comments: true,
+                ..options
+            };
+            render(&dom.tree, body, options)
+        });
+        (full, with_comments)
     } else {
-        Vec::new()
+        (Vec::new(), None)
     };
     let (main, title) = main_pass(dom, config);
+    let full = match with_comments {
+        Some(with_comments) if found_in_comments(&main, &full) => with_comments,
+        _ => full,
+    };
     Passes {
         main,
         full,
@@ -364,6 +396,7 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (Vec<Line>, Op
     let options = RenderOptions {
         include_tables: config.include_tables,
         skip_chrome: false,
+        keep_comments: false,
         skip_furniture: true,
     };
     match readability.parse() {
@@ -471,6 +504,47 @@ mod tests {
         // Half of the prose is enough on a declared article, not on other pages.
         assert!(main_is_enough(&one, &two, true));
         assert!(!main_is_enough(&one, &two, false));
+    }
+
+    #[test]
+    fn comments_are_the_content_where_the_main_pass_found_them() {
+        let post = |who: &str, text: &str| {
+            format!(
+                "<article class='cPost ipsComment'><aside class='cAuthorPane'>{who}</aside>\
+                 <div class='cPost_contentWrap'><p>{text}</p></div></article>"
+            )
+        };
+        let posts = [
+            post(
+                "alice",
+                "The new interface hides the notebook list behind a menu, and every search \
+                 now takes three clicks where it took one before the update.",
+            ),
+            post("bob", "Same here: the sidebar is gone for me too."),
+            post("carol", "Support says a fix is planned for the next release."),
+        ];
+        let page = format!(
+            "<html><body><nav><a href='/'>Forums</a> <a href='/new'>New</a></nav>\
+             <h1>New UI 2024</h1>{}<footer>Powered by Invision Community</footer></body></html>",
+            posts.concat()
+        );
+        let text = extract_html(&page, None, &ExtractConfig::default())
+            .expect("extracts")
+            .text;
+        for said in ["three clicks", "sidebar is gone", "a fix is planned"] {
+            assert!(text.contains(said), "`{said}` missing from:\n{text}");
+        }
+        // Reader comments under an article stay out.
+        let article = format!(
+            "<html><body><article><h1>Title</h1><p>{PROSE}</p><p>{PROSE}</p><p>{PROSE}</p>\
+             </article><section id='comments'><div class='comment'><p>First! This is a \
+             reader writing under the story with enough words.</p></div></section>\
+             </body></html>"
+        );
+        let text = extract_html(&article, None, &ExtractConfig::default())
+            .expect("extracts")
+            .text;
+        assert!(text.contains("long enough") && !text.contains("First!"), "{text}");
     }
 
     #[test]

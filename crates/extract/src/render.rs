@@ -16,6 +16,8 @@ pub(crate) struct RenderOptions {
     /// Leave out page chrome: `nav`, `header`, `footer`, `aside`, landmark roles of the
     /// same meaning, dialogs, and cookie or consent banners.
     pub skip_chrome: bool,
+    /// With `skip_chrome`, still keep comment sections (a forum's posts are its text).
+    pub keep_comments: bool,
     /// Leave out furniture inside an article: figures and captions, and elements whose
     /// class or id names sharing, related links, bylines, breadcrumbs, ads or sign-ups.
     pub skip_furniture: bool,
@@ -208,6 +210,11 @@ impl LineWriter {
 
 /// Renders the subtree under `root` (the root itself included) as lines.
 pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Vec<Line> {
+    render_page(tree, root, options).0
+}
+
+/// [`render`], also saying whether it left out a comment section as chrome.
+pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> (Vec<Line>, bool) {
     let mut walk = Walk {
         tree,
         options,
@@ -220,6 +227,7 @@ pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Vec<L
         } else {
             0
         },
+        skipped_comments: false,
     };
     walk.enter(root);
     while let Some(frame) = walk.stack.last_mut() {
@@ -235,7 +243,7 @@ pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Vec<L
         frame.next = tree.query_node(&child, |n| n.next_sibling).flatten();
         walk.enter(child);
     }
-    walk.writer.finish()
+    (walk.writer.finish(), walk.skipped_comments)
 }
 
 /// The state of one rendering walk.
@@ -250,6 +258,8 @@ struct Walk<'a> {
     sections: usize,
     /// Furniture holding this many bytes of text or more is kept.
     furniture_limit: usize,
+    /// Whether a comment section was left out as chrome.
+    skipped_comments: bool,
 }
 
 impl Walk<'_> {
@@ -272,21 +282,26 @@ impl Walk<'_> {
             }
             NodeData::Element(element) => {
                 let kind = classify(tree, id, element, options, in_section, furniture_limit);
+                let comments = kind == Kind::Skip
+                    && options.skip_chrome
+                    && !options.keep_comments
+                    && is_comment_section(element);
                 let section = kind != Kind::Skip
                     && matches!(
                         element.name.local,
                         local_name!("article") | local_name!("main") | local_name!("section")
                     );
-                Some((kind, section, node.first_child))
+                Some((kind, section, comments, node.first_child))
             }
             NodeData::Document | NodeData::Fragment => {
-                Some((Kind::Inline, false, node.first_child))
+                Some((Kind::Inline, false, false, node.first_child))
             }
             _ => None,
         });
-        let Some(Some((kind, section, first_child))) = decided else {
+        let Some(Some((kind, section, comments, first_child))) = decided else {
             return;
         };
+        self.skipped_comments |= comments;
         match kind {
             Kind::Skip => return,
             Kind::Break => {
@@ -474,7 +489,7 @@ fn classify(
     );
     if kind != Kind::Skip
         && (is_hidden(element)
-            || (options.skip_chrome && !page && is_chrome(element))
+            || (options.skip_chrome && !page && is_chrome(element, options.keep_comments))
             || (options.skip_furniture
                 && is_furniture(element)
                 && text_len(tree, id, furniture_limit, false) < furniture_limit))
@@ -532,13 +547,15 @@ pub(crate) fn contains_any(haystack: &str, words: &[&str]) -> bool {
     })
 }
 
-/// Words in a class or id that mark page chrome: cookie and consent banners, and
-/// comment sections (reader comments under an article are not its text).
-const CHROME: &[&str] = &["cookie", "consent", "gdpr", "comment", "disqus"];
+/// Words in a class or id that mark page chrome: cookie and consent banners.
+const CHROME: &[&str] = &["cookie", "consent", "gdpr"];
+/// Words in a class or id that mark comment sections: reader comments under an article
+/// are not its text, but a forum's posts often carry the same names.
+const COMMENTS: &[&str] = &["comment", "disqus"];
 
 /// Whether an element is page chrome by its landmark role or a class or id naming one of
 /// [`CHROME`].
-fn is_chrome(element: &Element) -> bool {
+fn is_chrome(element: &Element, keep_comments: bool) -> bool {
     element.attrs.iter().any(|attr| match attr.name.local {
         local_name!("role") => [
             "navigation",
@@ -553,8 +570,19 @@ fn is_chrome(element: &Element) -> bool {
         ]
         .iter()
         .any(|role| attr.value.trim().eq_ignore_ascii_case(role)),
-        local_name!("id") | local_name!("class") => contains_any(&attr.value, CHROME),
+        local_name!("id") | local_name!("class") => {
+            contains_any(&attr.value, CHROME)
+                || (!keep_comments && contains_any(&attr.value, COMMENTS))
+        }
         _ => false,
+    })
+}
+
+/// Whether a class or id names a comment section ([`COMMENTS`]).
+fn is_comment_section(element: &Element) -> bool {
+    element.attrs.iter().any(|attr| {
+        matches!(attr.name.local, local_name!("id") | local_name!("class"))
+            && contains_any(&attr.value, COMMENTS)
     })
 }
 
@@ -681,6 +709,7 @@ mod tests {
     const ALL: RenderOptions = RenderOptions {
         include_tables: true,
         skip_chrome: false,
+        keep_comments: false,
         skip_furniture: false,
     };
 
@@ -698,6 +727,7 @@ mod tests {
         let no_tables = RenderOptions {
             include_tables: false,
             skip_chrome: false,
+            keep_comments: false,
             skip_furniture: false,
         };
         assert_eq!(text(html, no_tables), "- a\n- b\n1. x\n2. y");
@@ -709,6 +739,7 @@ mod tests {
         let no_tables = RenderOptions {
             include_tables: false,
             skip_chrome: false,
+            keep_comments: false,
             skip_furniture: false,
         };
         assert_eq!(text(html, no_tables), "Real text here.");
@@ -730,6 +761,7 @@ mod tests {
         let chrome = RenderOptions {
             include_tables: true,
             skip_chrome: true,
+            keep_comments: false,
             skip_furniture: false,
         };
         assert_eq!(text(html, chrome), "Body");
@@ -743,9 +775,33 @@ mod tests {
         let chrome = RenderOptions {
             include_tables: true,
             skip_chrome: true,
+            keep_comments: false,
             skip_furniture: false,
         };
         assert_eq!(text(html, chrome), "The article.");
+    }
+
+    #[test]
+    fn comment_sections_are_chrome_unless_kept() {
+        let html = "<div id='cookie-notice'>We use cookies</div><p>The article.</p>\
+                    <section class='comments'><p>A reader</p></section>";
+        let doc = Document::from(html);
+        let chrome = RenderOptions {
+            include_tables: true,
+            skip_chrome: true,
+            keep_comments: false,
+            skip_furniture: false,
+        };
+        let (lines, skipped) = render_page(&doc.tree, doc.root().id, chrome);
+        assert_eq!((join(&lines).as_str(), skipped), ("The article.", true));
+        let kept = RenderOptions {
+            keep_comments: true,
+            ..chrome
+        };
+        let (lines, skipped) = render_page(&doc.tree, doc.root().id, kept);
+        assert_eq!((join(&lines).as_str(), skipped), ("The article.\nA reader", false));
+        let doc = Document::from("<p>No comments here.</p>");
+        assert!(!render_page(&doc.tree, doc.root().id, chrome).1);
     }
 
     #[test]
