@@ -521,7 +521,10 @@ mod tests {
                  now takes three clicks where it took one before the update.",
             ),
             post("bob", "Same here: the sidebar is gone for me too."),
-            post("carol", "Support says a fix is planned for the next release."),
+            post(
+                "carol",
+                "Support says a fix is planned for the next release.",
+            ),
         ];
         let page = format!(
             "<html><body><nav><a href='/'>Forums</a> <a href='/new'>New</a></nav>\
@@ -544,7 +547,10 @@ mod tests {
         let text = extract_html(&article, None, &ExtractConfig::default())
             .expect("extracts")
             .text;
-        assert!(text.contains("long enough") && !text.contains("First!"), "{text}");
+        assert!(
+            text.contains("long enough") && !text.contains("First!"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -4,9 +4,11 @@
 //! with `visibility: hidden` lifted once scripts run, or React's streamed chunks in
 //! `<div hidden id="S:0">` moved into place by a script. Both passes skip hidden elements,
 //! which would leave such pages empty, so a hidden element holding more text than the
-//! visible rest of the page (or a streamed chunk) is made visible here. `aria-hidden` only hides from
-//! screen readers (it marks duplicate links and decorations, not invisible text), so it
-//! is removed from elements that hold text.
+//! visible rest of the page (or a streamed chunk) is made visible here, as are hidden
+//! tab panels (`role="tabpanel"`: the code for each language of a quickstart, the
+//! specifications of a product), which a reader opens with a click. `aria-hidden` only
+//! hides from screen readers (it marks duplicate links and decorations, not invisible
+//! text), so it is removed from elements that hold text.
 
 use dom_query::{Document, NodeData, NodeRef, local_name};
 
@@ -33,19 +35,23 @@ pub(crate) fn prepare(doc: &Document) {
                     .is_some_and(|id| id.starts_with("S:"))
                     && e.has_attr("hidden");
                 let hidden = streamed || is_hidden(e);
+                let tab = e
+                    .attr_ref(local_name!("role"))
+                    .is_some_and(|r| r.trim().eq_ignore_ascii_case("tabpanel"));
                 let aria_hidden = e
                     .attr_ref(local_name!("aria-hidden"))
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-                Some((streamed, hidden, aria_hidden))
+                Some((streamed || tab, hidden, aria_hidden))
             }
             _ => None,
         });
-        let Some(Some((streamed, hidden, aria_hidden))) = verdict else {
+        // A streamed chunk or a tab panel is shown whatever it holds.
+        let Some(Some((always, hidden, aria_hidden))) = verdict else {
             continue;
         };
         if hidden {
             let len = text_len(tree, node.id, usize::MAX, false);
-            if streamed || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64) {
+            if always || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64) {
                 to_show.push(node.id);
             }
         }
@@ -94,5 +100,22 @@ mod tests {
         assert_eq!(doc.select("[hidden]").length(), 0);
         assert_eq!(doc.select("a[aria-hidden]").length(), 0);
         assert_eq!(doc.select("span[aria-hidden]").length(), 1);
+    }
+
+    #[test]
+    fn hidden_tab_panels_are_shown() {
+        let doc = prepared(
+            "<body><div role='tablist'><button>Node.js</button><button>Java</button></div>\
+             <div role='tabpanel'>npm install</div>\
+             <div role='tabpanel' hidden style='display:none'>mvn install</div>\
+             <p hidden>a hidden note</p></body>",
+        );
+        assert_eq!(doc.select("[role=tabpanel][hidden]").length(), 0);
+        assert_eq!(doc.select("[role=tabpanel][style]").length(), 0);
+        assert_eq!(
+            doc.select("p[hidden]").length(),
+            1,
+            "other hidden parts stay"
+        );
     }
 }

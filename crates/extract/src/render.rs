@@ -799,7 +799,10 @@ mod tests {
             ..chrome
         };
         let (lines, skipped) = render_page(&doc.tree, doc.root().id, kept);
-        assert_eq!((join(&lines).as_str(), skipped), ("The article.\nA reader", false));
+        assert_eq!(
+            (join(&lines).as_str(), skipped),
+            ("The article.\nA reader", false)
+        );
         let doc = Document::from("<p>No comments here.</p>");
         assert!(!render_page(&doc.tree, doc.root().id, chrome).1);
     }
