@@ -4,11 +4,14 @@
 //! with `visibility: hidden` lifted once scripts run, or React's streamed chunks in
 //! `<div hidden id="S:0">` moved into place by a script. Both passes skip hidden elements,
 //! which would leave such pages empty, so a hidden element holding more text than the
-//! visible rest of the page (or a streamed chunk) is made visible here, as are hidden
-//! tab panels (`role="tabpanel"`: the code for each language of a quickstart, the
-//! specifications of a product), which a reader opens with a click. `aria-hidden` only
+//! visible rest of the page (or a streamed chunk) is made visible here, as is what a
+//! reader opens with a click: hidden tab panels (`role="tabpanel"`: the code for each
+//! language of a quickstart) and the panels that a button names in `aria-controls` (an
+//! accordion's answers, a product's specifications). `aria-hidden` only
 //! hides from screen readers (it marks duplicate links and decorations, not invisible
 //! text), so it is removed from elements that hold text.
+
+use std::collections::HashSet;
 
 use dom_query::{Document, NodeData, NodeRef, local_name};
 
@@ -27,13 +30,14 @@ pub(crate) fn prepare(doc: &Document) {
     let visible = text_len(tree, body.id, usize::MAX, true);
     let mut to_show = Vec::new();
     let mut aria = Vec::new();
+    // Hidden elements with an id, and the ids that controls on the page open.
+    let mut hidden_ids = Vec::new();
+    let mut controlled = HashSet::new();
     for node in body.descendants_it() {
         let verdict = node.query(|n| match &n.data {
             NodeData::Element(e) => {
-                let streamed = e
-                    .attr_ref(local_name!("id"))
-                    .is_some_and(|id| id.starts_with("S:"))
-                    && e.has_attr("hidden");
+                let id = e.attr_ref(local_name!("id"));
+                let streamed = id.is_some_and(|id| id.starts_with("S:")) && e.has_attr("hidden");
                 let hidden = streamed || is_hidden(e);
                 let tab = e
                     .attr_ref(local_name!("role"))
@@ -41,24 +45,37 @@ pub(crate) fn prepare(doc: &Document) {
                 let aria_hidden = e
                     .attr_ref(local_name!("aria-hidden"))
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-                Some((streamed || tab, hidden, aria_hidden))
+                if let Some(ids) = e.attr_ref(local_name!("aria-controls")) {
+                    controlled.extend(ids.split_ascii_whitespace().map(str::to_owned));
+                }
+                let id = id.filter(|_| hidden).map(|id| id.trim().to_owned());
+                Some((streamed || tab, hidden, aria_hidden, id))
             }
             _ => None,
         });
         // A streamed chunk or a tab panel is shown whatever it holds.
-        let Some(Some((always, hidden, aria_hidden))) = verdict else {
+        let Some(Some((always, hidden, aria_hidden, id))) = verdict else {
             continue;
         };
         if hidden {
             let len = text_len(tree, node.id, usize::MAX, false);
             if always || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64) {
                 to_show.push(node.id);
+            } else if let Some(id) = id {
+                hidden_ids.push((node.id, id));
             }
         }
         if aria_hidden && text_len(tree, node.id, 1, false) > 0 {
             aria.push(node.id);
         }
     }
+    // What a disclosure button or an accordion's header opens (`aria-controls`).
+    to_show.extend(
+        hidden_ids
+            .into_iter()
+            .filter(|(_, id)| controlled.contains(id))
+            .map(|(node, _)| node),
+    );
     for id in to_show {
         NodeRef::new(id, tree).remove_attrs(&["hidden", "style", "aria-hidden"]);
     }
