@@ -337,9 +337,11 @@ fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Pas
             skip_furniture: false,
         };
         let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
-        let (full, skipped_comments) = render_page(&dom.tree, body, options);
-        // Rendered now, while the tree is whole: the main pass rewrites it.
-        let with_comments = skipped_comments.then(|| {
+        let (full, comment_bytes) = render_page(&dom.tree, body, options);
+        // Rendered now, while the tree is whole (the main pass rewrites it), when the
+        // comments could be most of the page.
+        let text_bytes: usize = full.iter().map(|l| l.text.len()).sum();
+        let with_comments = (comment_bytes > text_bytes).then(|| {
             let options = RenderOptions {
                 keep_comments: true,
                 ..options

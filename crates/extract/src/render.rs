@@ -213,8 +213,9 @@ pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Vec<L
     render_page(tree, root, options).0
 }
 
-/// [`render`], also saying whether it left out a comment section as chrome.
-pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> (Vec<Line>, bool) {
+/// [`render`], also giving the bytes of text of the comment sections it left out as
+/// chrome.
+pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> (Vec<Line>, usize) {
     let mut walk = Walk {
         tree,
         options,
@@ -227,7 +228,7 @@ pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> 
         } else {
             0
         },
-        skipped_comments: false,
+        skipped_comments: 0,
     };
     walk.enter(root);
     while let Some(frame) = walk.stack.last_mut() {
@@ -258,8 +259,8 @@ struct Walk<'a> {
     sections: usize,
     /// Furniture holding this many bytes of text or more is kept.
     furniture_limit: usize,
-    /// Whether a comment section was left out as chrome.
-    skipped_comments: bool,
+    /// Bytes of text in the comment sections left out as chrome.
+    skipped_comments: usize,
 }
 
 impl Walk<'_> {
@@ -301,7 +302,9 @@ impl Walk<'_> {
         let Some(Some((kind, section, comments, first_child))) = decided else {
             return;
         };
-        self.skipped_comments |= comments;
+        if comments {
+            self.skipped_comments += text_len(tree, id, usize::MAX, false);
+        }
         match kind {
             Kind::Skip => return,
             Kind::Break => {
@@ -793,7 +796,7 @@ mod tests {
             skip_furniture: false,
         };
         let (lines, skipped) = render_page(&doc.tree, doc.root().id, chrome);
-        assert_eq!((join(&lines).as_str(), skipped), ("The article.", true));
+        assert_eq!((join(&lines).as_str(), skipped), ("The article.", 8));
         let kept = RenderOptions {
             keep_comments: true,
             ..chrome
@@ -801,10 +804,10 @@ mod tests {
         let (lines, skipped) = render_page(&doc.tree, doc.root().id, kept);
         assert_eq!(
             (join(&lines).as_str(), skipped),
-            ("The article.\nA reader", false)
+            ("The article.\nA reader", 0)
         );
         let doc = Document::from("<p>No comments here.</p>");
-        assert!(!render_page(&doc.tree, doc.root().id, chrome).1);
+        assert_eq!(render_page(&doc.tree, doc.root().id, chrome).1, 0);
     }
 
     #[test]
