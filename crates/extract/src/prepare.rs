@@ -6,8 +6,8 @@
 //! which would leave such pages empty, so a hidden element holding more text than the
 //! visible rest of the page (or a streamed chunk) is made visible here, as is what a
 //! reader opens with a click: hidden tab panels (`role="tabpanel"`: the code for each
-//! language of a quickstart) and the panels that a button names in `aria-controls` (an
-//! accordion's answers, a product's specifications). `aria-hidden` only
+//! language of a quickstart), the panels that a button names in `aria-controls` (a
+//! product's specifications) and those whose class names an FAQ or an accordion. `aria-hidden` only
 //! hides from screen readers (it marks duplicate links and decorations, not invisible
 //! text), so it is removed from elements that hold text.
 
@@ -15,13 +15,17 @@ use std::collections::HashSet;
 
 use dom_query::{Document, NodeData, NodeRef, local_name};
 
-use crate::render::{is_hidden, text_len};
+use crate::render::{contains_any, is_hidden, text_len};
 
 /// A hidden element is shown when it holds more text than this times the page's
 /// visible text (the page is mostly hidden)...
 const SHOW_SHARE: f64 = 1.0;
 /// ... and at least this many bytes of it.
 const SHOW_MIN_BYTES: usize = 200;
+
+/// Words in the class of a panel that a reader opens: an FAQ's answers, an accordion's
+/// sections, often hidden by an inline style and opened by a script without ARIA.
+const PANELS: &[&str] = &["faq", "answer", "accordion"];
 
 /// Applies the fixes to `doc` in place.
 pub(crate) fn prepare(doc: &Document) {
@@ -41,7 +45,9 @@ pub(crate) fn prepare(doc: &Document) {
                 let hidden = streamed || is_hidden(e);
                 let tab = e
                     .attr_ref(local_name!("role"))
-                    .is_some_and(|r| r.trim().eq_ignore_ascii_case("tabpanel"));
+                    .is_some_and(|r| r.trim().eq_ignore_ascii_case("tabpanel"))
+                    || e.attr_ref(local_name!("class"))
+                        .is_some_and(|c| contains_any(c, PANELS));
                 let aria_hidden = e
                     .attr_ref(local_name!("aria-hidden"))
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
@@ -53,7 +59,7 @@ pub(crate) fn prepare(doc: &Document) {
             }
             _ => None,
         });
-        // A streamed chunk or a tab panel is shown whatever it holds.
+        // A streamed chunk, a tab panel or another panel is shown whatever it holds.
         let Some(Some((always, hidden, aria_hidden, id))) = verdict else {
             continue;
         };
