@@ -7,9 +7,9 @@
 //! visible rest of the page (or a streamed chunk) is made visible here, as is what a
 //! reader opens with a click: hidden tab panels (`role="tabpanel"`: the code for each
 //! language of a quickstart), the panels that a button names in `aria-controls` (a
-//! product's specifications) and those whose class names an FAQ or an accordion. `aria-hidden` only
-//! hides from screen readers (it marks duplicate links and decorations, not invisible
-//! text), so it is removed from elements that hold text.
+//! product's specifications) and those whose class names an FAQ or an accordion.
+//! `aria-hidden` only hides from screen readers (it marks duplicate links and
+//! decorations, not invisible text), so it is removed from elements that hold text.
 
 use std::collections::HashSet;
 
@@ -43,7 +43,7 @@ pub(crate) fn prepare(doc: &Document) {
                 let id = e.attr_ref(local_name!("id"));
                 let streamed = id.is_some_and(|id| id.starts_with("S:")) && e.has_attr("hidden");
                 let hidden = streamed || is_hidden(e);
-                let tab = e
+                let panel = e
                     .attr_ref(local_name!("role"))
                     .is_some_and(|r| r.trim().eq_ignore_ascii_case("tabpanel"))
                     || e.attr_ref(local_name!("class"))
@@ -55,7 +55,7 @@ pub(crate) fn prepare(doc: &Document) {
                     controlled.extend(ids.split_ascii_whitespace().map(str::to_owned));
                 }
                 let id = id.filter(|_| hidden).map(|id| id.trim().to_owned());
-                Some((streamed || tab, hidden, aria_hidden, id))
+                Some((streamed || panel, hidden, aria_hidden, id))
             }
             _ => None,
         });
@@ -64,8 +64,11 @@ pub(crate) fn prepare(doc: &Document) {
             continue;
         };
         if hidden {
-            let len = text_len(tree, node.id, usize::MAX, false);
-            if always || (len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64) {
+            let mostly_hidden = || {
+                let len = text_len(tree, node.id, usize::MAX, false);
+                len >= SHOW_MIN_BYTES && len as f64 >= SHOW_SHARE * visible as f64
+            };
+            if always || mostly_hidden() {
                 to_show.push(node.id);
             } else if let Some(id) = id {
                 hidden_ids.push((node.id, id));

@@ -715,6 +715,14 @@ mod tests {
         keep_comments: false,
         skip_furniture: false,
     };
+    const NO_TABLES: RenderOptions = RenderOptions {
+        include_tables: false,
+        ..ALL
+    };
+    const CHROME: RenderOptions = RenderOptions {
+        skip_chrome: true,
+        ..ALL
+    };
 
     #[test]
     fn blocks_become_lines_and_inline_text_flows() {
@@ -727,25 +735,13 @@ mod tests {
         let html = "<ul><li>a</li><li>b</li></ul><ol><li>x<li>y</ol>\
                     <table><tr><th>k</th><th>v</th></tr><tr><td>1</td><td>2</td></tr></table>";
         assert_eq!(text(html, ALL), "- a\n- b\n1. x\n2. y\nk | v\n1 | 2");
-        let no_tables = RenderOptions {
-            include_tables: false,
-            skip_chrome: false,
-            keep_comments: false,
-            skip_furniture: false,
-        };
-        assert_eq!(text(html, no_tables), "- a\n- b\n1. x\n2. y");
+        assert_eq!(text(html, NO_TABLES), "- a\n- b\n1. x\n2. y");
     }
 
     #[test]
     fn layout_tables_stay_without_tables() {
         let html = "<table><tr><td><p>Real text here.</p></td></tr></table>";
-        let no_tables = RenderOptions {
-            include_tables: false,
-            skip_chrome: false,
-            keep_comments: false,
-            skip_furniture: false,
-        };
-        assert_eq!(text(html, no_tables), "Real text here.");
+        assert_eq!(text(html, NO_TABLES), "Real text here.");
     }
 
     #[test]
@@ -761,13 +757,7 @@ mod tests {
         let html = "<nav>Menu</nav><div id='cookie-banner'>We use cookies</div><p>Body</p>\
                     <footer>Foot</footer>";
         assert_eq!(text(html, ALL), "Menu\nWe use cookies\nBody\nFoot");
-        let chrome = RenderOptions {
-            include_tables: true,
-            skip_chrome: true,
-            keep_comments: false,
-            skip_furniture: false,
-        };
-        assert_eq!(text(html, chrome), "Body");
+        assert_eq!(text(html, CHROME), "Body");
     }
 
     #[test]
@@ -775,13 +765,7 @@ mod tests {
         // WordPress marks `<body>` with classes such as `comments-open`.
         let html = "<html class='no-comments'><body class='single comments-open cookies-not-set'>\
                     <div class='comments'>A reader</div><p>The article.</p></body></html>";
-        let chrome = RenderOptions {
-            include_tables: true,
-            skip_chrome: true,
-            keep_comments: false,
-            skip_furniture: false,
-        };
-        assert_eq!(text(html, chrome), "The article.");
+        assert_eq!(text(html, CHROME), "The article.");
     }
 
     #[test]
@@ -789,17 +773,11 @@ mod tests {
         let html = "<div id='cookie-notice'>We use cookies</div><p>The article.</p>\
                     <section class='comments'><p>A reader</p></section>";
         let doc = Document::from(html);
-        let chrome = RenderOptions {
-            include_tables: true,
-            skip_chrome: true,
-            keep_comments: false,
-            skip_furniture: false,
-        };
-        let (lines, skipped) = render_page(&doc.tree, doc.root().id, chrome);
+        let (lines, skipped) = render_page(&doc.tree, doc.root().id, CHROME);
         assert_eq!((join(&lines).as_str(), skipped), ("The article.", 8));
         let kept = RenderOptions {
             keep_comments: true,
-            ..chrome
+            ..CHROME
         };
         let (lines, skipped) = render_page(&doc.tree, doc.root().id, kept);
         assert_eq!(
@@ -807,7 +785,7 @@ mod tests {
             ("The article.\nA reader", 0)
         );
         let doc = Document::from("<p>No comments here.</p>");
-        assert_eq!(render_page(&doc.tree, doc.root().id, chrome).1, 0);
+        assert_eq!(render_page(&doc.tree, doc.root().id, CHROME).1, 0);
     }
 
     #[test]
