@@ -59,6 +59,7 @@ fn main() {
                         "full": passes.full,
                         "main_share": passes.main_share,
                         "article": passes.article,
+                        "items_missed": passes.items_missed,
                     });
                     (json.to_string(), "passes".into())
                 }

@@ -20,11 +20,15 @@
 //!    styles, navigation, page headers and footers, sidebars, dialogs, comment sections
 //!    and cookie banners, blocks as lines.
 //!
-//! The fallback is used when the main pass finds nothing, or holds less than 35% of
-//! the page's prose (lines of eight words or more, outside links, legal notices and
-//! teaser lists): Readability then picked one box of a page made of many (a forum
-//! thread, a listing, a product or service page). See `bench/extract/RESULTS.md` for
-//! what this scores against trafilatura and resiliparse.
+//! The fallback is used when the main pass finds nothing, or holds too little of the
+//! page's prose (lines of eight words or more, outside links, legal notices and teaser
+//! lists): under 35% on a page that declares itself an article, under 65% on others.
+//! Readability then picked one box of a page made of many (a forum thread, a listing, a
+//! product or service page). On a page that does not declare itself an article, it is
+//! also used when the main pass left out the page's largest group of repeated items (at
+//! least five siblings alike, each with a link: a listing's cards, a category's
+//! entries) while they hold more text than it does. See `bench/extract/RESULTS.md` for
+//! what this scores against rs-trafilatura, trafilatura and resiliparse.
 //!
 //! `doc.text` becomes the chosen text, `content_type` becomes `text/plain`, and
 //! `extractor` says which pass produced it (`main` or `fallback`). Documents of any other
@@ -53,7 +57,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::render::{Line, RenderOptions, render, render_page};
+use crate::render::{Items, Line, RenderOptions, render, render_page};
 
 /// Elements nested deeper than this (counting elements whose end tag is required) are
 /// flattened before parsing. Browsers cap their trees at a similar depth.
@@ -66,8 +70,9 @@ pub struct ExtractConfig {
     /// Fewest characters (after trimming) the extracted text must have; a page with fewer
     /// is dropped as `no_text`.
     pub min_text_chars: usize,
-    /// When the main-content pass finds nothing or too little (under 35% of the page's
-    /// prose: forum threads, listings, product pages), use the page's whole visible text
+    /// When the main-content pass finds nothing or too little (a share of the page's
+    /// prose, or not a listing's items: forum threads, listings, product pages), use the
+    /// page's whole visible text
     /// instead: scripts, styles, navigation, page headers and footers, sidebars, comment
     /// sections and cookie banners removed, blocks as lines. When false such pages keep
     /// whatever the main pass found.
@@ -284,6 +289,14 @@ fn main_is_enough(main: &[Line], full: &[Line], article: bool) -> bool {
     !main.is_empty() && main_share(main, full) >= needed
 }
 
+/// Whether the main pass is kept: it found enough of the page's content
+/// ([`main_is_enough`]) and, on a page that does not declare itself an article, did
+/// not leave out a listing beside what it found ([`ItemsHeld::missed`]).
+fn keep_main(passes: &Passes) -> bool {
+    let article = passes.page.article;
+    main_is_enough(&passes.main, &passes.full, article) && (article || !passes.items_held.missed())
+}
+
 /// The share of the page's content that the main pass holds: of the prose of the whole
 /// visible text; on a page without prose (a grid of products, a list of categories), of
 /// its text outside links; all of it when the page has none either.
@@ -312,12 +325,59 @@ fn found_in_comments(main: &[Line], full: &[Line]) -> bool {
     2 * outside > all
 }
 
+/// How much of the page's largest group of repeated items (a listing's entries, a
+/// category's members, a results table's rows) the main pass holds.
+#[derive(Debug, Clone, Copy, Default)]
+struct ItemsHeld {
+    /// Bytes of text of the items.
+    items: usize,
+    /// Bytes of those on lines the main pass has too.
+    held: usize,
+    /// Bytes of text of the main pass.
+    main: usize,
+}
+
+impl ItemsHeld {
+    /// Whether the main pass left the page's items out: they hold more text than it
+    /// does, and it has less than half of theirs. Readability then took the text above
+    /// a listing (an introduction, a filter panel's labels) for the page's content.
+    fn missed(&self) -> bool {
+        self.items > self.main && 2 * self.held < self.items
+    }
+
+    /// Compares the main pass's lines with `items`, lines of the fallback's `full`.
+    fn measure(main: &[Line], full: &[Line], items: &Items) -> Self {
+        let main_bytes = main.iter().map(|l| l.text.len()).sum();
+        if items.bytes <= main_bytes {
+            // Fewer items than the main pass's text: nothing it can have missed.
+            return ItemsHeld::default();
+        }
+        let in_main: HashSet<&str> = main.iter().map(|l| l.text.as_str()).collect();
+        let held = items
+            .lines
+            .iter()
+            .flat_map(|range| &full[range.clone()])
+            .filter(|l| in_main.contains(l.text.as_str()))
+            .map(|l| l.text.len())
+            .sum();
+        ItemsHeld {
+            items: items.bytes,
+            held,
+            main: main_bytes,
+        }
+    }
+}
+
 /// The two candidate texts of a page, as lines.
 struct Passes {
     /// What the main-content pass found (empty when it found nothing).
     main: Vec<Line>,
     /// The whole visible text (empty when the fallback is off).
     full: Vec<Line>,
+    /// How much of the page's repeated items the main pass holds.
+    items_held: ItemsHeld,
+    /// The page's largest group of repeated items, lines of `full` (for debugging).
+    item_lines: Items,
     /// The title the main pass read.
     title: Option<String>,
     /// Metadata read from the markup.
@@ -329,37 +389,44 @@ fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Pas
     let dom = dom_query::Document::from(html.as_ref());
     let page = meta::read(&dom, page_url);
     prepare::prepare(&dom);
-    let (full, with_comments) = if config.fallback {
+    let (full, with_comments, items) = if config.fallback {
         let options = RenderOptions {
             include_tables: config.include_tables,
             skip_chrome: true,
             keep_comments: false,
             skip_furniture: false,
+            // Only pages that do not declare themselves articles are checked for a
+            // listing the main pass missed.
+            find_items: !page.article,
         };
         let body = dom.body().map_or_else(|| dom.root().id, |b| b.id);
-        let (full, comment_bytes) = render_page(&dom.tree, body, options);
+        let rendered = render_page(&dom.tree, body, options);
         // Rendered now, while the tree is whole (the main pass rewrites it), when the
         // comments could be most of the page.
-        let text_bytes: usize = full.iter().map(|l| l.text.len()).sum();
-        let with_comments = (comment_bytes > text_bytes).then(|| {
+        let text_bytes: usize = rendered.lines.iter().map(|l| l.text.len()).sum();
+        let with_comments = (rendered.comment_bytes > text_bytes).then(|| {
             let options = RenderOptions {
                 keep_comments: true,
+                find_items: false,
                 ..options
             };
             render(&dom.tree, body, options)
         });
-        (full, with_comments)
+        (rendered.lines, with_comments, rendered.items)
     } else {
-        (Vec::new(), None)
+        (Vec::new(), None, Items::default())
     };
     let (main, title) = main_pass(dom, config);
-    let full = match with_comments {
-        Some(with_comments) if found_in_comments(&main, &full) => with_comments,
-        _ => full,
+    let items_held = ItemsHeld::measure(&main, &full, &items);
+    let (full, items) = match with_comments {
+        Some(with_comments) if found_in_comments(&main, &full) => (with_comments, Items::default()),
+        _ => (full, items),
     };
     Passes {
         main,
         full,
+        items_held,
+        item_lines: items,
         title,
         page,
     }
@@ -367,8 +434,7 @@ fn run_passes(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Pas
 
 fn extract_unchecked(html: &str, page_url: Option<&str>, config: &ExtractConfig) -> Extraction {
     let passes = run_passes(html, page_url, config);
-    let use_main =
-        !config.fallback || main_is_enough(&passes.main, &passes.full, passes.page.article);
+    let use_main = !config.fallback || keep_main(&passes);
     let (lines, extractor) = if use_main {
         (passes.main, Extractor::Main)
     } else {
@@ -400,6 +466,7 @@ fn main_pass(dom: dom_query::Document, config: &ExtractConfig) -> (Vec<Line>, Op
         skip_chrome: false,
         keep_comments: false,
         skip_furniture: true,
+        find_items: false,
     };
     match readability.parse() {
         Ok(article) => {
@@ -437,6 +504,11 @@ pub struct PassesDebug {
     pub main_share: f64,
     /// Whether the page declares itself an article.
     pub article: bool,
+    /// Indexes in `full` of the lines of the page's largest group of repeated items.
+    pub item_lines: Vec<usize>,
+    /// Whether the main pass left those items out (checked on pages that do not
+    /// declare themselves articles).
+    pub items_missed: bool,
 }
 
 /// Debugging aid: both candidate texts of a page, before choosing.
@@ -454,6 +526,13 @@ pub fn debug_passes(html: &str, config: &ExtractConfig) -> PassesDebug {
         full: show(&passes.full),
         main_share: main_share(&passes.main, &passes.full),
         article: passes.page.article,
+        item_lines: passes
+            .item_lines
+            .lines
+            .iter()
+            .flat_map(Clone::clone)
+            .collect(),
+        items_missed: passes.items_held.missed(),
     }
 }
 
@@ -506,6 +585,38 @@ mod tests {
         // Half of the prose is enough on a declared article, not on other pages.
         assert!(main_is_enough(&one, &two, true));
         assert!(!main_is_enough(&one, &two, false));
+    }
+
+    #[test]
+    fn a_listing_the_main_pass_left_out_is_the_content() {
+        let card = |n: usize| {
+            format!(
+                "<div class='product-card'><a href='/p/{n}'>Walnut bookcase model {n}, five \
+                 shelves</a><span class='price'>{n}49.00 EUR</span></div>"
+            )
+        };
+        let cards: String = (1..=8).map(card).collect();
+        let page = |head: &str, grid_class: &str| {
+            format!(
+                "<html><head>{head}</head><body><h1>Bookcases</h1>\
+                 <div class='intro'><p>{PROSE}</p><p>Solid wood, made to last.</p></div>\
+                 <div class='{grid_class}'>{cards}</div></body></html>"
+            )
+        };
+        let extract = |html: &str| extract_html(html, None, &ExtractConfig::default()).unwrap();
+        let listing = extract(&page("", "grid"));
+        assert_eq!(listing.extractor, Extractor::Fallback, "{}", listing.text);
+        for n in [1, 8] {
+            assert!(listing.text.contains(&format!("model {n}, five shelves")));
+        }
+        // A page that declares itself an article keeps its text, and a sidebar of links
+        // is no listing of the page's own.
+        let article = extract(&page("<meta property='og:type' content='article'>", "grid"));
+        let sidebar = extract(&page("", "sidebar"));
+        for kept in [article, sidebar] {
+            assert_eq!(kept.extractor, Extractor::Main, "{}", kept.text);
+            assert!(kept.text.contains("long enough") && !kept.text.contains("model 1,"));
+        }
     }
 
     #[test]

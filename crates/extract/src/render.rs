@@ -5,6 +5,8 @@
 //! The walk is iterative (an explicit stack on the heap), so the depth of the tree never
 //! touches the thread's stack.
 
+use std::ops::Range;
+
 use dom_query::{Element, NodeData, NodeId, Tree, local_name};
 
 /// What to leave out while rendering.
@@ -21,6 +23,8 @@ pub(crate) struct RenderOptions {
     /// Leave out furniture inside an article: figures and captions, and elements whose
     /// class or id names sharing, related links, bylines, breadcrumbs, ads or sign-ups.
     pub skip_furniture: bool,
+    /// Find the largest group of repeated items ([`Rendered::items`]).
+    pub find_items: bool,
 }
 
 /// How an element takes part in the text.
@@ -61,6 +65,48 @@ struct Frame {
     items: u32,
     /// Whether this is an `article`, `main` or `section`.
     section: bool,
+    /// The element's name and first class, hashed: siblings alike in both are items
+    /// of one list.
+    signature: u64,
+    /// The first line the element's text may be on.
+    first_line: usize,
+    /// Where the element's children's entries start in [`Walk::members`].
+    members_from: usize,
+    /// Whether a link is open inside the element, or is the element.
+    linked: bool,
+    /// Whether the element is named as navigation, a menu or a sidebar.
+    aside: bool,
+}
+
+/// An element holding a link and lines of text, as a candidate item of a repeated
+/// group (a card of a listing, a row of a results table).
+struct Member {
+    signature: u64,
+    lines: Range<usize>,
+}
+
+/// The largest group of repeated items on a rendered page: at least [`MIN_ITEMS`]
+/// sibling elements of the same name and class, each holding a link and lines of text,
+/// as a listing's cards, a category's entries or a results table's rows are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Items {
+    /// The items' lines, as ranges of the rendered lines.
+    pub lines: Vec<Range<usize>>,
+    /// Bytes of text on those lines.
+    pub bytes: usize,
+}
+
+/// Fewest siblings alike that make a group of items.
+const MIN_ITEMS: usize = 5;
+
+/// What [`render_page`] found.
+pub(crate) struct Rendered {
+    /// The lines.
+    pub lines: Vec<Line>,
+    /// Bytes of text of the comment sections left out as chrome.
+    pub comment_bytes: usize,
+    /// The largest group of repeated items among the lines.
+    pub items: Items,
 }
 
 /// One rendered line (a paragraph, heading, list item, table row...).
@@ -210,12 +256,12 @@ impl LineWriter {
 
 /// Renders the subtree under `root` (the root itself included) as lines.
 pub(crate) fn render(tree: &Tree, root: NodeId, options: RenderOptions) -> Vec<Line> {
-    render_page(tree, root, options).0
+    render_page(tree, root, options).lines
 }
 
-/// [`render`], also giving the bytes of text of the comment sections it left out as
-/// chrome.
-pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> (Vec<Line>, usize) {
+/// [`render`], also giving what it left out as comment sections and the largest group
+/// of repeated items it rendered.
+pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> Rendered {
     let mut walk = Walk {
         tree,
         options,
@@ -229,6 +275,9 @@ pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> 
             0
         },
         skipped_comments: 0,
+        members: Vec::new(),
+        asides: 0,
+        items: Items::default(),
     };
     walk.enter(root);
     while let Some(frame) = walk.stack.last_mut() {
@@ -239,12 +288,17 @@ pub(crate) fn render_page(tree: &Tree, root: NodeId, options: RenderOptions) -> 
             }
             walk.sections -= usize::from(frame.section);
             leave(frame.kind, &mut walk.writer);
+            walk.close(frame);
             continue;
         };
         frame.next = tree.query_node(&child, |n| n.next_sibling).flatten();
         walk.enter(child);
     }
-    (walk.writer.finish(), walk.skipped_comments)
+    Rendered {
+        lines: walk.writer.finish(),
+        comment_bytes: walk.skipped_comments,
+        items: walk.items,
+    }
 }
 
 /// The state of one rendering walk.
@@ -261,6 +315,13 @@ struct Walk<'a> {
     furniture_limit: usize,
     /// Bytes of text in the comment sections left out as chrome.
     skipped_comments: usize,
+    /// The candidate items among the children of the open elements.
+    members: Vec<Member>,
+    /// How many elements named as navigation, menus or sidebars are open: what is in
+    /// them is no list of the page's own.
+    asides: usize,
+    /// The largest group of items so far.
+    items: Items,
 }
 
 impl Walk<'_> {
@@ -292,14 +353,19 @@ impl Walk<'_> {
                         element.name.local,
                         local_name!("article") | local_name!("main") | local_name!("section")
                     );
-                Some((kind, section, comments, node.first_child))
+                let (signature, aside) = if options.find_items && kind != Kind::Skip {
+                    item_traits(element)
+                } else {
+                    (0, false)
+                };
+                Some((kind, section, comments, signature, aside, node.first_child))
             }
             NodeData::Document | NodeData::Fragment => {
-                Some((Kind::Inline, false, false, node.first_child))
+                Some((Kind::Inline, false, false, 0, false, node.first_child))
             }
             _ => None,
         });
-        let Some(Some((kind, section, comments, first_child))) = decided else {
+        let Some(Some((kind, section, comments, signature, aside, first_child))) = decided else {
             return;
         };
         if comments {
@@ -348,13 +414,91 @@ impl Walk<'_> {
             Kind::Inline => {}
         }
         self.sections += usize::from(section);
+        self.asides += usize::from(aside);
         self.stack.push(Frame {
             kind,
             next: first_child,
             items: 0,
             section,
+            signature,
+            first_line: self.writer.lines.len(),
+            members_from: self.members.len(),
+            linked: kind == Kind::Link,
+            aside,
         });
     }
+
+    /// Takes stock of an element whose content has been written: its children that are
+    /// alike form groups of items, the largest of the page is kept, and the element
+    /// becomes a candidate item of its parent.
+    fn close(&mut self, frame: Frame) {
+        if !self.options.find_items {
+            return;
+        }
+        let children = &mut self.members[frame.members_from..];
+        if children.len() >= MIN_ITEMS {
+            children.sort_unstable_by_key(|m| m.signature);
+            for group in children.chunk_by(|a, b| a.signature == b.signature) {
+                if group.len() < MIN_ITEMS {
+                    continue;
+                }
+                let bytes = group
+                    .iter()
+                    .flat_map(|m| &self.writer.lines[m.lines.clone()])
+                    .map(|l| l.text.len())
+                    .sum();
+                if bytes > self.items.bytes {
+                    self.items = Items {
+                        lines: group.iter().map(|m| m.lines.clone()).collect(),
+                        bytes,
+                    };
+                }
+            }
+        }
+        self.members.truncate(frame.members_from);
+        self.asides -= usize::from(frame.aside);
+        let lines = frame.first_line..self.writer.lines.len();
+        if let Some(parent) = self.stack.last_mut() {
+            parent.linked |= frame.linked;
+            if frame.linked && !frame.aside && self.asides == 0 && !lines.is_empty() {
+                self.members.push(Member {
+                    signature: frame.signature,
+                    lines,
+                });
+            }
+        }
+    }
+}
+
+/// Words in a class or id that mark navigation, menus and sidebars, which list links
+/// to other pages beside a page's content.
+const ASIDES: &[&str] = &["sidebar", "widget", "menu", "navbar", "navigation"];
+
+/// What an element brings to the search for items: its name and first class, hashed
+/// (FNV-1a: a handful of bytes per element, where a keyed hash would cost more than the
+/// rest of the visit), and whether it is named as navigation, a menu or a sidebar (a
+/// class or id holding one of [`ASIDES`], or the class `nav`).
+fn item_traits(element: &Element) -> (u64, bool) {
+    let mut class = "";
+    let mut aside = false;
+    for attr in &element.attrs {
+        match attr.name.local {
+            local_name!("class") => {
+                class = &attr.value;
+                aside |= contains_any(class, ASIDES)
+                    || class.split_ascii_whitespace().any(|c| c == "nav");
+            }
+            local_name!("id") => aside |= contains_any(&attr.value, ASIDES),
+            _ => {}
+        }
+    }
+    let first_class = class.split_ascii_whitespace().next().unwrap_or("");
+    let name: &str = &element.name.local;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in name.bytes().chain([b' ']).chain(first_class.bytes()) {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash, aside)
 }
 
 /// Writes what comes after an element's content.
@@ -543,10 +687,22 @@ pub(crate) fn is_hidden(element: &Element) -> bool {
 
 /// Whether `haystack` contains any of `words` (given in lowercase), ignoring ASCII case.
 pub(crate) fn contains_any(haystack: &str, words: &[&str]) -> bool {
+    // The words' first bytes, as a set of ASCII bytes: most bytes of a class list start
+    // none of them and cost one test.
+    let firsts = words
+        .iter()
+        .filter_map(|w| w.bytes().next())
+        .filter(u8::is_ascii)
+        .fold(0u128, |set, b| set | 1 << b);
     let hay = haystack.as_bytes();
-    words.iter().any(|w| {
-        let w = w.as_bytes();
-        hay.len() >= w.len() && hay.windows(w.len()).any(|win| win.eq_ignore_ascii_case(w))
+    (0..hay.len()).any(|at| {
+        let first = hay[at].to_ascii_lowercase();
+        first.is_ascii()
+            && firsts & (1 << first) != 0
+            && words.iter().any(|w| {
+                let w = w.as_bytes();
+                hay.len() - at >= w.len() && hay[at..at + w.len()].eq_ignore_ascii_case(w)
+            })
     })
 }
 
@@ -714,6 +870,7 @@ mod tests {
         skip_chrome: false,
         keep_comments: false,
         skip_furniture: false,
+        find_items: false,
     };
     const NO_TABLES: RenderOptions = RenderOptions {
         include_tables: false,
@@ -773,19 +930,63 @@ mod tests {
         let html = "<div id='cookie-notice'>We use cookies</div><p>The article.</p>\
                     <section class='comments'><p>A reader</p></section>";
         let doc = Document::from(html);
-        let (lines, skipped) = render_page(&doc.tree, doc.root().id, CHROME);
-        assert_eq!((join(&lines).as_str(), skipped), ("The article.", 8));
+        let page = render_page(&doc.tree, doc.root().id, CHROME);
+        assert_eq!(
+            (join(&page.lines).as_str(), page.comment_bytes),
+            ("The article.", 8)
+        );
         let kept = RenderOptions {
             keep_comments: true,
             ..CHROME
         };
-        let (lines, skipped) = render_page(&doc.tree, doc.root().id, kept);
+        let page = render_page(&doc.tree, doc.root().id, kept);
         assert_eq!(
-            (join(&lines).as_str(), skipped),
+            (join(&page.lines).as_str(), page.comment_bytes),
             ("The article.\nA reader", 0)
         );
         let doc = Document::from("<p>No comments here.</p>");
-        assert_eq!(render_page(&doc.tree, doc.root().id, CHROME).1, 0);
+        assert_eq!(
+            render_page(&doc.tree, doc.root().id, CHROME).comment_bytes,
+            0
+        );
+    }
+
+    /// The lines of the largest group of items `render_page` finds in `html`.
+    fn items(html: &str) -> Vec<String> {
+        let doc = Document::from(html);
+        let options = RenderOptions {
+            find_items: true,
+            ..CHROME
+        };
+        let page = render_page(&doc.tree, doc.root().id, options);
+        let mut lines: Vec<String> = page
+            .items
+            .lines
+            .iter()
+            .flat_map(|range| &page.lines[range.clone()])
+            .map(|l| l.text.clone())
+            .collect();
+        lines.sort();
+        lines
+    }
+
+    #[test]
+    fn siblings_alike_with_links_are_items() {
+        let card = |n: usize| {
+            format!("<div class='card card--{n}'><a href='/{n}'>Item {n}</a><p>{n} EUR</p></div>")
+        };
+        let cards: String = (1..=5).map(card).collect();
+        let html = format!(
+            "<h1>Shop</h1><div class='grid'>{cards}<div class='more'>More</div></div>\
+             <ul><li><a href='/a'>A</a><li><a href='/b'>B</a></ul>"
+        );
+        let found = items(&html);
+        assert_eq!(found.len(), 10);
+        assert!(found.contains(&"Item 3".to_owned()) && found.contains(&"3 EUR".to_owned()));
+        // Four cards are not a listing, nor are paragraphs without links.
+        let four: String = (1..=4).map(card).collect();
+        assert!(items(&format!("<div>{four}</div>")).is_empty());
+        assert!(items(&"<p>Prose without links.</p>".repeat(8)).is_empty());
     }
 
     #[test]
