@@ -65,9 +65,8 @@ struct Frame {
     items: u32,
     /// Whether this is an `article`, `main` or `section`.
     section: bool,
-    /// The element's name and first class, hashed: siblings alike in both are items
-    /// of one list.
-    signature: u64,
+    /// The element (the document's root for the walk's own first frame).
+    id: NodeId,
     /// The first line the element's text may be on.
     first_line: usize,
     /// Where the element's children's entries start in [`Walk::members`].
@@ -353,19 +352,18 @@ impl Walk<'_> {
                         element.name.local,
                         local_name!("article") | local_name!("main") | local_name!("section")
                     );
-                let (signature, aside) = if options.find_items && kind != Kind::Skip {
-                    item_traits(element)
-                } else {
-                    (0, false)
-                };
-                Some((kind, section, comments, signature, aside, node.first_child))
+                // Navigation and sidebars are containers: blocks and lists.
+                let aside = options.find_items
+                    && matches!(kind, Kind::Block | Kind::List { .. })
+                    && is_aside(element);
+                Some((kind, section, comments, aside, node.first_child))
             }
             NodeData::Document | NodeData::Fragment => {
-                Some((Kind::Inline, false, false, 0, false, node.first_child))
+                Some((Kind::Inline, false, false, false, node.first_child))
             }
             _ => None,
         });
-        let Some(Some((kind, section, comments, signature, aside, first_child))) = decided else {
+        let Some(Some((kind, section, comments, aside, first_child))) = decided else {
             return;
         };
         if comments {
@@ -420,7 +418,7 @@ impl Walk<'_> {
             next: first_child,
             items: 0,
             section,
-            signature,
+            id,
             first_line: self.writer.lines.len(),
             members_from: self.members.len(),
             linked: kind == Kind::Link,
@@ -461,10 +459,12 @@ impl Walk<'_> {
         if let Some(parent) = self.stack.last_mut() {
             parent.linked |= frame.linked;
             if frame.linked && !frame.aside && self.asides == 0 && !lines.is_empty() {
-                self.members.push(Member {
-                    signature: frame.signature,
-                    lines,
-                });
+                let signature = self
+                    .tree
+                    .query_node(&frame.id, |n| n.as_element().map(signature))
+                    .flatten()
+                    .unwrap_or(0);
+                self.members.push(Member { signature, lines });
             }
         }
     }
@@ -474,31 +474,35 @@ impl Walk<'_> {
 /// to other pages beside a page's content.
 const ASIDES: &[&str] = &["sidebar", "widget", "menu", "navbar", "navigation"];
 
-/// What an element brings to the search for items: its name and first class, hashed
-/// (FNV-1a: a handful of bytes per element, where a keyed hash would cost more than the
-/// rest of the visit), and whether it is named as navigation, a menu or a sidebar (a
-/// class or id holding one of [`ASIDES`], or the class `nav`).
-fn item_traits(element: &Element) -> (u64, bool) {
-    let mut class = "";
-    let mut aside = false;
-    for attr in &element.attrs {
-        match attr.name.local {
-            local_name!("class") => {
-                class = &attr.value;
-                aside |= contains_any(class, ASIDES)
-                    || class.split_ascii_whitespace().any(|c| c == "nav");
-            }
-            local_name!("id") => aside |= contains_any(&attr.value, ASIDES),
-            _ => {}
+/// Whether an element is named as navigation, a menu or a sidebar: a class or id
+/// holding one of [`ASIDES`], or the class `nav`.
+fn is_aside(element: &Element) -> bool {
+    element.attrs.iter().any(|attr| match attr.name.local {
+        local_name!("id") => contains_any(&attr.value, ASIDES),
+        local_name!("class") => {
+            contains_any(&attr.value, ASIDES)
+                || attr.value.split_ascii_whitespace().any(|c| c == "nav")
         }
-    }
-    let first_class = class.split_ascii_whitespace().next().unwrap_or("");
+        _ => false,
+    })
+}
+
+/// An element's name and first class, hashed (FNV-1a: a handful of bytes, where a keyed
+/// hash would cost more than the rest of the visit): siblings alike in both are items of
+/// one list.
+fn signature(element: &Element) -> u64 {
+    let class = element
+        .attrs
+        .iter()
+        .find(|a| a.name.local == local_name!("class"))
+        .and_then(|a| a.value.split_ascii_whitespace().next())
+        .unwrap_or("");
     let name: &str = &element.name.local;
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes().chain([b' ']).chain(first_class.bytes()) {
+    for byte in name.bytes().chain([b' ']).chain(class.bytes()) {
         hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
     }
-    (hash, aside)
+    hash
 }
 
 /// Writes what comes after an element's content.
