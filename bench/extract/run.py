@@ -17,9 +17,11 @@ Speed, every extractor pinned to one core and timing the extraction call alone (
 decompression or I/O): the median over pages of wall milliseconds per page, the same in
 thread CPU time (steadier when other work shares the machine), and pages per second
 (pages divided by the summed times). Ours takes each page's median of ``--repeat`` runs
-(release build); the Python extractors run each page once. rs-trafilatura (Rust, with
-a page-type classifier, through its Python binding, built from source by pip) gets each
-page's URL, as its README shows; the others get the HTML alone.
+(release build); the others run each page once. rs-trafilatura (Rust, with a page-type
+classifier) is the crate from crates.io (0.2.2, the version issue 18 names; its Python
+binding on PyPI, 0.1.1, gives the same text on every page), built by cargo from
+bench/extract/rs-trafilatura-crate/; it gets each page's URL, as its README shows; the
+others get the HTML alone.
 
 Usage (from the repository root)::
 
@@ -28,7 +30,9 @@ Usage (from the repository root)::
     python3 bench/extract/run.py --dump          # also keep texts and per-page scores
     python3 bench/extract/run.py --json out.json # also save the figures
 
-The Python extractors are installed from PyPI into ``bench/.venv`` on first use.
+The Python extractors are installed from PyPI into ``bench/.venv`` on first use, and
+rs-trafilatura is built into ``bench/.work/rs-trafilatura-target`` (``--no-build`` skips
+both builds, ours and its).
 """
 
 import argparse
@@ -46,7 +50,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(os.environ.get("ATELIER_DATA", ROOT.parent / "shared" / "data")) / "extraction"
 VENV = ROOT / "bench" / ".venv"
-PY_PACKAGES = ["trafilatura", "lxml_html_clean", "resiliparse", "rs-trafilatura"]
+PY_PACKAGES = ["trafilatura", "lxml_html_clean", "resiliparse"]
+CRATE = ROOT / "bench" / "extract" / "rs-trafilatura-crate"
+CRATE_TARGET = ROOT / "bench" / ".work" / "rs-trafilatura-target"
 WORK = ROOT / "bench" / "results" / "tmp" / "extract"
 TOKEN = re.compile(r"\w+")
 
@@ -156,22 +162,31 @@ def pin_one_core():
     return None
 
 
+def pinned(cmd):
+    """`cmd` run on the first core this process may use (the one `--repeat` timings and
+    the Python workers use), where taskset is there."""
+    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
+    if core is not None and shutil_which("taskset"):
+        return ["taskset", "-c", str(core)] + cmd
+    return cmd
+
+
+def json_lines(out):
+    """The JSON objects of a driver's output, one a line. Not `splitlines`, which also
+    splits inside texts holding U+2028 or U+0085 (Rust's JSON leaves them unescaped)."""
+    return [json.loads(line) for line in out.split("\n") if line]
+
+
 def run_ours(pages, mode, repeat, built):
     if not built:
         subprocess.run(
             ["cargo", "build", "--release", "-p", "atelier-extract", "--example", "extract_bench"],
             cwd=ROOT, check=True)
     exe = ROOT / "target" / "release" / "examples" / "extract_bench"
-    core = sorted(os.sched_getaffinity(0))[0] if hasattr(os, "sched_getaffinity") else None
-    cmd = [str(exe), "--mode", mode, "--repeat", str(repeat)]
-    if core is not None and shutil_which("taskset"):
-        cmd = ["taskset", "-c", str(core)] + cmd
+    cmd = pinned([str(exe), "--mode", mode, "--repeat", str(repeat)])
     listing = "".join(p["path"] + "\n" for p in pages)
     out = subprocess.run(cmd, input=listing, capture_output=True, text=True, check=True).stdout
-    by_path = {}
-    for line in out.splitlines():
-        row = json.loads(line)
-        by_path[row["path"]] = row
+    by_path = {row["path"]: row for row in json_lines(out)}
     texts, paths = {}, Counter()
     for page in pages:
         row = by_path[page["path"]]
@@ -179,6 +194,19 @@ def run_ours(pages, mode, repeat, built):
         paths[row["extractor"]] += 1
     rows = [by_path[p["path"]] for p in pages]
     return texts, {**speed(rows), "paths": dict(paths)}
+
+
+def run_crate(pages, built):
+    """rs-trafilatura from crates.io, through the driver in bench/extract/."""
+    env = {**os.environ, "CARGO_TARGET_DIR": str(CRATE_TARGET)}
+    if not built:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=CRATE, env=env, check=True)
+    cmd = pinned([str(CRATE_TARGET / "release" / "rs-trafilatura-bench")])
+    listing = "".join(f"{p['path']}\t{p['url']}\n" for p in pages)
+    out = subprocess.run(cmd, input=listing, capture_output=True, text=True, check=True).stdout
+    by_path = {r["path"]: r for r in json_lines(out)}
+    texts = {(p["dataset"], p["id"]): by_path[p["path"]]["text"] for p in pages}
+    return texts, speed([by_path[p["path"]] for p in pages])
 
 
 def speed(rows):
@@ -201,7 +229,7 @@ def ensure_venv():
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     probe = subprocess.run([str(python), "-c",
-                            "import trafilatura, lxml_html_clean, resiliparse, rs_trafilatura"],
+                            "import trafilatura, lxml_html_clean, resiliparse"],
                            capture_output=True)
     if probe.returncode != 0:
         subprocess.run([str(python), "-m", "pip", "install", "--quiet"] + PY_PACKAGES, check=True)
@@ -236,12 +264,6 @@ def worker(name):
 
         def extract(html, url):
             return extract_plain_text(HTMLTree.parse(html), main_content=True) or ""
-    elif name == "rs-trafilatura":
-        import rs_trafilatura
-
-        # With the page's URL, as its README shows: its page-type classifier reads it.
-        def extract(html, url):
-            return rs_trafilatura.extract(html, url=url or None).main_content or ""
     else:
         raise SystemExit(f"unknown worker {name}")
     for line in sys.stdin.read().splitlines():
@@ -268,7 +290,7 @@ def main():
                         choices=["ours", "smoothie", "trafilatura", "resiliparse", "rs-trafilatura"],
                         help="run only these (repeatable); smoothie is dom_smoothie alone")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per page for ours")
-    parser.add_argument("--no-build", action="store_true", help="use the existing release build")
+    parser.add_argument("--no-build", action="store_true", help="use the existing release builds")
     parser.add_argument("--json", type=Path, help="write the figures here")
     parser.add_argument("--dump", action="store_true",
                         help=f"write texts and per-page scores under {WORK}")
@@ -286,6 +308,9 @@ def main():
             texts, speed = run_ours(pages, name, args.repeat, built)
             built = True
             label = "atelier" if name == "ours" else "dom_smoothie alone"
+        elif name == "rs-trafilatura":
+            texts, speed = run_crate(pages, args.no_build)
+            label = "rs-trafilatura 0.2.2"
         else:
             texts, speed = run_python(name, pages)
             label = name
@@ -300,17 +325,17 @@ def main():
                                         **per_page[key]}) + "\n")
 
     types = sorted({p["type"] for p in pages if p["dataset"] == "wcxb"})
-    print(f"{'extractor':<19} {'SH F1':>6} {'SH P':>6} {'SH R':>6} {'WCXB':>6} "
+    print(f"{'extractor':<20} {'SH F1':>6} {'SH P':>6} {'SH R':>6} {'WCXB':>6} "
           + " ".join(f"{t[:6]:>6}" for t in types)
           + f" {'med ms':>7} {'cpu ms':>7} {'pages/s':>8} {'cpu p/s':>8}")
     for label, r in results.items():
         sh, wc, sp = r["scrapinghub"], r["wcxb"], r["speed"]
-        print(f"{label:<19} {sh['f1']:6.3f} {sh['precision']:6.3f} {sh['recall']:6.3f} "
+        print(f"{label:<20} {sh['f1']:6.3f} {sh['precision']:6.3f} {sh['recall']:6.3f} "
               f"{wc['all']:6.3f} " + " ".join(f"{wc.get(t, 0):6.3f}" for t in types)
               + f" {sp['median_ms']:7.2f} {sp['median_cpu_ms']:7.2f} {sp['pages_per_s']:8.1f}"
               f" {sp['pages_per_cpu_s']:8.1f}")
         if "paths" in sp:
-            print(f"{'':<19} paths: {sp['paths']}")
+            print(f"{'':<20} paths: {sp['paths']}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True))
 
