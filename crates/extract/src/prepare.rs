@@ -43,11 +43,13 @@ pub(crate) fn prepare(doc: &Document) {
                 let id = e.attr_ref(local_name!("id"));
                 let streamed = id.is_some_and(|id| id.starts_with("S:")) && e.has_attr("hidden");
                 let hidden = streamed || is_hidden(e);
-                let panel = e
-                    .attr_ref(local_name!("role"))
-                    .is_some_and(|r| r.trim().eq_ignore_ascii_case("tabpanel"))
-                    || e.attr_ref(local_name!("class"))
-                        .is_some_and(|c| contains_any(c, PANELS));
+                // Whether it is a panel matters only when it is hidden.
+                let panel = hidden
+                    && (e
+                        .attr_ref(local_name!("role"))
+                        .is_some_and(|r| r.trim().eq_ignore_ascii_case("tabpanel"))
+                        || e.attr_ref(local_name!("class"))
+                            .is_some_and(|c| contains_any(c, PANELS)));
                 let aria_hidden = e
                     .attr_ref(local_name!("aria-hidden"))
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
