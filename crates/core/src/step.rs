@@ -62,11 +62,11 @@ pub trait StepConfig:
     const SUMMARY: &'static str;
     /// The behaviour version: bumped whenever the same settings would give other output.
     const VERSION: u32;
-    /// Whether the step costs much more than reading its output back (extraction, a
-    /// model): the project store then keeps each input unit's documents after it, so
-    /// that a change to a later step starts from there. A cheap step (a filter, a
-    /// rewrite) is run again instead, which costs less than keeping a copy of every
-    /// document it passes on. False by default.
+    /// Whether the step costs much more than reading its output back and is worth a
+    /// copy of every document it passes on (extraction): the project store then keeps
+    /// each input unit's documents after it, so that a change to a later step starts
+    /// from there. A cheaper step (a filter, a rewrite, a label from a small model such
+    /// as `language`) is run again instead. False by default.
     const EXPENSIVE: bool = false;
 
     /// Makes relative paths in the settings relative to the recipe's folder; called once,

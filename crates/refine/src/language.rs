@@ -69,7 +69,8 @@ impl StepConfig for LanguageConfig {
     const SUMMARY: &'static str =
         "Label the language (metadata.language, language_score) and keep the wanted ones.";
     const VERSION: u32 = 1;
-    const EXPENSIVE: bool = true;
+    // Not `EXPENSIVE`: a label costs a tenth of an extraction on web pages, and keeping
+    // its output would keep a second copy of every extracted document for it.
 
     fn resolve_paths(&mut self, recipe_dir: &std::path::Path) {
         if let Some(model) = &mut self.model {

@@ -10,13 +10,11 @@
 //! Only what the documents depend on goes in: never the number of tasks, workers or
 //! where the unit's documents end up.
 //!
-//! # Records
-//!
 //! # Which prefixes are kept
 //!
 //! Not every prefix: the read (a copy of the input) and the output of cheap steps are
 //! quicker to compute again than to keep. A unit keeps its record after each step that
-//! says it is expensive (`extract`, `language`: [`atelier_core::StepConfig::EXPENSIVE`])
+//! says it is expensive (`extract`: [`atelier_core::StepConfig::EXPENSIVE`])
 //! and after the stage's last step (its output member). A change to a step starts from
 //! the deepest kept prefix before it.
 //!
