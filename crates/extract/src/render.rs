@@ -5,6 +5,7 @@
 //! The walk is iterative (an explicit stack on the heap), so the depth of the tree never
 //! touches the thread's stack.
 
+use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
 use dom_query::{Element, NodeData, NodeId, Tree, local_name};
@@ -85,7 +86,7 @@ struct Member {
 }
 
 /// The largest group of repeated items on a rendered page: at least [`MIN_ITEMS`]
-/// sibling elements of the same name and class, each holding a link and lines of text,
+/// sibling elements of the same name and first class, each holding a link and lines of text,
 /// as a listing's cards, a category's entries or a results table's rows are.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Items {
@@ -487,9 +488,8 @@ fn is_aside(element: &Element) -> bool {
     })
 }
 
-/// An element's name and first class, hashed (FNV-1a: a handful of bytes, where a keyed
-/// hash would cost more than the rest of the visit): siblings alike in both are items of
-/// one list.
+/// An element's name and first class, hashed: siblings alike in both are items of one
+/// list.
 fn signature(element: &Element) -> u64 {
     let class = element
         .attrs
@@ -497,12 +497,9 @@ fn signature(element: &Element) -> u64 {
         .find(|a| a.name.local == local_name!("class"))
         .and_then(|a| a.value.split_ascii_whitespace().next())
         .unwrap_or("");
-    let name: &str = &element.name.local;
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes().chain([b' ']).chain(class.bytes()) {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    let mut hasher = std::hash::DefaultHasher::new();
+    (&*element.name.local, class).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Writes what comes after an element's content.
