@@ -313,16 +313,27 @@ fn main_share(main: &[Line], full: &[Line]) -> f64 {
 /// comments are then the page's content (a forum's posts, named `ipsComment` or
 /// `comment-body`), not reader comments under an article.
 fn found_in_comments(main: &[Line], full: &[Line]) -> bool {
-    let in_full: HashSet<&str> = full.iter().map(|l| l.text.as_str()).collect();
-    let (mut outside, mut all) = (0, 0);
-    for line in main {
-        let chars = line.text.chars().count();
-        all += chars;
-        if !in_full.contains(line.text.as_str()) {
-            outside += chars;
+    let (inside, all) = found_on_lines_of(main, full, |text| text.chars().count());
+    2 * (all - inside) > all
+}
+
+/// The size of the `lines` that are also lines of `other`, and of all of them, each
+/// line measured by `size`.
+fn found_on_lines_of<'a>(
+    lines: impl IntoIterator<Item = &'a Line>,
+    other: &[Line],
+    size: impl Fn(&str) -> usize,
+) -> (usize, usize) {
+    let in_other: HashSet<&str> = other.iter().map(|l| l.text.as_str()).collect();
+    let (mut found, mut all) = (0, 0);
+    for line in lines {
+        let n = size(&line.text);
+        all += n;
+        if in_other.contains(line.text.as_str()) {
+            found += n;
         }
     }
-    2 * outside > all
+    (found, all)
 }
 
 /// How much of the page's largest group of repeated items (a listing's entries, a
@@ -352,14 +363,8 @@ impl ItemsHeld {
             // Fewer items than the main pass's text: nothing it can have missed.
             return ItemsHeld::default();
         }
-        let in_main: HashSet<&str> = main.iter().map(|l| l.text.as_str()).collect();
-        let held = items
-            .lines
-            .iter()
-            .flat_map(|range| &full[range.clone()])
-            .filter(|l| in_main.contains(l.text.as_str()))
-            .map(|l| l.text.len())
-            .sum();
+        let item_lines = items.lines.iter().flat_map(|range| &full[range.clone()]);
+        let (held, _) = found_on_lines_of(item_lines, main, str::len);
         ItemsHeld {
             items: items.bytes,
             held,
