@@ -22,6 +22,7 @@
 //! past 0 it owns no record.
 
 pub mod charset;
+pub mod gzip_chunks;
 pub mod http;
 mod jsonl;
 mod list;
@@ -41,7 +42,8 @@ pub use warc_writer::{
     WarcRecord, WarcWriter, Written, encode_record, gzip_records, new_record_id, warc_digest,
 };
 pub use write::{
-    Encoder, FAST_ZSTD_LEVEL, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard, ZSTD_LEVEL,
+    Encoder, FAST_ZSTD_LEVEL, GZIP_FORM, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard,
+    ZSTD_LEVEL,
 };
 
 use atelier_core::{Document, Format, format::Compression};

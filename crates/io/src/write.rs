@@ -3,7 +3,8 @@
 //! A shard is a sequence of *members*: gzip members or zstd frames, each valid alone, so
 //! that a member kept elsewhere (the project store keeps a unit's documents) can be
 //! appended to a shard byte for byte. [`Encoder`] compresses one member; [`ShardWriter`]
-//! writes a shard of [`Member`]s.
+//! writes a shard of [`Member`]s. A gzip member is written in chunks that a later shard
+//! can copy ([`crate::gzip_chunks`]).
 //!
 //! A [`ShardWriter`] writes an [`AtomicFile`] (a hidden temporary file beside its final
 //! path, which [`crate::list_source`] skips and the runner removes after a crash),
@@ -11,19 +12,24 @@
 //! [`ShardWriter::finish`] renames it into place, after flushing and syncing it; a
 //! writer dropped before `finish` removes its temporary file, so a final file is always
 //! complete. ([`ShardWriter::in_memory`] keeps members in memory instead, for a member
-//! made apart and appended to a shard later.) Output is deterministic: gzip at level 6 with modification
-//! time 0, zstd at level 3 (or the level a shard is given) on one thread.
+//! made apart and appended to a shard later.) Output is deterministic: gzip at level 6 with
+//! no time or system in its header, zstd at level 3 (or the level a shard is given) on
+//! one thread.
 
 use atelier_core::Document;
 use atelier_core::atomic::AtomicFile;
 use atelier_core::format::Compression;
-use flate2::GzBuilder;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::gzip_chunks::{ChunkCache, GzipChunks};
+
 /// gzip level of shards.
 pub const GZIP_LEVEL: u32 = 6;
+/// The form of gzip members: 1 for members in chunks ([`crate::gzip_chunks`]). Members
+/// kept in another form are decoded and written again rather than copied.
+pub const GZIP_FORM: u32 = 1;
 /// zstd level of shards.
 pub const ZSTD_LEVEL: i32 = 3;
 /// zstd level of documents that are not a dataset's: work handed from one stage to the
@@ -35,8 +41,8 @@ pub const FAST_ZSTD_LEVEL: i32 = 1;
 pub enum Encoder<W: Write> {
     /// No compression.
     Plain(W),
-    /// One gzip member.
-    Gzip(flate2::write::GzEncoder<W>),
+    /// One gzip member, in chunks.
+    Gzip(GzipChunks<W>),
     /// One zstd frame, with its checksum.
     Zstd(ZstdWriter<W>),
 }
@@ -68,28 +74,29 @@ impl<W: Write> Encoder<W> {
     ) -> io::Result<Encoder<W>> {
         Ok(match compression {
             Compression::None => Encoder::Plain(out),
-            Compression::Gzip => Encoder::Gzip(
-                GzBuilder::new()
-                    .mtime(0)
-                    .write(out, flate2::Compression::new(GZIP_LEVEL)),
-            ),
+            Compression::Gzip => Encoder::Gzip(GzipChunks::new(out, 0, None)?),
             Compression::Zstd => Encoder::Zstd(ZstdWriter::new(out, zstd_context(zstd_level)?)),
         })
     }
 
-    /// The same, reusing a zstd context that ended a frame at the same level: the same
-    /// bytes as a new one.
+    /// The same, reusing what the shard's last member left: a zstd context that ended
+    /// a frame at the same level (the same bytes as a new one), the shard's chunk
+    /// cache; a gzip member starts `base` bytes into its shard.
     fn reusing(
         out: W,
         compression: Compression,
         zstd_level: i32,
-        context: Option<ZstdContext>,
+        base: u64,
+        left: Left,
     ) -> io::Result<Encoder<W>> {
         use zstd::stream::raw::Operation;
-        match (compression, context) {
-            (Compression::Zstd, Some(mut context)) => {
+        match (compression, left) {
+            (Compression::Zstd, Left::Zstd(mut context)) => {
                 context.reinit()?;
                 Ok(Encoder::Zstd(ZstdWriter::new(out, context)))
+            }
+            (Compression::Gzip, Left::Chunks(cache)) => {
+                Ok(Encoder::Gzip(GzipChunks::new(out, base, Some(cache))?))
             }
             _ => Encoder::with_zstd_level(out, compression, zstd_level),
         }
@@ -109,18 +116,29 @@ impl<W: Write> Encoder<W> {
         self.finish_keeping().map(|(w, _)| w)
     }
 
-    /// Ends the member; gives the inner writer back, and the zstd context for another.
-    fn finish_keeping(self) -> io::Result<(W, Option<ZstdContext>)> {
+    /// Ends the member; gives the inner writer back, and what the next member of the
+    /// shard may use.
+    fn finish_keeping(self) -> io::Result<(W, Left)> {
         match self {
-            Encoder::Plain(w) => Ok((w, None)),
-            Encoder::Gzip(w) => Ok((w.finish()?, None)),
+            Encoder::Plain(w) => Ok((w, Left::Nothing)),
+            Encoder::Gzip(w) => {
+                let (w, cache) = w.finish()?;
+                Ok((w, cache.map_or(Left::Nothing, Left::Chunks)))
+            }
             Encoder::Zstd(mut w) => {
                 w.finish()?;
                 let (w, context) = w.into_inner();
-                Ok((w, Some(context)))
+                Ok((w, Left::Zstd(context)))
             }
         }
     }
+}
+
+/// What a member leaves to the next of its shard.
+enum Left {
+    Nothing,
+    Zstd(ZstdContext),
+    Chunks(Box<dyn ChunkCache>),
 }
 
 /// Where a member's compressed bytes go: the shard, and a copy of them (the project
@@ -128,6 +146,8 @@ impl<W: Write> Encoder<W> {
 pub struct Tee<C: Write> {
     shard: Target,
     copy: C,
+    /// Bytes written to the shard.
+    bytes: u64,
 }
 
 /// Where a shard's bytes go: its file, or memory for members made apart, to be
@@ -162,6 +182,7 @@ impl<C: Write> Write for Tee<C> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.shard.write_all(buf)?;
         self.copy.write_all(buf)?;
+        self.bytes += buf.len() as u64;
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -234,8 +255,10 @@ pub struct ShardWriter {
     /// Kept in memory instead of a file.
     in_memory: bool,
     documents: u64,
-    /// The zstd context of the last member, for the next.
-    context: Option<ZstdContext>,
+    /// Bytes written so far.
+    bytes: u64,
+    /// What the last member left for the next: its zstd context, or the chunk cache.
+    left: Left,
 }
 
 impl ShardWriter {
@@ -257,7 +280,8 @@ impl ShardWriter {
             opened: false,
             in_memory: false,
             documents: 0,
-            context: None,
+            bytes: 0,
+            left: Left::Nothing,
         })
     }
 
@@ -272,7 +296,8 @@ impl ShardWriter {
             opened: false,
             in_memory: true,
             documents: 0,
-            context: None,
+            bytes: 0,
+            left: Left::Nothing,
         }
     }
 
@@ -290,7 +315,16 @@ impl ShardWriter {
     /// The same shard with zstd members at another level.
     pub fn with_zstd_level(mut self, level: i32) -> ShardWriter {
         self.zstd_level = level;
-        self.context = None;
+        if let Left::Zstd(_) = self.left {
+            self.left = Left::Nothing;
+        }
+        self
+    }
+
+    /// The same shard with its gzip members' chunks taken from and told to `cache`
+    /// ([`crate::gzip_chunks`]).
+    pub fn with_chunk_cache(mut self, cache: Box<dyn ChunkCache>) -> ShardWriter {
+        self.left = Left::Chunks(cache);
         self
     }
 
@@ -302,6 +336,11 @@ impl ShardWriter {
     /// The final path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The form of its members, when they are gzip ([`GZIP_FORM`]).
+    pub fn member_gzip_form(&self) -> Option<u32> {
+        (self.compression == Compression::Gzip).then_some(GZIP_FORM)
     }
 
     /// The compression of its members.
@@ -318,12 +357,18 @@ impl ShardWriter {
     /// other bytes until [`ShardWriter::end`] gets it back.
     pub fn start<C: Write>(&mut self, copy: C) -> io::Result<Member<C>> {
         let shard = self.take()?;
+        let left = std::mem::replace(&mut self.left, Left::Nothing);
         Ok(Member {
             encoder: Encoder::reusing(
-                Tee { shard, copy },
+                Tee {
+                    shard,
+                    copy,
+                    bytes: 0,
+                },
                 self.compression,
                 self.zstd_level,
-                self.context.take(),
+                self.bytes,
+                left,
             )?,
             line: Vec::new(),
             documents: 0,
@@ -333,10 +378,11 @@ impl ShardWriter {
 
     /// Ends a member; gives its copy back.
     pub fn end<C: Write>(&mut self, member: Member<C>) -> io::Result<C> {
-        let (tee, context) = member.encoder.finish_keeping()?;
-        self.context = context;
+        let (tee, left) = member.encoder.finish_keeping()?;
+        self.left = left;
         self.file = Some(tee.shard);
         self.documents += member.documents;
+        self.bytes += tee.bytes;
         Ok(tee.copy)
     }
 
@@ -351,6 +397,7 @@ impl ShardWriter {
         let mut out = self.take()?;
         let copied = io::copy(&mut reader, &mut out);
         self.file = Some(out);
+        self.bytes += *copied.as_ref().unwrap_or(&0);
         copied
     }
 

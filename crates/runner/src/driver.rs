@@ -32,11 +32,12 @@ use atelier_core::{Document, Format, Observer, Step, StepStats, TaskStats, Verdi
 use atelier_io::{
     FAST_ZSTD_LEVEL, Location, ReadOptions, Records, ShardWriter, Unit, ZSTD_LEVEL, read_unit,
 };
-use atelier_store::{Hash, Pack};
+use atelier_store::{Hash, Pack, Store};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::chunks::{ChunkIndex, ShardChunks, Tally};
 use crate::layout::Layout;
 use crate::measure::{Elapsed, Stopwatch};
 use crate::quarantine::{Quarantine, document_line, record_line};
@@ -114,6 +115,9 @@ pub struct MapTask<'a> {
     /// Where idle workers of this process may take the task's units (first map stage);
     /// none for a task run alone.
     pub(crate) share: Option<&'a Board<'a, UnitWork<'a>>>,
+    /// The project store and the chunks its `latest` version's shards hold, for a
+    /// gzip shard written behind a barrier ([`crate::chunks`]).
+    pub(crate) chunks: Option<(&'a Store, Arc<ChunkIndex>)>,
 }
 
 /// What a finished map task did.
@@ -149,8 +153,9 @@ pub fn run_map(
         reuse,
         project,
         share,
+        chunks,
     } = task;
-    let mut out = Output::new(output, layout.quarantine(stage, rank))?;
+    let mut out = Output::new(output, layout.quarantine(stage, rank), chunks)?;
     let mut stats = TaskStats::default();
     let mut keys = Vec::new();
     let mut helped = Helping::default();
@@ -242,12 +247,13 @@ pub fn run_map(
             // This stage reads the run's own files: its `read` is not a step of the run.
             stats.steps = counts.steps.split_off(1);
             if out.dataset {
+                out.count_copied(&mut counts.write);
                 stats.steps.push(counts.write);
             }
             on_progress(0);
         }
     }
-    out.finish()?;
+    keys.extend(out.finish()?);
     if let Some(reuse) = units_run.as_ref().and_then(|s| s.work.reuse.as_ref()) {
         // Before the task's marker: a task that completed has its work kept.
         reuse.commit()?;
@@ -366,6 +372,7 @@ impl Work for UnitWork<'_> {
             observer,
             // Its entries go back with its counters: this file is never made.
             quarantine: Quarantine::new(PathBuf::new()),
+            chunks: None,
         };
         let done = self.run(i, &mut out)?;
         let member = match out.shard.take() {
@@ -436,10 +443,16 @@ struct Output {
     /// The shard's path, or the barrier's folder: what errors name.
     path: PathBuf,
     quarantine: Quarantine,
+    /// The store and the tally of the shard's gzip chunks, whose list it keeps.
+    chunks: Option<(Store, Arc<Mutex<Tally>>)>,
 }
 
 impl Output {
-    fn new(output: MapOutput, quarantine: PathBuf) -> Result<Output, RunError> {
+    fn new(
+        output: MapOutput,
+        quarantine: PathBuf,
+        chunks: Option<(&Store, Arc<ChunkIndex>)>,
+    ) -> Result<Output, RunError> {
         let (path, shard, observer) = match output {
             MapOutput::Dataset(path, compression) => (path, Some((compression, ZSTD_LEVEL)), None),
             MapOutput::Barrier(observer, path) => (
@@ -449,12 +462,26 @@ impl Output {
             ),
             MapOutput::Observer(observer, folder) => (folder, None, Some(observer)),
         };
+        let mut kept = None;
         let shard = match shard {
-            Some((compression, level)) => Some(
-                ShardWriter::create(&path, compression)
+            Some((compression, level)) => {
+                let mut shard = ShardWriter::create(&path, compression)
                     .map_err(RunError::io(&path))?
-                    .with_zstd_level(level),
-            ),
+                    .with_zstd_level(level);
+                if let Some((store, index)) = chunks
+                    && compression == Compression::Gzip
+                    && observer.is_none()
+                {
+                    let tally = Arc::new(Mutex::new(Tally::default()));
+                    shard = shard.with_chunk_cache(Box::new(ShardChunks::new(
+                        store,
+                        index,
+                        tally.clone(),
+                    )));
+                    kept = Some((store.clone(), tally));
+                }
+                Some(shard)
+            }
             None => None,
         };
         Ok(Output {
@@ -463,6 +490,7 @@ impl Output {
             path,
             observer,
             quarantine: Quarantine::new(quarantine),
+            chunks: kept,
         })
     }
 
@@ -509,16 +537,41 @@ impl Output {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(), RunError> {
+    /// Counts the documents of the gzip chunks copied from the last version as reused by
+    /// `write`, and what compressing them cost as saved (compressing is all CPU: the
+    /// same on the wall clock).
+    fn count_copied(&self, write: &mut StepStats) {
+        if let Some((_, tally)) = &self.chunks {
+            let tally = tally.lock().expect("no panics holding a tally");
+            write.reused_documents += tally.copied_documents;
+            write.saved_cpu_seconds += tally.saved_cpu_seconds;
+            write.saved_wall_seconds += tally.saved_cpu_seconds;
+        }
+    }
+
+    /// Finishes the shard and the quarantine; gives the key of the shard's chunk list
+    /// when it keeps one.
+    fn finish(mut self) -> Result<Option<Hash>, RunError> {
         let path = self.path;
         if let Some(observer) = self.observer.take() {
             observer.finish().map_err(RunError::io(&path))?;
         }
+        let mut key = None;
         if let Some(shard) = self.shard {
-            shard.finish().map_err(RunError::io(&path))?;
+            let written = shard.finish().map_err(RunError::io(&path))?;
+            if let Some((store, tally)) = self.chunks
+                && written.bytes > 0
+            {
+                let list =
+                    std::mem::take(&mut tally.lock().expect("no panics holding a tally").list);
+                key = Some(crate::chunks::keep(&store, &path, list)?);
+            }
         }
         let quarantine = self.quarantine.path().to_owned();
-        self.quarantine.finish().map_err(RunError::io(&quarantine))
+        self.quarantine
+            .finish()
+            .map_err(RunError::io(&quarantine))?;
+        Ok(key)
     }
 }
 
@@ -833,10 +886,12 @@ fn replay(
         Docs::Whole {
             compression,
             zstd_level,
+            gzip_form,
             ..
         } => (
             *compression == shard.compression()
-                && (*compression != Compression::Zstd || *zstd_level == shard.member_zstd_level()),
+                && (*compression != Compression::Zstd || *zstd_level == shard.member_zstd_level())
+                && (*compression != Compression::Gzip || *gzip_form == shard.member_gzip_form()),
             *compression == Compression::None,
         ),
         Docs::Picks { .. } => (false, false),

@@ -17,8 +17,9 @@ use atelier_io::{Location, ReadOptions, Unit};
 use atelier_store::{FileHashes, Hash, ProjectLock, Store};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use crate::chunks::ChunkIndex;
 use crate::driver::{Decider, MapInput, MapOutput, MapTask, TaskResult, UnitWork, run_map};
 use crate::layout::{Layout, Marker};
 use crate::measure::{Elapsed, Stopwatch};
@@ -104,6 +105,8 @@ pub struct Job<'a> {
     /// the next map stage reads them again instead of an intermediate shard: there is no
     /// step before that barrier and every source is local.
     reread: bool,
+    /// The chunks of the `latest` version's shards, read when a task first needs them.
+    chunks: OnceLock<Arc<ChunkIndex>>,
     /// The project lock, held by the process that drives a run.
     _lock: Option<ProjectLock>,
 }
@@ -235,6 +238,7 @@ impl<'a> Job<'a> {
             step_inputs,
             after,
             reread,
+            chunks: OnceLock::new(),
             _lock: lock,
         })
     }
@@ -455,6 +459,21 @@ impl<'a> Job<'a> {
             }),
             _ => None,
         };
+        // Behind a barrier, a gzip dataset shard copies the chunks the last version holds.
+        let chunks = match (&self.store, &input, &output) {
+            (
+                Some(store),
+                MapInput::Intermediate(_) | MapInput::Reread { .. },
+                MapOutput::Dataset(..),
+            ) => {
+                let index = self
+                    .chunks
+                    .get_or_init(|| Arc::new(ChunkIndex::load(store)))
+                    .clone();
+                Some((store, index))
+            }
+            _ => None,
+        };
         let task = MapTask {
             stage: m,
             rank,
@@ -466,6 +485,7 @@ impl<'a> Job<'a> {
             reuse,
             project: self.project.as_deref(),
             share,
+            chunks,
         };
         run_map(task, &self.layout, progress)
     }
@@ -543,12 +563,9 @@ impl<'a> Job<'a> {
         };
         if let Some(store) = &self.store {
             let mut keys = BTreeSet::new();
-            // The first map stage's records and the stage after the dataset's.
-            let after_stage = self
-                .stages
-                .iter()
-                .position(|s| matches!(s.kind, StageKind::After));
-            for stage in std::iter::once(0).chain(after_stage) {
+            // The first map stage's records, the dataset stage's chunk lists and the
+            // stage after the dataset's.
+            for stage in 0..self.stages.len() {
                 for rank in 0..self.plan.tasks.len() {
                     if let Some(marker) = self.marker(stage, rank) {
                         keys.extend(marker.keys);

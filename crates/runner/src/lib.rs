@@ -31,6 +31,7 @@
 //! keeps), [`driver`] (one map task, batch by batch), [`job`] (stages of a run and their
 //! tasks), and the executors: [`local`] on threads, [`slurm`] as job arrays.
 
+mod chunks;
 pub mod driver;
 pub mod job;
 pub mod layout;

@@ -11,6 +11,7 @@ use atelier_io::RecordError;
 use atelier_store::{Hash, Store};
 use std::path::{Path, PathBuf};
 
+use crate::chunks::{ChunkEntry, ChunkList};
 use crate::quarantine::{document_line, record_line};
 use crate::reuse::{Docs, UnitRecord};
 
@@ -53,6 +54,7 @@ fn whole() -> UnitRecord {
             object: Some(Hash::of(b"member")),
             compression: Compression::Gzip,
             zstd_level: None,
+            gzip_form: None,
         },
         documents: 4,
         text_bytes: 400,
@@ -174,4 +176,86 @@ fn quarantine_entries_written_today_still_read() {
 #[test]
 fn quarantine_entries_are_written_as_pinned() {
     assert_writes_fixture("quarantine.jsonl", &quarantine_lines());
+}
+
+/// A shard's chunk list, as a dataset shard behind a barrier keeps it.
+fn chunk_list() -> ChunkList {
+    ChunkList {
+        chunks: vec![
+            ChunkEntry {
+                key: Hash::of(b"lines of the first chunk"),
+                offset: 10,
+                bytes: 81_234,
+                hash: Hash::of(b"first chunk"),
+                documents: 120,
+                cpu_seconds: 0.0125,
+            },
+            ChunkEntry {
+                key: Hash::of(b"lines of the second chunk"),
+                offset: 81_244,
+                bytes: 70_001,
+                hash: Hash::of(b"second chunk"),
+                documents: 98,
+                cpu_seconds: 0.011,
+            },
+        ],
+    }
+}
+
+#[test]
+fn chunk_lists_are_written_as_pinned_and_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let record = atelier_store::Record {
+        objects: Vec::new(),
+        records: Vec::new(),
+        data: chunk_list(),
+    };
+    let name = "gzip-chunks.json";
+    store.put_record(&key(name), &record).unwrap();
+    let today = std::fs::read(store.record_path(&key(name))).unwrap();
+    assert_writes_fixture(name, &today);
+    let path = store.record_path(&key("pinned"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::copy(fixture(name), &path).unwrap();
+    let old = store.record::<ChunkList>(&key("pinned")).unwrap();
+    assert_eq!(old.data, chunk_list());
+}
+
+/// Lines enough for a few chunks, each different.
+fn member_lines() -> Vec<u8> {
+    let mut out = Vec::new();
+    for i in 0..4000u32 {
+        let doc = Document::new(
+            format!("doc-{i}"),
+            format!(
+                "Message {i}: the {} of {} in {}.",
+                ["meeting", "report", "offer", "invoice"][(i % 4) as usize],
+                i.wrapping_mul(2_654_435_761) % 10_007,
+                ["March", "April", "May"][(i % 3) as usize]
+            )
+            .repeat(1 + (i as usize % 5)),
+        );
+        doc.write_json_line(&mut out);
+    }
+    out
+}
+
+#[test]
+fn gzip_members_are_written_as_pinned() {
+    // Kept members and chunks are copied into shards that must equal a fresh run's: a
+    // change to these bytes must bump `GZIP_FORM`.
+    let lines = member_lines();
+    let mut shard = atelier_io::ShardWriter::in_memory(Compression::Gzip);
+    let mut member = shard.start(std::io::sink()).unwrap();
+    for line in lines.split_inclusive(|&b| b == b'\n') {
+        member.write_line(line).unwrap();
+    }
+    shard.end(member).unwrap();
+    let today = shard.into_bytes().unwrap();
+    assert_eq!(atelier_io::GZIP_FORM, 1);
+    assert_writes_fixture("gzip-member-1.gz", &today);
+    let mut back = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&today[..]), &mut back).unwrap();
+    assert_eq!(back, lines);
 }

@@ -41,12 +41,13 @@
 //!
 //! Every output member (a unit's documents in a shard) is one gzip member or zstd frame,
 //! whether it was just computed or taken from the store, so a run that reuses work
-//! writes the same bytes as one that does not.
+//! writes the same bytes as one that does not. (Behind a barrier, units are not kept:
+//! the dataset's gzip chunks are, [`crate::chunks`].)
 
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, StepStats};
-use atelier_io::{Encoder, FAST_ZSTD_LEVEL, Member, ReadOptions, ShardWriter, Unit};
+use atelier_io::{Encoder, FAST_ZSTD_LEVEL, GZIP_FORM, Member, ReadOptions, ShardWriter, Unit};
 use atelier_store::{Hash, ObjectWriter, Pack, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -108,6 +109,11 @@ pub(crate) enum Docs {
         /// object is decoded and encoded again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         zstd_level: Option<i32>,
+        /// The form of a gzip member ([`atelier_io::GZIP_FORM`]: in chunks). Records
+        /// written before members were chunked have none: their object is decoded and
+        /// encoded again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gzip_form: Option<u32>,
     },
     /// Runs `[source, start, length]` of documents, `source` 0 for the base record's
     /// documents and 1 for this record's `object` (zstd JSON lines).
@@ -404,6 +410,7 @@ impl MemberWriter {
                 object: None,
                 compression: shard.compression(),
                 zstd_level: shard.member_zstd_level(),
+                gzip_form: shard.member_gzip_form(),
             });
         };
         let copy = shard.end(member)?.0;
@@ -412,6 +419,7 @@ impl MemberWriter {
                 object: Some(pack.put_bytes(&lines).map_err(store_io)?),
                 compression: Compression::None,
                 zstd_level: None,
+                gzip_form: None,
             },
             (_, copy) => Docs::Whole {
                 object: copy
@@ -420,6 +428,7 @@ impl MemberWriter {
                     .map(|(hash, _)| hash),
                 compression: shard.compression(),
                 zstd_level: shard.member_zstd_level(),
+                gzip_form: shard.member_gzip_form(),
             },
         })
     }
@@ -514,6 +523,7 @@ impl PrefixWriter {
                 object,
                 compression,
                 zstd_level: (compression == Compression::Zstd).then_some(FAST_ZSTD_LEVEL),
+                gzip_form: (compression == Compression::Gzip).then_some(GZIP_FORM),
             },
         })
     }

@@ -157,6 +157,84 @@ fn a_changed_threshold_reruns_its_step_and_those_after_only() {
     assert!(text.contains("version v3"), "{text}");
 }
 
+/// A recipe over `data/` with `extract` then exact `dedup` (a barrier): gzip output,
+/// one task.
+fn write_dedup_recipe(dir: &Path, store: bool) -> PathBuf {
+    let recipe = dir.join("atelier.toml");
+    std::fs::write(
+        &recipe,
+        format!(
+            "[dataset]\nname = \"spam\"\ntasks = 1\nstore = {store}\n\n\
+             [[source]]\npath = \"data\"\nformat = \"spamassassin\"\n\n\
+             [[step]]\ntype = \"extract\"\n\n\
+             [[step]]\ntype = \"dedup\"\nmode = \"exact\"\n\n\
+             [output]\npath = \"out/dataset\"\n"
+        ),
+    )
+    .unwrap();
+    recipe
+}
+
+#[test]
+fn behind_dedup_the_chunks_new_mail_leaves_alone_are_copied_not_compressed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two projects with the same mail; the second's kept shard is damaged near its start
+    // (the first file's mail, which the new mail does not change).
+    let (whole, damaged) = (dir.path().join("whole"), dir.path().join("damaged"));
+    let mut written = Vec::new();
+    for project_dir in [&whole, &damaged] {
+        let recipe = project(project_dir, 20);
+        write_dedup_recipe(project_dir, true);
+        let v1 = run_json(&recipe, "1");
+        assert_eq!(step(&v1, "write")["reused_documents"], 0);
+        if project_dir == &damaged {
+            // The version's file is a hard link to the store's object.
+            let shard = project_dir.join(".atelier/versions/v1/part-00000.jsonl.gz");
+            let mut bytes = std::fs::read(&shard).unwrap();
+            let at = bytes.len() / 20;
+            bytes[at] ^= 0xff;
+            let mut permissions = std::fs::metadata(&shard).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            permissions.set_readonly(false);
+            std::fs::set_permissions(&shard, permissions).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&shard)
+                .unwrap()
+                .write_all(&bytes)
+                .unwrap();
+        }
+        add_mail(&project_dir.join("data"), 40);
+        let v2 = run_json(&recipe, "1");
+        let write = step(&v2, "write");
+        written.push((
+            write["reused_documents"].as_u64().unwrap(),
+            write["saved_cpu_seconds"].as_f64().unwrap(),
+            write["documents_in"].as_u64().unwrap(),
+        ));
+
+        // The same bytes as a run without the store over the same files.
+        let fresh = project_dir.join("fresh");
+        copy_tree(&project_dir.join("data"), &fresh.join("data"));
+        let plain = run_json(&write_dedup_recipe(&fresh, false), "1");
+        assert_eq!(step(&plain, "write")["reused_documents"], 0);
+        assert_eq!(shards(&v2), shards(&plain), "same shards, byte for byte");
+    }
+    let (copied, saved, documents) = written[0];
+    // The new mail is one file that sorts last, copies of the spam in `spam-1`: only the
+    // chunks whose mail it joins as a copy, or whose end it joins, are compressed.
+    assert!(
+        copied * 10 >= documents * 8,
+        "{copied} of {documents} documents copied"
+    );
+    assert!(saved > 0.0);
+    let (copied_damaged, ..) = written[1];
+    assert!(
+        copied_damaged < copied,
+        "the damaged chunk is compressed again: {copied_damaged} copied, {copied} without damage"
+    );
+}
+
 /// A recipe over `data/` with the given steps (TOML), zstd output, one task.
 fn write_zstd_recipe(dir: &Path, steps: &str, store: bool) -> PathBuf {
     let recipe = dir.join("atelier.toml");

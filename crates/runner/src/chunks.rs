@@ -1,0 +1,216 @@
+//! The dataset's gzip chunks kept for the next run: after a barrier, a shard is not
+//! compressed again where its lines did not change.
+//!
+//! Behind a barrier (dedup), a task's documents are one gzip member written in chunks
+//! that depend on their lines alone ([`atelier_io::gzip_chunks`]). With a project store,
+//! each such shard leaves a record, keyed by the shard's hash, that lists its chunks:
+//! the hash of each chunk's lines, where its compressed bytes are in the shard, and
+//! their hash. The next run reads the lists of the `latest` version's shards
+//! ([`ChunkIndex::load`]); a chunk whose lines are the same is copied from the shard
+//! that version kept (checked against the hash of its compressed bytes) instead of
+//! compressed again. The bytes are the same either way, so a run that copies writes the
+//! shards a run without a store writes.
+//!
+//! The version reaches the record (its key goes with the task's store keys), and holds
+//! the shard: gc keeps both while the version lives.
+
+use atelier_io::GZIP_LEVEL;
+use atelier_io::gzip_chunks::ChunkCache;
+use atelier_store::{Hash, Record, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use crate::measure::Stopwatch;
+
+// Pinned format (tests/data/formats/gzip-chunks.json), with no version field: a change
+// must add one, or change the key so that old lists are not read.
+/// The chunks of one shard, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChunkList {
+    pub chunks: Vec<ChunkEntry>,
+}
+
+/// One chunk of a shard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ChunkEntry {
+    /// [`chunk_key`] of its lines.
+    pub key: Hash,
+    /// Where its compressed bytes start in the shard, and how many there are.
+    pub offset: u64,
+    pub bytes: u64,
+    /// BLAKE3 of its compressed bytes.
+    pub hash: Hash,
+    /// Its documents (lines).
+    pub documents: u64,
+    /// What compressing it cost, on one CPU (what copying it saves).
+    pub cpu_seconds: f64,
+}
+
+/// The key of a chunk's lines: what decides its compressed bytes (the lines, the gzip
+/// level, and the build, whose compressor wrote them).
+fn chunk_key(lines: &[u8]) -> Hash {
+    Hash::key("atelier-gzip-chunk")
+        .text(env!("CARGO_PKG_VERSION"))
+        .number(u64::from(GZIP_LEVEL))
+        .field(lines)
+        .finish()
+}
+
+/// The key of a shard's chunk list.
+fn list_key(shard: &Hash) -> Hash {
+    Hash::key("atelier-gzip-chunks").hash(shard).finish()
+}
+
+/// Where a kept chunk is, and what it holds.
+#[derive(Debug, Clone)]
+struct Kept {
+    shard: Hash,
+    entry: ChunkEntry,
+}
+
+/// The chunks of the `latest` version's shards, by the key of their lines.
+#[derive(Debug, Default)]
+pub(crate) struct ChunkIndex {
+    chunks: HashMap<Hash, Kept>,
+}
+
+impl ChunkIndex {
+    /// The chunk lists of the `latest` version's shards (none when there is no version
+    /// or its shards have no lists).
+    pub fn load(store: &Store) -> ChunkIndex {
+        let mut chunks = HashMap::new();
+        let Ok(latest) = store.resolve("latest") else {
+            return ChunkIndex::default();
+        };
+        for shard in &latest.shards {
+            let Some(list) = store.record::<ChunkList>(&list_key(&shard.hash)) else {
+                continue;
+            };
+            for c in list.data.chunks {
+                chunks.entry(c.key).or_insert(Kept {
+                    shard: shard.hash,
+                    entry: c,
+                });
+            }
+        }
+        ChunkIndex { chunks }
+    }
+}
+
+/// What a shard's chunks were: its list, and what copying saved.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub list: Vec<ChunkEntry>,
+    /// Documents in chunks copied.
+    pub copied_documents: u64,
+    /// What compressing the copied chunks cost when they were first written.
+    pub saved_cpu_seconds: f64,
+}
+
+/// A task's [`ChunkCache`]: copies chunks from the index's shards, lists what the task
+/// writes.
+pub(crate) struct ShardChunks {
+    store: Store,
+    index: Arc<ChunkIndex>,
+    /// Shards opened so far.
+    open: HashMap<Hash, File>,
+    /// The chunk last asked for: its key and documents, whether it was copied (and what
+    /// compressing it first cost), else since when it is being compressed.
+    asked: Option<(Hash, u64, Result<f64, Stopwatch>)>,
+    tally: Arc<Mutex<Tally>>,
+}
+
+impl ShardChunks {
+    /// A cache over `index`; `tally` receives the shard's list.
+    pub fn new(store: &Store, index: Arc<ChunkIndex>, tally: Arc<Mutex<Tally>>) -> ShardChunks {
+        ShardChunks {
+            store: store.clone(),
+            index,
+            open: HashMap::new(),
+            asked: None,
+            tally,
+        }
+    }
+
+    /// A kept chunk's compressed bytes, when its shard is there and they are what the
+    /// list says (a damaged or missing shard costs compressing again, never wrong output).
+    fn copy(&mut self, kept: &Kept) -> Option<Vec<u8>> {
+        let entry = &kept.entry;
+        let file = match self.open.entry(kept.shard) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(File::open(self.store.object_path(&kept.shard)).ok()?)
+            }
+        };
+        let mut bytes = vec![0; usize::try_from(entry.bytes).ok()?];
+        file.read_exact_at(&mut bytes, entry.offset).ok()?;
+        (Hash::of(&bytes) == entry.hash).then_some(bytes)
+    }
+}
+
+impl ChunkCache for ShardChunks {
+    fn find(&mut self, lines: &[u8]) -> Option<Vec<u8>> {
+        let key = chunk_key(lines);
+        let documents = lines.iter().filter(|&&b| b == b'\n').count() as u64;
+        let kept = self.index.chunks.get(&key).cloned();
+        let copied = kept.and_then(|k| Some((self.copy(&k)?, k.entry.cpu_seconds)));
+        let (bytes, spent) = match copied {
+            Some((bytes, first)) => (Some(bytes), Ok(first)),
+            None => (None, Err(Stopwatch::start())),
+        };
+        self.asked = Some((key, documents, spent));
+        bytes
+    }
+
+    fn written(&mut self, compressed: &[u8], offset: u64) {
+        let (key, documents, spent) = self
+            .asked
+            .take()
+            .expect("a chunk is asked for before it is written");
+        let mut tally = self.tally.lock().expect("no panics holding a tally");
+        let cpu_seconds = match spent {
+            Ok(first) => {
+                tally.copied_documents += documents;
+                tally.saved_cpu_seconds += first;
+                first
+            }
+            Err(watch) => watch.elapsed().cpu,
+        };
+        tally.list.push(ChunkEntry {
+            key,
+            offset,
+            bytes: compressed.len() as u64,
+            hash: Hash::of(compressed),
+            documents,
+            cpu_seconds,
+        });
+    }
+}
+
+/// Keeps the chunk list of a finished shard in the store; returns the record's key.
+pub(crate) fn keep(
+    store: &Store,
+    shard: &Path,
+    chunks: Vec<ChunkEntry>,
+) -> Result<Hash, StoreError> {
+    let hash = Hash::of_file(shard).map_err(|e| StoreError::Io {
+        path: shard.to_path_buf(),
+        error: e,
+    })?;
+    let key = list_key(&hash);
+    let pack = store.pack();
+    pack.put_record(
+        &key,
+        &Record {
+            objects: Vec::new(),
+            records: Vec::new(),
+            data: ChunkList { chunks },
+        },
+    )?;
+    pack.commit()?;
+    Ok(key)
+}
