@@ -26,8 +26,8 @@ use std::io::{self, Write};
 
 use crate::write::GZIP_LEVEL;
 
-/// A chunk ends at the first line that brings it to this size and ends a chunk by its
-/// CRC-32 ([`CHUNK_MASK`])...
+/// A chunk ends at the first line that brings it to this size and whose CRC-32 has its
+/// low five bits zero...
 pub const CHUNK_MIN_BYTES: usize = 256 << 10;
 /// ... or at the first line that brings it to this size.
 pub const CHUNK_MAX_BYTES: usize = 4 << 20;
