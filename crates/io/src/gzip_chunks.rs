@@ -7,14 +7,17 @@
 //! member ends with an empty final block, the CRC-32 and the length of all lines.
 //!
 //! Where chunks end depends on the lines alone, never on where a shard or a task starts
-//! or on the run: after a line that brings the chunk to [`CHUNK_MIN_BYTES`] or more and
-//! whose CRC-32 has its low five bits zero (or to [`CHUNK_MAX_BYTES`]). Lines inserted
-//! or changed somewhere change the chunk they fall in and seldom the next; the chunks
-//! after are the same bytes (as `gzip --rsyncable` keeps a compressed file's bytes
-//! where its input did not change). A [`ChunkCache`] may then give a chunk's compressed
-//! bytes kept from an earlier shard: copying them is what compressing again would write,
-//! for a small part of its cost. The fresh dictionary of each chunk costs about 1% of
-//! size at these chunk sizes (2,000-byte mails and the bundled example's shards).
+//! or on the run: a line ends its chunk when its CRC-32, read as a fraction of 2^32, is
+//! below its length over [`CHUNK_TARGET_BYTES`] (so chunks hold about that many bytes,
+//! whatever the lines' sizes), unless the chunk is under [`CHUNK_MIN_BYTES`]; a chunk
+//! also ends at the first line that brings it to [`CHUNK_MAX_BYTES`]. Lines inserted or
+//! changed somewhere change the chunk they fall in and seldom the next; the chunks after
+//! are the same bytes (as `gzip --rsyncable` keeps a compressed file's bytes where its
+//! input did not change), and a shard that starts at another line finds the same chunk
+//! ends after its first one. A [`ChunkCache`] may then give a chunk's compressed bytes
+//! kept from an earlier shard: copying them is what compressing again would write, for a
+//! small part of its cost. The fresh dictionary of each chunk costs about 1% of size
+//! (2,000-byte mails, the bundled example's shards).
 //!
 //! The boundaries are found in the bytes (line by line), not in how they were handed
 //! over, so the same lines give the same member whether written one by one or at once.
@@ -26,14 +29,13 @@ use std::io::{self, Write};
 
 use crate::write::GZIP_LEVEL;
 
-/// A chunk ends at the first line that brings it to this size and whose CRC-32 has its
-/// low five bits zero...
-pub const CHUNK_MIN_BYTES: usize = 256 << 10;
-/// ... or at the first line that brings it to this size.
+/// The size chunks have on average: a line of `n` bytes ends its chunk with the
+/// probability `n / CHUNK_TARGET_BYTES` (by its CRC-32).
+pub const CHUNK_TARGET_BYTES: usize = 256 << 10;
+/// No line ends a chunk smaller than this...
+pub const CHUNK_MIN_BYTES: usize = 32 << 10;
+/// ... and the first line that brings a chunk to this size ends it.
 pub const CHUNK_MAX_BYTES: usize = 4 << 20;
-/// A line ends a chunk (once it is big enough) when its CRC-32 has these bits zero: one
-/// line in 32.
-const CHUNK_MASK: u32 = 31;
 
 /// A gzip header with no name, no time and an unknown system, so that output does not
 /// depend on where it was written.
@@ -62,8 +64,10 @@ pub struct GzipChunks<W: Write> {
     written: u64,
     /// Lines of the chunk being gathered.
     lines: Vec<u8>,
-    /// CRC-32 of the line being gathered, to see whether it ends the chunk.
+    /// CRC-32 of the line being gathered, to see whether it ends the chunk, and where
+    /// it starts in `lines`.
     line: crc32fast::Hasher,
+    line_start: usize,
     /// CRC-32 and length of everything written.
     whole: crc32fast::Hasher,
     length: u64,
@@ -86,6 +90,7 @@ impl<W: Write> GzipChunks<W> {
             written: HEADER.len() as u64,
             lines: Vec::new(),
             line: crc32fast::Hasher::new(),
+            line_start: 0,
             whole: crc32fast::Hasher::new(),
             length: 0,
             deflate: Compress::new(flate2::Compression::new(GZIP_LEVEL), false),
@@ -102,9 +107,13 @@ impl<W: Write> GzipChunks<W> {
             self.line.update(line);
             let crc = std::mem::replace(&mut self.line, crc32fast::Hasher::new()).finalize();
             let size = self.lines.len();
-            if size >= CHUNK_MAX_BYTES || (size >= CHUNK_MIN_BYTES && crc & CHUNK_MASK == 0) {
+            let length = (size - self.line_start) as u128;
+            // crc / 2^32 < length / target, in integers.
+            let ends = u128::from(crc) * (CHUNK_TARGET_BYTES as u128) < length << 32;
+            if size >= CHUNK_MAX_BYTES || (size >= CHUNK_MIN_BYTES && ends) {
                 self.end_chunk()?;
             }
+            self.line_start = self.lines.len();
             bytes = rest;
         }
         self.lines.extend_from_slice(bytes);
@@ -251,6 +260,33 @@ mod tests {
         assert_eq!(member(&text, 777, None), whole);
         assert_eq!(gunzip(&member(b"", 1, None)), b"");
         assert_eq!(gunzip(&member(b"no line end", 1, None)), b"no line end");
+    }
+
+    /// The compressed chunks a member is written in.
+    fn chunks_of(bytes: &[u8]) -> Vec<Vec<u8>> {
+        let cache = std::sync::Arc::new(std::sync::Mutex::new(Kept::default()));
+        member(bytes, 1, Some(Box::new(cache.clone())));
+        let kept = cache.lock().unwrap();
+        kept.written.iter().map(|(_, c, _)| c.clone()).collect()
+    }
+
+    #[test]
+    fn a_member_that_starts_at_another_line_ends_its_chunks_at_the_same_lines() {
+        let text = lines(4000, 4);
+        let whole = chunks_of(&text);
+        assert!(whole.len() >= 4, "{} chunks", whole.len());
+        // A shard whose task starts 300 lines later: after its first chunk, every chunk
+        // is one of the whole text's.
+        let start = text
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(299)
+            .unwrap()
+            .0
+            + 1;
+        let later = chunks_of(&text[start..]);
+        assert!(later[1..].iter().all(|c| whole.contains(c)));
     }
 
     #[test]

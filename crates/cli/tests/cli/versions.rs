@@ -221,10 +221,11 @@ fn behind_dedup_the_chunks_new_mail_leaves_alone_are_copied_not_compressed_again
         assert_eq!(shards(&v2), shards(&plain), "same shards, byte for byte");
     }
     let (copied, saved, documents) = written[0];
-    // The new mail is one file that sorts last, copies of the spam in `spam-1`: only the
-    // chunks whose mail it joins as a copy, or whose end it joins, are compressed.
+    // The new mail is one file that sorts last, copies of the first 40 messages of
+    // `spam-1`: dedup drops it, and writes the copies' count into those 40 messages.
+    // Only the chunks that hold them (about 256 KiB each) are compressed again.
     assert!(
-        copied * 10 >= documents * 8,
+        copied * 10 >= documents * 7,
         "{copied} of {documents} documents copied"
     );
     assert!(saved > 0.0);
