@@ -22,7 +22,7 @@
 //! past 0 it owns no record.
 
 pub mod charset;
-pub mod gzip_chunks;
+pub mod chunked;
 pub mod http;
 mod jsonl;
 mod list;
@@ -42,7 +42,7 @@ pub use warc_writer::{
     WarcRecord, WarcWriter, Written, encode_record, gzip_records, new_record_id, warc_digest,
 };
 pub use write::{
-    Encoder, FAST_ZSTD_LEVEL, GZIP_FORM, GZIP_LEVEL, Member, ShardWriter, Tee, WrittenShard,
+    Encoder, FAST_ZSTD_LEVEL, GZIP_LEVEL, MEMBER_FORM, Member, ShardWriter, Tee, WrittenShard,
     ZSTD_LEVEL,
 };
 

@@ -3,8 +3,8 @@
 //! A shard is a sequence of *members*: gzip members or zstd frames, each valid alone, so
 //! that a member kept elsewhere (the project store keeps a unit's documents) can be
 //! appended to a shard byte for byte. [`Encoder`] compresses one member; [`ShardWriter`]
-//! writes a shard of [`Member`]s. A gzip member is written in chunks that a later shard
-//! can copy ([`crate::gzip_chunks`]).
+//! writes a shard of [`Member`]s. A compressed member is written in chunks that a later
+//! shard can copy ([`crate::chunked`]).
 //!
 //! A [`ShardWriter`] writes an [`AtomicFile`] (a hidden temporary file beside its final
 //! path, which [`crate::list_source`] skips and the runner removes after a crash),
@@ -23,13 +23,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::gzip_chunks::{ChunkCache, GzipChunks};
+use crate::chunked::{ChunkCache, Chunked, Codec, Leftover};
 
 /// gzip level of shards.
 pub const GZIP_LEVEL: u32 = 6;
-/// The form of gzip members: 1 for members in chunks ([`crate::gzip_chunks`]). Members
-/// kept in another form are decoded and written again rather than copied.
-pub const GZIP_FORM: u32 = 1;
+/// The form of compressed members: 1 for members in chunks ([`crate::chunked`]).
+/// Members kept in another form are decoded and written again rather than copied.
+pub const MEMBER_FORM: u32 = 1;
 /// zstd level of shards.
 pub const ZSTD_LEVEL: i32 = 3;
 /// zstd level of documents that are not a dataset's: work handed from one stage to the
@@ -37,26 +37,13 @@ pub const ZSTD_LEVEL: i32 = 3;
 /// small.
 pub const FAST_ZSTD_LEVEL: i32 = 1;
 
-/// A compressing writer of one member: a gzip member, a zstd frame, or plain bytes.
+/// A compressing writer of one member: a gzip member or zstd frames, in chunks
+/// ([`crate::chunked`]), or plain bytes.
 pub enum Encoder<W: Write> {
     /// No compression.
     Plain(W),
-    /// One gzip member, in chunks.
-    Gzip(GzipChunks<W>),
-    /// One zstd frame, with its checksum.
-    Zstd(ZstdWriter<W>),
-}
-
-/// A zstd frame being written, through a compression context that can serve the next
-/// frame: creating a context is a fifth of the time of writing a small one.
-type ZstdWriter<W> = zstd::stream::zio::Writer<W, ZstdContext>;
-type ZstdContext = zstd::stream::raw::Encoder<'static>;
-
-/// A zstd context at `level` that writes checksums.
-fn zstd_context(level: i32) -> io::Result<ZstdContext> {
-    let mut context = ZstdContext::new(level)?;
-    context.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-    Ok(context)
+    /// gzip or zstd, in chunks.
+    Chunked(Chunked<W>),
 }
 
 impl<W: Write> Encoder<W> {
@@ -72,42 +59,37 @@ impl<W: Write> Encoder<W> {
         compression: Compression,
         zstd_level: i32,
     ) -> io::Result<Encoder<W>> {
-        Ok(match compression {
-            Compression::None => Encoder::Plain(out),
-            Compression::Gzip => Encoder::Gzip(GzipChunks::new(out, 0, None)?),
-            Compression::Zstd => Encoder::Zstd(ZstdWriter::new(out, zstd_context(zstd_level)?)),
-        })
+        Encoder::reusing(out, compression, zstd_level, 0, None, None)
     }
 
-    /// The same, reusing what the shard's last member left: a zstd context that ended
-    /// a frame at the same level (the same bytes as a new one), the shard's chunk
-    /// cache; a gzip member starts `base` bytes into its shard.
+    /// The same, reusing what the shard's last member left: its codec when it has this
+    /// compression and level (the same bytes as a new one), the shard's chunk cache; the
+    /// member starts `base` bytes into its shard.
     fn reusing(
         out: W,
         compression: Compression,
         zstd_level: i32,
         base: u64,
-        left: Left,
+        codec: Option<Codec>,
+        cache: Option<Box<dyn ChunkCache>>,
     ) -> io::Result<Encoder<W>> {
-        use zstd::stream::raw::Operation;
-        match (compression, left) {
-            (Compression::Zstd, Left::Zstd(mut context)) => {
-                context.reinit()?;
-                Ok(Encoder::Zstd(ZstdWriter::new(out, context)))
+        let codec = match (compression, codec) {
+            (Compression::None, _) => return Ok(Encoder::Plain(out)),
+            (Compression::Gzip, Some(codec @ Codec::Gzip(_))) => codec,
+            (Compression::Zstd, Some(codec @ Codec::Zstd(level, _))) if level == zstd_level => {
+                codec
             }
-            (Compression::Gzip, Left::Chunks(cache)) => {
-                Ok(Encoder::Gzip(GzipChunks::new(out, base, Some(cache))?))
-            }
-            _ => Encoder::with_zstd_level(out, compression, zstd_level),
-        }
+            (Compression::Gzip, _) => Codec::gzip(),
+            (Compression::Zstd, _) => Codec::zstd(zstd_level)?,
+        };
+        Ok(Encoder::Chunked(Chunked::new(out, codec, base, cache)?))
     }
 
     /// Compresses bytes.
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Encoder::Plain(w) => w.write_all(bytes),
-            Encoder::Gzip(w) => w.write_all(bytes),
-            Encoder::Zstd(w) => w.write_all(bytes),
+            Encoder::Chunked(w) => w.write_all(bytes),
         }
     }
 
@@ -116,29 +98,17 @@ impl<W: Write> Encoder<W> {
         self.finish_keeping().map(|(w, _)| w)
     }
 
-    /// Ends the member; gives the inner writer back, and what the next member of the
-    /// shard may use.
-    fn finish_keeping(self) -> io::Result<(W, Left)> {
+    /// Ends the member; gives the inner writer back, and the codec and chunk cache for
+    /// the shard's next member.
+    fn finish_keeping(self) -> io::Result<(W, Option<Leftover>)> {
         match self {
-            Encoder::Plain(w) => Ok((w, Left::Nothing)),
-            Encoder::Gzip(w) => {
-                let (w, cache) = w.finish()?;
-                Ok((w, cache.map_or(Left::Nothing, Left::Chunks)))
-            }
-            Encoder::Zstd(mut w) => {
-                w.finish()?;
-                let (w, context) = w.into_inner();
-                Ok((w, Left::Zstd(context)))
+            Encoder::Plain(w) => Ok((w, None)),
+            Encoder::Chunked(w) => {
+                let (w, left) = w.finish()?;
+                Ok((w, Some(left)))
             }
         }
     }
-}
-
-/// What a member leaves to the next of its shard.
-enum Left {
-    Nothing,
-    Zstd(ZstdContext),
-    Chunks(Box<dyn ChunkCache>),
 }
 
 /// Where a member's compressed bytes go: the shard, and a copy of them (the project
@@ -257,8 +227,10 @@ pub struct ShardWriter {
     documents: u64,
     /// Bytes written so far.
     bytes: u64,
-    /// What the last member left for the next: its zstd context, or the chunk cache.
-    left: Left,
+    /// The last member's codec, for the next.
+    codec: Option<Codec>,
+    /// Where members take kept chunks from and tell what they write.
+    cache: Option<Box<dyn ChunkCache>>,
 }
 
 impl ShardWriter {
@@ -281,7 +253,8 @@ impl ShardWriter {
             in_memory: false,
             documents: 0,
             bytes: 0,
-            left: Left::Nothing,
+            codec: None,
+            cache: None,
         })
     }
 
@@ -297,7 +270,8 @@ impl ShardWriter {
             in_memory: true,
             documents: 0,
             bytes: 0,
-            left: Left::Nothing,
+            codec: None,
+            cache: None,
         }
     }
 
@@ -315,16 +289,13 @@ impl ShardWriter {
     /// The same shard with zstd members at another level.
     pub fn with_zstd_level(mut self, level: i32) -> ShardWriter {
         self.zstd_level = level;
-        if let Left::Zstd(_) = self.left {
-            self.left = Left::Nothing;
-        }
         self
     }
 
-    /// The same shard with its gzip members' chunks taken from and told to `cache`
-    /// ([`crate::gzip_chunks`]).
+    /// The same shard with its members' chunks taken from and told to `cache`
+    /// ([`crate::chunked`]).
     pub fn with_chunk_cache(mut self, cache: Box<dyn ChunkCache>) -> ShardWriter {
-        self.left = Left::Chunks(cache);
+        self.cache = Some(cache);
         self
     }
 
@@ -338,9 +309,9 @@ impl ShardWriter {
         &self.path
     }
 
-    /// The form of its members, when they are gzip ([`GZIP_FORM`]).
-    pub fn member_gzip_form(&self) -> Option<u32> {
-        (self.compression == Compression::Gzip).then_some(GZIP_FORM)
+    /// The form of its members, when they are compressed ([`MEMBER_FORM`]).
+    pub fn member_form(&self) -> Option<u32> {
+        (self.compression != Compression::None).then_some(MEMBER_FORM)
     }
 
     /// The compression of its members.
@@ -357,7 +328,6 @@ impl ShardWriter {
     /// other bytes until [`ShardWriter::end`] gets it back.
     pub fn start<C: Write>(&mut self, copy: C) -> io::Result<Member<C>> {
         let shard = self.take()?;
-        let left = std::mem::replace(&mut self.left, Left::Nothing);
         Ok(Member {
             encoder: Encoder::reusing(
                 Tee {
@@ -368,7 +338,8 @@ impl ShardWriter {
                 self.compression,
                 self.zstd_level,
                 self.bytes,
-                left,
+                self.codec.take(),
+                self.cache.take(),
             )?,
             line: Vec::new(),
             documents: 0,
@@ -379,7 +350,10 @@ impl ShardWriter {
     /// Ends a member; gives its copy back.
     pub fn end<C: Write>(&mut self, member: Member<C>) -> io::Result<C> {
         let (tee, left) = member.encoder.finish_keeping()?;
-        self.left = left;
+        if let Some(left) = left {
+            self.codec = Some(left.codec);
+            self.cache = left.cache;
+        }
         self.file = Some(tee.shard);
         self.documents += member.documents;
         self.bytes += tee.bytes;

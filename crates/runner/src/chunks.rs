@@ -1,8 +1,8 @@
-//! The dataset's gzip chunks kept for the next run: after a barrier, a shard is not
-//! compressed again where its lines did not change.
+//! The dataset's compressed chunks kept for the next run: after a barrier, a shard is
+//! not compressed again where its lines did not change.
 //!
-//! Behind a barrier (dedup), a task's documents are one gzip member written in chunks
-//! that depend on their lines alone ([`atelier_io::gzip_chunks`]). With a project store,
+//! Behind a barrier (dedup), a task's documents are one member (gzip, or zstd frames)
+//! written in chunks that depend on their lines alone ([`atelier_io::chunked`]). With a project store,
 //! each such shard leaves a record, keyed by the shard's hash, that lists its chunks:
 //! the hash of each chunk's lines, where its compressed bytes are in the shard, and
 //! their hash. The next run reads the lists of the `latest` version's shards
@@ -14,8 +14,9 @@
 //! The version reaches the record (its key goes with the task's store keys), and holds
 //! the shard: gc keeps both while the version lives.
 
+use atelier_core::format::Compression;
 use atelier_io::GZIP_LEVEL;
-use atelier_io::gzip_chunks::ChunkCache;
+use atelier_io::chunked::ChunkCache;
 use atelier_store::{Hash, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::measure::Stopwatch;
 
-// Pinned format (tests/data/formats/gzip-chunks.json), with no version field: a change
+// Pinned format (tests/data/formats/chunk-list.json), with no version field: a change
 // must add one, or change the key so that old lists are not read.
 /// The chunks of one shard, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,19 +51,24 @@ pub(crate) struct ChunkEntry {
     pub cpu_seconds: f64,
 }
 
-/// The key of a chunk's lines: what decides its compressed bytes (the lines, the gzip
-/// level, and the build, whose compressor wrote them).
-fn chunk_key(lines: &[u8]) -> Hash {
-    Hash::key("atelier-gzip-chunk")
+/// The key of a chunk's lines: what decides its compressed bytes (the lines, the
+/// compression and its level, and the build, whose compressor wrote them).
+fn chunk_key(lines: &[u8], (compression, zstd_level): (Compression, i32)) -> Hash {
+    let level = match compression {
+        Compression::Gzip => i64::from(GZIP_LEVEL),
+        _ => i64::from(zstd_level),
+    };
+    Hash::key("atelier-chunk")
         .text(env!("CARGO_PKG_VERSION"))
-        .number(u64::from(GZIP_LEVEL))
+        .text(compression.suffix())
+        .number(level as u64)
         .field(lines)
         .finish()
 }
 
 /// The key of a shard's chunk list.
 fn list_key(shard: &Hash) -> Hash {
-    Hash::key("atelier-gzip-chunks").hash(shard).finish()
+    Hash::key("atelier-chunks").hash(shard).finish()
 }
 
 /// Where a kept chunk is, and what it holds.
@@ -122,17 +128,26 @@ pub(crate) struct ShardChunks {
     /// compressing it first cost), else since when it is being compressed.
     asked: Option<(Hash, u64, Result<f64, Stopwatch>)>,
     tally: Arc<Mutex<Tally>>,
+    /// The shard's compression and zstd level.
+    compression: (Compression, i32),
 }
 
 impl ShardChunks {
-    /// A cache over `index`; `tally` receives the shard's list.
-    pub fn new(store: &Store, index: Arc<ChunkIndex>, tally: Arc<Mutex<Tally>>) -> ShardChunks {
+    /// A cache over `index` for a shard of this compression and zstd level; `tally`
+    /// receives the shard's list.
+    pub fn new(
+        store: &Store,
+        index: Arc<ChunkIndex>,
+        tally: Arc<Mutex<Tally>>,
+        compression: (Compression, i32),
+    ) -> ShardChunks {
         ShardChunks {
             store: store.clone(),
             index,
             open: HashMap::new(),
             asked: None,
             tally,
+            compression,
         }
     }
 
@@ -154,7 +169,7 @@ impl ShardChunks {
 
 impl ChunkCache for ShardChunks {
     fn find(&mut self, lines: &[u8]) -> Option<Vec<u8>> {
-        let key = chunk_key(lines);
+        let key = chunk_key(lines, self.compression);
         let documents = lines.iter().filter(|&&b| b == b'\n').count() as u64;
         let kept = self.index.chunks.get(&key).cloned();
         let copied = kept.and_then(|k| Some((self.copy(&k)?, k.entry.cpu_seconds)));

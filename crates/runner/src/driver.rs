@@ -116,7 +116,7 @@ pub struct MapTask<'a> {
     /// none for a task run alone.
     pub(crate) share: Option<&'a Board<'a, UnitWork<'a>>>,
     /// The project store and the chunks its `latest` version's shards hold, for a
-    /// gzip shard written behind a barrier ([`crate::chunks`]).
+    /// dataset shard written behind a barrier ([`crate::chunks`]).
     pub(crate) chunks: Option<(&'a Store, Arc<ChunkIndex>)>,
 }
 
@@ -443,7 +443,7 @@ struct Output {
     /// The shard's path, or the barrier's folder: what errors name.
     path: PathBuf,
     quarantine: Quarantine,
-    /// The store and the tally of the shard's gzip chunks, whose list it keeps.
+    /// The store and the tally of the shard's chunks, whose list it keeps.
     chunks: Option<(Store, Arc<Mutex<Tally>>)>,
 }
 
@@ -469,7 +469,7 @@ impl Output {
                     .map_err(RunError::io(&path))?
                     .with_zstd_level(level);
                 if let Some((store, index)) = chunks
-                    && compression == Compression::Gzip
+                    && compression != Compression::None
                     && observer.is_none()
                 {
                     let tally = Arc::new(Mutex::new(Tally::default()));
@@ -477,6 +477,7 @@ impl Output {
                         store,
                         index,
                         tally.clone(),
+                        (compression, level),
                     )));
                     kept = Some((store.clone(), tally));
                 }
@@ -537,7 +538,7 @@ impl Output {
         Ok(())
     }
 
-    /// Counts the documents of the gzip chunks copied from the last version as reused by
+    /// Counts the documents of the chunks copied from the last version as reused by
     /// `write`, and what compressing them cost as saved (compressing is all CPU: the
     /// same on the wall clock).
     fn count_copied(&self, write: &mut StepStats) {
@@ -886,12 +887,12 @@ fn replay(
         Docs::Whole {
             compression,
             zstd_level,
-            gzip_form,
+            member_form,
             ..
         } => (
             *compression == shard.compression()
                 && (*compression != Compression::Zstd || *zstd_level == shard.member_zstd_level())
-                && (*compression != Compression::Gzip || *gzip_form == shard.member_gzip_form()),
+                && (*compression == Compression::None || *member_form == shard.member_form()),
             *compression == Compression::None,
         ),
         Docs::Picks { .. } => (false, false),

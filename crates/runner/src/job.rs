@@ -459,7 +459,7 @@ impl<'a> Job<'a> {
             }),
             _ => None,
         };
-        // Behind a barrier, a gzip dataset shard copies the chunks the last version holds.
+        // Behind a barrier, a dataset shard copies the chunks the last version holds.
         let chunks = match (&self.store, &input, &output) {
             (
                 Some(store),

@@ -54,7 +54,7 @@ fn whole() -> UnitRecord {
             object: Some(Hash::of(b"member")),
             compression: Compression::Gzip,
             zstd_level: None,
-            gzip_form: None,
+            member_form: None,
         },
         documents: 4,
         text_bytes: 400,
@@ -211,7 +211,7 @@ fn chunk_lists_are_written_as_pinned_and_still_read() {
         records: Vec::new(),
         data: chunk_list(),
     };
-    let name = "gzip-chunks.json";
+    let name = "chunk-list.json";
     store.put_record(&key(name), &record).unwrap();
     let today = std::fs::read(store.record_path(&key(name))).unwrap();
     assert_writes_fixture(name, &today);
@@ -242,20 +242,29 @@ fn member_lines() -> Vec<u8> {
 }
 
 #[test]
-fn gzip_members_are_written_as_pinned() {
+fn members_are_written_as_pinned() {
     // Kept members and chunks are copied into shards that must equal a fresh run's: a
-    // change to these bytes must bump `GZIP_FORM`.
+    // change to these bytes must bump `MEMBER_FORM`.
+    assert_eq!(atelier_io::MEMBER_FORM, 1);
     let lines = member_lines();
-    let mut shard = atelier_io::ShardWriter::in_memory(Compression::Gzip);
-    let mut member = shard.start(std::io::sink()).unwrap();
-    for line in lines.split_inclusive(|&b| b == b'\n') {
-        member.write_line(line).unwrap();
+    for (compression, name) in [
+        (Compression::Gzip, "member-1.gz"),
+        (Compression::Zstd, "member-1.zst"),
+    ] {
+        let mut shard = atelier_io::ShardWriter::in_memory(compression);
+        let mut member = shard.start(std::io::sink()).unwrap();
+        for line in lines.split_inclusive(|&b| b == b'\n') {
+            member.write_line(line).unwrap();
+        }
+        shard.end(member).unwrap();
+        let today = shard.into_bytes().unwrap();
+        assert_writes_fixture(name, &today);
+        let mut back = Vec::new();
+        let mut reader: Box<dyn std::io::Read> = match compression {
+            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(&today[..])),
+            _ => Box::new(zstd::Decoder::new(&today[..]).unwrap()),
+        };
+        reader.read_to_end(&mut back).unwrap();
+        assert_eq!(back, lines, "{name}");
     }
-    shard.end(member).unwrap();
-    let today = shard.into_bytes().unwrap();
-    assert_eq!(atelier_io::GZIP_FORM, 1);
-    assert_writes_fixture("gzip-member-1.gz", &today);
-    let mut back = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&today[..]), &mut back).unwrap();
-    assert_eq!(back, lines);
 }

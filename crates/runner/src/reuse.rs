@@ -47,7 +47,7 @@
 use atelier_core::format::Compression;
 use atelier_core::recipe::RecipeStep;
 use atelier_core::{Document, StepStats};
-use atelier_io::{Encoder, FAST_ZSTD_LEVEL, GZIP_FORM, Member, ReadOptions, ShardWriter, Unit};
+use atelier_io::{Encoder, FAST_ZSTD_LEVEL, MEMBER_FORM, Member, ReadOptions, ShardWriter, Unit};
 use atelier_store::{Hash, ObjectWriter, Pack, Record, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -109,11 +109,11 @@ pub(crate) enum Docs {
         /// object is decoded and encoded again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         zstd_level: Option<i32>,
-        /// The form of a gzip member ([`atelier_io::GZIP_FORM`]: in chunks). Records
-        /// written before members were chunked have none: their object is decoded and
-        /// encoded again.
+        /// The form of a compressed member ([`atelier_io::MEMBER_FORM`]: in chunks).
+        /// Records written before members were chunked have none: their object is
+        /// decoded and encoded again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        gzip_form: Option<u32>,
+        member_form: Option<u32>,
     },
     /// Runs `[source, start, length]` of documents, `source` 0 for the base record's
     /// documents and 1 for this record's `object` (zstd JSON lines).
@@ -410,7 +410,7 @@ impl MemberWriter {
                 object: None,
                 compression: shard.compression(),
                 zstd_level: shard.member_zstd_level(),
-                gzip_form: shard.member_gzip_form(),
+                member_form: shard.member_form(),
             });
         };
         let copy = shard.end(member)?.0;
@@ -419,7 +419,7 @@ impl MemberWriter {
                 object: Some(pack.put_bytes(&lines).map_err(store_io)?),
                 compression: Compression::None,
                 zstd_level: None,
-                gzip_form: None,
+                member_form: None,
             },
             (_, copy) => Docs::Whole {
                 object: copy
@@ -428,7 +428,7 @@ impl MemberWriter {
                     .map(|(hash, _)| hash),
                 compression: shard.compression(),
                 zstd_level: shard.member_zstd_level(),
-                gzip_form: shard.member_gzip_form(),
+                member_form: shard.member_form(),
             },
         })
     }
@@ -523,7 +523,7 @@ impl PrefixWriter {
                 object,
                 compression,
                 zstd_level: (compression == Compression::Zstd).then_some(FAST_ZSTD_LEVEL),
-                gzip_form: (compression == Compression::Gzip).then_some(GZIP_FORM),
+                member_form: (compression != Compression::None).then_some(MEMBER_FORM),
             },
         })
     }

@@ -1,10 +1,14 @@
-//! gzip members written in chunks that a later shard can copy instead of compressing.
+//! Members written in chunks that a later shard can copy instead of compressing again.
 //!
-//! A member is one gzip member, readable by every gzip reader, whose deflate stream is a
-//! run of *chunks*: each chunk's lines are compressed by a fresh deflate (no match
-//! reaches back into the chunk before) and end with a sync flush, so a chunk is a
-//! byte-aligned run of deflate blocks that depends on nothing but its own lines. The
-//! member ends with an empty final block, the CRC-32 and the length of all lines.
+//! A member (one gzip member, or zstd frames) holds its lines in *chunks*, each
+//! compressed alone, so that a chunk's bytes depend on nothing but its own lines:
+//!
+//! - gzip: one gzip member, readable by every gzip reader, whose deflate stream is the
+//!   run of chunks: each a fresh raw deflate (no match reaches back into the chunk
+//!   before) ended by a sync flush, so a byte-aligned run of deflate blocks. The member
+//!   ends with an empty final block, the CRC-32 and the length of all lines.
+//! - zstd: one frame (with its checksum) per chunk; frames one after the other are one
+//!   zstd stream to every reader.
 //!
 //! Where chunks end depends on the lines alone, never on where a shard or a task starts
 //! or on the run: a line ends its chunk when its CRC-32, read as a fraction of 2^32, is
@@ -16,12 +20,12 @@
 //! input did not change), and a shard that starts at another line finds the same chunk
 //! ends after its first one. A [`ChunkCache`] may then give a chunk's compressed bytes
 //! kept from an earlier shard: copying them is what compressing again would write, for a
-//! small part of its cost. The fresh dictionary of each chunk costs about 1% of size
+//! small part of its cost. A fresh dictionary for each chunk costs about 1% of size
 //! (2,000-byte mails, the bundled example's shards).
 //!
 //! The boundaries are found in the bytes (line by line), not in how they were handed
 //! over, so the same lines give the same member whether written one by one or at once.
-//! gzip is written by hand here because no crate writes a member from byte-aligned
+//! gzip is framed by hand here because no crate writes a member from byte-aligned
 //! deflate pieces given from outside; each piece is `flate2`'s raw deflate.
 
 use flate2::{Compress, FlushCompress, Status};
@@ -55,45 +59,101 @@ pub trait ChunkCache: Send {
     fn written(&mut self, compressed: &[u8], offset: u64);
 }
 
-/// A gzip member being written in chunks; see the [module](self) documentation.
-pub struct GzipChunks<W: Write> {
+/// What compresses chunks: kept from one member to the next of a shard, since making one
+/// costs a fifth of writing a small member.
+pub enum Codec {
+    /// gzip at a level: raw deflate, reset for each chunk.
+    Gzip(Box<Compress>),
+    /// zstd at a level, with checksums: one frame per chunk.
+    Zstd(i32, Box<zstd::bulk::Compressor<'static>>),
+}
+
+impl Codec {
+    /// gzip at [`GZIP_LEVEL`].
+    pub fn gzip() -> Codec {
+        Codec::Gzip(Box::new(Compress::new(
+            flate2::Compression::new(GZIP_LEVEL),
+            false,
+        )))
+    }
+
+    /// zstd at `level`, writing checksums.
+    pub fn zstd(level: i32) -> io::Result<Codec> {
+        let mut compressor = zstd::bulk::Compressor::new(level)?;
+        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        Ok(Codec::Zstd(level, Box::new(compressor)))
+    }
+
+    /// Compresses one chunk into `out`, replacing what it held.
+    fn compress(&mut self, lines: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            Codec::Gzip(deflate) => deflate_chunk(deflate, lines, out),
+            Codec::Zstd(_, compressor) => {
+                out.clear();
+                out.reserve(zstd::zstd_safe::compress_bound(lines.len()));
+                compressor.compress_to_buffer(lines, out)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a finished member hands to the next of its shard.
+pub struct Leftover {
+    /// Its codec.
+    pub codec: Codec,
+    /// Its chunk cache.
+    pub cache: Option<Box<dyn ChunkCache>>,
+}
+
+/// A member being written in chunks; see the [module](self) documentation.
+pub struct Chunked<W: Write> {
     out: W,
+    codec: Codec,
     /// Where the member starts in its shard.
     base: u64,
-    /// Compressed bytes written so far, the header included.
+    /// Compressed bytes written so far, the gzip header included.
     written: u64,
+    /// Chunks written so far.
+    chunks: u64,
     /// Lines of the chunk being gathered.
     lines: Vec<u8>,
     /// CRC-32 of the line being gathered, to see whether it ends the chunk, and where
     /// it starts in `lines`.
     line: crc32fast::Hasher,
     line_start: usize,
-    /// CRC-32 and length of everything written.
+    /// CRC-32 and length of everything written (the gzip trailer).
     whole: crc32fast::Hasher,
     length: u64,
-    deflate: Compress,
     compressed: Vec<u8>,
     cache: Option<Box<dyn ChunkCache>>,
 }
 
-impl<W: Write> GzipChunks<W> {
-    /// Starts a member at `base` bytes into its shard, taking chunks from `cache`.
+impl<W: Write> Chunked<W> {
+    /// Starts a member at `base` bytes into its shard, compressed by `codec`, taking
+    /// chunks from `cache`.
     pub fn new(
         mut out: W,
+        codec: Codec,
         base: u64,
         cache: Option<Box<dyn ChunkCache>>,
-    ) -> io::Result<GzipChunks<W>> {
-        out.write_all(&HEADER)?;
-        Ok(GzipChunks {
+    ) -> io::Result<Chunked<W>> {
+        let mut written = 0;
+        if let Codec::Gzip(_) = codec {
+            out.write_all(&HEADER)?;
+            written = HEADER.len() as u64;
+        }
+        Ok(Chunked {
             out,
+            codec,
             base,
-            written: HEADER.len() as u64,
+            written,
+            chunks: 0,
             lines: Vec::new(),
             line: crc32fast::Hasher::new(),
             line_start: 0,
             whole: crc32fast::Hasher::new(),
             length: 0,
-            deflate: Compress::new(flate2::Compression::new(GZIP_LEVEL), false),
             compressed: Vec::new(),
             cache,
         })
@@ -123,46 +183,51 @@ impl<W: Write> GzipChunks<W> {
 
     /// Writes the gathered lines as one chunk: copied from the cache, or compressed.
     fn end_chunk(&mut self) -> io::Result<()> {
-        if self.lines.is_empty() {
-            return Ok(());
-        }
         let kept = self.cache.as_mut().and_then(|c| c.find(&self.lines));
-        let compressed = match kept {
-            Some(bytes) => {
-                self.compressed = bytes;
-                &self.compressed
-            }
-            None => {
-                compress_chunk(&mut self.deflate, &self.lines, &mut self.compressed)?;
-                &self.compressed
-            }
-        };
-        self.out.write_all(compressed)?;
-        if let Some(cache) = &mut self.cache {
-            cache.written(compressed, self.base + self.written);
+        match kept {
+            Some(bytes) => self.compressed = bytes,
+            None => self.codec.compress(&self.lines, &mut self.compressed)?,
         }
-        self.written += compressed.len() as u64;
-        self.whole.update(&self.lines);
-        self.length += self.lines.len() as u64;
+        self.out.write_all(&self.compressed)?;
+        if let Some(cache) = &mut self.cache {
+            cache.written(&self.compressed, self.base + self.written);
+        }
+        self.written += self.compressed.len() as u64;
+        self.chunks += 1;
+        if let Codec::Gzip(_) = self.codec {
+            self.whole.update(&self.lines);
+            self.length += self.lines.len() as u64;
+        }
         self.lines.clear();
+        self.line_start = 0;
         Ok(())
     }
 
-    /// Ends the member; gives the writer back, and the cache.
-    pub fn finish(mut self) -> io::Result<(W, Option<Box<dyn ChunkCache>>)> {
-        self.end_chunk()?;
-        self.out.write_all(&LAST_BLOCK)?;
-        self.out
-            .write_all(&self.whole.clone().finalize().to_le_bytes())?;
-        // ISIZE: the length modulo 2^32, as the format says.
-        self.out.write_all(&(self.length as u32).to_le_bytes())?;
-        Ok((self.out, self.cache))
+    /// Ends the member; gives the writer back, the codec and the cache.
+    pub fn finish(mut self) -> io::Result<(W, Leftover)> {
+        // The last lines; a zstd member of no lines is still one (empty) frame.
+        let zstd = matches!(self.codec, Codec::Zstd(..));
+        if !self.lines.is_empty() || (zstd && self.chunks == 0) {
+            self.end_chunk()?;
+        }
+        if !zstd {
+            self.out.write_all(&LAST_BLOCK)?;
+            self.out
+                .write_all(&self.whole.clone().finalize().to_le_bytes())?;
+            // ISIZE: the length modulo 2^32, as the format says.
+            self.out.write_all(&(self.length as u32).to_le_bytes())?;
+        }
+        let left = Leftover {
+            codec: self.codec,
+            cache: self.cache,
+        };
+        Ok((self.out, left))
     }
 }
 
-/// Compresses one chunk into `out` (replacing what it held): a fresh raw deflate of
+/// Compresses one gzip chunk into `out` (replacing what it held): a fresh raw deflate of
 /// `lines`, ended by a sync flush.
-fn compress_chunk(deflate: &mut Compress, lines: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
+fn deflate_chunk(deflate: &mut Compress, lines: &[u8], out: &mut Vec<u8>) -> io::Result<()> {
     deflate.reset();
     out.clear();
     // Room for incompressible input, with margin; the loop grows it if ever short.
@@ -209,11 +274,20 @@ mod tests {
     }
 
     fn member(bytes: &[u8], pieces: usize, cache: Option<Box<dyn ChunkCache>>) -> Vec<u8> {
-        let mut gz = GzipChunks::new(Vec::new(), 0, cache).unwrap();
+        member_with(Codec::gzip(), bytes, pieces, cache)
+    }
+
+    fn member_with(
+        codec: Codec,
+        bytes: &[u8],
+        pieces: usize,
+        cache: Option<Box<dyn ChunkCache>>,
+    ) -> Vec<u8> {
+        let mut member = Chunked::new(Vec::new(), codec, 0, cache).unwrap();
         for piece in bytes.chunks(bytes.len().div_ceil(pieces).max(1)) {
-            gz.write_all(piece).unwrap();
+            member.write_all(piece).unwrap();
         }
-        gz.finish().unwrap().0
+        member.finish().unwrap().0
     }
 
     fn gunzip(bytes: &[u8]) -> Vec<u8> {
@@ -260,6 +334,18 @@ mod tests {
         assert_eq!(member(&text, 777, None), whole);
         assert_eq!(gunzip(&member(b"", 1, None)), b"");
         assert_eq!(gunzip(&member(b"no line end", 1, None)), b"no line end");
+    }
+
+    #[test]
+    fn a_zstd_member_is_frames_of_its_lines_however_they_are_handed_over() {
+        let text = lines(3000, 5);
+        let zstd = || Codec::zstd(3).unwrap();
+        let whole = member_with(zstd(), &text, 1, None);
+        assert_eq!(zstd::decode_all(&whole[..]).unwrap(), text);
+        assert_eq!(member_with(zstd(), &text, 333, None), whole);
+        let empty = member_with(zstd(), b"", 1, None);
+        assert!(!empty.is_empty(), "one empty frame");
+        assert_eq!(zstd::decode_all(&empty[..]).unwrap(), b"");
     }
 
     /// The compressed chunks a member is written in.
