@@ -206,7 +206,8 @@ impl ChunkCache for ShardChunks {
     }
 }
 
-/// Keeps the chunk list of a finished shard in the store; returns the record's key.
+/// Keeps the chunk list of a finished shard in the store (unless it has one: the same
+/// shard written again); returns the record's key.
 pub(crate) fn keep(
     store: &Store,
     shard: &Path,
@@ -217,6 +218,9 @@ pub(crate) fn keep(
         error: e,
     })?;
     let key = list_key(&hash);
+    if store.has_record(&key) {
+        return Ok(key);
+    }
     let pack = store.pack();
     pack.put_record(
         &key,
