@@ -157,23 +157,9 @@ fn a_changed_threshold_reruns_its_step_and_those_after_only() {
     assert!(text.contains("version v3"), "{text}");
 }
 
-/// A recipe over `data/` with `extract` then exact `dedup` (a barrier), one task, output
-/// in `compression`.
-fn write_dedup_recipe(dir: &Path, store: bool, compression: &str) -> PathBuf {
-    let recipe = dir.join("atelier.toml");
-    std::fs::write(
-        &recipe,
-        format!(
-            "[dataset]\nname = \"spam\"\ntasks = 1\nstore = {store}\n\n\
-             [[source]]\npath = \"data\"\nformat = \"spamassassin\"\n\n\
-             [[step]]\ntype = \"extract\"\n\n\
-             [[step]]\ntype = \"dedup\"\nmode = \"exact\"\n\n\
-             [output]\npath = \"out/dataset\"\ncompression = \"{compression}\"\n"
-        ),
-    )
-    .unwrap();
-    recipe
-}
+/// The steps of a recipe with `extract` then exact `dedup` (a barrier).
+const EXTRACT_DEDUP: &str =
+    "[[step]]\ntype = \"extract\"\n\n[[step]]\ntype = \"dedup\"\nmode = \"exact\"\n";
 
 #[test]
 fn behind_dedup_the_chunks_new_mail_leaves_alone_are_copied_not_compressed_again() {
@@ -185,7 +171,7 @@ fn behind_dedup_the_chunks_new_mail_leaves_alone_are_copied_not_compressed_again
     for (name, compression) in [("whole", "gzip"), ("damaged", "gzip"), ("zstd", "zstd")] {
         let project_dir = &dir.path().join(name);
         let recipe = project(project_dir, 20);
-        write_dedup_recipe(project_dir, true, compression);
+        write_steps_recipe(project_dir, EXTRACT_DEDUP, true, compression);
         let v1 = run_json(&recipe, "1");
         assert_eq!(step(&v1, "write")["reused_documents"], 0);
         if name == "damaged" {
@@ -217,7 +203,10 @@ fn behind_dedup_the_chunks_new_mail_leaves_alone_are_copied_not_compressed_again
         // The same bytes as a run without the store over the same files.
         let fresh = project_dir.join("fresh");
         copy_tree(&project_dir.join("data"), &fresh.join("data"));
-        let plain = run_json(&write_dedup_recipe(&fresh, false, compression), "1");
+        let plain = run_json(
+            &write_steps_recipe(&fresh, EXTRACT_DEDUP, false, compression),
+            "1",
+        );
         assert_eq!(step(&plain, "write")["reused_documents"], 0);
         assert_eq!(shards(&v2), shards(&plain), "same shards, byte for byte");
     }
@@ -239,15 +228,15 @@ fn behind_dedup_the_chunks_new_mail_leaves_alone_are_copied_not_compressed_again
     );
 }
 
-/// A recipe over `data/` with the given steps (TOML), zstd output, one task.
-fn write_zstd_recipe(dir: &Path, steps: &str, store: bool) -> PathBuf {
+/// A recipe over `data/` with the given steps (TOML), one task, output in `compression`.
+fn write_steps_recipe(dir: &Path, steps: &str, store: bool, compression: &str) -> PathBuf {
     let recipe = dir.join("atelier.toml");
     std::fs::write(
         &recipe,
         format!(
             "[dataset]\nname = \"spam\"\ntasks = 1\nstore = {store}\n\n\
              [[source]]\npath = \"data\"\nformat = \"spamassassin\"\n\n{steps}\n\
-             [output]\npath = \"out/dataset\"\ncompression = \"zstd\"\n"
+             [output]\npath = \"out/dataset\"\ncompression = \"{compression}\"\n"
         ),
     )
     .unwrap();
@@ -282,11 +271,11 @@ fn a_cached_prefix_that_becomes_the_last_step_gives_a_fresh_runs_bytes() {
     std::fs::write(data.join("all.jsonl.gz"), out.finish().unwrap()).unwrap();
     let extract = "[[step]]\ntype = \"extract\"\n";
     let length = "[[step]]\ntype = \"length\"\nmin_chars = 20\n";
-    let recipe = write_zstd_recipe(dir.path(), &format!("{extract}\n{length}"), true);
+    let recipe = write_steps_recipe(dir.path(), &format!("{extract}\n{length}"), true, "zstd");
     run_json(&recipe, "1");
     // Without `length`, `extract` is the last step: its cached output becomes the
     // dataset.
-    write_zstd_recipe(dir.path(), extract, true);
+    write_steps_recipe(dir.path(), extract, true, "zstd");
     let v2 = run_json(&recipe, "1");
     let e = step(&v2, "extract");
     assert_eq!(
@@ -296,7 +285,7 @@ fn a_cached_prefix_that_becomes_the_last_step_gives_a_fresh_runs_bytes() {
 
     let fresh = dir.path().join("fresh");
     copy_tree(&data, &fresh.join("data"));
-    let plain = run_json(&write_zstd_recipe(&fresh, extract, false), "1");
+    let plain = run_json(&write_steps_recipe(&fresh, extract, false, "zstd"), "1");
     assert_eq!(shards(&v2), shards(&plain), "same shards, byte for byte");
 }
 
