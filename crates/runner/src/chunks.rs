@@ -122,8 +122,8 @@ pub(crate) struct Tally {
 pub(crate) struct ShardChunks {
     store: Store,
     index: Arc<ChunkIndex>,
-    /// Shards opened so far.
-    open: HashMap<Hash, File>,
+    /// Shards opened so far, with their sizes.
+    open: HashMap<Hash, (File, u64)>,
     /// The chunk last asked for: its key and documents, whether it was copied (and what
     /// compressing it first cost), else since when it is being compressed.
     asked: Option<(Hash, u64, Result<f64, Stopwatch>)>,
@@ -155,12 +155,18 @@ impl ShardChunks {
     /// list says (a damaged or missing shard costs compressing again, never wrong output).
     fn copy(&mut self, kept: &Kept) -> Option<Vec<u8>> {
         let entry = &kept.entry;
-        let file = match self.open.entry(kept.shard) {
+        let (file, size) = match self.open.entry(kept.shard) {
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
-                e.insert(File::open(self.store.object_path(&kept.shard)).ok()?)
+                let file = File::open(self.store.object_path(&kept.shard)).ok()?;
+                let size = file.metadata().ok()?.len();
+                e.insert((file, size))
             }
         };
+        // A list that points past its shard is damaged: nothing to read there.
+        if entry.offset.checked_add(entry.bytes)? > *size {
+            return None;
+        }
         let mut bytes = vec![0; usize::try_from(entry.bytes).ok()?];
         file.read_exact_at(&mut bytes, entry.offset).ok()?;
         (Hash::of(&bytes) == entry.hash).then_some(bytes)
@@ -232,4 +238,61 @@ pub(crate) fn keep(
     )?;
     pack.commit()?;
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store holding one "shard" object, and a cache whose index lists `entries` in it.
+    fn cache_over(bytes: &[u8], entries: Vec<ChunkEntry>) -> (tempfile::TempDir, ShardChunks) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let shard = store.put_bytes(bytes).unwrap();
+        let chunks = entries
+            .into_iter()
+            .map(|entry| (entry.key, Kept { shard, entry }))
+            .collect();
+        let index = Arc::new(ChunkIndex { chunks });
+        let tally = Arc::new(Mutex::new(Tally::default()));
+        let cache = ShardChunks::new(&store, index, tally, (Compression::Gzip, 3));
+        (dir, cache)
+    }
+
+    fn entry(lines: &[u8], offset: u64, compressed: &[u8]) -> ChunkEntry {
+        ChunkEntry {
+            key: chunk_key(lines, (Compression::Gzip, 3)),
+            offset,
+            bytes: compressed.len() as u64,
+            hash: Hash::of(compressed),
+            documents: 1,
+            cpu_seconds: 0.5,
+        }
+    }
+
+    #[test]
+    fn a_kept_chunk_is_copied_only_when_its_bytes_are_what_the_list_says() {
+        let shard = b"header|compressed chunk|trailer";
+        let good = entry(b"a line\n", 7, b"compressed chunk");
+        let mut past_end = entry(b"another line\n", 7, b"compressed chunk");
+        past_end.bytes = u64::MAX - 3;
+        let damaged = entry(b"a third line\n", 7, b"compressed chunk, as it was");
+        let (_dir, mut cache) = cache_over(shard, vec![good, past_end, damaged]);
+        assert_eq!(
+            cache.find(b"a line\n").as_deref(),
+            Some(&b"compressed chunk"[..])
+        );
+        cache.written(b"compressed chunk", 10);
+        assert_eq!(cache.find(b"another line\n"), None);
+        cache.written(b"new bytes", 26);
+        assert_eq!(cache.find(b"a third line\n"), None);
+        cache.written(b"new bytes", 35);
+        assert_eq!(cache.find(b"unknown\n"), None);
+        cache.written(b"new bytes", 44);
+        let tally = cache.tally.lock().unwrap();
+        assert_eq!(tally.copied_documents, 1);
+        assert_eq!(tally.saved_cpu_seconds, 0.5);
+        let offsets: Vec<u64> = tally.list.iter().map(|c| c.offset).collect();
+        assert_eq!(offsets, [10, 26, 35, 44]);
+    }
 }
