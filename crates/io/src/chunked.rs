@@ -62,7 +62,7 @@ pub trait ChunkCache: Send {
 /// What compresses chunks: kept from one member to the next of a shard, since making one
 /// costs a fifth of writing a small member.
 pub enum Codec {
-    /// gzip at a level: raw deflate, reset for each chunk.
+    /// gzip at [`GZIP_LEVEL`]: raw deflate, reset for each chunk.
     Gzip(Box<Compress>),
     /// zstd at a level, with checksums: one frame per chunk.
     Zstd(i32, Box<zstd::bulk::Compressor<'static>>),
