@@ -2,10 +2,10 @@
 //! not compressed again where its lines did not change.
 //!
 //! Behind a barrier (dedup), a task's documents are one member (gzip, or zstd frames)
-//! written in chunks that depend on their lines alone ([`atelier_io::chunked`]). With a project store,
-//! each such shard leaves a record, keyed by the shard's hash, that lists its chunks:
-//! the hash of each chunk's lines, where its compressed bytes are in the shard, and
-//! their hash. The next run reads the lists of the `latest` version's shards
+//! written in chunks that depend on their lines alone ([`atelier_io::chunked`]). With a
+//! project store, each such shard leaves a record, keyed by the shard's hash, that lists
+//! its chunks: the hash of each chunk's lines, where its compressed bytes are in the
+//! shard, and their hash. The next run reads the lists of the `latest` version's shards
 //! ([`ChunkIndex::load`]); a chunk whose lines are the same is copied from the shard
 //! that version kept (checked against the hash of its compressed bytes) instead of
 //! compressed again. The bytes are the same either way, so a run that copies writes the

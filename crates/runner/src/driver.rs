@@ -468,9 +468,9 @@ impl Output {
                 let mut shard = ShardWriter::create(&path, compression)
                     .map_err(RunError::io(&path))?
                     .with_zstd_level(level);
+                // The job gives chunks to dataset shards only; plain ones have none.
                 if let Some((store, index)) = chunks
                     && compression != Compression::None
-                    && observer.is_none()
                 {
                     let tally = Arc::new(Mutex::new(Tally::default()));
                     shard = shard.with_chunk_cache(Box::new(ShardChunks::new(
