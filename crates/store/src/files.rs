@@ -23,18 +23,23 @@ struct Entry {
     hash: Hash,
 }
 
-// `files.json`. Pinned format (tests/data/formats/files.json), with no version field: a
-// change must keep reading the files already written (or add a version and keep reading
-// these). One that cannot be read only costs hashing every input again.
+// `files.json.zst`: this JSON, compact, as one zstd frame (`files.json`, the same JSON
+// uncompressed, is what stores written before kept, and is still read). Pinned format
+// (tests/data/formats/files.json, and files.json.zst compressed), with no version
+// field: a change must keep reading the files already written (or add a version and
+// keep reading these). One that cannot be read only costs hashing every input again.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct CacheFile {
     files: BTreeMap<PathBuf, Entry>,
 }
 
-/// The remembered hashes, loaded from `store/files.json`.
+/// The remembered hashes, loaded from `store/files.json.zst`.
 #[derive(Debug)]
 pub struct FileHashes {
     path: PathBuf,
+    /// The uncompressed file of older stores: read when there is no compressed one,
+    /// removed once the compressed one is written.
+    old_path: PathBuf,
     cache: CacheFile,
     changed: bool,
 }
@@ -42,6 +47,9 @@ pub struct FileHashes {
 /// A file changed less than this long ago may change again within the same timestamp
 /// tick, unseen: its hash is used but not remembered (git's "racy clean" problem).
 const SETTLED: Duration = Duration::from_secs(2);
+
+/// zstd level of `files.json.zst`.
+const ZSTD_LEVEL: i32 = 3;
 
 fn stamp(meta: &std::fs::Metadata) -> Stamp {
     Stamp {
@@ -57,15 +65,24 @@ fn stamp(meta: &std::fs::Metadata) -> Stamp {
 impl FileHashes {
     /// The hashes remembered in a store.
     pub fn load(store: &Store) -> FileHashes {
-        let path = store.root().join("store").join("files.json");
-        let cache = std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
+        let dir = store.root().join("store");
+        let (path, old_path) = (dir.join("files.json.zst"), dir.join("files.json"));
+        let (json, legacy) = match std::fs::read(&path) {
+            Ok(compressed) => (zstd::decode_all(compressed.as_slice()).ok(), false),
+            Err(_) => {
+                let old = std::fs::read(&old_path).ok();
+                let legacy = old.is_some();
+                (old, legacy)
+            }
+        };
         FileHashes {
+            cache: json
+                .and_then(|json| serde_json::from_slice(&json).ok())
+                .unwrap_or_default(),
+            // An older store's file is written again compressed, and removed.
+            changed: legacy,
             path,
-            cache,
-            changed: false,
+            old_path,
         }
     }
 
@@ -152,8 +169,18 @@ impl FileHashes {
             return Ok(());
         }
         let json = serde_json::to_vec(&self.cache).expect("hashes serialize");
-        atelier_core::atomic::write_atomic(&self.path, &json)
+        // Mostly hex hashes and paths that differ in their last characters: a quarter
+        // of the JSON's size.
+        let compressed =
+            zstd::bulk::compress(&json, ZSTD_LEVEL).map_err(|e| StoreError::io(&self.path, e))?;
+        atelier_core::atomic::write_atomic(&self.path, &compressed)
             .map_err(|e| StoreError::io(&self.path, e))?;
+        match std::fs::remove_file(&self.old_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::io(&self.old_path, e));
+            }
+            _ => {}
+        }
         self.changed = false;
         Ok(())
     }
@@ -185,10 +212,11 @@ mod tests {
         hashes.save().unwrap();
 
         // A remembered hash is trusted while the stamp is the same: prove it by lying.
-        let mut cache: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&hashes.path).unwrap()).unwrap();
+        let json = zstd::decode_all(std::fs::read(&hashes.path).unwrap().as_slice()).unwrap();
+        let mut cache: serde_json::Value = serde_json::from_slice(&json).unwrap();
         cache["files"][file.to_str().unwrap()]["hash"] = Hash::of(b"remembered").hex().into();
-        std::fs::write(&hashes.path, serde_json::to_vec(&cache).unwrap()).unwrap();
+        let json = serde_json::to_vec(&cache).unwrap();
+        std::fs::write(&hashes.path, zstd::encode_all(json.as_slice(), 3).unwrap()).unwrap();
         let mut again = FileHashes::load(&store);
         assert_eq!(again.hash(&file).unwrap(), Hash::of(b"remembered"));
 
@@ -209,8 +237,33 @@ mod tests {
         assert!(hashes.cache.files.is_empty());
     }
 
+    #[test]
+    fn an_older_stores_uncompressed_file_is_read_then_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let file = dir.path().join("a.txt");
+        std::fs::write(&file, "one").unwrap();
+        age(&file);
+        let mut hashes = FileHashes::load(&store);
+        hashes.hash(&file).unwrap();
+        let json = serde_json::to_vec(&hashes.cache).unwrap();
+        // The same stamp with another hash, as an older build would have left it.
+        let lie = String::from_utf8(json)
+            .unwrap()
+            .replace(&Hash::of(b"one").hex(), &Hash::of(b"remembered").hex());
+        std::fs::write(&hashes.old_path, lie).unwrap();
+
+        let mut old = FileHashes::load(&store);
+        assert_eq!(old.hash(&file).unwrap(), Hash::of(b"remembered"));
+        old.save().unwrap();
+        assert!(!old.old_path.exists());
+        let mut again = FileHashes::load(&store);
+        assert_eq!(again.hash(&file).unwrap(), Hash::of(b"remembered"));
+    }
+
     /// `files.json` pinned in `tests/data/formats/`: it still reads into the same hashes
-    /// and stamps, and is written the same.
+    /// and stamps, and is written the same (compressed: `files.json.zst`, pinned too, is
+    /// that JSON compressed).
     #[test]
     fn files_json_is_pinned() {
         let mut cache = CacheFile::default();
@@ -227,6 +280,8 @@ mod tests {
         }
         let today = serde_json::to_vec(&cache).unwrap();
         let pinned = include_bytes!("../tests/data/formats/files.json");
+        let compressed = include_bytes!("../tests/data/formats/files.json.zst");
+        assert_eq!(zstd::decode_all(&compressed[..]).unwrap(), pinned);
         let old: CacheFile = serde_json::from_slice(pinned).unwrap();
         assert_eq!(old.files.len(), cache.files.len());
         for ((p, e), (q, f)) in old.files.iter().zip(&cache.files) {

@@ -94,6 +94,7 @@ impl Store {
                     .shards
                     .iter()
                     .chain(&manifest.files)
+                    .chain(&manifest.lists)
                     .map(|f| f.hash),
             );
             pending.extend(manifest.keys);
@@ -293,7 +294,7 @@ mod tests {
         };
         let dry = store.gc(&options).unwrap();
         assert_eq!(dry.versions_removed, ["v2", "v3"]);
-        assert_eq!(dry.objects_removed, 2);
+        assert_eq!(dry.objects_removed, 4, "their shards and lists");
         assert_eq!(
             store.versions().unwrap().len(),
             4,
@@ -316,6 +317,9 @@ mod tests {
         assert_eq!(left, ["v1", "v4"]);
         for v in store.versions().unwrap() {
             assert!(store.verify(&v).is_empty());
+            let lists = v.lists.as_ref().expect("a version with sources has lists");
+            assert!(store.has_object(&lists.hash), "{}: lists kept", v.id);
+            assert_eq!(v.sources.len(), 1);
         }
     }
 }

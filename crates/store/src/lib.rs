@@ -10,10 +10,11 @@
 //!   store/objects/ab/cdef…      immutable blobs, named by the BLAKE3 hash of their bytes
 //!   store/records/ab/cdef….json cached work, named by the hash of what it depended on
 //!   store/packs/<hash>.pack     small objects and records of one task, in one file
-//!   store/files.json            content hashes of input files by path, size, mtime, inode
+//!   store/files.json.zst        content hashes of input files by path, size, mtime, inode
 //!   store/tmp/                  objects being written
 //!   versions/v1/                one folder per version: manifest.json and hard links to
-//!   versions/v2/                  its objects (shards, index, quarantine, summary)
+//!   versions/v2/                  its objects (shards, index, quarantine, summary, and
+//!                                 lists.json.zst: the manifest's sources and keys)
 //!   versions/latest -> v2       aliases: symbolic links, moved atomically
 //! ```
 //!
@@ -54,7 +55,8 @@ pub use lock::ProjectLock;
 pub use objects::{ObjectWriter, Record, Store};
 pub use pack::{BLOCK_BYTES, PACK_MAGIC, PACKED_OBJECT_MAX, Pack};
 pub use version::{
-    FileEntry, Kind, MANIFEST_FORMAT, Manifest, NewVersion, RecipeInfo, SourceFile, StepInfo,
+    FileEntry, Kind, LISTS_FILE, MANIFEST_FORMAT, Manifest, NewVersion, RecipeInfo, SourceFile,
+    StepInfo,
 };
 
 use std::path::{Path, PathBuf};

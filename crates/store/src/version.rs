@@ -4,7 +4,10 @@
 //! A version is the folder `versions/v<N>/`: `manifest.json` and hard links to the
 //! version's objects under their own names (`part-00000.jsonl.gz`, `index/dedup/…`), so
 //! that the folder reads like the dataset's output folder at the time (a `dedup` step can
-//! point `against` at it). It is assembled under a temporary name and appears by one
+//! point `against` at it). The manifest's two long lists, the input files and the store
+//! records, are kept beside it in `lists.json.zst` (compressed JSON, an object like the
+//! shards): a folder of a million mails lists a million hashes, which `manifest.json`
+//! would hold as 230 bytes of indented JSON apiece. It is assembled under a temporary name and appears by one
 //! rename, so it is complete or absent. An alias is a symbolic link `versions/<name>`
 //! to `v<N>`, replaced by a rename.
 
@@ -17,8 +20,23 @@ use std::path::{Path, PathBuf};
 
 use crate::{Hash, Store, StoreError};
 
-/// The manifest format this build writes.
-pub const MANIFEST_FORMAT: u32 = 1;
+/// The manifest format this build writes: 2 keeps `sources` and `keys` in
+/// [`LISTS_FILE`]; 1 (still read) kept them in `manifest.json`.
+pub const MANIFEST_FORMAT: u32 = 2;
+
+/// The file of a version that holds its manifest's sources and keys: zstd-compressed
+/// JSON, `{"sources": [...], "keys": [...]}`.
+pub const LISTS_FILE: &str = "lists.json.zst";
+
+/// zstd level of [`LISTS_FILE`].
+const LISTS_ZSTD_LEVEL: i32 = 3;
+
+/// What [`LISTS_FILE`] holds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Lists {
+    sources: Vec<SourceFile>,
+    keys: Vec<Hash>,
+}
 
 /// What a version holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -115,8 +133,9 @@ pub struct Manifest {
     pub trained_on: Vec<String>,
     /// The recipe.
     pub recipe: Option<RecipeInfo>,
-    /// The input files, with their hashes.
-    #[serde(default)]
+    /// The input files, with their hashes (in `manifest.json` for format 1, in
+    /// [`Manifest::lists`] from format 2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<SourceFile>,
     /// Settings other than the steps' (the recipe's `[dataset]` and `[output]`).
     #[serde(default)]
@@ -142,9 +161,26 @@ pub struct Manifest {
     /// (`tokenize`: the tokenizer, documents and tokens per split).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub stages: BTreeMap<String, serde_json::Value>,
-    /// The store records (cached work) the run used or made.
-    #[serde(default)]
+    /// The store records (cached work) the run used or made (likewise).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<Hash>,
+    /// From format 2, where `sources` and `keys` are: [`LISTS_FILE`] in the version's
+    /// folder, absent when both are empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lists: Option<FileEntry>,
+}
+
+impl Manifest {
+    /// `manifest.json` as [`Store::commit`] writes it: indented JSON, without the lists
+    /// that [`Manifest::lists`] holds.
+    pub fn file_json(&self) -> Vec<u8> {
+        let mut short = self.clone();
+        if short.lists.is_some() {
+            short.sources = Vec::new();
+            short.keys = Vec::new();
+        }
+        serde_json::to_vec_pretty(&short).expect("manifests serialize")
+    }
 }
 
 /// What a new version is made of; [`Store::commit`] turns it into a [`Manifest`].
@@ -243,10 +279,24 @@ impl Store {
     fn manifest(&self, id: &str) -> Result<Manifest, StoreError> {
         let path = self.version_dir(id).join("manifest.json");
         let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
-        serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-            path,
-            what: e.to_string(),
-        })
+        let mut manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                path,
+                what: e.to_string(),
+            })?;
+        if let Some(entry) = &manifest.lists {
+            let path = safe_join(&self.version_dir(id), &entry.path)?;
+            let bytes = std::fs::read(&path).map_err(|e| StoreError::io(&path, e))?;
+            let corrupt = |what: String| StoreError::Corrupt {
+                path: path.clone(),
+                what,
+            };
+            let json = zstd::decode_all(bytes.as_slice()).map_err(|e| corrupt(e.to_string()))?;
+            let lists: Lists = serde_json::from_slice(&json).map_err(|e| corrupt(e.to_string()))?;
+            manifest.sources = lists.sources;
+            manifest.keys = lists.keys;
+        }
+        Ok(manifest)
     }
 
     /// The version a name means: `v3`, `3`, or an alias.
@@ -379,6 +429,11 @@ impl Store {
             .iter()
             .map(|(rel, path)| place(rel, path))
             .collect::<Result<Vec<_>, _>>()?;
+        let lists = Lists {
+            sources: new.sources,
+            keys: new.keys,
+        };
+        let lists_file = self.put_lists(&lists, tmp)?;
         let created_unix = std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_secs());
         let mut manifest = Manifest {
             format: MANIFEST_FORMAT,
@@ -391,7 +446,7 @@ impl Store {
             parent: new.parent,
             trained_on: new.trained_on,
             recipe: new.recipe,
-            sources: new.sources,
+            sources: lists.sources,
             settings: new.settings,
             steps: new.steps,
             shards,
@@ -400,14 +455,14 @@ impl Store {
             metrics: new.metrics,
             stages: new.stages,
             stats: new.stats,
-            keys: new.keys,
+            keys: lists.keys,
+            lists: lists_file,
         };
         let mut n = self.version_numbers()?.last().copied().unwrap_or(0) + 1;
         loop {
             manifest.id = format!("v{n}");
             let path = tmp.join("manifest.json");
-            let json = serde_json::to_vec_pretty(&manifest).expect("manifests serialize");
-            write_synced(&path, &json).map_err(|e| StoreError::io(&path, e))?;
+            write_synced(&path, &manifest.file_json()).map_err(|e| StoreError::io(&path, e))?;
             sync_dir(tmp);
             atelier_core::fault::crash_at("commit");
             let target = self.version_dir(&manifest.id);
@@ -429,6 +484,27 @@ impl Store {
             self.set_alias(alias, &manifest.id)?;
         }
         Ok(manifest)
+    }
+
+    /// Keeps a new version's sources and keys as [`LISTS_FILE`], an object linked into
+    /// its folder `dir`; none when both are empty.
+    fn put_lists(&self, lists: &Lists, dir: &Path) -> Result<Option<FileEntry>, StoreError> {
+        if lists.sources.is_empty() && lists.keys.is_empty() {
+            return Ok(None);
+        }
+        let json = serde_json::to_vec(lists).expect("lists serialize");
+        let target = dir.join(LISTS_FILE);
+        let bytes = zstd::bulk::compress(&json, LISTS_ZSTD_LEVEL)
+            .map_err(|e| StoreError::io(&target, e))?;
+        let hash = self.put_bytes(&bytes)?;
+        if std::fs::hard_link(self.object_path(&hash), &target).is_err() {
+            write_synced(&target, &bytes).map_err(|e| StoreError::io(&target, e))?;
+        }
+        Ok(Some(FileEntry {
+            path: LISTS_FILE.to_owned(),
+            bytes: bytes.len() as u64,
+            hash,
+        }))
     }
 
     /// Removes a version's folder (its objects stay until gc finds them unreachable).
@@ -459,7 +535,12 @@ impl Store {
     pub fn verify(&self, manifest: &Manifest) -> Vec<String> {
         let dir = self.version_dir(&manifest.id);
         let mut problems = Vec::new();
-        for entry in manifest.shards.iter().chain(&manifest.files) {
+        for entry in manifest
+            .shards
+            .iter()
+            .chain(&manifest.files)
+            .chain(&manifest.lists)
+        {
             let path = dir.join(&entry.path);
             match Hash::of_file(&path) {
                 Ok(h) if h == entry.hash => {}
@@ -500,7 +581,8 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub(crate) mod tests {
     use super::*;
 
-    /// Commits a one-shard dataset version holding `content`, moving `latest`.
+    /// Commits a one-shard dataset version holding `content`, read from one source file
+    /// of the same content, moving `latest`.
     pub(crate) fn dataset(store: &Store, dir: &Path, content: &str) -> Manifest {
         let shard = dir.join("part-00000.jsonl");
         let _ = std::fs::remove_file(&shard);
@@ -508,6 +590,11 @@ pub(crate) mod tests {
         store
             .commit(NewVersion {
                 name: "demo".into(),
+                sources: vec![SourceFile {
+                    path: "in.jsonl".into(),
+                    size: content.len() as u64,
+                    hash: Hash::of(content.as_bytes()),
+                }],
                 shards: vec![("part-00000.jsonl".into(), shard)],
                 documents: content.lines().count() as u64,
                 aliases: vec!["latest".into()],

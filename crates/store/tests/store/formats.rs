@@ -5,8 +5,8 @@
 
 use atelier_core::{StepStats, TaskStats};
 use atelier_store::{
-    FileEntry, Hash, Kind, MANIFEST_FORMAT, Manifest, RecipeInfo, Record, SourceFile, StepInfo,
-    Store,
+    FileEntry, Hash, Kind, LISTS_FILE, Manifest, NewVersion, RecipeInfo, Record, SourceFile,
+    StepInfo, Store,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -65,15 +65,26 @@ fn stats() -> TaskStats {
 const RECIPE: &str = "[[source]]\npath = \"data/mail.jsonl\"\n\n[[step]]\ntype = \"length\"\n\n\
                       [output]\npath = \"out\"\n";
 
-/// `versions/v2/manifest.json` of a dataset: every field filled.
-fn dataset_manifest() -> Manifest {
+/// The lists of format 2 for the dataset below: `lists.json.zst` holds `lists.json`.
+fn lists_entry() -> FileEntry {
+    let bytes = std::fs::read(fixture("lists.json.zst")).unwrap();
+    FileEntry {
+        path: LISTS_FILE.into(),
+        bytes: bytes.len() as u64,
+        hash: Hash::of(&bytes),
+    }
+}
+
+/// `versions/v2/manifest.json` of a dataset in manifest format `format`: every field
+/// filled.
+fn dataset_manifest(format: u32) -> Manifest {
     let mut stages = BTreeMap::new();
     stages.insert(
         "tokenize".to_owned(),
         json!({"tokenizer": "tokenizer.json", "splits": {"train": {"documents": 8, "tokens": 640}}}),
     );
     Manifest {
-        format: MANIFEST_FORMAT,
+        format,
         id: "v2".into(),
         kind: Kind::Dataset,
         name: "mail".into(),
@@ -120,13 +131,15 @@ fn dataset_manifest() -> Manifest {
         metrics: serde_json::Value::Null,
         stages,
         keys: vec![Hash::key("atelier-unit").text("a").finish()],
+        lists: (format >= 2).then(lists_entry),
     }
 }
 
-/// `versions/v3/manifest.json` of a classifier trained on `v2`: no recipe, metrics.
-fn model_manifest() -> Manifest {
+/// `versions/v3/manifest.json` of a classifier trained on `v2`, in manifest format
+/// `format`: no recipe, metrics, no lists.
+fn model_manifest(format: u32) -> Manifest {
     Manifest {
-        format: MANIFEST_FORMAT,
+        format,
         id: "v3".into(),
         kind: Kind::Model,
         name: "spam-classifier".into(),
@@ -150,38 +163,82 @@ fn model_manifest() -> Manifest {
         metrics: json!({"test": {"accuracy": 0.875}, "examples": {"train": 6, "test": 2}}),
         stages: BTreeMap::new(),
         keys: Vec::new(),
+        lists: None,
     }
 }
 
-/// A store in a fresh folder with a pinned manifest installed as version `id`.
-fn store_with_manifest(dir: &Path, id: &str, name: &str) -> Store {
+/// A store in a fresh folder with pinned manifests installed: `(version id, fixture)`,
+/// and each version's folder given the pinned `lists.json.zst`.
+fn store_with_manifests(dir: &Path, installed: &[(&str, &str)]) -> Store {
     let store = Store::open(dir).unwrap();
-    let version = store.version_dir(id);
-    std::fs::create_dir_all(&version).unwrap();
-    std::fs::copy(fixture(name), version.join("manifest.json")).unwrap();
+    for (id, name) in installed {
+        let version = store.version_dir(id);
+        std::fs::create_dir_all(&version).unwrap();
+        std::fs::copy(fixture(name), version.join("manifest.json")).unwrap();
+        std::fs::copy(fixture("lists.json.zst"), version.join(LISTS_FILE)).unwrap();
+    }
     store
 }
 
 #[test]
 fn manifests_written_today_still_read() {
     let dir = tempfile::tempdir().unwrap();
-    let store = store_with_manifest(dir.path(), "v2", "manifest-dataset.json");
-    assert_eq!(store.resolve("v2").unwrap(), dataset_manifest());
-    let store = store_with_manifest(dir.path(), "v3", "manifest-model.json");
-    assert_eq!(store.resolve("3").unwrap(), model_manifest());
+    let store = store_with_manifests(
+        dir.path(),
+        &[
+            ("v2", "manifest-dataset-2.json"),
+            ("v3", "manifest-model-2.json"),
+        ],
+    );
+    assert_eq!(store.resolve("v2").unwrap(), dataset_manifest(2));
+    assert_eq!(store.resolve("3").unwrap(), model_manifest(2));
     assert_eq!(
         store.versions().unwrap(),
-        [dataset_manifest(), model_manifest()]
+        [dataset_manifest(2), model_manifest(2)]
     );
 }
 
 #[test]
+fn manifests_of_the_first_format_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_manifests(
+        dir.path(),
+        &[
+            ("v2", "manifest-dataset.json"),
+            ("v3", "manifest-model.json"),
+        ],
+    );
+    assert_eq!(store.resolve("v2").unwrap(), dataset_manifest(1));
+    assert_eq!(store.resolve("v3").unwrap(), model_manifest(1));
+}
+
+#[test]
 fn manifests_are_written_as_pinned() {
-    // As `Store::commit` writes them.
-    let dataset = serde_json::to_vec_pretty(&dataset_manifest()).unwrap();
-    assert_writes_fixture("manifest-dataset.json", &dataset);
-    let model = serde_json::to_vec_pretty(&model_manifest()).unwrap();
-    assert_writes_fixture("manifest-model.json", &model);
+    // The lists: the JSON that `lists.json.zst` holds.
+    let pinned = dataset_manifest(2);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let made = store
+        .commit(NewVersion {
+            sources: pinned.sources.clone(),
+            keys: pinned.keys.clone(),
+            ..NewVersion::default()
+        })
+        .unwrap();
+    let lists = std::fs::read(store.version_dir(&made.id).join(LISTS_FILE)).unwrap();
+    let json = zstd::decode_all(lists.as_slice()).unwrap();
+    assert_writes_fixture("lists.json", &json);
+    let compressed = std::fs::read(fixture("lists.json.zst")).unwrap();
+    assert_eq!(zstd::decode_all(compressed.as_slice()).unwrap(), json);
+    assert_eq!(
+        (made.sources, made.keys),
+        (pinned.sources, pinned.keys),
+        "the lists read back"
+    );
+
+    // The manifests, as `Store::commit` writes them.
+    assert_writes_fixture("manifest-dataset-2.json", &dataset_manifest(2).file_json());
+    assert_writes_fixture("manifest-model-2.json", &model_manifest(2).file_json());
 }
 
 /// What an owner of records keeps in one (the runner keeps its unit records).
