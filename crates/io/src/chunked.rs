@@ -41,6 +41,15 @@ pub const CHUNK_MIN_BYTES: usize = 32 << 10;
 /// ... and the first line that brings a chunk to this size ends it.
 pub const CHUNK_MAX_BYTES: usize = 4 << 20;
 
+/// Whether a line ends its chunk: `crc` is the line's CRC-32, `line_bytes` its length
+/// (its newline included) and `chunk_bytes` what the chunk holds with it. Whatever cuts
+/// lines as chunks do (tokenizing's units too) cuts with this.
+pub fn ends_chunk(crc: u32, line_bytes: usize, chunk_bytes: usize) -> bool {
+    // crc / 2^32 < line_bytes / target, in integers.
+    let below = u128::from(crc) * (CHUNK_TARGET_BYTES as u128) < (line_bytes as u128) << 32;
+    chunk_bytes >= CHUNK_MAX_BYTES || (chunk_bytes >= CHUNK_MIN_BYTES && below)
+}
+
 /// A gzip header with no name, no time and an unknown system, so that output does not
 /// depend on where it was written.
 const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -167,10 +176,7 @@ impl<W: Write> Chunked<W> {
             self.line.update(line);
             let crc = std::mem::replace(&mut self.line, crc32fast::Hasher::new()).finalize();
             let size = self.lines.len();
-            let length = (size - self.line_start) as u128;
-            // crc / 2^32 < length / target, in integers.
-            let ends = u128::from(crc) * (CHUNK_TARGET_BYTES as u128) < length << 32;
-            if size >= CHUNK_MAX_BYTES || (size >= CHUNK_MIN_BYTES && ends) {
+            if ends_chunk(crc, size - self.line_start, size) {
                 self.end_chunk()?;
             }
             self.line_start = self.lines.len();

@@ -1,18 +1,22 @@
 //! One tokenize task: JSON-lines files in, one shard set per split out.
 //!
 //! Documents are read line by line and encoded one at a time, so memory holds one
-//! document and the shard's document ends, whatever the dataset's size. Each input unit
-//! (a gzip member or zstd frame of a dataset shard, a whole plain file) is keyed by the
-//! hash of its content and of the tokenize settings: with a project store, a unit seen
+//! document and the shard's document ends, whatever the dataset's size. With a project
+//! store, a file's lines are cut into units where a dataset's compressed chunks end
+//! ([`ends_chunk`]: a few hundred kilobytes, wherever the same lines stand), and each
+//! unit is keyed by the hash of its lines and of the tokenize settings: a unit seen
 //! before is replayed from its cached tokens instead of being encoded again, so a new
-//! dataset version tokenizes only its new units.
+//! dataset version tokenizes only the units its new documents fall in, even when they
+//! land in every shard. Memory then also holds one unit (at most a few megabytes, or one
+//! longer document).
 
 use atelier_core::{Split, StepStats, split_of};
+use atelier_io::chunked::ends_chunk;
 use atelier_store::{Hash, Record, Store};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -110,27 +114,60 @@ struct UnitData {
     histogram: Vec<u64>,
     sources: BTreeMap<String, Count>,
     quarantine: Vec<String>,
+    /// Where the unit stood, when what is kept depends on it: replayed only there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    anchor: Option<Anchor>,
 }
 
-/// One input unit: a byte range of a file (one gzip member, one zstd frame, or all of a
-/// plain file) and the hash of its decompressed content.
+/// Where a unit stood.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Anchor {
+    /// Its file: a document without `metadata.source` is counted under it.
+    file: String,
+    /// The lines of the file before it: a document without an id is split by its file
+    /// and line, a quarantined line is named by them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    after: Option<u64>,
+}
+
+impl Anchor {
+    fn holds(&self, file: &str, after: u64) -> bool {
+        self.file == file && self.after.is_none_or(|a| a == after)
+    }
+}
+
+/// One input unit: lines of a file, after `after` lines of it.
 struct Unit {
-    start: u64,
-    content: Hash,
+    lines: Vec<u8>,
+    after: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Codec {
-    Plain,
-    Gzip,
-    Zstd,
+/// A file's lines as units, cut after each line that would end a dataset's chunk.
+struct Units<R> {
+    reader: R,
+    /// Lines given so far.
+    lines: u64,
 }
 
-fn codec_of(path: &Path) -> Codec {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("gz") => Codec::Gzip,
-        Some("zst" | "zstd") => Codec::Zstd,
-        _ => Codec::Plain,
+impl<R: BufRead> Units<R> {
+    fn next(&mut self) -> io::Result<Option<Unit>> {
+        let mut unit = Unit {
+            lines: Vec::new(),
+            after: self.lines,
+        };
+        loop {
+            let start = unit.lines.len();
+            let n = self.reader.read_until(b'\n', &mut unit.lines)?;
+            if n == 0 {
+                break;
+            }
+            self.lines += 1;
+            let line = &unit.lines[start..];
+            if ends_chunk(crc32fast::hash(line), n, unit.lines.len()) {
+                break;
+            }
+        }
+        Ok((!unit.lines.is_empty()).then_some(unit))
     }
 }
 
@@ -194,10 +231,11 @@ impl Tokenize {
     }
 
     /// The key of everything that decides the tokens of a unit (not the layouts or the
-    /// shuffle, which only arrange them).
+    /// shuffle, which only arrange them). `/2`: units are runs of lines, no longer
+    /// compressed members.
     pub fn key(&self) -> Hash {
         let s = &self.settings;
-        Hash::key("atelier-tokens-unit/1")
+        Hash::key("atelier-tokens-unit/2")
             .hash(&self.tokenizer.hash)
             .number(u64::from(self.eos))
             .number(self.bos.map_or(u64::MAX, u64::from))
@@ -257,54 +295,58 @@ impl Tokenize {
         let mut quarantine = Vec::new();
         let key = self.key();
         for path in inputs {
-            let codec = codec_of(path);
-            let units = match store {
-                Some(_) => scan_units(path, codec).map_err(io(path))?,
-                None => vec![Unit {
-                    start: 0,
-                    content: Hash::of(b""),
-                }],
+            let reader = open_lines(path).map_err(io(path))?;
+            let Some(store) = store else {
+                let data = self.encode_unit(
+                    path,
+                    reader,
+                    0,
+                    &mut train,
+                    validation.as_mut(),
+                    None,
+                    progress,
+                )?;
+                merge_unit(&mut outcome, &mut quarantine, data, false);
+                continue;
             };
-            for (u, unit) in units.iter().enumerate() {
+            let file_name = path.to_string_lossy();
+            let mut units = Units { reader, lines: 0 };
+            while let Some(unit) = units.next().map_err(io(path))? {
                 let unit_key = Hash::key("atelier-tokens-unit")
-                    .hash(&unit.content)
+                    .hash(&Hash::of(&unit.lines))
                     .hash(&key)
                     .finish();
-                if store.is_some() {
-                    outcome.keys.push(unit_key);
-                }
-                let cached = store.and_then(|s| cached_unit(s, &unit_key));
+                outcome.keys.push(unit_key);
+                let cached = cached_unit(store, &unit_key).filter(|(data, _)| {
+                    data.anchor
+                        .as_ref()
+                        .is_none_or(|a| a.holds(&file_name, unit.after))
+                });
                 if let Some((data, pieces)) = cached {
+                    progress(unit.lines.len() as u64);
                     replay(&pieces, &mut train, validation.as_mut()).map_err(io(root))?;
                     merge_unit(&mut outcome, &mut quarantine, data, true);
                     continue;
                 }
-                let cpu = atelier_bill::energy::thread_cpu_seconds();
-                let wall = Instant::now();
-                let reader = open_unit(path, codec, unit.start, store.is_some() || u > 0)
-                    .map_err(io(path))?;
-                let mut cache = store.map(|_| Vec::new());
-                let mut data = self.encode_unit(
+                let mut pieces = Vec::new();
+                let data = self.encode_unit(
                     path,
-                    reader,
+                    Box::new(unit.lines.as_slice()),
+                    unit.after,
                     &mut train,
                     validation.as_mut(),
-                    cache.as_mut(),
+                    Some(&mut pieces),
                     progress,
                 )?;
-                data.stats.cpu_seconds = atelier_bill::energy::thread_cpu_seconds() - cpu;
-                data.stats.wall_seconds = wall.elapsed().as_secs_f64();
-                if let (Some(store), Some(pieces)) = (store, cache) {
-                    let object = store.put_bytes(&pieces)?;
-                    store.put_record(
-                        &unit_key,
-                        &Record {
-                            objects: vec![object],
-                            records: Vec::new(),
-                            data: data.clone(),
-                        },
-                    )?;
-                }
+                let object = store.put_bytes(&pieces)?;
+                store.put_record(
+                    &unit_key,
+                    &Record {
+                        objects: vec![object],
+                        records: Vec::new(),
+                        data: data.clone(),
+                    },
+                )?;
                 merge_unit(&mut outcome, &mut quarantine, data, false);
             }
         }
@@ -335,11 +377,14 @@ impl Tokenize {
         Ok(outcome)
     }
 
-    /// Encodes one unit's documents into the writers (and the cache, when kept).
+    /// Encodes one unit's documents, the lines after the first `after` of `path`, into
+    /// the writers (and the cache, when kept), timed.
+    #[allow(clippy::too_many_arguments)]
     fn encode_unit(
         &self,
         path: &Path,
         mut reader: Box<dyn BufRead + '_>,
+        after: u64,
         train: &mut ShardWriter,
         mut validation: Option<&mut ShardWriter>,
         mut cache: Option<&mut Vec<u8>>,
@@ -353,9 +398,13 @@ impl Tokenize {
             path: path.to_path_buf(),
             error: e,
         };
+        let cpu = atelier_bill::energy::thread_cpu_seconds();
+        let wall = Instant::now();
         let file_name = path.to_string_lossy().into_owned();
+        // What the kept data depends on: the file, its lines.
+        let (mut on_file, mut on_lines) = (false, false);
         let mut line = Vec::new();
-        let mut number = 0u64;
+        let mut number = after;
         let mut words = WordCache::default();
         let mut doc = Vec::new();
         loop {
@@ -385,6 +434,7 @@ impl Tokenize {
             let (text, id, metadata) = match parsed {
                 Ok(p) => p,
                 Err(reason) => {
+                    on_lines = true;
                     data.stats.quarantined += 1;
                     data.quarantine.push(
                         serde_json::json!({
@@ -409,7 +459,10 @@ impl Tokenize {
             let id_text = match &id {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(other) => other.to_string(),
-                None => format!("{file_name}:{number}"),
+                None => {
+                    on_lines = true;
+                    format!("{file_name}:{number}")
+                }
             };
             let split = match split_of(&id_text, self.settings.validation, 0.0) {
                 Split::Validation => 1u8,
@@ -432,7 +485,10 @@ impl Tokenize {
             let source = metadata
                 .as_ref()
                 .and_then(|m| m.source.clone())
-                .unwrap_or_else(|| file_name.clone());
+                .unwrap_or_else(|| {
+                    on_file = true;
+                    file_name.clone()
+                });
             for piece in ids.chunks(budget) {
                 doc.clear();
                 doc.extend(self.bos);
@@ -469,6 +525,14 @@ impl Tokenize {
                 }
             }
         }
+        if on_file || on_lines {
+            data.anchor = Some(Anchor {
+                file: file_name,
+                after: on_lines.then_some(after),
+            });
+        }
+        data.stats.cpu_seconds = atelier_bill::energy::thread_cpu_seconds() - cpu;
+        data.stats.wall_seconds = wall.elapsed().as_secs_f64();
         Ok(data)
     }
 
@@ -607,68 +671,15 @@ fn replay(
     Ok(())
 }
 
-/// Counts the bytes a reader gives, so that the end of a compressed member is known.
-struct Counting<R> {
-    inner: R,
-    read: u64,
-}
-
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        Ok(n)
-    }
-}
-
-/// The units of a file with the hash of each one's content (one pass over the file).
-fn scan_units(path: &Path, codec: Codec) -> io::Result<Vec<Unit>> {
-    let file = Counting {
-        inner: File::open(path)?,
-        read: 0,
-    };
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut units = Vec::new();
-    loop {
-        let start = reader.get_ref().read - reader.buffer().len() as u64;
-        if reader.fill_buf()?.is_empty() {
-            break;
-        }
-        let content = match codec {
-            Codec::Plain => Hash::of_reader(&mut reader)?,
-            Codec::Gzip => Hash::of_reader(flate2::bufread::GzDecoder::new(&mut reader))?,
-            Codec::Zstd => Hash::of_reader(
-                zstd::stream::read::Decoder::with_buffer(&mut reader)?.single_frame(),
-            )?,
-        };
-        units.push(Unit { start, content });
-    }
-    if units.is_empty() {
-        units.push(Unit {
-            start: 0,
-            content: Hash::of(b""),
-        });
-    }
-    Ok(units)
-}
-
-/// A reader of one unit's decompressed lines (`single`: only the unit starting at
-/// `start`; else every member from there to the end of the file).
-fn open_unit(path: &Path, codec: Codec, start: u64, single: bool) -> io::Result<Box<dyn BufRead>> {
-    let mut file = File::open(path)?;
-    file.seek(SeekFrom::Start(start))?;
-    let reader = BufReader::with_capacity(1 << 16, file);
-    Ok(match (codec, single) {
-        (Codec::Plain, _) => Box::new(reader),
-        (Codec::Gzip, true) => Box::new(BufReader::new(flate2::bufread::GzDecoder::new(reader))),
-        (Codec::Gzip, false) => {
-            Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(reader)))
-        }
-        (Codec::Zstd, true) => Box::new(BufReader::new(
-            zstd::stream::read::Decoder::with_buffer(reader)?.single_frame(),
-        )),
-        (Codec::Zstd, false) => Box::new(BufReader::new(zstd::stream::read::Decoder::with_buffer(
+/// A reader of a file's decompressed lines: every gzip member or zstd frame, one after
+/// the other, or the plain file.
+fn open_lines(path: &Path) -> io::Result<Box<dyn BufRead>> {
+    let reader = BufReader::with_capacity(1 << 16, File::open(path)?);
+    Ok(match path.extension().and_then(|e| e.to_str()) {
+        Some("gz") => Box::new(BufReader::new(flate2::bufread::MultiGzDecoder::new(reader))),
+        Some("zst" | "zstd") => Box::new(BufReader::new(zstd::stream::read::Decoder::with_buffer(
             reader,
         )?)),
+        _ => Box::new(reader),
     })
 }

@@ -175,6 +175,89 @@ fn tasks_split_the_files_and_a_store_replays_units() {
     assert_eq!(again, bytes, "replayed units give the same bytes");
 }
 
+/// Documents `0..n` with `extra` inserted before document `at`, as one gzip member (a
+/// dataset shard's form); with ids `d<i>` and sources, as a dataset's, or neither.
+fn shard(path: &Path, n: usize, at: usize, extra: usize, ids: bool) {
+    let mut lines = String::new();
+    let mut push = |name: String| {
+        let text = format!("{} ({name})", TEXTS[name.len() % TEXTS.len()]);
+        let doc = match ids {
+            true => serde_json::json!({"id": name, "text": text, "metadata": {"source": "mail"}}),
+            false => serde_json::json!({"text": text}),
+        };
+        lines.push_str(&doc.to_string());
+        lines.push('\n');
+    };
+    for i in 0..n {
+        if i == at {
+            (0..extra).for_each(|k| push(format!("new-{k}")));
+        }
+        push(format!("d{i}"));
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, lines.as_bytes()).unwrap();
+    std::fs::write(path, gz.finish().unwrap()).unwrap();
+}
+
+#[test]
+fn a_new_version_tokenizes_again_only_the_units_its_new_documents_fall_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let tokenize = Tokenize::new(TokenizeSettings {
+        validation: 0.5,
+        ..settings(trained())
+    })
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let run = |input: &Path, name: &str, store: Option<&Store>| {
+        let out = dir.path().join(name);
+        let outcome = tokenize
+            .run_task(&[input.to_path_buf()], 0, &out, store, &|_| {})
+            .unwrap();
+        let bytes: Vec<Vec<u8>> = ["train", "validation"]
+            .iter()
+            .map(|split| {
+                std::fs::read(out.join(format!("megatron/{split}/part-00000.bin"))).unwrap()
+            })
+            .collect();
+        (outcome, bytes)
+    };
+    let n = 12_000;
+    // A dataset's shard is written again at the same place.
+    let input = dir.path().join("part-00000.jsonl.gz");
+    for ids in [true, false] {
+        shard(&input, n, 0, 0, ids);
+        let (made, _) = run(&input, "made", Some(&store));
+        assert!(made.keys.len() >= 4, "{} units", made.keys.len());
+        assert_eq!(made.stats.reused_documents, 0);
+        let (again, _) = run(&input, "again", Some(&store));
+        assert_eq!(
+            again.stats.reused_documents, n as u64,
+            "the same file replays"
+        );
+
+        // A new version: 10 documents in the middle, one unit's worth of change.
+        shard(&input, n, n / 2, 10, ids);
+        let (next, bytes) = run(&input, "next", Some(&store));
+        let (_, fresh) = run(&input, "fresh", None);
+        assert_eq!(
+            bytes, fresh,
+            "replayed units give a store-free run's tokens"
+        );
+        let encoded = next.stats.documents_in - next.stats.reused_documents;
+        if ids {
+            assert!(
+                encoded > 10 && encoded < n as u64 / 2,
+                "{encoded} documents encoded again of {}",
+                next.stats.documents_in
+            );
+        } else {
+            // Without ids a document's split follows its line: every unit after the
+            // new documents stands at other lines and is encoded again.
+            assert!(encoded > n as u64 / 2, "{encoded} encoded again");
+        }
+    }
+}
+
 #[test]
 fn a_huge_document_is_encoded_in_pieces_with_the_same_ids() {
     let Some(model) = smollm2().or_else(|| Some(trained().to_path_buf())) else {
