@@ -21,6 +21,9 @@ struct Stamp {
 struct Entry {
     stamp: Stamp,
     hash: Hash,
+    /// Looked at by this process: the file exists.
+    #[serde(skip)]
+    seen: bool,
 }
 
 // `files.json.zst`: this JSON, compact, as one zstd frame (`files.json`, the same JSON
@@ -47,9 +50,6 @@ pub struct FileHashes {
 /// A file changed less than this long ago may change again within the same timestamp
 /// tick, unseen: its hash is used but not remembered (git's "racy clean" problem).
 const SETTLED: Duration = Duration::from_secs(2);
-
-/// zstd level of `files.json.zst`.
-const ZSTD_LEVEL: i32 = 3;
 
 fn stamp(meta: &std::fs::Metadata) -> Stamp {
     Stamp {
@@ -91,9 +91,10 @@ impl FileHashes {
     pub fn hash(&mut self, path: &Path) -> std::io::Result<Hash> {
         let meta = std::fs::metadata(path)?;
         let now = stamp(&meta);
-        if let Some(entry) = self.cache.files.get(path)
+        if let Some(entry) = self.cache.files.get_mut(path)
             && entry.stamp == now
         {
+            entry.seen = true;
             return Ok(entry.hash);
         }
         let hash = Hash::of_file(path)?;
@@ -110,8 +111,11 @@ impl FileHashes {
                 Err(e) => results.push(Some(Err(e))),
                 Ok(meta) => {
                     let now = stamp(&meta);
-                    match self.cache.files.get(path) {
-                        Some(entry) if entry.stamp == now => results.push(Some(Ok(entry.hash))),
+                    match self.cache.files.get_mut(path) {
+                        Some(entry) if entry.stamp == now => {
+                            entry.seen = true;
+                            results.push(Some(Ok(entry.hash)));
+                        }
                         _ => {
                             results.push(None);
                             missing.push((i, meta));
@@ -154,9 +158,14 @@ impl FileHashes {
             .and_then(|m| SystemTime::now().duration_since(m).ok())
             .is_some_and(|age| age >= SETTLED);
         if settled {
-            self.cache
-                .files
-                .insert(path.to_path_buf(), Entry { stamp, hash });
+            self.cache.files.insert(
+                path.to_path_buf(),
+                Entry {
+                    stamp,
+                    hash,
+                    seen: true,
+                },
+            );
             self.changed = true;
         }
     }
@@ -164,15 +173,18 @@ impl FileHashes {
     /// Writes the remembered hashes back, forgetting files that no longer exist.
     pub fn save(&mut self) -> Result<(), StoreError> {
         let before = self.cache.files.len();
-        self.cache.files.retain(|path, _| path.exists());
+        // Files looked at in this process exist; only the others are checked.
+        self.cache
+            .files
+            .retain(|path, entry| entry.seen || path.exists());
         if !self.changed && before == self.cache.files.len() {
             return Ok(());
         }
         let json = serde_json::to_vec(&self.cache).expect("hashes serialize");
         // Mostly hex hashes and paths that differ in their last characters: a quarter
         // of the JSON's size.
-        let compressed =
-            zstd::bulk::compress(&json, ZSTD_LEVEL).map_err(|e| StoreError::io(&self.path, e))?;
+        let compressed = zstd::bulk::compress(&json, crate::LISTS_ZSTD_LEVEL)
+            .map_err(|e| StoreError::io(&self.path, e))?;
         atelier_core::atomic::write_atomic(&self.path, &compressed)
             .map_err(|e| StoreError::io(&self.path, e))?;
         match std::fs::remove_file(&self.old_path) {
@@ -227,6 +239,27 @@ mod tests {
     }
 
     #[test]
+    fn files_that_are_gone_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (kept, gone) = (dir.path().join("kept.txt"), dir.path().join("gone.txt"));
+        for file in [&kept, &gone] {
+            std::fs::write(file, "text").unwrap();
+            age(file);
+        }
+        let mut hashes = FileHashes::load(&store);
+        hashes.hash_all(&[kept.clone(), gone.clone()], 1);
+        hashes.save().unwrap();
+        std::fs::remove_file(&gone).unwrap();
+        // A later process that looks only at the kept file still forgets the other.
+        let mut later = FileHashes::load(&store);
+        later.hash(&kept).unwrap();
+        later.save().unwrap();
+        let files: Vec<PathBuf> = FileHashes::load(&store).cache.files.into_keys().collect();
+        assert_eq!(files, [kept]);
+    }
+
+    #[test]
     fn fresh_files_are_hashed_but_not_remembered() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -276,7 +309,8 @@ mod tests {
                 mtime_ns: 1_796_414_400_123_456_789,
                 inode: 4_242,
             };
-            cache.files.insert(path.into(), Entry { stamp, hash });
+            let seen = false;
+            cache.files.insert(path.into(), Entry { stamp, hash, seen });
         }
         let today = serde_json::to_vec(&cache).unwrap();
         let pinned = include_bytes!("../tests/data/formats/files.json");

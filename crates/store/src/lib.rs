@@ -61,6 +61,11 @@ pub use version::{
 
 use std::path::{Path, PathBuf};
 
+/// zstd level of the store's lists (`files.json.zst`, a version's `lists.json.zst`):
+/// on paths and hex hashes, level 1 is both faster and smaller than 3 (the lists of
+/// 5,497 mails: 0.41 MB in 1.7 ms at level 1, 0.43 MB in 5.3 ms at level 3).
+const LISTS_ZSTD_LEVEL: i32 = 1;
+
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

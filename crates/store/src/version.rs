@@ -28,9 +28,6 @@ pub const MANIFEST_FORMAT: u32 = 2;
 /// JSON, `{"sources": [...], "keys": [...]}`.
 pub const LISTS_FILE: &str = "lists.json.zst";
 
-/// zstd level of [`LISTS_FILE`].
-const LISTS_ZSTD_LEVEL: i32 = 3;
-
 /// What [`LISTS_FILE`] holds.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Lists {
@@ -361,15 +358,21 @@ impl Store {
     pub fn set_alias(&self, name: &str, version: &str) -> Result<String, StoreError> {
         check_alias(name)?;
         let id = self.resolve(version)?.id;
+        self.point_alias(name, &id)?;
+        Ok(id)
+    }
+
+    /// Points a checked alias name at the version `id`, which exists.
+    fn point_alias(&self, name: &str, id: &str) -> Result<(), StoreError> {
         let tmp = self
             .versions_dir()
             .join(format!(".alias-{name}-{}.tmp", std::process::id()));
         let _ = std::fs::remove_file(&tmp);
-        std::os::unix::fs::symlink(&id, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        std::os::unix::fs::symlink(id, &tmp).map_err(|e| StoreError::io(&tmp, e))?;
         let path = self.versions_dir().join(name);
         std::fs::rename(&tmp, &path).map_err(|e| StoreError::io(&path, e))?;
         sync_dir(&self.versions_dir());
-        Ok(id)
+        Ok(())
     }
 
     /// Removes an alias (the version stays).
@@ -481,7 +484,7 @@ impl Store {
         }
         sync_dir(&self.versions_dir());
         for alias in &new.aliases {
-            self.set_alias(alias, &manifest.id)?;
+            self.point_alias(alias, &manifest.id)?;
         }
         Ok(manifest)
     }
@@ -494,7 +497,7 @@ impl Store {
         }
         let json = serde_json::to_vec(lists).expect("lists serialize");
         let target = dir.join(LISTS_FILE);
-        let bytes = zstd::bulk::compress(&json, LISTS_ZSTD_LEVEL)
+        let bytes = zstd::bulk::compress(&json, crate::LISTS_ZSTD_LEVEL)
             .map_err(|e| StoreError::io(&target, e))?;
         let hash = self.put_bytes(&bytes)?;
         if std::fs::hard_link(self.object_path(&hash), &target).is_err() {
