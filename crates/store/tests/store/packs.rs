@@ -143,11 +143,16 @@ fn damaged_packs_are_not_read_as_anything_else() {
     }
     assert!(failed > 0, "no flip was noticed");
 
-    // A block table that claims more bytes than its frame holds (up to 4 GiB): the
-    // block is refused, with memory for what the frame holds only.
+    // A block table that claims more bytes than its frames hold (up to 4 GiB): the
+    // blocks are refused, with memory for what each frame holds only.
     let mut claims = bytes.clone();
-    let len_at = index_at as usize + 8 + 12;
-    claims[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    let at = index_at as usize;
+    let blocks = u64::from_le_bytes(claims[at..at + 8].try_into().unwrap()) as usize;
+    assert_eq!(blocks, 2, "the object's block and the record's");
+    for b in 0..blocks {
+        let len_at = at + 8 + 16 * b + 12;
+        claims[len_at..len_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    }
     std::fs::write(&path, &claims).unwrap();
     let fresh = Store::open(dir.path()).unwrap();
     assert!(read(&fresh, &object).is_err());
