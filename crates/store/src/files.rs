@@ -212,13 +212,19 @@ mod tests {
             .unwrap();
     }
 
+    /// A file `a.txt` holding `one`, settled, in a folder with a store.
+    fn settled_file(dir: &Path) -> (Store, PathBuf) {
+        let store = Store::open(dir).unwrap();
+        let file = dir.join("a.txt");
+        std::fs::write(&file, "one").unwrap();
+        age(&file);
+        (store, file)
+    }
+
     #[test]
     fn unchanged_files_are_not_read_again_and_changed_ones_are() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let file = dir.path().join("a.txt");
-        std::fs::write(&file, "one").unwrap();
-        age(&file);
+        let (store, file) = settled_file(dir.path());
         let mut hashes = FileHashes::load(&store);
         assert_eq!(hashes.hash(&file).unwrap(), Hash::of(b"one"));
         hashes.save().unwrap();
@@ -273,10 +279,7 @@ mod tests {
     #[test]
     fn an_older_stores_uncompressed_file_is_read_then_replaced() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let file = dir.path().join("a.txt");
-        std::fs::write(&file, "one").unwrap();
-        age(&file);
+        let (store, file) = settled_file(dir.path());
         let mut hashes = FileHashes::load(&store);
         hashes.hash(&file).unwrap();
         let json = serde_json::to_vec(&hashes.cache).unwrap();

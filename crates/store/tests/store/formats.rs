@@ -167,49 +167,34 @@ fn model_manifest(format: u32) -> Manifest {
     }
 }
 
-/// A store in a fresh folder with pinned manifests installed: `(version id, fixture)`,
-/// and each version's folder given the pinned `lists.json.zst`.
-fn store_with_manifests(dir: &Path, installed: &[(&str, &str)]) -> Store {
-    let store = Store::open(dir).unwrap();
-    for (id, name) in installed {
+/// Installs the pinned manifests of a dataset (as `v2`) and a model (as `v3`) written
+/// in manifest format `format`, each version's folder given the pinned
+/// `lists.json.zst`, and reads them back.
+fn assert_reads_pinned_manifests(format: u32, dataset: &str, model: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (id, name) in [("v2", dataset), ("v3", model)] {
         let version = store.version_dir(id);
         std::fs::create_dir_all(&version).unwrap();
         std::fs::copy(fixture(name), version.join("manifest.json")).unwrap();
         std::fs::copy(fixture("lists.json.zst"), version.join(LISTS_FILE)).unwrap();
     }
-    store
+    assert_eq!(store.resolve("v2").unwrap(), dataset_manifest(format));
+    assert_eq!(store.resolve("3").unwrap(), model_manifest(format));
+    assert_eq!(
+        store.versions().unwrap(),
+        [dataset_manifest(format), model_manifest(format)]
+    );
 }
 
 #[test]
 fn manifests_written_today_still_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_manifests(
-        dir.path(),
-        &[
-            ("v2", "manifest-dataset-2.json"),
-            ("v3", "manifest-model-2.json"),
-        ],
-    );
-    assert_eq!(store.resolve("v2").unwrap(), dataset_manifest(2));
-    assert_eq!(store.resolve("3").unwrap(), model_manifest(2));
-    assert_eq!(
-        store.versions().unwrap(),
-        [dataset_manifest(2), model_manifest(2)]
-    );
+    assert_reads_pinned_manifests(2, "manifest-dataset-2.json", "manifest-model-2.json");
 }
 
 #[test]
 fn manifests_of_the_first_format_still_read() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = store_with_manifests(
-        dir.path(),
-        &[
-            ("v2", "manifest-dataset.json"),
-            ("v3", "manifest-model.json"),
-        ],
-    );
-    assert_eq!(store.resolve("v2").unwrap(), dataset_manifest(1));
-    assert_eq!(store.resolve("v3").unwrap(), model_manifest(1));
+    assert_reads_pinned_manifests(1, "manifest-dataset.json", "manifest-model.json");
 }
 
 #[test]
