@@ -7,9 +7,9 @@
 //! point `against` at it). The manifest's two long lists, the input files and the store
 //! records, are kept beside it in `lists.json.zst` (compressed JSON, an object like the
 //! shards): a folder of a million mails lists a million hashes, which `manifest.json`
-//! would hold as 230 bytes of indented JSON apiece. It is assembled under a temporary name and appears by one
-//! rename, so it is complete or absent. An alias is a symbolic link `versions/<name>`
-//! to `v<N>`, replaced by a rename.
+//! would hold as 230 bytes of indented JSON apiece. It is assembled under a temporary
+//! name and appears by one rename, so it is complete or absent. An alias is a symbolic
+//! link `versions/<name>` to `v<N>`, replaced by a rename.
 
 use atelier_core::atomic::sync_dir;
 use atelier_core::{TaskStats, utc};
@@ -169,14 +169,16 @@ pub struct Manifest {
 
 impl Manifest {
     /// `manifest.json` as [`Store::commit`] writes it: indented JSON, without the lists
-    /// that [`Manifest::lists`] holds.
-    pub fn file_json(&self) -> Vec<u8> {
-        let mut short = self.clone();
-        if short.lists.is_some() {
-            short.sources = Vec::new();
-            short.keys = Vec::new();
+    /// that [`Manifest::lists`] holds (taken out while it is written, then put back).
+    pub fn file_json(&mut self) -> Vec<u8> {
+        if self.lists.is_none() {
+            return serde_json::to_vec_pretty(self).expect("manifests serialize");
         }
-        serde_json::to_vec_pretty(&short).expect("manifests serialize")
+        let sources = std::mem::take(&mut self.sources);
+        let keys = std::mem::take(&mut self.keys);
+        let json = serde_json::to_vec_pretty(self).expect("manifests serialize");
+        (self.sources, self.keys) = (sources, keys);
+        json
     }
 }
 

@@ -281,11 +281,13 @@ impl Tokenize {
                 .seed
                 .map(|s| s ^ (rank as u64).wrapping_mul(0x9E37)),
         };
-        let mut train = ShardWriter::create(spec("train")).map_err(io(root))?;
-        let mut validation = if self.settings.validation > 0.0 {
-            Some(ShardWriter::create(spec("validation")).map_err(io(root))?)
-        } else {
-            None
+        let mut splits = Splits {
+            train: ShardWriter::create(spec("train")).map_err(io(root))?,
+            validation: if self.settings.validation > 0.0 {
+                Some(ShardWriter::create(spec("validation")).map_err(io(root))?)
+            } else {
+                None
+            },
         };
         let mut outcome = TaskOutcome {
             rank,
@@ -297,15 +299,7 @@ impl Tokenize {
         for path in inputs {
             let reader = open_lines(path).map_err(io(path))?;
             let Some(store) = store else {
-                let data = self.encode_unit(
-                    path,
-                    reader,
-                    0,
-                    &mut train,
-                    validation.as_mut(),
-                    None,
-                    progress,
-                )?;
+                let data = self.encode_unit(path, reader, 0, &mut splits, None, progress)?;
                 merge_unit(&mut outcome, &mut quarantine, data, false);
                 continue;
             };
@@ -324,7 +318,7 @@ impl Tokenize {
                 });
                 if let Some((data, pieces)) = cached {
                     progress(unit.lines.len() as u64);
-                    replay(&pieces, &mut train, validation.as_mut()).map_err(io(root))?;
+                    replay(&pieces, &mut splits).map_err(io(root))?;
                     merge_unit(&mut outcome, &mut quarantine, data, true);
                     continue;
                 }
@@ -333,8 +327,7 @@ impl Tokenize {
                     path,
                     Box::new(unit.lines.as_slice()),
                     unit.after,
-                    &mut train,
-                    validation.as_mut(),
+                    &mut splits,
                     Some(&mut pieces),
                     progress,
                 )?;
@@ -350,7 +343,10 @@ impl Tokenize {
                 merge_unit(&mut outcome, &mut quarantine, data, false);
             }
         }
-        for (split, writer) in [("train", Some(train)), ("validation", validation)] {
+        for (split, writer) in [
+            ("train", Some(splits.train)),
+            ("validation", splits.validation),
+        ] {
             let Some(writer) = writer else { continue };
             let set: ShardSet = writer.finish().map_err(io(root))?;
             for (layout, files) in set.files {
@@ -379,14 +375,12 @@ impl Tokenize {
 
     /// Encodes one unit's documents, the lines after the first `after` of `path`, into
     /// the writers (and the cache, when kept), timed.
-    #[allow(clippy::too_many_arguments)]
     fn encode_unit(
         &self,
         path: &Path,
         mut reader: Box<dyn BufRead + '_>,
         after: u64,
-        train: &mut ShardWriter,
-        mut validation: Option<&mut ShardWriter>,
+        splits: &mut Splits,
         mut cache: Option<&mut Vec<u8>>,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<UnitData, TokensError> {
@@ -501,11 +495,7 @@ impl Tokenize {
                         message: format!("id {big} does not fit {:?}", self.dtype),
                     });
                 }
-                let writer = match (split, validation.as_deref_mut()) {
-                    (1, Some(v)) => v,
-                    _ => &mut *train,
-                };
-                writer.push(&doc).map_err(io)?;
+                splits.push(split, &doc).map_err(io)?;
                 atelier_core::fault::crash_point("ATELIER_CRASH_AFTER_TOKENIZED");
                 let tokens = doc.len() as u64;
                 let bucket = 63 - tokens.leading_zeros() as usize;
@@ -641,11 +631,7 @@ fn cached_unit(store: &Store, key: &Hash) -> Option<(UnitData, Vec<u8>)> {
     (Hash::of(&bytes) == *object).then_some((record.data, bytes))
 }
 
-fn replay(
-    pieces: &[u8],
-    train: &mut ShardWriter,
-    mut validation: Option<&mut ShardWriter>,
-) -> io::Result<()> {
+fn replay(pieces: &[u8], splits: &mut Splits) -> io::Result<()> {
     let mut at = 0;
     let mut ids = Vec::new();
     while at + 5 <= pieces.len() {
@@ -663,12 +649,25 @@ fn replay(
                 .map(|b| u32::from_le_bytes(b.try_into().expect("4"))),
         );
         at = end;
-        match (split, validation.as_deref_mut()) {
-            (1, Some(v)) => v.push(&ids)?,
-            _ => train.push(&ids)?,
-        }
+        splits.push(split, &ids)?;
     }
     Ok(())
+}
+
+/// A task's writers: `train`, and `validation` when a share is held out.
+struct Splits {
+    train: ShardWriter,
+    validation: Option<ShardWriter>,
+}
+
+impl Splits {
+    /// Appends a document to its split: 1 is validation (train when none is held out).
+    fn push(&mut self, split: u8, ids: &[u32]) -> io::Result<()> {
+        match (split, self.validation.as_mut()) {
+            (1, Some(v)) => v.push(ids),
+            _ => self.train.push(ids),
+        }
+    }
 }
 
 /// A reader of a file's decompressed lines: every gzip member or zstd frame, one after
