@@ -63,6 +63,9 @@ pub struct ShowArgs {
     /// Also check every file of the version against its hash.
     #[arg(long)]
     verify: bool,
+    /// List every source file and every file of the version (default: the first 10 of each).
+    #[arg(long)]
+    all: bool,
 }
 
 /// `atelier diff` arguments.
@@ -207,7 +210,7 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &m)?;
         writeln!(out)?;
     } else {
-        print_manifest(&mut out, &store, &m)?;
+        print_manifest(&mut out, &store, &m, args.all)?;
         if args.verify && problems.is_empty() {
             writeln!(
                 out,
@@ -226,7 +229,8 @@ pub fn show(args: &ShowArgs) -> Result<ExitCode> {
     }
 }
 
-fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<()> {
+fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest, all: bool) -> Result<()> {
+    let limit = if all { usize::MAX } else { 10 };
     let kind = format!("{:?}", m.kind).to_lowercase();
     writeln!(
         out,
@@ -266,15 +270,15 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
             human_bytes(source_bytes)
         )?;
     }
-    for s in &m.sources {
-        writeln!(
-            out,
-            "  {}  {}  {}",
+    let sources = m.sources.iter().map(|s| {
+        format!(
+            "{}  {}  {}",
             s.hash.short(),
             human_bytes(s.size),
             s.path.display()
-        )?;
-    }
+        )
+    });
+    write_capped(out, "", &sources.collect::<Vec<_>>(), limit)?;
     if m.kind == Kind::Model {
         if let Some(train) = m.settings.get("train") {
             writeln!(out, "settings: {train}")?;
@@ -320,18 +324,36 @@ fn print_manifest(out: &mut impl Write, store: &Store, m: &Manifest) -> Result<(
     if let Some(tokens) = m.stages.get(atelier_tokens::STEP) {
         print_tokens(out, tokens)?;
     }
-    for f in m.shards.iter().chain(&m.files) {
-        writeln!(
-            out,
-            "  {}  {}  {}",
-            f.hash.short(),
-            human_bytes(f.bytes),
-            f.path
-        )?;
-    }
+    let files = m
+        .shards
+        .iter()
+        .chain(&m.files)
+        .map(|f| format!("{}  {}  {}", f.hash.short(), human_bytes(f.bytes), f.path));
+    write_capped(out, "", &files.collect::<Vec<_>>(), limit)?;
     writeln!(out, "store records: {}", m.keys.len())?;
     if !m.stats.steps.is_empty() {
         crate::funnel::print(out, &m.stats)?;
+    }
+    Ok(())
+}
+
+/// Writes the first `limit` lines, indented and after `mark`, then how many more there
+/// are: a version of 6,000 mails should not print 6,000 lines unless asked to.
+fn write_capped(
+    out: &mut impl Write,
+    mark: &str,
+    lines: &[impl std::fmt::Display],
+    limit: usize,
+) -> std::io::Result<()> {
+    for line in lines.iter().take(limit) {
+        writeln!(out, "  {mark}{line}")?;
+    }
+    if lines.len() > limit {
+        writeln!(
+            out,
+            "  {mark}... {} more (--all lists them)",
+            lines.len() - limit
+        )?;
     }
     Ok(())
 }
@@ -456,16 +478,7 @@ fn print_diff(out: &mut impl Write, d: &VersionDiff, all: bool) -> std::io::Resu
         ("-", &docs.removed),
         ("~", &docs.changed),
     ] {
-        for id in ids.iter().take(limit) {
-            writeln!(out, "  {sign} {id}")?;
-        }
-        if ids.len() > limit {
-            writeln!(
-                out,
-                "  {sign} ... {} more (--all lists them)",
-                ids.len() - limit
-            )?;
-        }
+        write_capped(out, &format!("{sign} "), ids, limit)?;
     }
     writeln!(out, "counters: {} step(s) differ", d.steps.len())?;
     for c in &d.steps {

@@ -14,6 +14,15 @@ pub fn atelier(args: &[&str]) -> Output {
         .expect("atelier runs")
 }
 
+/// Runs atelier in a folder, as a user who went there with `cd`.
+pub fn atelier_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_atelier"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("atelier runs")
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

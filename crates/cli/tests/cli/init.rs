@@ -5,17 +5,8 @@ use crate::common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-
-/// Runs atelier in a folder, as a user who went there with `cd`.
-fn atelier_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 fn ok_in(dir: &Path, args: &[&str]) -> String {
     let out = atelier_in(dir, args);
@@ -176,23 +167,7 @@ fn small_inputs_spread_over_tasks_as_the_starter_recipe_says() {
     // 20 small files: 16 tasks. The first two hold only a short line, which the
     // `length` step drops: their task writes no shard.
     let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("p");
-    let data = project.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    for i in 0..20 {
-        let text = if i < 2 {
-            "too short"
-        } else {
-            "A line long enough for the length step."
-        };
-        std::fs::write(
-            data.join(format!("f{i:02}.jsonl")),
-            format!("{{\"text\": \"{text}\"}}\n"),
-        )
-        .unwrap();
-    }
-    let out = atelier_in(dir.path(), &["init", "p"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let project = twenty_small_files(dir.path());
     let recipe = std::fs::read_to_string(project.join("atelier.toml")).unwrap();
     for claim in [
         "least 16, or one per input unit (a file, or a range of",
@@ -210,4 +185,50 @@ fn small_inputs_spread_over_tasks_as_the_starter_recipe_says() {
     );
     assert_eq!(names.last().unwrap(), "part-00015.jsonl.gz");
     assert_eq!(step(&summary, "write")["kept"], 18);
+}
+
+/// `show` lists the first 10 sources and files of a version and says how many more
+/// there are; `--all` lists every one.
+#[test]
+fn show_lists_ten_sources_and_files_unless_asked_for_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = twenty_small_files(dir.path());
+    run_json(&project.join("atelier.toml"), "2");
+    let shown = ok_in(&project, &["show", "latest"]);
+    assert!(shown.contains("sources: 20 file(s)"), "{shown}");
+    assert!(shown.contains("data/f09.jsonl"), "{shown}");
+    assert!(!shown.contains("data/f10.jsonl"), "{shown}");
+    assert!(
+        shown.contains("  ... 10 more (--all lists them)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("part-00015.jsonl.gz"), "{shown}");
+
+    let all = ok_in(&project, &["show", "latest", "--all"]);
+    assert!(all.contains("data/f19.jsonl"), "{all}");
+    assert!(all.contains("part-00015.jsonl.gz"), "{all}");
+    assert!(!all.contains("more (--all lists them)"), "{all}");
+}
+
+/// A starter project in `dir/p` whose `data/` holds 20 one-line JSONL files, the first
+/// two with a line too short for the `length` step.
+fn twenty_small_files(dir: &Path) -> PathBuf {
+    let project = dir.join("p");
+    let data = project.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    for i in 0..20 {
+        let text = if i < 2 {
+            "too short"
+        } else {
+            "A line long enough for the length step."
+        };
+        std::fs::write(
+            data.join(format!("f{i:02}.jsonl")),
+            format!("{{\"text\": \"{text}\"}}\n"),
+        )
+        .unwrap();
+    }
+    let out = atelier_in(dir, &["init", "p"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    project
 }

@@ -401,15 +401,6 @@ fn gc_keeps_what_versions_and_aliases_reach() {
     assert!(gone.contains("removed 2 version(s): v1, v3"), "{gone}");
 }
 
-/// Runs atelier in a folder.
-fn atelier_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_atelier"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
 /// The example without its model, in `<dir>/mk` with its data inside the project.
 fn example_project(dir: &Path) -> PathBuf {
     let project = dir.join("mk");
