@@ -240,7 +240,11 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
             e.mfu * 100.0
         );
     }
-    let ledger = Ledger::new(&bill);
+    let ledger = if args.gpu {
+        Ledger::with_gpus(&bill)
+    } else {
+        Ledger::new(&bill)
+    };
     let meter = BillMeter {
         meter: TaskMeter::start_process(&ledger),
         bill: bill.clone(),

@@ -142,7 +142,7 @@ impl Server {
                 addr: config.addr,
                 error,
             })?;
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics::new(config.model.lm.gpu));
         if config.log {
             log(format_args!(
                 "{} ({}) live: loaded, verified and warmed in {:.3} s",

@@ -275,6 +275,19 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(false)
+    }
+}
+
+pub(crate) fn unix_now() -> f64 {
+    std::time::UNIX_EPOCH
+        .elapsed()
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Metrics {
+    /// Counters at zero; `gpus` when the models run on the GPU (see [`Usage::new`]).
+    pub fn new(gpus: bool) -> Metrics {
         Metrics {
             requests: Default::default(),
             latency_buckets: Default::default(),
@@ -294,18 +307,10 @@ impl Default for Metrics {
             generated_tokens: AtomicU64::new(0),
             time_to_first_token: Histogram::new(&TTFT_BUCKETS),
             time_per_output_token: Histogram::new(&TPOT_BUCKETS),
-            usage: Usage::default(),
+            usage: Usage::new(gpus),
         }
     }
-}
 
-pub(crate) fn unix_now() -> f64 {
-    std::time::UNIX_EPOCH
-        .elapsed()
-        .map_or(0.0, |d| d.as_secs_f64())
-}
-
-impl Metrics {
     /// Counts one answered request.
     pub fn observe(&self, route: Route, status: u16, elapsed: Duration) {
         let r = route.index();

@@ -48,16 +48,26 @@ impl std::fmt::Debug for Usage {
 
 impl Default for Usage {
     fn default() -> Self {
-        let settings = BillSettings::default();
-        Usage {
-            ledger: Ledger::new(&settings),
-            settings,
-            state: Mutex::new(State::default()),
-        }
+        Usage::new(false)
     }
 }
 
 impl Usage {
+    /// A usage ledger; `gpus` when the server's models run on the GPU, whose energy is
+    /// then metered too.
+    pub fn new(gpus: bool) -> Usage {
+        let settings = BillSettings::default();
+        Usage {
+            ledger: if gpus {
+                Ledger::with_gpus(&settings)
+            } else {
+                Ledger::new(&settings)
+            },
+            settings,
+            state: Mutex::new(State::default()),
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -36,9 +36,20 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Probes RAPL and NVML (unless `measure` is off) and sets the power model from the
-    /// settings, else from the detected processor.
+    /// A ledger for work on the processor: probes RAPL (unless `measure` is off) and
+    /// sets the power model from the settings, else from the detected processor. It
+    /// meters no GPU: an idle GPU in the machine is not this work's cost.
     pub fn new(settings: &BillSettings) -> Ledger {
+        Ledger::probing(settings, false)
+    }
+
+    /// A ledger for work that runs on the GPUs too: as [`Ledger::new`], and every GPU
+    /// NVML sees is metered.
+    pub fn with_gpus(settings: &BillSettings) -> Ledger {
+        Ledger::probing(settings, true)
+    }
+
+    fn probing(settings: &BillSettings, gpus: bool) -> Ledger {
         let (watts_per_core, basis) = match settings.cpu_watts_per_core {
             Some(w) => (w, "the recipe's cpu_watts_per_core".to_owned()),
             None => {
@@ -47,7 +58,8 @@ impl Ledger {
             }
         };
         let (rapl, nvml) = if settings.measure {
-            (Rapl::open(Path::new("/sys/class/powercap")), Nvml::open())
+            let rapl = Rapl::open(Path::new("/sys/class/powercap"));
+            (rapl, if gpus { Nvml::open() } else { None })
         } else {
             (None, None)
         };

@@ -10,8 +10,9 @@
 //!   is missed (at 500 W a 262 kJ range wraps in about nine minutes). They are usually
 //!   readable by root only; unreadable counters fall back to the estimate.
 //! - **GPUs**: NVML, loaded at run time from `libnvidia-ml.so.1` with `libloading`
-//!   (`nvmlDeviceGetTotalEnergyConsumption`, Volta and later). Machines without the
-//!   library need nothing.
+//!   (`nvmlDeviceGetTotalEnergyConsumption`, Volta and later), for work that runs on
+//!   them ([`Ledger::with_gpus`]): work on the processor alone is not billed an idle
+//!   GPU's power. Machines without the library need nothing.
 //! - **Estimate**: CPU seconds of the task's thread times the power per core of the
 //!   processor ([`crate::hardware`], or the recipe's `cpu_watts_per_core`), plus memory
 //!   at `memory_watts_per_gb` of the process's resident memory.
