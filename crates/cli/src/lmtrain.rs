@@ -37,6 +37,10 @@ pub struct TrainArgs {
     /// the `[lm.shape]` is trained from scratch.
     #[arg(long)]
     base: Option<PathBuf>,
+    /// Start from the newest version of `--name` in the project's store, when there is
+    /// one, instead of the base (`[lm]`'s `warm_start`).
+    #[arg(long)]
+    warm_start: bool,
     /// The tokenizer of a model trained from scratch (the one the shards were made
     /// with).
     #[arg(long)]
@@ -171,6 +175,7 @@ fn inputs(args: &TrainArgs) -> Result<TrainInputs> {
     if args.base.is_some() {
         settings.base = args.base.clone();
     }
+    settings.warm_start |= args.warm_start;
     if args.steps.is_some() {
         settings.steps = args.steps;
     }
@@ -204,11 +209,16 @@ fn inputs(args: &TrainArgs) -> Result<TrainInputs> {
 pub fn train(args: &TrainArgs) -> Result<ExitCode> {
     let threads = atelier_lm::set_threads(args.threads);
     let TrainInputs {
-        settings,
+        mut settings,
         bill,
         tokens,
         dataset,
     } = inputs(args)?;
+    let warm_from = if settings.warm_start {
+        warm_start(args, &mut settings)?
+    } else {
+        None
+    };
     let source = if args.chat.is_empty() {
         Source::Shards(tokens.context("give the token folder to train on with --tokens")?)
     } else {
@@ -266,6 +276,7 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         "base": job.base.as_ref().map(|b| serde_json::json!({
             "path": b.path, "stored_as": b.stored_as,
         })),
+        "warm_start_from": warm_from,
         "device": if args.gpu { "cuda" } else { "cpu" },
         "threads": threads,
         "energy": record,
@@ -295,6 +306,35 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
         Stop::Diverged { .. } => ExitCode::FAILURE,
         _ => ExitCode::SUCCESS,
     })
+}
+
+/// Points the base at the newest version of `--name` in the project's store, and returns
+/// its id; with no such version yet, the base stays and a note says so.
+fn warm_start(args: &TrainArgs, settings: &mut LmSettings) -> Result<Option<String>> {
+    let name = args
+        .name
+        .as_deref()
+        .context("a warm start needs --name: the model whose newest version to start from")?;
+    let project = crate::project::project_dir(&args.project);
+    let store = Store::open(&project)?;
+    let previous = store
+        .versions()?
+        .into_iter()
+        .rev()
+        .find(|m| m.kind == Kind::Lm && m.name == name);
+    let Some(m) = previous else {
+        eprintln!("warm start: no version of `{name}` yet; starting from the base");
+        return Ok(None);
+    };
+    let gguf = m
+        .shards
+        .iter()
+        .find(|f| f.path.ends_with(".gguf"))
+        .with_context(|| format!("{} ({name}) has no GGUF model to start from", m.id))?;
+    let path = store.version_dir(&m.id).join(&gguf.path);
+    eprintln!("warm start: from {} ({name}), {}", m.id, path.display());
+    settings.base = Some(path);
+    Ok(Some(m.id))
 }
 
 /// The run priced before it starts, as `atelier estimate` prices a training: GPU runs

@@ -66,6 +66,10 @@ pub struct LmSettings {
     /// The base model: a `.gguf` file or a Hugging Face folder; none trains from
     /// scratch with `shape`.
     pub base: Option<PathBuf>,
+    /// Start from the newest version of the model being trained (the command line's
+    /// `--name`) in the project's store, when there is one, instead of `base`: a new
+    /// version goes on from the last one rather than from zero.
+    pub warm_start: bool,
     /// The shape of a model trained from scratch.
     pub shape: Shape,
     /// Tokens per training window (default: the model's context, at most 512).
@@ -126,6 +130,7 @@ impl Default for LmSettings {
         let o = OptimSettings::default();
         LmSettings {
             base: None,
+            warm_start: false,
             shape: Shape::default(),
             context: None,
             batch: 8,

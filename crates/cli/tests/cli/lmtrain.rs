@@ -132,18 +132,20 @@ fn a_full_disk_while_checkpointing_keeps_the_previous_checkpoint() {
 }
 
 #[test]
-fn a_trained_model_becomes_a_version_and_prod_moves_only_on_a_better_perplexity() {
+fn a_trained_model_becomes_a_version_prod_moves_only_on_a_better_perplexity_and_warm_starts() {
     let dir = tempfile::tempdir().unwrap();
     let s = setup(dir.path());
     let project = dir.path().join("project");
     std::fs::create_dir_all(&project).unwrap();
-    let keep = |out: &str| {
+    let keep_with = |out: &str, extra: &[&str]| {
         let flags = ["--name", "tiny", "--promote", "prod", "-p"].map(OsStr::new);
         let mut more = vec![OsStr::new("--tokens"), s.1.as_os_str()];
         more.extend(flags);
         more.push(project.as_os_str());
+        more.extend(extra.iter().map(OsStr::new));
         lm_train(&s, &dir.path().join(out), &more, None)
     };
+    let keep = |out: &str| keep_with(out, &[]);
     let first = keep("a");
     assert!(first.status.success(), "{}", stderr(&first));
     assert!(
@@ -167,6 +169,34 @@ fn a_trained_model_becomes_a_version_and_prod_moves_only_on_a_better_perplexity(
     );
     let show = atelier(&["show", "prod", "-p", project.to_str().unwrap()]);
     assert!(stdout(&show).contains("v1"), "{}", stdout(&show));
+
+    // A warm start goes on from the newest version (v2): it starts at the perplexity
+    // v2 ended with (its f16 export), far below the base's.
+    let third = keep_with("c", &["--warm-start"]);
+    assert!(third.status.success(), "{}", stderr(&third));
+    assert!(
+        stderr(&third).contains("warm start: from v2 (tiny)"),
+        "{}",
+        stderr(&third)
+    );
+    let outcome = |out: &str| -> serde_json::Value {
+        let text = std::fs::read_to_string(dir.path().join(out).join("outcome.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let (b, c) = (outcome("b"), outcome("c"));
+    assert_eq!(c["warm_start_from"], "v2");
+    assert!(b["warm_start_from"].is_null());
+    let perplexity =
+        |o: &serde_json::Value, at: &str| o["outcome"][at]["perplexity"].as_f64().unwrap();
+    let (ended, started) = (perplexity(&b, "validation"), perplexity(&c, "base"));
+    assert!(
+        (started / ended - 1.0).abs() < 0.01,
+        "v2 ended at {ended}, the warm start began at {started}"
+    );
+    assert!(
+        started < 0.8 * perplexity(&b, "base"),
+        "{started} vs the base's"
+    );
 }
 
 #[test]
