@@ -387,12 +387,7 @@ fn import(args: &ImportArgs) -> Result<ExitCode> {
         .with_context(|| format!("{} is not a model this engine runs", args.file.display()))?;
     let project = crate::project::project_dir(&args.project);
     let store = Store::open(&project)?;
-    let parent = store
-        .versions()?
-        .into_iter()
-        .rev()
-        .find(|m| m.kind == Kind::Lm && m.name == args.name)
-        .map(|m| m.id);
+    let parent = store.newest(Kind::Lm, &args.name)?.map(|m| m.id);
     let mut aliases = vec![format!("{}-latest", args.name)];
     aliases.extend(args.alias.iter().cloned());
     let manifest = store.commit(NewVersion {

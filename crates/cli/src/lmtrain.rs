@@ -317,12 +317,7 @@ fn warm_start(args: &TrainArgs, settings: &mut LmSettings) -> Result<Option<Stri
         .context("a warm start needs --name: the model whose newest version to start from")?;
     let project = crate::project::project_dir(&args.project);
     let store = Store::open(&project)?;
-    let previous = store
-        .versions()?
-        .into_iter()
-        .rev()
-        .find(|m| m.kind == Kind::Lm && m.name == name);
-    let Some(m) = previous else {
+    let Some(m) = store.newest(Kind::Lm, name)? else {
         eprintln!("warm start: no version of `{name}` yet; starting from the base");
         return Ok(None);
     };
@@ -552,19 +547,13 @@ fn keep(
     };
     let project = crate::project::project_dir(&args.project);
     let store = Store::open(&project)?;
-    let versions = store.versions()?;
-    let parent = versions
-        .iter()
-        .rev()
-        .find(|m| m.kind == Kind::Lm && m.name == name)
-        .map(|m| m.id.clone());
-    let trained_on: Vec<String> = versions
-        .iter()
-        .rev()
-        .find(|m| m.kind == Kind::Dataset && Some(m.name.as_str()) == dataset)
-        .map(|m| m.id.clone())
-        .into_iter()
-        .collect();
+    let parent = store.newest(Kind::Lm, name)?.map(|m| m.id);
+    let trained_on: Vec<String> = match dataset {
+        Some(dataset) => store.newest(Kind::Dataset, dataset)?.map(|m| m.id),
+        None => None,
+    }
+    .into_iter()
+    .collect();
     let perplexity = outcome.validation.map(|v| v.perplexity);
     let mut aliases = vec![format!("{name}-latest")];
     let mut not_promoted = None;

@@ -259,6 +259,15 @@ impl Store {
         Ok(numbered)
     }
 
+    /// The newest version of this kind and name: the one a new version of it follows.
+    pub fn newest(&self, kind: Kind, name: &str) -> Result<Option<Manifest>, StoreError> {
+        Ok(self
+            .versions()?
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == kind && m.name == name))
+    }
+
     /// The numbers of the versions there are, ascending.
     pub(crate) fn version_numbers(&self) -> Result<Vec<u64>, StoreError> {
         let dir = self.versions_dir();
@@ -663,9 +672,18 @@ pub(crate) mod tests {
         let back = store.resolve("classifier-latest").unwrap();
         assert_eq!(
             (back.kind, back.trained_on.clone()),
-            (Kind::Model, vec![data.id])
+            (Kind::Model, vec![data.id.clone()])
         );
         assert_eq!(back, model);
+        // The newest of a kind and name, past a newer version of another kind.
+        let v3 = dataset(&store, dir.path(), "{\"id\":\"b\",\"text\":\"y\"}\n");
+        assert_eq!(
+            store.newest(Kind::Model, "classifier").unwrap(),
+            Some(model)
+        );
+        assert_eq!(store.newest(Kind::Dataset, "demo").unwrap(), Some(v3));
+        assert_eq!(store.newest(Kind::Lm, "classifier").unwrap(), None);
+        assert_eq!(store.newest(Kind::Model, "other").unwrap(), None);
     }
 
     #[test]
