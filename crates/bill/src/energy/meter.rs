@@ -43,8 +43,8 @@ impl Ledger {
         Ledger::probing(settings, false)
     }
 
-    /// A ledger for work that runs on the GPUs too: as [`Ledger::new`], and every GPU
-    /// NVML sees is metered.
+    /// A ledger for work that runs on a GPU too: as [`Ledger::new`], and the GPU the
+    /// process's CUDA work runs on is metered ([`Nvml::open`]).
     pub fn with_gpus(settings: &BillSettings) -> Ledger {
         Ledger::probing(settings, true)
     }
