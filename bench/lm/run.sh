@@ -44,7 +44,14 @@ if ! $py -c 'import llama_cpp, openai, jinja2, gguf' 2>/dev/null ||
    [ "$($py -c 'import llama_cpp; print(llama_cpp.__version__)')" != \
      "$(sed -n 's/^llama-cpp-python==//p' bench/lm/requirements.txt)" ]; then
   # The multimodal library is not needed here: LLAVA_BUILD=OFF saves a third of the build.
-  CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-1} MAKEFLAGS=-j${JOBS:-1} CMAKE_ARGS="-DLLAVA_BUILD=OFF" \
+  # LLAMA_CMAKE adds flags. On a Xeon with AMX in a VM (2026-12-05), the native build
+  # died with SIGSEGV in llama_decode on the first prompt, and one without AMX ran;
+  # that run built with
+  # LLAMA_CMAKE="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
+  # -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON
+  # -DGGML_AVX_VNNI=ON" (every vector extension but AMX).
+  CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-1} MAKEFLAGS=-j${JOBS:-1} \
+    CMAKE_ARGS="-DLLAVA_BUILD=OFF ${LLAMA_CMAKE:-}" \
     bench/.venv/bin/pip install -q -r bench/lm/requirements.txt
 fi
 

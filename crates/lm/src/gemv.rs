@@ -14,6 +14,11 @@ use candle_core::quantized::{GgmlDType, QTensor};
 const BLOCK: usize = 32;
 /// Bytes of one Q8_0 block: an f16 scale and 32 int8 values.
 const BLOCK_BYTES: usize = 34;
+/// How far ahead of the block it multiplies the kernel asks for the weights: one 4 KiB
+/// page. The hardware's prefetchers stop at page boundaries, so without it each page of
+/// the stream starts with a wait on memory; with it decoding is 1.3x to 1.4x faster
+/// (`bench/lm/RESULTS.md`). A prefetch never faults, so past the end is harmless.
+const PREFETCH_BYTES: usize = 4096;
 
 /// A Q8_0 weight matrix of `rows` × `cols`, its values and scales apart.
 #[derive(Debug)]
@@ -154,6 +159,7 @@ impl Q8Matrix {
             let ws = &self.scales[row * blocks..(row + 1) * blocks];
             let mut acc = [_mm256_setzero_ps(); 2];
             for (b, (&s, &xs)) in ws.iter().zip(&q.scales).enumerate() {
+                _mm_prefetch::<_MM_HINT_T0>(w.wrapping_add(b * BLOCK + PREFETCH_BYTES).cast());
                 // SAFETY: block `b` of the row and of `q` lie inside their slices.
                 let (wv, xv) = unsafe {
                     (
