@@ -250,11 +250,7 @@ pub fn train(args: &TrainArgs) -> Result<ExitCode> {
             e.mfu * 100.0
         );
     }
-    let ledger = if args.gpu {
-        Ledger::with_gpus(&bill)
-    } else {
-        Ledger::new(&bill)
-    };
+    let ledger = Ledger::on_gpu(&bill, args.gpu);
     let meter = BillMeter {
         meter: TaskMeter::start_process(&ledger),
         bill: bill.clone(),
@@ -547,13 +543,20 @@ fn keep(
     };
     let project = crate::project::project_dir(&args.project);
     let store = Store::open(&project)?;
-    let parent = store.newest(Kind::Lm, name)?.map(|m| m.id);
-    let trained_on: Vec<String> = match dataset {
-        Some(dataset) => store.newest(Kind::Dataset, dataset)?.map(|m| m.id),
-        None => None,
-    }
-    .into_iter()
-    .collect();
+    // One pass over the versions (each manifest reads its lists) for both.
+    let versions = store.versions()?;
+    let newest = |kind: Kind, name: &str| {
+        versions
+            .iter()
+            .rev()
+            .find(|m| m.kind == kind && m.name == name)
+            .map(|m| m.id.clone())
+    };
+    let parent = newest(Kind::Lm, name);
+    let trained_on: Vec<String> = dataset
+        .and_then(|d| newest(Kind::Dataset, d))
+        .into_iter()
+        .collect();
     let perplexity = outcome.validation.map(|v| v.perplexity);
     let mut aliases = vec![format!("{name}-latest")];
     let mut not_promoted = None;

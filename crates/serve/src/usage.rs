@@ -58,11 +58,7 @@ impl Usage {
     pub fn new(gpus: bool) -> Usage {
         let settings = BillSettings::default();
         Usage {
-            ledger: if gpus {
-                Ledger::with_gpus(&settings)
-            } else {
-                Ledger::new(&settings)
-            },
+            ledger: Ledger::on_gpu(&settings, gpus),
             settings,
             state: Mutex::new(State::default()),
         }

@@ -40,16 +40,12 @@ impl Ledger {
     /// sets the power model from the settings, else from the detected processor. It
     /// meters no GPU: an idle GPU in the machine is not this work's cost.
     pub fn new(settings: &BillSettings) -> Ledger {
-        Ledger::probing(settings, false)
+        Ledger::on_gpu(settings, false)
     }
 
-    /// A ledger for work that runs on a GPU too: as [`Ledger::new`], and the GPU the
-    /// process's CUDA work runs on is metered ([`Nvml::open`]).
-    pub fn with_gpus(settings: &BillSettings) -> Ledger {
-        Ledger::probing(settings, true)
-    }
-
-    fn probing(settings: &BillSettings, gpus: bool) -> Ledger {
+    /// A ledger for work that runs on a GPU when `gpu`: as [`Ledger::new`], and then the
+    /// GPU the process's CUDA work runs on is metered too ([`Nvml::open`]).
+    pub fn on_gpu(settings: &BillSettings, gpu: bool) -> Ledger {
         let (watts_per_core, basis) = match settings.cpu_watts_per_core {
             Some(w) => (w, "the recipe's cpu_watts_per_core".to_owned()),
             None => {
@@ -59,7 +55,7 @@ impl Ledger {
         };
         let (rapl, nvml) = if settings.measure {
             let rapl = Rapl::open(Path::new("/sys/class/powercap"));
-            (rapl, if gpus { Nvml::open() } else { None })
+            (rapl, if gpu { Nvml::open() } else { None })
         } else {
             (None, None)
         };

@@ -11,7 +11,7 @@
 //!   readable by root only; unreadable counters fall back to the estimate.
 //! - **GPUs**: NVML, loaded at run time from `libnvidia-ml.so.1` with `libloading`
 //!   (`nvmlDeviceGetTotalEnergyConsumption`, Volta and later), for work that runs on
-//!   a GPU ([`Ledger::with_gpus`]), and only the GPU it runs on ([`Nvml::open`]): work
+//!   a GPU ([`Ledger::on_gpu`]), and only the GPU it runs on ([`Nvml::open`]): work
 //!   on the processor alone is not billed an idle GPU's power, nor a job another
 //!   job's GPUs. Machines without the library need nothing.
 //! - **Estimate**: CPU seconds of the task's thread times the power per core of the
